@@ -1,0 +1,37 @@
+"""Audit events: facts that are not row edits (row edits live in simple-history tables)."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Channel(models.TextChoices):
+    UI = "ui", "Web UI"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    BULK = "bulk", "Bulk change"
+    RESTORE = "restore", "Restore"
+    SYSTEM = "system", "System"
+
+
+class AuditEvent(models.Model):
+    """An append-only record of something that happened, with who did it and through which door."""
+
+    event_type = models.CharField(max_length=60, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text so the record still reads correctly after the user is deleted.
+    actor_name = models.CharField(max_length=150, blank=True)
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=64, blank=True, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.SYSTEM)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event_type} by {self.actor_name or 'system'}"

@@ -1,0 +1,35 @@
+from django.shortcuts import get_object_or_404
+from rest_framework import viewsets
+
+from ..models import Bundle, BundleVersion
+from .serializers import BundleDetailSerializer, BundleSerializer, BundleVersionSerializer
+
+
+class BundleViewSet(viewsets.ReadOnlyModelViewSet):
+    """The catalog: every bundle with its published versions."""
+
+    queryset = Bundle.objects.filter(versions__isnull=False).distinct().prefetch_related("versions")
+    lookup_field = "name"
+    filterset_fields = ["category"]
+    ordering_fields = ["name", "category", "updated_at"]
+    ordering = ["name"]
+
+    def get_serializer_class(self):
+        return BundleDetailSerializer if self.action == "retrieve" else BundleSerializer
+
+
+class BundleVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Published versions of one bundle, newest first."""
+
+    serializer_class = BundleVersionSerializer
+    lookup_field = "version"
+    lookup_value_regex = r"[0-9A-Za-z.+-]+"
+    ordering_fields = ["published_at"]
+
+    def get_queryset(self):
+        bundle = get_object_or_404(Bundle, name=self.kwargs["bundle_name"])
+        return (
+            BundleVersion.objects.filter(bundle=bundle)
+            .select_related("bundle")
+            .order_by("-major", "-minor", "-patch", "-prerelease")
+        )

@@ -1,0 +1,162 @@
+"""JSON Schema mechanics shared by the loader, the form engine and the services.
+
+jsonschema has the final say on every parameter set. Validators are compiled once per
+schema and cached. Remote ``$ref`` are never fetched: a bundle must be self-contained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import NoSuchResource
+
+ROOT = ""
+
+
+def _refuse_remote(uri: str):
+    raise NoSuchResource(ref=uri)
+
+
+_REGISTRY = Registry(retrieve=_refuse_remote)
+
+
+def pointer(parts) -> str:
+    """A JSON pointer (RFC 6901) for a path of keys and indexes."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _digest(schema: dict) -> str:
+    return hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def compile_validator(schema: dict):
+    """A validator for ``schema``, honouring its ``$schema`` (Draft 2020-12 by default)."""
+    key = _digest(schema)
+    validator = _COMPILED.get(key)
+    if validator is None:
+        cls = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
+        validator = cls(schema, registry=_REGISTRY, format_checker=cls.FORMAT_CHECKER)
+        if len(_COMPILED) > 512:
+            _COMPILED.clear()
+        _COMPILED[key] = validator
+    return validator
+
+
+def remote_refs(schema: Any, path: tuple = ()) -> Iterator[tuple[str, str]]:
+    """Yield (pointer, ref) for every ``$ref`` that does not point inside the schema."""
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
+                yield pointer((*path, key)), value
+            else:
+                yield from remote_refs(value, (*path, key))
+    elif isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from remote_refs(item, (*path, index))
+
+
+def check_params_schema(schema: Any) -> list[str]:
+    """Problems with a bundle's params schema, each naming its JSON pointer. Empty when fine."""
+    if not isinstance(schema, dict):
+        return ["params must be a JSON Schema object."]
+    problems = []
+    cls = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        problems.append(f"{pointer(exc.absolute_path) or '/'}: invalid JSON Schema: {exc.message}")
+    if schema.get("type") != "object":
+        problems.append('/type: the params schema must have "type": "object".')
+    for where, ref in remote_refs(schema):
+        problems.append(f"{where}: remote reference {ref!r} is not allowed; a bundle's schema must be self-contained.")
+    return problems
+
+
+def _describe(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _friendly(error: jsonschema.ValidationError) -> str:
+    v, expected = error.validator, error.validator_value
+    if v == "minimum":
+        return f"Must be at least {expected}."
+    if v == "maximum":
+        return f"Must be at most {expected}."
+    if v == "exclusiveMinimum":
+        return f"Must be greater than {expected}."
+    if v == "exclusiveMaximum":
+        return f"Must be less than {expected}."
+    if v == "multipleOf":
+        return f"Must be a multiple of {expected}."
+    if v == "enum":
+        return "Must be one of: " + ", ".join(_describe(x) for x in expected) + "."
+    if v == "const":
+        return f"Must be {_describe(expected)}."
+    if v == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        names = {
+            "integer": "a whole number",
+            "number": "a number",
+            "string": "text",
+            "boolean": "true or false",
+            "object": "an object",
+            "array": "a list",
+            "null": "empty",
+        }
+        return "Must be " + " or ".join(names.get(k, k) for k in kinds) + "."
+    if v == "minLength":
+        return f"Must be at least {expected} characters long."
+    if v == "maxLength":
+        return f"Must be at most {expected} characters long."
+    if v == "pattern":
+        return f"Must match the pattern {expected}."
+    if v == "format":
+        return f"Must be a valid {expected}."
+    if v == "minItems":
+        return f"Must have at least {expected} items."
+    if v == "maxItems":
+        return f"Must have at most {expected} items."
+    if v == "uniqueItems":
+        return "Items must be unique."
+    return error.message
+
+
+def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
+    """Validate params; return messages keyed by the JSON pointer of the field they belong to."""
+    validator = compile_validator(schema)
+    errors: dict[str, list[str]] = {}
+    for error in validator.iter_errors(params):
+        base = list(error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, dict):
+            for name in error.validator_value:
+                if name not in error.instance and repr(name) in error.message:
+                    errors.setdefault(pointer([*base, name]), []).append("This field is required.")
+            continue
+        if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
+            declared = set((error.schema.get("properties") or {}).keys())
+            extras = [k for k in error.instance if k not in declared] or [None]
+            for name in extras:
+                where = pointer([*base, name]) if name is not None else pointer(base)
+                errors.setdefault(where, []).append(
+                    f"Unknown field {name!r}: this bundle does not declare it." if name else error.message
+                )
+            continue
+        if error.validator == "dependentRequired" and isinstance(error.instance, dict):
+            for trigger, needed in error.validator_value.items():
+                if trigger in error.instance:
+                    for name in needed:
+                        if name not in error.instance:
+                            errors.setdefault(pointer([*base, name]), []).append(f"Required when {trigger!r} is set.")
+            continue
+        errors.setdefault(pointer(base), []).append(_friendly(error))
+    return errors

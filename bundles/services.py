@@ -1,0 +1,73 @@
+"""Writes for bundles: publishing versions from a bundle directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from .loader import BundleError, Manifest
+from .models import Bundle, BundleVersion
+
+
+@dataclass
+class PublishResult:
+    version: BundleVersion
+    created: bool
+
+
+@transaction.atomic
+def bundle_version_publish(*, manifest: Manifest, actor=None) -> PublishResult:
+    """Publish ``manifest`` as a new bundle version; a no-op when the same files are already loaded.
+
+    A published version never changes: different files under a loaded version number are refused.
+    """
+    bundle, _ = Bundle.objects.select_for_update().get_or_create(name=manifest.name, defaults={"title": manifest.title})
+    existing = BundleVersion.objects.filter(bundle=bundle, version=manifest.version).first()
+    if existing is not None:
+        changed = []
+        if existing.module_sha256 != manifest.module_sha256:
+            changed.append(f"module sha256 {existing.module_sha256[:12]} -> {manifest.module_sha256[:12]}")
+        if existing.manifest_sha256 != manifest.manifest_sha256:
+            changed.append("bundle.yaml or operator.md changed")
+        if changed:
+            raise BundleError(
+                manifest.path,
+                [
+                    f"{manifest.name} {manifest.version} is already published and a published version never "
+                    f"changes ({', '.join(changed)}). Bump 'version' in bundle.yaml to publish the change."
+                ],
+            )
+        return PublishResult(existing, created=False)
+
+    version = BundleVersion(
+        bundle=bundle,
+        version=manifest.version,
+        params_schema=manifest.params,
+        ui_schema=manifest.ui,
+        presets=manifest.presets,
+        connections=manifest.connections,
+        artifacts=manifest.artifacts,
+        runbook=manifest.runbook,
+        changelog=manifest.changelog,
+        module_archive=manifest.module_archive,
+        module_sha256=manifest.module_sha256,
+        manifest_sha256=manifest.manifest_sha256,
+        module_variables=manifest.module_variables,
+        module_outputs=manifest.module_outputs,
+        published_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    version.full_clean(exclude=["module_archive", "published_by"])
+    version._change_reason = "published"
+    version.save()
+
+    # The bundle's card shows the newest version's metadata.
+    latest = bundle.latest_version()
+    if latest == version:
+        bundle.title = manifest.title
+        bundle.description = manifest.description
+        bundle.category = manifest.category
+        bundle.icon = manifest.icon
+        bundle._change_reason = f"published {manifest.version}"
+        bundle.save()
+    return PublishResult(version, created=True)

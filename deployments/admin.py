@@ -1,0 +1,110 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Deployment, Environment, Project, Run, RunLogLine, StateVersion
+
+
+class EnvironmentInline(admin.TabularInline):
+    model = Environment
+    extra = 0
+    fields = ["slug", "name", "tier"]
+
+
+@admin.register(Project)
+class ProjectAdmin(SimpleHistoryAdmin):
+    list_display = ["slug", "name", "team", "created_at"]
+    list_filter = ["team"]
+    search_fields = ["slug", "name"]
+    autocomplete_fields = ["team"]
+    inlines = [EnvironmentInline]
+
+
+@admin.register(Environment)
+class EnvironmentAdmin(SimpleHistoryAdmin):
+    list_display = ["__str__", "name", "tier"]
+    list_filter = ["tier", "project__team"]
+    search_fields = ["slug", "project__slug"]
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(SimpleHistoryAdmin):
+    """Read-mostly: configuration changes go through the portal so they are validated and run."""
+
+    list_display = ["name", "environment", "bundle_version", "status", "version", "updated_at"]
+    list_filter = ["status", "environment__tier", "bundle_version__bundle"]
+    search_fields = ["name", "environment__project__slug"]
+    readonly_fields = [
+        "id",
+        "environment",
+        "name",
+        "bundle_version",
+        "params",
+        "outputs",
+        "status",
+        "version",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    exclude = ["sensitive_outputs"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class RunLogLineInline(admin.TabularInline):
+    model = RunLogLine
+    fields = ["seq", "stream", "level", "text"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    """Runs are an append-only record."""
+
+    list_display = ["id", "deployment", "action", "status", "requested_by_name", "channel", "created_at", "finished_at"]
+    list_filter = ["status", "action", "channel"]
+    search_fields = ["deployment__name", "requested_by_name"]
+    readonly_fields = [f.name for f in Run._meta.fields]
+    inlines = [RunLogLineInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RunLogLine)
+class RunLogLineAdmin(admin.ModelAdmin):
+    list_display = ["run", "seq", "stream", "level", "text"]
+    list_filter = ["stream", "level"]
+    readonly_fields = ["run", "seq", "stream", "level", "text", "event", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StateVersion)
+class StateVersionAdmin(admin.ModelAdmin):
+    list_display = ["deployment", "serial", "lineage", "sha256", "created_by_run", "created_at"]
+    readonly_fields = ["deployment", "serial", "lineage", "sha256", "created_by_run", "created_at"]
+    exclude = ["encrypted_state"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

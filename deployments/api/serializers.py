@@ -1,0 +1,145 @@
+from rest_framework import serializers
+
+from bundles.models import Bundle
+
+from ..models import Deployment, Environment, Project, Run, RunLogLine
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Project
+        fields = ["id", "slug", "name", "team", "description"]
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Environment
+        fields = ["id", "project", "slug", "name", "tier"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    bundle_version = serializers.StringRelatedField()
+    progress_percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "deployment",
+            "action",
+            "status",
+            "bundle_version",
+            "params",
+            "auto_apply",
+            "requested_by_name",
+            "channel",
+            "reason",
+            "approval_basis",
+            "plan_summary",
+            "resources_planned",
+            "resources_done",
+            "progress_percent",
+            "error",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="environment.project.slug", read_only=True)
+    environment = serializers.CharField(source="environment.slug", read_only=True)
+    tier = serializers.CharField(source="environment.tier", read_only=True)
+    team = serializers.CharField(source="environment.project.team.slug", read_only=True)
+    bundle = serializers.CharField(source="bundle_version.bundle.name", read_only=True)
+    bundle_version = serializers.CharField(source="bundle_version.version", read_only=True)
+    latest_run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "name",
+            "project",
+            "environment",
+            "tier",
+            "team",
+            "bundle",
+            "bundle_version",
+            "params",
+            "outputs",
+            "status",
+            "version",
+            "latest_run",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_latest_run(self, deployment: Deployment) -> int | None:
+        run = deployment.runs.order_by("-created_at", "-id").values_list("pk", flat=True).first()
+        return run
+
+
+class DeploymentCreateSerializer(serializers.Serializer):
+    """Create a deployment in an environment from a bundle version and params (or a preset)."""
+
+    environment = serializers.PrimaryKeyRelatedField(queryset=Environment.objects.none())
+    name = serializers.SlugField(max_length=60)
+    bundle = serializers.SlugRelatedField(slug_field="name", queryset=Bundle.objects.all())
+    version = serializers.CharField(required=False, help_text="Defaults to the newest version.")
+    preset = serializers.CharField(required=False, help_text="Start from this preset; params override it.")
+    params = serializers.JSONField(required=False, default=dict)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+    def __init__(self, *args, environments=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if environments is not None:
+            self.fields["environment"].queryset = environments
+
+    def validate(self, attrs):
+        bundle = attrs["bundle"]
+        version = (
+            bundle.versions.filter(version=attrs["version"]).first() if "version" in attrs else bundle.latest_version()
+        )
+        if version is None:
+            raise serializers.ValidationError({"version": f"{bundle.name} has no version {attrs.get('version')!r}."})
+        params = attrs.get("params") or {}
+        if not isinstance(params, dict):
+            raise serializers.ValidationError({"params": "Must be a JSON object."})
+        if attrs.get("preset"):
+            preset = version.preset(attrs["preset"])
+            if preset is None:
+                names = ", ".join(p.get("name", "") for p in version.presets) or "none"
+                raise serializers.ValidationError({"preset": f"No preset {attrs['preset']!r}. Presets: {names}."})
+            params = {**(preset.get("params") or {}), **params}
+        attrs["bundle_version"] = version
+        attrs["params"] = params
+        return attrs
+
+
+class DeploymentCreatedSerializer(DeploymentSerializer):
+    run = serializers.SerializerMethodField()
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [*DeploymentSerializer.Meta.fields, "run"]
+
+    def get_run(self, deployment: Deployment) -> dict:
+        return RunSerializer(deployment.runs.order_by("-created_at", "-id").first()).data
+
+
+class RunLogLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RunLogLine
+        fields = ["seq", "stream", "level", "text", "event", "created_at"]
+
+
+class RunLogPageSerializer(serializers.Serializer):
+    lines = RunLogLineSerializer(many=True)
+    next = serializers.IntegerField(help_text="Pass as ?after= to get the lines that follow.")
+    finished = serializers.BooleanField(help_text="True when the run has ended and every line was returned.")
+    status = serializers.CharField()

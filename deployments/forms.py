@@ -1,0 +1,50 @@
+from django import forms
+
+from .models import Environment
+
+
+class EnvironmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Environment) -> str:
+        return f"{obj.project.slug} / {obj.name} ({obj.get_tier_display()})"
+
+
+class NewDeploymentForm(forms.Form):
+    """The fields around the params: where it goes and what it is called."""
+
+    environment = EnvironmentChoiceField(queryset=Environment.objects.none(), empty_label="— choose —")
+    name = forms.SlugField(
+        max_length=60,
+        help_text="Lowercase letters, digits and dashes; unique within the environment, e.g. orders-db.",
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "Why? (shown in the audit trail)"}),
+    )
+
+    def __init__(self, *args, environments, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["environment"].queryset = environments
+
+
+class ChangeReasonForm(forms.Form):
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "Why? (shown in the audit trail)"}),
+    )
+
+
+class DestroyForm(forms.Form):
+    confirm = forms.CharField(label="Type the deployment's name to confirm")
+    reason = forms.CharField(required=False, max_length=500)
+
+    def __init__(self, *args, deployment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deployment = deployment
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"].strip()
+        if value != self.deployment.name:
+            raise forms.ValidationError(f"Type {self.deployment.name} exactly to confirm.")
+        return value

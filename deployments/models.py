@@ -1,0 +1,230 @@
+"""Projects, environments, deployments and their runs."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from .choices import (
+    RUN_ACTIVE,
+    RUN_EXECUTING,
+    RUN_TERMINAL,
+    RUN_TRANSITIONS,
+    DeploymentStatus,
+    LogStream,
+    RunAction,
+    RunStatus,
+    Tier,
+)
+
+
+class Project(models.Model):
+    """A product area owned by one team, e.g. ``checkout``."""
+
+    team = models.ForeignKey("portal.Team", on_delete=models.PROTECT, related_name="projects")
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Environment(models.Model):
+    """Where a project's deployments live; its tier decides what policy applies."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="environments")
+    slug = models.SlugField(max_length=60)
+    name = models.CharField(max_length=120)
+    tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.PROTOTYPE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["project__slug", "slug"]
+        constraints = [models.UniqueConstraint(fields=["project", "slug"], name="environment_unique_slug")]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}/{self.slug}"
+
+
+class Deployment(models.Model):
+    """One bundle instance in one environment: its pinned version plus its params."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="deployments")
+    name = models.SlugField(max_length=60, help_text="Unique within the environment.")
+    bundle_version = models.ForeignKey("bundles.BundleVersion", on_delete=models.PROTECT, related_name="deployments")
+    params = models.JSONField(default=dict, help_text="The desired configuration.")
+    outputs = models.JSONField(default=dict, blank=True, help_text="Non-sensitive outputs of the last apply.")
+    sensitive_outputs = models.BinaryField(null=True, blank=True, editable=False, help_text="Encrypted JSON.")
+    status = models.CharField(max_length=20, choices=DeploymentStatus.choices, default=DeploymentStatus.DRAFT)
+    version = models.PositiveIntegerField(default=1, help_text="Optimistic-lock counter, bumped on every change.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["sensitive_outputs", "updated_at"])
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [models.UniqueConstraint(fields=["environment", "name"], name="deployment_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.environment}/{self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("deployments:detail", args=[self.pk])
+
+    @property
+    def project(self) -> Project:
+        return self.environment.project
+
+    @property
+    def bundle(self):
+        return self.bundle_version.bundle
+
+    @property
+    def name_prefix(self) -> str:
+        return f"{self.environment.project.slug}-{self.environment.slug}-{self.name}"[:63]
+
+
+class Run(models.Model):
+    """One execution of the engine for a deployment. Append-only: not history-tracked."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="runs")
+    action = models.CharField(max_length=10, choices=RunAction.choices)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    bundle_version = models.ForeignKey("bundles.BundleVersion", on_delete=models.PROTECT, related_name="runs")
+    params = models.JSONField(default=dict, help_text="Snapshot of the params the run uses.")
+    auto_apply = models.BooleanField(default=True, help_text="Apply right after the plan, without a second step.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150, blank=True)
+    channel = models.CharField(max_length=20, default="ui")
+    reason = models.TextField(blank=True, help_text="Why the change was requested.")
+    approval_basis = models.CharField(max_length=255, blank=True)
+    plan_summary = models.JSONField(default=dict, blank=True)
+    resources_planned = models.PositiveIntegerField(default=0)
+    resources_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Last time the task was sent to the broker.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment"],
+                condition=models.Q(status__in=RUN_EXECUTING),
+                name="run_one_executing_per_deployment",
+            ),
+        ]
+        indexes = [models.Index(fields=["deployment", "status"], name="run_deployment_status")]
+
+    def __str__(self) -> str:
+        return f"run #{self.pk} {self.action} of {self.deployment_id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("deployments:run", args=[self.pk])
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in RUN_TERMINAL
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in RUN_ACTIVE
+
+    @property
+    def duration(self):
+        if not self.started_at:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == RunStatus.SUCCEEDED:
+            return 100
+        if not self.resources_planned:
+            return 0
+        return min(100, round(100 * self.resources_done / self.resources_planned))
+
+    def check_transition(self, new_status: str) -> None:
+        if new_status not in RUN_TRANSITIONS[self.status]:
+            raise ValidationError(f"A {self.get_status_display().lower()} run cannot become {new_status}.")
+
+    def transition(self, new_status: str, **fields) -> bool:
+        """Move to ``new_status`` only if the row is still in the status we read; True when it moved.
+
+        The conditional UPDATE makes the move safe against a concurrent worker or reaper.
+        """
+        self.check_transition(new_status)
+        now = timezone.now()
+        if new_status in RUN_TERMINAL:
+            fields.setdefault("finished_at", now)
+        if new_status == RunStatus.RUNNING:
+            fields.setdefault("started_at", now)
+            fields.setdefault("heartbeat_at", now)
+        moved = Run.objects.filter(pk=self.pk, status=self.status).update(status=new_status, **fields)
+        if moved:
+            self.status = new_status
+            for key, value in fields.items():
+                setattr(self, key, value)
+        return bool(moved)
+
+
+class RunLogLine(models.Model):
+    """One line of engine output, ordered by ``seq`` within its run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines")
+    seq = models.PositiveIntegerField()
+    stream = models.CharField(max_length=10, choices=LogStream.choices, default=LogStream.STDOUT)
+    level = models.CharField(max_length=10, default="info")
+    text = models.TextField()
+    event = models.JSONField(null=True, blank=True, help_text="The engine's -json message, redacted.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="runlogline_unique_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.seq} {self.text[:60]}"
+
+
+class StateVersion(models.Model):
+    """One version of a deployment's engine state, encrypted at rest."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="state_versions")
+    serial = models.PositiveIntegerField()
+    lineage = models.CharField(max_length=64)
+    sha256 = models.CharField(max_length=64)
+    encrypted_state = models.BinaryField()
+    created_by_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["deployment", "-created_at", "-id"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"state {self.serial} of {self.deployment_id}"

@@ -1,0 +1,475 @@
+"""Executes one run: claim it, prepare a fresh workdir, drive the engine, store what it produced.
+
+``execute(run_id)`` owns the whole lifecycle: whatever happens, the run ends in a terminal or
+waiting status with its error, never left ``running``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import socket
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from bundles.loader import extract_archive
+from portal.crypto import decrypt, encrypt
+
+from .choices import RUN_EXECUTING, DeploymentStatus, LogStream, RunAction, RunStatus
+from .engine import EngineNotFound, engine_binary, engine_env, parse_json_line, run_command
+from .models import Deployment, Run, RunLogLine, StateVersion
+
+log = logging.getLogger(__name__)
+MASK = "(sensitive)"
+
+
+class RunFailed(Exception):
+    pass
+
+
+class RunStopped(Exception):
+    def __init__(self, status: str, message: str):
+        self.status = status
+        super().__init__(message)
+
+
+# --- Redaction -----------------------------------------------------------------------------
+
+
+class Redactor:
+    """Replaces every known secret value with a mask before anything is stored."""
+
+    def __init__(self, secrets: list[str] | None = None):
+        self.secrets: list[str] = []
+        for value in secrets or []:
+            self.add(value)
+
+    def add(self, value: Any) -> None:
+        if isinstance(value, (dict, list)):
+            for item in value.values() if isinstance(value, dict) else value:
+                self.add(item)
+            return
+        text = str(value) if value is not None else ""
+        # Very short values (a port, "true") would mask unrelated text and protect nothing.
+        if len(text) >= 4 and text not in self.secrets:
+            self.secrets.append(text)
+            self.secrets.sort(key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+
+    def obj(self, value: Any) -> Any:
+        if not self.secrets:
+            return value
+        return json.loads(self.text(json.dumps(value)))
+
+
+def sensitive_values(schema: dict, params: Any) -> list[Any]:
+    """Values of params whose schema says ``x-sensitive: true`` (nested objects included)."""
+    found: list[Any] = []
+    if not isinstance(schema, dict) or not isinstance(params, dict):
+        return found
+    for name, sub in (schema.get("properties") or {}).items():
+        if name not in params or not isinstance(sub, dict):
+            continue
+        if sub.get("x-sensitive"):
+            found.append(params[name])
+        elif sub.get("type") == "object":
+            found += sensitive_values(sub, params[name])
+    return found
+
+
+# --- Log writer ----------------------------------------------------------------------------
+
+
+class LogWriter:
+    """Buffers engine output into ordered RunLogLine rows and tracks progress."""
+
+    FLUSH_EVERY = 0.5
+
+    def __init__(self, run: Run, redactor: Redactor):
+        self.run = run
+        self.redactor = redactor
+        self.seq = run.log_lines.order_by("-seq").values_list("seq", flat=True).first() or 0
+        self.buffer: list[RunLogLine] = []
+        self.last_flush = time.monotonic()
+        self.planned_addresses: set[str] = set()
+        self.done_addresses: set[str] = set()
+
+    def system(self, text: str, level: str = "info") -> None:
+        self._add(LogStream.SYSTEM, level, text, None)
+        self.flush()
+
+    def engine(self, stream: str, line: str) -> None:
+        event = parse_json_line(line)
+        if event is None:
+            if line.strip():
+                self._add(stream, "error" if stream == "stderr" else "info", line, None)
+        else:
+            self._track(event)
+            self._add(stream, str(event.get("@level", "info")), str(event.get("@message", line)), event)
+        if len(self.buffer) >= 100 or time.monotonic() - self.last_flush > self.FLUSH_EVERY:
+            self.flush()
+
+    def _track(self, event: dict) -> None:
+        kind = event.get("type")
+        address = ((event.get("hook") or event.get("change") or {}).get("resource") or {}).get("addr")
+        if kind == "planned_change" and address and (event.get("change") or {}).get("action") != "noop":
+            self.planned_addresses.add(address)
+        elif kind == "apply_complete" and address:
+            self.done_addresses.add(address)
+
+    def _add(self, stream: str, level: str, text: str, event: dict | None) -> None:
+        self.seq += 1
+        self.buffer.append(
+            RunLogLine(
+                run=self.run,
+                seq=self.seq,
+                stream=stream,
+                level=level[:10],
+                text=self.redactor.text(text),
+                event=self.redactor.obj(event) if event is not None else None,
+            )
+        )
+
+    def flush(self) -> None:
+        if self.buffer:
+            RunLogLine.objects.bulk_create(self.buffer)
+            self.buffer = []
+        self.last_flush = time.monotonic()
+        if self.done_addresses:
+            Run.objects.filter(pk=self.run.pk).update(resources_done=len(self.done_addresses))
+
+
+# --- Claiming ------------------------------------------------------------------------------
+
+
+def claim(run_id: int) -> Run | None:
+    """Take the run if it is queued, first in its deployment's line, and nothing else executes there.
+
+    Returns None when another worker has it or it must wait; the run that finishes first kicks the
+    next queued one, and the periodic requeue covers anything missed.
+    """
+    with transaction.atomic():
+        run = Run.objects.filter(pk=run_id).select_related("deployment").first()
+        if run is None or run.status != RunStatus.QUEUED:
+            return None
+        Deployment.objects.select_for_update().filter(pk=run.deployment_id).first()
+        ahead = (
+            Run.objects.filter(deployment_id=run.deployment_id).filter(status__in=RUN_EXECUTING).exists()
+            or Run.objects.filter(
+                deployment_id=run.deployment_id, status=RunStatus.QUEUED, created_at__lt=run.created_at
+            ).exists()
+        )
+        if ahead:
+            return None
+        try:
+            with transaction.atomic():
+                moved = run.transition(RunStatus.RUNNING, worker=f"{socket.gethostname()}")
+        except IntegrityError:  # another run of this deployment started in between
+            return None
+    return run if moved else None
+
+
+def kick_next(deployment_id) -> None:
+    """Enqueue the oldest queued run of a deployment, if any."""
+    from .services import run_enqueue
+
+    next_run = (
+        Run.objects.filter(deployment_id=deployment_id, status=RunStatus.QUEUED).order_by("created_at", "id").first()
+    )
+    if next_run is not None:
+        run_enqueue(run_id=next_run.pk)
+
+
+# --- Execution -----------------------------------------------------------------------------
+
+
+def execute(run_id: int) -> None:
+    run = claim(run_id)
+    if run is None:
+        return
+    deployment = run.deployment
+    try:
+        _execute_claimed(run)
+    except RunStopped as stop:
+        _finish(run, stop.status, str(stop))
+    except RunFailed as exc:
+        _finish(run, RunStatus.FAILED, str(exc))
+    except EngineNotFound as exc:
+        _finish(run, RunStatus.FAILED, str(exc))
+    except Exception as exc:  # never leave a run running
+        log.exception("run %s crashed", run.pk)
+        _finish(run, RunStatus.FAILED, f"Slipway error: {exc}\n\n{traceback.format_exc()}")
+    finally:
+        kick_next(deployment.pk)
+
+
+class Execution:
+    """The state of one run while the engine works on it."""
+
+    def __init__(self, run: Run, workdir: Path):
+        self.run = run
+        self.deployment = run.deployment
+        self.version = run.bundle_version
+        self.workdir = workdir
+        self.redactor = Redactor(sensitive_values(self.version.params_schema, run.params))
+        self.log = LogWriter(run, self.redactor)
+        self.binary = engine_binary()
+        self.env = engine_env(workdir)
+        self.timeout_at = time.monotonic() + settings.SLIPWAY_RUN_TIMEOUT.get(run.action, 3600)
+        self.last_beat = 0.0
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if now - self.last_beat < 2:
+            return False
+        self.last_beat = now
+        Run.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
+        return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+
+    def engine(self, *args: str, json_output: bool = True) -> None:
+        label = " ".join([Path(self.binary).name, *args])
+        self.log.system(f"$ {label}")
+        remaining = self.timeout_at - time.monotonic()
+        result = run_command(
+            [self.binary, *args],
+            cwd=self.workdir,
+            env=self.env,
+            on_line=self.log.engine,
+            should_stop=self.should_stop,
+            timeout=max(remaining, 1),
+        )
+        self.log.flush()
+        if result.cancelled:
+            raise RunStopped(RunStatus.CANCELLED, f"Cancelled while running `{label}`.")
+        if result.timed_out:
+            limit = settings.SLIPWAY_RUN_TIMEOUT.get(self.run.action)
+            raise RunStopped(RunStatus.FAILED, f"Timed out after {limit} s while running `{label}`.")
+        if result.returncode != 0:
+            raise RunFailed(self._failure_message(label, result.returncode))
+
+    def _failure_message(self, label: str, code: int) -> str:
+        errors = list(self.run.log_lines.filter(level="error").order_by("seq").values_list("text", flat=True)[:20])
+        detail = "\n".join(errors) if errors else "See the log for details."
+        return f"`{label}` failed (exit {code}).\n{detail}"
+
+    def capture(self, *args: str) -> str:
+        """Run a short engine command whose stdout we parse (show, output)."""
+        chunks: list[str] = []
+        result = run_command(
+            [self.binary, *args],
+            cwd=self.workdir,
+            env=self.env,
+            on_line=lambda stream, line: chunks.append(line) if stream == "stdout" else self.log.engine(stream, line),
+            should_stop=self.should_stop,
+            timeout=max(self.timeout_at - time.monotonic(), 1),
+        )
+        if result.returncode != 0 or result.cancelled or result.timed_out:
+            raise RunFailed(f"`{Path(self.binary).name} {' '.join(args)}` failed (exit {result.returncode}).")
+        return "\n".join(chunks)
+
+
+def _execute_claimed(run: Run) -> None:
+    base = Path(settings.SLIPWAY_WORKDIR)
+    base.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f"run-{run.pk}-", dir=base))
+    try:
+        ex = Execution(run, workdir)
+        ex.log.system(f"Run #{run.pk}: {run.action} of {run.deployment} with {run.bundle_version}")
+        _prepare_workdir(ex)
+        ex.engine("init", "-input=false", "-no-color")
+        plan_args = ["plan", "-input=false", "-out=plan.bin", "-json"]
+        if run.action == RunAction.DESTROY:
+            plan_args.append("-destroy")
+        try:
+            ex.engine(*plan_args)
+        finally:
+            _store_state(ex)  # a plan refreshes state; keep whatever the engine wrote
+        summary = _plan_summary(ex)
+        Run.objects.filter(pk=run.pk).update(plan_summary=summary, resources_planned=summary["total"])
+        ex.log.system(_summary_sentence(summary))
+        if run.action == RunAction.PLAN or not run.auto_apply:
+            _finish(run, RunStatus.PLANNED if run.action != RunAction.PLAN else RunStatus.SUCCEEDED, "")
+            return
+        if not run.transition(RunStatus.APPLYING):
+            raise RunStopped(RunStatus.CANCELLED, "The run was cancelled before apply.")
+        try:
+            ex.engine("apply", "-input=false", "-auto-approve", "-json", "plan.bin")
+        finally:
+            _store_state(ex)
+        if run.action == RunAction.DESTROY:
+            _store_outputs(ex, {})
+        else:
+            _store_outputs(ex, json.loads(ex.capture("output", "-json") or "{}"))
+        Run.objects.filter(pk=run.pk).update(resources_done=summary["total"])
+        _finish(run, RunStatus.SUCCEEDED, "")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _prepare_workdir(ex: Execution) -> None:
+    extract_archive(bytes(ex.version.module_archive), ex.workdir)
+    variables = dict(ex.run.params)
+    if ex.version.takes_slipway_context:
+        variables["slipway"] = slipway_context(ex.deployment)
+    (ex.workdir / "terraform.tfvars.json").write_text(json.dumps(variables, indent=2))
+    latest = ex.deployment.state_versions.order_by("-created_at", "-id").first()
+    if latest is not None:
+        (ex.workdir / "terraform.tfstate").write_bytes(decrypt(bytes(latest.encrypted_state)))
+
+
+def slipway_context(deployment: Deployment) -> dict:
+    env = deployment.environment
+    project = env.project
+    return {
+        "deployment_id": str(deployment.pk),
+        "name_prefix": deployment.name_prefix,
+        "project": project.slug,
+        "environment": env.slug,
+        "tier": env.tier,
+        "team": project.team.slug,
+        "tags": {
+            "slipway-deployment": str(deployment.pk),
+            "project": project.slug,
+            "environment": env.slug,
+            "team": project.team.slug,
+        },
+    }
+
+
+def _store_state(ex: Execution) -> None:
+    """Save the engine's state file as a new encrypted version when it changed."""
+    path = ex.workdir / "terraform.tfstate"
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    latest = ex.deployment.state_versions.order_by("-created_at", "-id").first()
+    if latest is not None and latest.sha256 == digest:
+        return
+    parsed = json.loads(data)
+    StateVersion.objects.create(
+        deployment=ex.deployment,
+        serial=int(parsed.get("serial", 0)),
+        lineage=str(parsed.get("lineage", "")),
+        sha256=digest,
+        encrypted_state=encrypt(data),
+        created_by_run=ex.run,
+    )
+
+
+def _plan_summary(ex: Execution) -> dict:
+    plan = json.loads(ex.capture("show", "-json", "plan.bin"))
+    counts = {"add": 0, "change": 0, "replace": 0, "destroy": 0}
+    resources = []
+    for change in plan.get("resource_changes", []):
+        actions = change.get("change", {}).get("actions", [])
+        if actions in (["no-op"], ["read"]):
+            continue
+        if "create" in actions and "delete" in actions:
+            kind = "replace"
+        elif actions == ["create"]:
+            kind = "add"
+        elif actions == ["delete"]:
+            kind = "destroy"
+        else:
+            kind = "change"
+        counts[kind] += 1
+        resources.append({"address": change.get("address"), "action": kind})
+    counts["total"] = sum(counts.values())
+    return {**counts, "resources": resources}
+
+
+def _summary_sentence(summary: dict) -> str:
+    if not summary["total"]:
+        return "Plan: no changes. The infrastructure matches the configuration."
+    return (
+        f"Plan: {summary['add']} to add, {summary['change']} to change, "
+        f"{summary['replace']} to replace, {summary['destroy']} to destroy."
+    )
+
+
+def _store_outputs(ex: Execution, raw: dict) -> None:
+    public: dict[str, Any] = {}
+    secret: dict[str, Any] = {}
+    for name, item in raw.items():
+        if item.get("sensitive"):
+            secret[name] = item.get("value")
+        else:
+            public[name] = item.get("value")
+    ex.redactor.add(list(secret.values()))
+    deployment = Deployment.objects.get(pk=ex.deployment.pk)
+    deployment.outputs = ex.redactor.obj(public)
+    deployment.sensitive_outputs = encrypt(json.dumps(secret).encode()) if secret else None
+    deployment.save(update_fields=["outputs", "sensitive_outputs", "updated_at"])
+    if secret:
+        _scrub_logs(ex)
+
+
+def _scrub_logs(ex: Execution) -> None:
+    """Secrets first known after apply (generated passwords) are masked in lines already stored."""
+    for line in RunLogLine.objects.filter(run=ex.run).only("id", "text", "event"):
+        text, event = ex.redactor.text(line.text), ex.redactor.obj(line.event) if line.event else line.event
+        if text != line.text or event != line.event:
+            RunLogLine.objects.filter(pk=line.pk).update(text=text, event=event)
+
+
+def _finish(run: Run, status: str, error: str) -> None:
+    """Put the run in its final (or waiting) status and settle the deployment's status."""
+    run.refresh_from_db(fields=["status", "cancel_requested"])
+    if run.is_terminal:
+        return
+    if status != RunStatus.CANCELLED and run.cancel_requested and status == RunStatus.FAILED:
+        status = RunStatus.CANCELLED
+    with transaction.atomic():
+        run.transition(status, error=error[:20000])
+        deployment = Deployment.objects.select_for_update().get(pk=run.deployment_id)
+        new_status = _deployment_status_after(run, deployment)
+        if new_status and new_status != deployment.status:
+            deployment.status = new_status
+            deployment._change_reason = f"run #{run.pk} {run.action} {status}"
+            deployment.save(update_fields=["status", "updated_at"])
+        event = {
+            RunStatus.SUCCEEDED: "run.applied" if run.action != RunAction.PLAN else "run.planned",
+            RunStatus.PLANNED: "run.planned",
+            RunStatus.FAILED: "run.failed",
+            RunStatus.CANCELLED: "run.cancelled",
+        }.get(status, f"run.{status}")
+        audit_event_record(
+            event_type=event,
+            actor=None,
+            target=deployment,
+            data={"run": run.pk, "action": run.action, "status": status, "error": error[:500]},
+        )
+
+
+def _deployment_status_after(run: Run, deployment: Deployment) -> str | None:
+    if run.status == RunStatus.SUCCEEDED:
+        if run.action == RunAction.APPLY:
+            return DeploymentStatus.LIVE
+        if run.action == RunAction.DESTROY:
+            return DeploymentStatus.DESTROYED
+        return None
+    if run.status == RunStatus.FAILED and run.action != RunAction.PLAN:
+        return DeploymentStatus.FAILED
+    if run.status == RunStatus.CANCELLED and deployment.status in (
+        DeploymentStatus.DEPLOYING,
+        DeploymentStatus.DESTROYING,
+    ):
+        applied = deployment.runs.filter(status=RunStatus.SUCCEEDED, action=RunAction.APPLY).exists()
+        return DeploymentStatus.LIVE if applied else DeploymentStatus.DRAFT
+    return None

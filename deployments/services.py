@@ -1,0 +1,194 @@
+"""Writes for deployments and runs. Views, API, admin and tasks all come through here."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from bundles.models import BundleVersion
+from bundles.schema import param_errors
+
+from .choices import DeploymentStatus, RunAction, RunStatus
+from .models import Deployment, Environment, Run
+
+log = logging.getLogger(__name__)
+
+
+class ParamsInvalid(Exception):
+    """Params that fail the schema; ``errors`` maps JSON pointers to messages."""
+
+    def __init__(self, errors: dict[str, list[str]], message: str = "The parameters are not valid."):
+        self.errors = errors
+        self.message = message
+        super().__init__(message)
+
+
+class ServiceError(Exception):
+    """A request that cannot be carried out, with a message for the user."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        self.message = message
+        self.field = field
+        super().__init__(message)
+
+
+def params_validate(*, bundle_version: BundleVersion, params: dict) -> None:
+    """Raise ParamsInvalid unless ``params`` satisfy the bundle version's schema."""
+    if not isinstance(params, dict):
+        raise ParamsInvalid({"": ["The parameters must be a JSON object."]})
+    errors = param_errors(bundle_version.params_schema, params)
+    if errors:
+        raise ParamsInvalid(errors)
+
+
+@transaction.atomic
+def deployment_create(
+    *,
+    environment: Environment,
+    name: str,
+    bundle_version: BundleVersion,
+    params: dict,
+    actor,
+    channel: str = "ui",
+    reason: str = "",
+) -> Deployment:
+    """Create a deployment and queue its first apply."""
+    params_validate(bundle_version=bundle_version, params=params)
+    if Deployment.objects.filter(environment=environment, name=name).exists():
+        raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
+    deployment = Deployment(
+        environment=environment,
+        name=name,
+        bundle_version=bundle_version,
+        params=params,
+        status=DeploymentStatus.DEPLOYING,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    deployment.full_clean(exclude=["sensitive_outputs", "created_by"])
+    deployment._change_reason = f"created via {channel}"
+    deployment.save()
+    run_request(deployment=deployment, action=RunAction.APPLY, actor=actor, channel=channel, reason=reason)
+    return deployment
+
+
+@transaction.atomic
+def run_request(
+    *,
+    deployment: Deployment,
+    action: str,
+    actor,
+    channel: str = "ui",
+    reason: str = "",
+    auto_apply: bool = True,
+) -> Run:
+    """Queue a run of the deployment's current configuration. It waits behind any run already active."""
+    run = Run.objects.create(
+        deployment=deployment,
+        action=action,
+        bundle_version=deployment.bundle_version,
+        params=deployment.params,
+        auto_apply=auto_apply,
+        requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+        requested_by_name=getattr(actor, "username", "") or "system",
+        channel=channel,
+        reason=reason,
+    )
+    if action == RunAction.DESTROY and deployment.status != DeploymentStatus.DESTROYING:
+        deployment.status = DeploymentStatus.DESTROYING
+        deployment._change_reason = f"destroy requested via {channel}"
+        deployment.save(update_fields=["status", "updated_at"])
+    audit_event_record(
+        event_type="run.requested",
+        actor=actor,
+        target=deployment,
+        channel=channel,
+        data={"run": run.pk, "action": action, "bundle_version": str(deployment.bundle_version), "reason": reason},
+    )
+    transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+    return run
+
+
+def run_enqueue(*, run_id: int) -> bool:
+    """Send the run's task to the broker. Never raises: a run the broker did not take stays queued in
+    the database and the periodic requeue sends it again, so an accepted request is never lost."""
+    from .tasks import execute_run
+
+    try:
+        execute_run.apply_async(args=[run_id], retry=False)
+    except Exception:  # the broker is down or unreachable
+        log.warning("broker unavailable; run %s stays queued for the periodic requeue", run_id, exc_info=True)
+        return False
+    Run.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
+    return True
+
+
+@transaction.atomic
+def run_cancel(*, run: Run, actor, channel: str = "ui") -> Run:
+    """Cancel a queued run at once; ask a running one to stop (the runner acts on the flag)."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.is_terminal:
+        raise ServiceError(f"Run #{run.pk} has already finished ({run.get_status_display().lower()}).")
+    if run.status in (RunStatus.QUEUED, RunStatus.PLANNED, RunStatus.AWAITING_APPROVAL):
+        run.transition(RunStatus.CANCELLED, cancel_requested=True, error=f"Cancelled by {actor}.")
+        _settle_deployment_after_cancel(run)
+    else:
+        Run.objects.filter(pk=run.pk).update(cancel_requested=True)
+        run.cancel_requested = True
+    audit_event_record(
+        event_type="run.cancel_requested", actor=actor, target=run.deployment, channel=channel, data={"run": run.pk}
+    )
+    return run
+
+
+def _settle_deployment_after_cancel(run: Run) -> None:
+    deployment = run.deployment
+    if deployment.runs.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.APPLYING]).exists():
+        return
+    if deployment.status in (DeploymentStatus.DEPLOYING, DeploymentStatus.DESTROYING):
+        ever_applied = deployment.runs.filter(status=RunStatus.SUCCEEDED).exclude(action=RunAction.PLAN).exists()
+        deployment.status = DeploymentStatus.LIVE if ever_applied else DeploymentStatus.DRAFT
+        deployment._change_reason = "run cancelled"
+        deployment.save(update_fields=["status", "updated_at"])
+
+
+@transaction.atomic
+def deployment_update(
+    *,
+    deployment: Deployment,
+    params: dict,
+    actor,
+    channel: str = "ui",
+    reason: str = "",
+    expected_version: int | None = None,
+) -> Run:
+    """Change a deployment's params and queue the apply that makes them real.
+
+    ``expected_version`` is the optimistic lock: a form rendered from version N is refused if
+    someone else saved N+1 meanwhile, instead of silently overwriting their change.
+    """
+    locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    if locked.status in (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED):
+        raise ServiceError(f"{locked.name} is {locked.get_status_display().lower()}; it cannot be changed.")
+    if expected_version is not None and locked.version != expected_version:
+        raise ServiceError(
+            f"{locked.name} was changed by someone else while you were editing (version {expected_version} "
+            f"is now {locked.version}). Reload to see their change."
+        )
+    params_validate(bundle_version=locked.bundle_version, params=params)
+    locked.params = params
+    locked.version += 1
+    locked.status = DeploymentStatus.DEPLOYING
+    locked._change_reason = f"changed via {channel}" + (f": {reason}" if reason else "")
+    locked.save()
+    deployment.refresh_from_db()
+    return run_request(deployment=locked, action=RunAction.APPLY, actor=actor, channel=channel, reason=reason)
+
+
+def deployment_destroy(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "") -> Run:
+    """Queue the destruction of everything the deployment created."""
+    if deployment.status == DeploymentStatus.DESTROYED:
+        raise ServiceError(f"{deployment.name} is already destroyed.")
+    return run_request(deployment=deployment, action=RunAction.DESTROY, actor=actor, channel=channel, reason=reason)

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "deployments"
+urlpatterns = [
+    path("", views.deployment_list, name="list"),
+    path("new/<slug:bundle_name>/", views.deployment_new, name="new"),
+    path("<uuid:pk>/", views.deployment_detail, name="detail"),
+    path("<uuid:pk>/edit/", views.deployment_edit, name="edit"),
+    path("<uuid:pk>/destroy/", views.deployment_destroy, name="destroy"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<int:pk>/logs/", views.run_logs, name="run-logs"),
+    path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
+]

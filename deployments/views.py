@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from bundles.forms import build_fields, initial_values, parse_post, render_markdown
+from bundles.models import Bundle
+from bundles.schema import param_errors
+from portal.crypto import decrypt
+
+from . import services
+from .choices import DeploymentStatus, Tier
+from .forms import ChangeReasonForm, DestroyForm, NewDeploymentForm
+from .models import Deployment, Run
+from .selectors import (
+    can_change_deployment,
+    deployment_active_runs,
+    deployments_visible_to,
+    environments_writable_by,
+    run_log_after,
+    runs_visible_to,
+)
+from .services import ParamsInvalid, ServiceError
+
+
+def _get_deployment_for_user(request, pk, *, write: bool = False) -> Deployment:
+    """404 when the user may not see it (nothing leaks), 403 when they may see but not change it."""
+    deployment = deployments_visible_to(request.user).filter(pk=pk).first()
+    if deployment is None:
+        raise Http404("No such deployment.")
+    if write and not can_change_deployment(request.user, deployment):
+        raise PermissionDenied("You can read this deployment but not change it.")
+    return deployment
+
+
+def _get_run_for_user(request, pk) -> Run:
+    run = runs_visible_to(request.user).filter(pk=pk).first()
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+@login_required
+def deployment_list(request):
+    qs = deployments_visible_to(request.user)
+    query = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    if query:
+        qs = qs.filter(
+            Q(name__icontains=query)
+            | Q(environment__project__slug__icontains=query)
+            | Q(bundle_version__bundle__name__icontains=query)
+        )
+    if status:
+        qs = qs.filter(status=status)
+    page = Paginator(qs.order_by("-updated_at"), 50).get_page(request.GET.get("page"))
+    context = {"page": page, "query": query, "status": status, "statuses": DeploymentStatus.choices}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "deployments/list.html#results", context)
+    return render(request, "deployments/list.html", context)
+
+
+@login_required
+def deployment_new(request, bundle_name: str):
+    bundle = get_object_or_404(Bundle, name=bundle_name)
+    version = bundle.latest_version()
+    if version is None:
+        raise Http404("This bundle has no published version.")
+    environments = environments_writable_by(request.user)
+    schema, ui = version.params_schema, version.ui_schema
+    preset = version.preset(request.GET.get("preset", "")) if request.method == "GET" else None
+    param_errs: dict[str, list[str]] = {}
+    if request.method == "POST":
+        meta = NewDeploymentForm(request.POST, environments=environments)
+        values = parse_post(schema, request.POST)
+        if meta.is_valid():
+            try:
+                deployment = services.deployment_create(
+                    environment=meta.cleaned_data["environment"],
+                    name=meta.cleaned_data["name"],
+                    bundle_version=version,
+                    params=values,
+                    actor=request.user,
+                    channel="ui",
+                    reason=meta.cleaned_data["reason"],
+                )
+            except ParamsInvalid as exc:
+                param_errs = exc.errors
+            except ServiceError as exc:
+                meta.add_error(exc.field if exc.field in meta.fields else None, exc.message)
+            else:
+                messages.success(request, f"{deployment.name} is being deployed.")
+                return redirect(deployment)
+        else:
+            # Still check the params, so every error shows at once.
+            param_errs = param_errors(schema, values)
+    else:
+        initial = {"environment": request.GET.get("environment")} if request.GET.get("environment") else {}
+        meta = NewDeploymentForm(initial=initial, environments=environments)
+        values = initial_values(schema, preset)
+    context = {
+        "bundle": bundle,
+        "version": version,
+        "meta": meta,
+        "fields": build_fields(schema, ui, values, param_errs),
+        "root_errors": param_errs.get("", []),
+        "presets": version.presets,
+        "preset_name": preset.get("name") if preset else "",
+        "no_environments": not environments.exists(),
+    }
+    if request.htmx and request.GET.get("preset") is not None:
+        return render(request, "deployments/new.html#params", context)
+    return render(request, "deployments/new.html", context, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def deployment_edit(request, pk):
+    deployment = _get_deployment_for_user(request, pk, write=True)
+    version = deployment.bundle_version
+    schema = version.params_schema
+    stored_secrets = set()
+    param_errs: dict[str, list[str]] = {}
+    form = ChangeReasonForm(request.POST or None)
+    if request.method == "POST":
+        values = parse_post(schema, request.POST, stored=deployment.params)
+        expected = request.POST.get("expected_version")
+        if form.is_valid():
+            try:
+                services.deployment_update(
+                    deployment=deployment,
+                    params=values,
+                    actor=request.user,
+                    channel="ui",
+                    reason=form.cleaned_data["reason"],
+                    expected_version=int(expected) if expected and expected.isdigit() else None,
+                )
+            except ParamsInvalid as exc:
+                param_errs = exc.errors
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Change to {deployment.name} queued.")
+                return redirect(deployment)
+    else:
+        values = deployment.params
+    context = {
+        "deployment": deployment,
+        "version": version,
+        "form": form,
+        "fields": build_fields(schema, version.ui_schema, values, param_errs, stored_secrets=stored_secrets),
+        "root_errors": param_errs.get("", []),
+    }
+    return render(request, "deployments/edit.html", context, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def deployment_detail(request, pk):
+    deployment = _get_deployment_for_user(request, pk)
+    version = deployment.bundle_version
+    runs = deployment.runs.order_by("-created_at", "-id")
+    current = deployment_active_runs(deployment).first() or runs.first()
+    sensitive_names = sorted(
+        name for name, spec in (version.module_outputs or {}).items() if spec.get("sensitive") is True
+    )
+    if deployment.sensitive_outputs:
+        sensitive_names = sorted(json.loads(decrypt(deployment.sensitive_outputs)).keys())
+    context = {
+        "deployment": deployment,
+        "version": version,
+        "fields": build_fields(version.params_schema, version.ui_schema, deployment.params),
+        "outputs": deployment.outputs,
+        "sensitive_outputs": sensitive_names,
+        "current_run": current,
+        "current_lines": run_log_after(current, 0, limit=5000) if current else [],
+        "waiting": deployment_active_runs(deployment).exclude(pk=current.pk if current else None),
+        "runs": runs[:20],
+        "can_change": can_change_deployment(request.user, deployment),
+        "runbook_html": render_markdown(version.runbook),
+        "tier_is_production": deployment.environment.tier == Tier.PRODUCTION,
+    }
+    if request.htmx and request.GET.get("fragment") == "status":
+        return render(request, "deployments/detail.html#status", {**context, "fragment": True})
+    return render(request, "deployments/detail.html", context)
+
+
+@login_required
+def deployment_destroy(request, pk):
+    deployment = _get_deployment_for_user(request, pk, write=True)
+    form = DestroyForm(request.POST or None, deployment=deployment)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.deployment_destroy(deployment=deployment, actor=request.user, reason=form.cleaned_data["reason"])
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.warning(request, f"{deployment.name} is being destroyed.")
+            return redirect(deployment)
+    return render(request, "deployments/destroy.html", {"deployment": deployment, "form": form})
+
+
+@login_required
+def run_detail(request, pk):
+    run = _get_run_for_user(request, pk)
+    return render(
+        request,
+        "deployments/run.html",
+        {
+            "run": run,
+            "deployment": run.deployment,
+            "lines": run_log_after(run, 0, limit=5000),
+            "can_change": can_change_deployment(request.user, run.deployment),
+        },
+    )
+
+
+@login_required
+def run_logs(request, pk):
+    """The log tail: lines after ``?after=N``. htmx polls this until the run ends (status 286)."""
+    run = _get_run_for_user(request, pk)
+    after_raw = request.GET.get("after", "0") or "0"
+    after = int(after_raw) if after_raw.isdigit() else 0
+    lines = run_log_after(run, after)
+    if request.GET.get("format") == "raw":
+        text = "\n".join(line.text for line in run.log_lines.order_by("seq"))
+        response = HttpResponse(text + "\n", content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}.log"'
+        return response
+    cursor = lines[-1].seq if lines else after
+    limit_reached = len(lines) >= 500
+    finished = run.is_terminal and not limit_reached
+    context = {"run": run, "lines": lines, "cursor": cursor, "polling": not finished}
+    response = render(request, "deployments/run.html#log-tail", context)
+    if finished:
+        # 286 tells htmx to stop polling; the event lets the page refresh what the run changed.
+        response = HttpResponseStopPolling(response.content)
+        response["HX-Trigger"] = "run-finished"
+    return response
+
+
+@login_required
+@require_POST
+def run_cancel(request, pk):
+    run = _get_run_for_user(request, pk)
+    if not can_change_deployment(request.user, run.deployment):
+        raise PermissionDenied("You cannot cancel runs of this deployment.")
+    try:
+        services.run_cancel(run=run, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"Cancel requested for run #{run.pk}.")
+    return redirect(run)

@@ -1,0 +1,195 @@
+"""Shared fixtures: the cast of users, demo projects, the catalog, and a real Celery worker.
+
+Tests that need the worker use ``@pytest.mark.django_db(transaction=True)``: the worker is
+another process and only sees committed rows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from deployments.choices import RUN_TERMINAL, Tier
+from deployments.models import Environment, Project, Run
+from portal.models import Membership, Team
+from portal.roles import COMPLIANCE_GROUP, OPS_GROUP
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_BUNDLES = Path(__file__).resolve().parent / "fixtures" / "bundles"
+PASSWORD = "correct-horse-battery"
+
+
+# --- the cast -----------------------------------------------------------------------------
+
+
+def _user(username: str, *, groups=(), staff=False):
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com")
+    user.is_staff = staff
+    user.save()
+    for name in groups:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    return user
+
+
+@pytest.fixture
+def team(db):
+    return Team.objects.create(slug="payments", name="Payments")
+
+
+@pytest.fixture
+def other_team(db):
+    return Team.objects.create(slug="search", name="Search")
+
+
+@pytest.fixture
+def dev(team):
+    user = _user("dev")
+    Membership.objects.create(user=user, team=team)
+    return user
+
+
+@pytest.fixture
+def teammate(team):
+    user = _user("teammate")
+    Membership.objects.create(user=user, team=team)
+    return user
+
+
+@pytest.fixture
+def outsider(other_team):
+    user = _user("outsider")
+    Membership.objects.create(user=user, team=other_team)
+    return user
+
+
+@pytest.fixture
+def ops(db):
+    return _user("ops", groups=[OPS_GROUP], staff=True)
+
+
+@pytest.fixture
+def auditor(db):
+    return _user("auditor", groups=[COMPLIANCE_GROUP], staff=True)
+
+
+@pytest.fixture
+def project(team):
+    return Project.objects.create(slug="checkout", name="Checkout", team=team)
+
+
+@pytest.fixture
+def proto_env(project):
+    return Environment.objects.create(project=project, slug="proto", name="Prototype", tier=Tier.PROTOTYPE)
+
+
+@pytest.fixture
+def prod_env(project):
+    return Environment.objects.create(project=project, slug="production", name="Production", tier=Tier.PRODUCTION)
+
+
+@pytest.fixture
+def other_env(other_team):
+    other_project = Project.objects.create(slug="search-api", name="Search API", team=other_team)
+    return Environment.objects.create(project=other_project, slug="proto", name="Prototype", tier=Tier.PROTOTYPE)
+
+
+@pytest.fixture
+def catalog(db):
+    """The shipped catalog plus the test fixture bundles, published."""
+    call_command("sync_bundles", str(settings.SLIPWAY_CATALOG_DIR), str(FIXTURE_BUNDLES), stdout=open(os.devnull, "w"))
+    from bundles.models import BundleVersion
+
+    return {v.bundle.name: v for v in BundleVersion.objects.select_related("bundle")}
+
+
+@pytest.fixture
+def dev_client(client, dev):
+    client.force_login(dev)
+    return client
+
+
+# --- real services ------------------------------------------------------------------------
+
+
+def service_env(**extra) -> dict[str, str]:
+    """Environment for a child process that must share this test session's database and broker."""
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    if db["ENGINE"].endswith("postgresql"):
+        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    env["SLIPWAY_WORKDIR"] = str(settings.SLIPWAY_WORKDIR)
+    env["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+    env.update(extra)
+    return env
+
+
+def start_worker(log_path: Path, env: dict[str, str], concurrency: int = 2) -> subprocess.Popen:
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel=INFO",
+         f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{log_path.read_text()}")
+        if " ready." in log_path.read_text():
+            return proc
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"celery worker did not become ready:\n{log_path.read_text()}")
+
+
+def stop_process(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker process on the session's broker and test database."""
+    if settings.CELERY_BROKER_URL.startswith("redis://"):
+        import redis
+
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    workdir = tmp_path_factory.mktemp("engine-work")
+    settings.SLIPWAY_WORKDIR = workdir
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    proc = start_worker(log_path, service_env(SLIPWAY_WORKDIR=str(workdir)))
+    yield proc
+    stop_process(proc)
+    if os.environ.get("CI"):
+        sys.stdout.write(f"\n--- worker log tail ---\n{log_path.read_text()[-4000:]}\n")
+
+
+def wait_for_run(run: Run, timeout: float = 90) -> Run:
+    """Poll until the run is terminal (or waits for a person); fail with its log if it does not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in RUN_TERMINAL:
+            return run
+        time.sleep(0.2)
+    lines = "\n".join(run.log_lines.order_by("seq").values_list("text", flat=True))
+    pytest.fail(f"run #{run.pk} still {run.status} after {timeout}s. Log:\n{lines}")
