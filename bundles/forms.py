@@ -211,6 +211,17 @@ def _field(name, pointer, schema, ui, value, required, errs, stored_secrets) -> 
     return f
 
 
+def unplaced_errors(fields: list[FormField], errors: dict[str, list[str]]) -> list[str]:
+    """Errors with no field to stand beside (the object itself, undeclared keys), for the top of the form."""
+    placed = {f.pointer for f in fields}
+    return [
+        f"{pointer}: {message}" if pointer else message
+        for pointer, messages in errors.items()
+        if pointer not in placed
+        for message in messages
+    ]
+
+
 def initial_values(schema: dict, preset: dict | None = None) -> dict:
     """What a new form starts with: the schema's defaults, overlaid by a preset's params."""
     values = {
@@ -232,7 +243,15 @@ def parse_post(schema: dict, data, *, stored: dict | None = None) -> dict:
     """
     params: dict[str, Any] = {}
     stored = stored or {}
-    for name, sub in (schema.get("properties") or {}).items():
+    declared = schema.get("properties") or {}
+    # A posted field the schema does not declare is kept, so validation refuses it out loud
+    # rather than the form dropping it silently.
+    for key in data:
+        if key.startswith(PREFIX + "/"):
+            name = key[len(PREFIX) + 1 :].split("/", 1)[0].replace("~1", "/").replace("~0", "~")
+            if name not in declared:
+                params[name] = data.get(key)
+    for name, sub in declared.items():
         sub = sub if isinstance(sub, dict) else {}
         key = PREFIX + "/" + _escape(name)
         kind = _type_of(sub)

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from bundles.forms import build_fields, initial_values, parse_post, render_markdown
+from bundles.forms import build_fields, initial_values, parse_post, render_markdown, unplaced_errors
 from bundles.models import Bundle
 from bundles.schema import param_errors
 from portal.crypto import decrypt
@@ -107,12 +107,13 @@ def deployment_new(request, bundle_name: str):
         initial = {"environment": request.GET.get("environment")} if request.GET.get("environment") else {}
         meta = NewDeploymentForm(initial=initial, environments=environments)
         values = initial_values(schema, preset)
+    fields = build_fields(schema, ui, values, param_errs)
     context = {
         "bundle": bundle,
         "version": version,
         "meta": meta,
-        "fields": build_fields(schema, ui, values, param_errs),
-        "root_errors": param_errs.get("", []),
+        "fields": fields,
+        "root_errors": unplaced_errors(fields, param_errs),
         "presets": version.presets,
         "preset_name": preset.get("name") if preset else "",
         "no_environments": not environments.exists(),
@@ -127,7 +128,11 @@ def deployment_edit(request, pk):
     deployment = _get_deployment_for_user(request, pk, write=True)
     version = deployment.bundle_version
     schema = version.params_schema
-    stored_secrets = set()
+    stored_secrets = {
+        name
+        for name, sub in (schema.get("properties") or {}).items()
+        if isinstance(sub, dict) and sub.get("x-sensitive") and name in deployment.params
+    }
     param_errs: dict[str, list[str]] = {}
     form = ChangeReasonForm(request.POST or None)
     if request.method == "POST":
@@ -152,12 +157,13 @@ def deployment_edit(request, pk):
                 return redirect(deployment)
     else:
         values = deployment.params
+    fields = build_fields(schema, version.ui_schema, values, param_errs, stored_secrets=stored_secrets)
     context = {
         "deployment": deployment,
         "version": version,
         "form": form,
-        "fields": build_fields(schema, version.ui_schema, values, param_errs, stored_secrets=stored_secrets),
-        "root_errors": param_errs.get("", []),
+        "fields": fields,
+        "root_errors": unplaced_errors(fields, param_errs),
     }
     return render(request, "deployments/edit.html", context, status=400 if request.method == "POST" else 200)
 
