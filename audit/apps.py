@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit"
+
+    def ready(self) -> None:
+        from simple_history.signals import pre_create_historical_record
+
+        from .history import complete_change_reason
+
+        pre_create_historical_record.connect(complete_change_reason, dispatch_uid="audit.complete_change_reason")

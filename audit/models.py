@@ -25,6 +25,16 @@ class AuditEvent(models.Model):
     actor_name = models.CharField(max_length=150, blank=True)
     target_type = models.CharField(max_length=60, blank=True)
     target_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The deployment the fact is about, when there is one: lets reviewers filter events by team,
+    # project, tier and bundle. No database constraint: events outlive what they describe.
+    deployment = models.ForeignKey(
+        "deployments.Deployment",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
     data = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.SYSTEM)

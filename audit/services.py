@@ -1,11 +1,12 @@
-"""The one way to record an audit event."""
+"""The one way to record an audit event, and the restore use case."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
+from .context import current_channel, current_request_id
 from .models import AuditEvent, Channel
 
 
@@ -21,17 +22,56 @@ def audit_event_record(
     actor=None,
     target: models.Model | None = None,
     data: dict[str, Any] | None = None,
-    channel: str = Channel.SYSTEM,
-    request_id: str = "",
+    channel: str | None = None,
+    request_id: str | None = None,
 ) -> AuditEvent:
-    """Write one audit event. Call it inside the service's transaction so both land or neither."""
+    """Write one audit event. Call it inside the service's transaction so both land or neither.
+
+    ``channel`` and ``request_id`` default to those of the current request (``system`` and none
+    outside a request, e.g. in the worker). The actor's name is stored as text.
+    """
+    from deployments.models import Deployment
+
     return AuditEvent.objects.create(
         event_type=event_type,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         actor_name=actor_label(actor),
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
+        deployment_id=target.pk if isinstance(target, Deployment) else None,
         data=data or {},
-        channel=channel,
-        request_id=request_id,
+        channel=channel or current_channel() or Channel.SYSTEM,
+        request_id=current_request_id() if request_id is None else request_id,
     )
+
+
+@transaction.atomic
+def deployment_restore(*, deployment, history_id: int, actor, reason: str = ""):
+    """Queue a run that brings ``deployment`` back to its params as of one of its history entries.
+
+    It is an ordinary change through ``deployment_update`` (same validation, same policy path,
+    same run), recorded with channel ``restore`` and an event naming the entry restored.
+    """
+    from deployments.services import ServiceError, deployment_update
+
+    entry = deployment.history.filter(history_id=history_id).first()
+    if entry is None:
+        raise ServiceError(f"History entry #{history_id} does not belong to {deployment.name}.")
+    if entry.bundle_version_id != deployment.bundle_version_id:
+        raise ServiceError(
+            f"Entry #{history_id} used bundle version {entry.bundle_version}, but {deployment.name} now runs "
+            f"{deployment.bundle_version}; restoring its params onto another version is not supported."
+        )
+    when = f"{entry.history_date:%Y-%m-%d %H:%M:%S} UTC"
+    note = reason or f"restore configuration as of {when} (entry #{history_id})"
+    run = deployment_update(
+        deployment=deployment, params=entry.params, actor=actor, channel=Channel.RESTORE, reason=note
+    )
+    audit_event_record(
+        event_type="deployment.restored",
+        actor=actor,
+        target=deployment,
+        channel=Channel.RESTORE,
+        data={"run": run.pk, "history_id": history_id, "as_of": entry.history_date.isoformat(), "reason": note},
+    )
+    return run

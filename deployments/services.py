@@ -7,6 +7,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from audit.history import change_reason
 from audit.services import audit_event_record
 from bundles.models import BundleVersion
 from bundles.schema import param_errors
@@ -68,7 +69,7 @@ def deployment_create(
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     deployment.full_clean(exclude=["sensitive_outputs", "created_by"])
-    deployment._change_reason = f"created via {channel}"
+    deployment._change_reason = change_reason(channel=channel, actor=actor, note=reason or "created")
     deployment.save()
     run_request(deployment=deployment, action=RunAction.APPLY, actor=actor, channel=channel, reason=reason)
     return deployment
@@ -98,7 +99,9 @@ def run_request(
     )
     if action == RunAction.DESTROY and deployment.status != DeploymentStatus.DESTROYING:
         deployment.status = DeploymentStatus.DESTROYING
-        deployment._change_reason = f"destroy requested via {channel}"
+        deployment._change_reason = change_reason(
+            channel=channel, actor=actor, note=f"destroy requested: {reason}" if reason else "destroy requested"
+        )
         deployment.save(update_fields=["status", "updated_at"])
     audit_event_record(
         event_type="run.requested",
@@ -181,7 +184,7 @@ def deployment_update(
     locked.params = params
     locked.version += 1
     locked.status = DeploymentStatus.DEPLOYING
-    locked._change_reason = f"changed via {channel}" + (f": {reason}" if reason else "")
+    locked._change_reason = change_reason(channel=channel, actor=actor, note=reason)
     locked.save()
     deployment.refresh_from_db()
     return run_request(deployment=locked, action=RunAction.APPLY, actor=actor, channel=channel, reason=reason)

@@ -4,5 +4,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("bundles.api.urls")),
+    path("", include("audit.api.urls")),
     path("", include("deployments.api.urls")),
 ]

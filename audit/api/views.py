@@ -1,0 +1,134 @@
+"""Audit API: events (filterable, paginated), the estate diff, a deployment's history, restore."""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+
+from deployments.api.serializers import RunSerializer
+from deployments.selectors import can_change_deployment, deployments_visible_to
+from portal.roles import can_read_everything
+
+from .. import services
+from ..forms import WhenField
+from ..models import AuditEvent, Channel
+from ..selectors import EstateFilters, deployment_history, estate_diff
+from .serializers import AuditEventSerializer, HistoryStepSerializer, RestoreSerializer
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    event_type = django_filters.CharFilter()
+    event_type__startswith = django_filters.CharFilter(field_name="event_type", lookup_expr="startswith")
+    actor = django_filters.CharFilter(field_name="actor_name")
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    deployment = django_filters.UUIDFilter(field_name="deployment_id")
+    request_id = django_filters.CharFilter()
+    team = django_filters.CharFilter(field_name="deployment__environment__project__team__slug")
+    project = django_filters.CharFilter(field_name="deployment__environment__project__slug")
+    tier = django_filters.CharFilter(field_name="deployment__environment__tier")
+    bundle = django_filters.CharFilter(field_name="deployment__bundle_version__bundle__name")
+
+    class Meta:
+        model = AuditEvent
+        fields = []
+
+
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """Audit events, newest first. Reviewers and ops see all; others see their deployments' events."""
+
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    ordering_fields = ["created_at", "id"]
+
+    def get_queryset(self):
+        qs = AuditEvent.objects.order_by("-created_at", "-id")
+        if can_read_everything(self.request.user):
+            return qs
+        return qs.filter(deployment_id__in=deployments_visible_to(self.request.user).values("pk"))
+
+
+def _when(value: str | None, name: str):
+    if not value:
+        raise ValidationError({name: "Required: an ISO 8601 date or time, e.g. 2026-05-01T00:00:00Z."})
+    try:
+        return WhenField().clean(value)
+    except Exception as exc:
+        raise ValidationError({name: "Not a date or time; use ISO 8601, e.g. 2026-05-01T00:00:00Z."}) from exc
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("from", str, required=True, description="Start of the window (ISO 8601)."),
+        OpenApiParameter("to", str, required=True, description="End of the window (ISO 8601)."),
+        *[OpenApiParameter(name, str) for name in ("team", "project", "tier", "bundle")],
+        OpenApiParameter("limit", int),
+        OpenApiParameter("offset", int),
+    ],
+    responses={200: dict},
+)
+@api_view(["GET"])
+def estate_diff_view(request):
+    """Deployments added, removed and changed between ``from`` and ``to``, with per-key changes,
+    the runs in the window and whether a change was applied without a recorded approval."""
+    if not can_read_everything(request.user):
+        raise PermissionDenied("The estate diff is for compliance reviewers and platform ops.")
+    start, end = _when(request.query_params.get("from"), "from"), _when(request.query_params.get("to"), "to")
+    if start > end:
+        raise ValidationError({"from": "Must be before `to`."})
+    scope = {k: request.query_params.get(k, "") for k in ("team", "project", "tier", "bundle")}
+    diff = estate_diff(start, end, EstateFilters(**scope))
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(diff.entries, request)
+    return Response(
+        {
+            "from": start,
+            "to": end,
+            "counts": diff.counts(),
+            "count": len(diff.entries),
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": [entry.as_dict() for entry in page],
+        }
+    )
+
+
+def _deployment(request, pk, *, write: bool = False):
+    deployment = deployments_visible_to(request.user).filter(pk=pk).first()
+    if deployment is None:
+        raise Http404("No such deployment.")
+    if write and not can_change_deployment(request.user, deployment):
+        raise PermissionDenied("You can read this deployment but not change it.")
+    return deployment
+
+
+@extend_schema(responses=HistoryStepSerializer(many=True))
+@api_view(["GET"])
+def deployment_history_view(request, pk):
+    """Every version of the deployment, newest first, with key-by-key changes and the run each caused."""
+    steps = deployment_history(_deployment(request, pk))
+    return Response(HistoryStepSerializer(steps, many=True).data)
+
+
+@extend_schema(request=RestoreSerializer, responses={202: RunSerializer})
+@api_view(["POST"])
+def deployment_restore_view(request, pk):
+    """Queue a run that restores the params of one history entry (channel ``restore``)."""
+    deployment = _deployment(request, pk, write=True)
+    serializer = RestoreSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    run = services.deployment_restore(
+        deployment=deployment,
+        history_id=serializer.validated_data["history_id"],
+        actor=request.user,
+        reason=serializer.validated_data["reason"],
+    )
+    return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,123 @@
+"""Evidence export: the timeline and the estate diff of a window, as CSV or JSON, streamed.
+
+Rows are produced as the database cursor yields them (``iterator()``), so a year of events
+never sits in memory at once; the JSON is written as an array, one element at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import StreamingHttpResponse
+
+from .selectors import EstateDiff, TimelineEntry
+
+TIMELINE_FIELDS = [
+    "at",
+    "kind",
+    "id",
+    "event_type",
+    "actor",
+    "channel",
+    "request_id",
+    "deployment",
+    "name",
+    "where",
+    "tier",
+    "team",
+    "bundle",
+    "approval_basis",
+    "detail",
+    "data",
+]
+DIFF_FIELDS = [
+    "kind",
+    "deployment",
+    "name",
+    "where",
+    "tier",
+    "team",
+    "bundle",
+    "old_version",
+    "new_version",
+    "old_status",
+    "new_status",
+    "path",
+    "change",
+    "old",
+    "new",
+    "runs",
+    "applied_without_approval",
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _csv(fields: list[str], rows: Iterable[dict]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(fields)
+    for row in rows:
+        yield writer.writerow([_cell(row.get(name)) for name in fields])
+
+
+def _json(head: dict, key: str, rows: Iterable[dict]) -> Iterator[str]:
+    encoder = DjangoJSONEncoder(ensure_ascii=False)
+    yield encoder.encode(head)[:-1] + f', "{key}": ['
+    first = True
+    for row in rows:
+        yield ("" if first else ",") + "\n" + encoder.encode(row)
+        first = False
+    yield "\n]}\n"
+
+
+def timeline_rows(queryset) -> Iterator[dict]:
+    for row in queryset.iterator(chunk_size=2000):
+        yield TimelineEntry.from_row(row).as_dict()
+
+
+def diff_rows(diff: EstateDiff) -> Iterator[dict]:
+    """One row per changed key (and one per deployment added or removed without keys)."""
+    for entry in diff.entries:
+        base = entry.as_dict()
+        runs = "; ".join(
+            f"#{r.id} {r.action} {r.status} by {r.requested_by} via {r.channel} basis={r.approval_basis or 'none'}"
+            for r in entry.runs
+        )
+        common = {k: base[k] for k in DIFF_FIELDS if k in base}
+        common["runs"] = runs
+        if entry.version_changed:
+            yield {**common, "path": "(bundle version)", "change": "changed", "old": entry.old_version, "new": entry.new_version}
+        if not entry.changes:
+            yield {**common, "path": "", "change": entry.kind}
+        for change in entry.changes:
+            yield {**common, "path": change.path, "change": change.kind, "old": change.old, "new": change.new}
+
+
+def _filename(stem: str, start: datetime | None, end: datetime | None, fmt: str) -> str:
+    span = f"{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}" if start and end else "all"
+    return f"slipway-{stem}-{span}.{fmt}"
+
+
+def stream(*, stem: str, fmt: str, rows: Iterable[dict], fields: list[str], head: dict, start, end):
+    if fmt == "json":
+        body, content_type = _json(head, stem, rows), "application/json"
+    else:
+        body, content_type = _csv(fields, rows), "text/csv; charset=utf-8"
+    response = StreamingHttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{_filename(stem, start, end, fmt)}"'
+    return response

@@ -1,0 +1,602 @@
+"""Reads for reviewers: the estate as of a time, the diff between two times, the timeline, and one
+deployment's history.
+
+"The estate at T" is, for every deployment, its newest history row at or before T, unless that
+row is a deletion or says ``destroyed``. Team, project, tier and bundle never change for a
+deployment (its environment is fixed, a new version stays in the same bundle), so filters on
+them can be applied before the newest row is chosen, which keeps the queries narrow.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+
+from deployments.choices import DeploymentStatus, RunAction, RunStatus
+from deployments.models import Deployment, Run
+
+from .diff import ADDED, REMOVED, Change, diff_params, summarize
+from .history import ChangeReason, channel_prefix, parse_change_reason
+from .models import AuditEvent, Channel
+
+HistoricalDeployment = Deployment.history.model
+
+# Event types of the history rows shown in the timeline next to audit events.
+HISTORY_EVENT_TYPES = {"deployment.created": "+", "deployment.changed": "~", "deployment.deleted": "-"}
+_RUN_IN_NOTE = re.compile(r"run #(\d+)")
+
+
+@dataclass(frozen=True)
+class EstateFilters:
+    """What a reviewer narrowed the estate to. Empty means everything."""
+
+    team: str = ""
+    project: str = ""
+    tier: str = ""
+    bundle: str = ""
+    status: str = ""
+    name: str = ""
+    include_destroyed: bool = False
+
+    def scope_q(self, prefix: str = "") -> Q:
+        """Conditions on what never changes for a deployment, on a model with ``environment`` and
+        ``bundle_version`` (Deployment or its history) reached through ``prefix``."""
+        q = Q()
+        if self.team:
+            q &= Q(**{f"{prefix}environment__project__team__slug": self.team})
+        if self.project:
+            q &= Q(**{f"{prefix}environment__project__slug": self.project})
+        if self.tier:
+            q &= Q(**{f"{prefix}environment__tier": self.tier})
+        if self.bundle:
+            q &= Q(**{f"{prefix}bundle_version__bundle__name": self.bundle})
+        return q
+
+
+# --- as of -------------------------------------------------------------------------------
+
+
+def _latest_rows(rows: QuerySet) -> QuerySet:
+    """The newest of ``rows`` for each deployment.
+
+    PostgreSQL: ``DISTINCT ON (id)`` along the (id, history_date, history_id) index added by the
+    audit migrations. Elsewhere: rows with no later row for the same deployment.
+    """
+    if connection.vendor == "postgresql":
+        newest = rows.order_by("id", "-history_date", "-history_id").distinct("id").values("history_id")
+        return HistoricalDeployment.objects.filter(history_id__in=newest)
+    return rows.latest_of_each()
+
+
+def estate_as_of(when: datetime, filters: EstateFilters = EstateFilters()) -> QuerySet:
+    """Historical deployment rows: every deployment as it was at ``when``."""
+    rows = HistoricalDeployment.objects.filter(filters.scope_q(), history_date__lte=when)
+    if filters.name:
+        rows = rows.filter(name__icontains=filters.name)
+    qs = _latest_rows(rows).exclude(history_type="-")
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    elif not filters.include_destroyed:
+        qs = qs.exclude(status=DeploymentStatus.DESTROYED)
+    return qs.select_related(
+        "environment", "environment__project", "environment__project__team", "bundle_version", "bundle_version__bundle"
+    ).order_by("environment__project__slug", "environment__slug", "name", "id")
+
+
+def params_summary(params: Any, limit: int = 4) -> str:
+    """``key=value`` for the first few top-level params, to recognise a configuration at a glance."""
+    if not isinstance(params, dict) or not params:
+        return "—"
+    items = [f"{key}={_scalar(value)}" for key, value in sorted(params.items())[:limit]]
+    more = len(params) - limit
+    return ", ".join(items) + (f", +{more} more" if more > 0 else "")
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{…}"
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    text = str(value)
+    return text if len(text) <= 30 else text[:29] + "…"
+
+
+# --- diff --------------------------------------------------------------------------------
+
+
+@dataclass
+class RunLine:
+    """A run inside the diff window: who asked, through which door, on what basis, and the outcome."""
+
+    id: int
+    action: str
+    status: str
+    requested_by: str
+    channel: str
+    reason: str
+    approval_basis: str
+    created_at: datetime
+
+    @property
+    def applied_without_approval(self) -> bool:
+        return (
+            self.status == RunStatus.SUCCEEDED
+            and self.action in (RunAction.APPLY, RunAction.DESTROY)
+            and not self.approval_basis
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "action": self.action,
+            "status": self.status,
+            "requested_by": self.requested_by,
+            "channel": self.channel,
+            "reason": self.reason,
+            "approval_basis": self.approval_basis,
+            "created_at": self.created_at.isoformat(),
+            "applied_without_approval": self.applied_without_approval,
+        }
+
+
+@dataclass
+class DiffEntry:
+    deployment_id: Any
+    name: str
+    kind: str  # added | removed | changed
+    environment_id: int
+    old_version_id: int | None
+    new_version_id: int | None
+    old_status: str
+    new_status: str
+    changes: list[Change] = field(default_factory=list)
+    runs: list[RunLine] = field(default_factory=list)
+    label: str = ""
+    tier: str = ""
+    team: str = ""
+    bundle: str = ""
+    old_version: str = ""
+    new_version: str = ""
+
+    @property
+    def version_changed(self) -> bool:
+        return self.kind == "changed" and self.old_version_id != self.new_version_id
+
+    @property
+    def unapproved(self) -> bool:
+        return any(run.applied_without_approval for run in self.runs)
+
+    @property
+    def summary(self) -> str:
+        return summarize(self.changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "deployment": str(self.deployment_id),
+            "name": self.name,
+            "where": self.label,
+            "tier": self.tier,
+            "team": self.team,
+            "bundle": self.bundle,
+            "kind": self.kind,
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "old_status": self.old_status,
+            "new_status": self.new_status,
+            "changes": [c.as_dict() for c in self.changes],
+            "runs": [r.as_dict() for r in self.runs],
+            "applied_without_approval": self.unapproved,
+        }
+
+
+@dataclass
+class EstateDiff:
+    start: datetime
+    end: datetime
+    entries: list[DiffEntry]
+
+    def counts(self) -> dict[str, int]:
+        out = {"added": 0, "removed": 0, "changed": 0, "keys_changed": 0, "without_approval": 0}
+        for entry in self.entries:
+            out[entry.kind] += 1
+            out["keys_changed"] += len(entry.changes)
+            out["without_approval"] += entry.unapproved
+        return out
+
+
+_STATE_FIELDS = ("id", "history_id", "history_type", "name", "status", "params", "bundle_version_id", "environment_id")
+
+
+def _present(row: dict | None) -> bool:
+    return row is not None and row["history_type"] != "-" and row["status"] != DeploymentStatus.DESTROYED
+
+
+def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateFilters()) -> EstateDiff:
+    """What was added, removed and changed (params or bundle version) between ``start`` and ``end``.
+
+    Only deployments with a history row inside the window can differ, so both states are read
+    for those alone. Changes are net: a key changed and changed back inside the window is no change.
+    """
+    window = HistoricalDeployment.objects.filter(filters.scope_q(), history_date__gt=start, history_date__lte=end)
+    if filters.name:
+        window = window.filter(name__icontains=filters.name)
+    touched = window.values("id").distinct()
+
+    def state(when: datetime) -> dict[Any, dict]:
+        rows = _latest_rows(HistoricalDeployment.objects.filter(id__in=touched, history_date__lte=when))
+        return {row["id"]: row for row in rows.values(*_STATE_FIELDS).iterator(chunk_size=5000)}
+
+    before, after = state(start), state(end)
+    entries: list[DiffEntry] = []
+    for dep_id, new in after.items():
+        old = before.get(dep_id)
+        was, now = _present(old), _present(new)
+        if not was and not now:
+            continue
+        if was and now:
+            changes = diff_params(old["params"], new["params"])
+            if not changes and old["bundle_version_id"] == new["bundle_version_id"]:
+                continue
+            kind = "changed"
+        elif now:
+            kind, changes = ADDED, diff_params({}, new["params"])
+        else:
+            kind, changes = REMOVED, []
+        entries.append(
+            DiffEntry(
+                deployment_id=dep_id,
+                name=new["name"],
+                kind=kind,
+                environment_id=new["environment_id"],
+                old_version_id=old["bundle_version_id"] if was else None,
+                new_version_id=new["bundle_version_id"] if now else None,
+                old_status=old["status"] if old else "",
+                new_status=new["status"] if new["history_type"] != "-" else "deleted",
+                changes=changes,
+            )
+        )
+    _attach_runs(entries, start, end)
+    _attach_labels(entries)
+    entries.sort(key=lambda e: ({"added": 0, "changed": 1, "removed": 2}[e.kind], e.label, e.name))
+    return EstateDiff(start=start, end=end, entries=entries)
+
+
+def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime) -> None:
+    by_id = {entry.deployment_id: entry for entry in entries}
+    if not by_id:
+        return
+    runs = Run.objects.filter(created_at__gt=start, created_at__lte=end).order_by("created_at", "id")
+    if len(by_id) <= 5000:
+        runs = runs.filter(deployment_id__in=list(by_id))
+    fields = ("id", "deployment_id", "action", "status", "requested_by_name", "channel", "reason", "approval_basis")
+    for row in runs.values(*fields, "created_at").iterator(chunk_size=5000):
+        entry = by_id.get(row["deployment_id"])
+        if entry is not None:
+            entry.runs.append(
+                RunLine(
+                    id=row["id"],
+                    action=row["action"],
+                    status=row["status"],
+                    requested_by=row["requested_by_name"],
+                    channel=row["channel"],
+                    reason=row["reason"],
+                    approval_basis=row["approval_basis"],
+                    created_at=row["created_at"],
+                )
+            )
+
+
+def _attach_labels(entries: list[DiffEntry]) -> None:
+    from bundles.models import BundleVersion
+    from deployments.models import Environment
+
+    env_ids = {e.environment_id for e in entries}
+    envs = {
+        env.pk: env for env in Environment.objects.filter(pk__in=env_ids).select_related("project", "project__team")
+    }
+    version_ids = {v for e in entries for v in (e.old_version_id, e.new_version_id) if v}
+    versions = {v.pk: v for v in BundleVersion.objects.filter(pk__in=version_ids).select_related("bundle")}
+    for entry in entries:
+        env = envs.get(entry.environment_id)
+        if env is not None:
+            entry.label, entry.tier, entry.team = f"{env.project.slug}/{env.slug}", env.tier, env.project.team.slug
+        old, new = versions.get(entry.old_version_id), versions.get(entry.new_version_id)
+        entry.old_version = str(old) if old else ""
+        entry.new_version = str(new) if new else ""
+        entry.bundle = (new or old).bundle.name if (new or old) else ""
+
+
+# --- timeline ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineFilters(EstateFilters):
+    start: datetime | None = None
+    end: datetime | None = None
+    actor: str = ""
+    event_type: str = ""
+    deployment: str = ""
+
+
+TIMELINE_COLUMNS = (
+    "t_kind",
+    "t_pk",
+    "t_at",
+    "t_type",
+    "t_actor",
+    "t_channel",
+    "t_request",
+    "t_deployment",
+    "t_name",
+    "t_project",
+    "t_environment",
+    "t_tier",
+    "t_team",
+    "t_bundle",
+    "t_data",
+)
+
+
+def _timeline_events(filters: TimelineFilters) -> QuerySet:
+    qs = AuditEvent.objects.all()
+    if filters.start:
+        qs = qs.filter(created_at__gte=filters.start)
+    if filters.end:
+        qs = qs.filter(created_at__lt=filters.end)
+    if filters.actor:
+        qs = qs.filter(actor_name=filters.actor)
+    if filters.event_type:
+        qs = qs.filter(event_type=filters.event_type)
+    if filters.deployment:
+        qs = qs.filter(deployment_id=filters.deployment)
+    scope = filters.scope_q("deployment__")
+    if scope:
+        qs = qs.filter(scope)
+    return qs.annotate(
+        t_kind=Value("event"),
+        t_pk=F("id"),
+        t_at=F("created_at"),
+        t_type=F("event_type"),
+        t_actor=F("actor_name"),
+        t_channel=F("channel"),
+        t_request=F("request_id"),
+        t_deployment=F("deployment_id"),
+        t_name=Coalesce(F("deployment__name"), Value("")),
+        t_project=Coalesce(F("deployment__environment__project__slug"), Value("")),
+        t_environment=Coalesce(F("deployment__environment__slug"), Value("")),
+        t_tier=Coalesce(F("deployment__environment__tier"), Value("")),
+        t_team=Coalesce(F("deployment__environment__project__team__slug"), Value("")),
+        t_bundle=Coalesce(F("deployment__bundle_version__bundle__name"), Value("")),
+        t_data=F("data"),
+    ).values(*TIMELINE_COLUMNS)
+
+
+def _timeline_history(filters: TimelineFilters) -> QuerySet:
+    # Status and output updates the worker writes are told by the run.* events; the timeline shows
+    # the rows people caused (and creations and deletions, whoever caused them).
+    qs = HistoricalDeployment.objects.filter(
+        Q(history_type__in=["+", "-"]) | ~Q(history_change_reason__startswith=channel_prefix(Channel.SYSTEM))
+    )
+    if filters.start:
+        qs = qs.filter(history_date__gte=filters.start)
+    if filters.end:
+        qs = qs.filter(history_date__lt=filters.end)
+    if filters.actor:
+        qs = qs.filter(
+            Q(history_user__username=filters.actor)
+            | Q(history_change_reason__contains='"a":"' + filters.actor.replace('"', "") + '"')
+        )
+    if filters.event_type:
+        qs = qs.filter(history_type=HISTORY_EVENT_TYPES.get(filters.event_type, "?"))
+    if filters.deployment:
+        qs = qs.filter(id=filters.deployment)
+    qs = qs.filter(filters.scope_q())
+    return qs.annotate(
+        t_kind=Value("history"),
+        t_pk=F("history_id"),
+        t_at=F("history_date"),
+        t_type=Case(
+            *[When(history_type=code, then=Value(name)) for name, code in HISTORY_EVENT_TYPES.items()],
+            output_field=CharField(),
+        ),
+        t_actor=Coalesce(F("history_user__username"), Value("")),
+        t_channel=F("history_change_reason"),
+        t_request=Value(""),
+        t_deployment=F("id"),
+        t_name=F("name"),
+        t_project=F("environment__project__slug"),
+        t_environment=F("environment__slug"),
+        t_tier=F("environment__tier"),
+        t_team=F("environment__project__team__slug"),
+        t_bundle=F("bundle_version__bundle__name"),
+        t_data=F("params"),
+    ).values(*TIMELINE_COLUMNS)
+
+
+def timeline(filters: TimelineFilters = TimelineFilters()) -> QuerySet:
+    """Audit events and people's changes to deployments, newest first, as one sliceable queryset
+    of dicts (see :class:`TimelineEntry` to read one)."""
+    return _timeline_events(filters).union(_timeline_history(filters), all=True).order_by("-t_at", "-t_pk")
+
+
+def timeline_event_types() -> list[str]:
+    recorded = AuditEvent.objects.order_by().values_list("event_type", flat=True).distinct()
+    return sorted(set(recorded) | set(HISTORY_EVENT_TYPES))
+
+
+@dataclass
+class TimelineEntry:
+    kind: str  # event | history
+    pk: int
+    at: datetime
+    event_type: str
+    actor: str
+    channel: str
+    request_id: str
+    deployment_id: Any
+    name: str
+    project: str
+    environment: str
+    tier: str
+    team: str
+    bundle: str
+    data: dict
+    reason: ChangeReason | None = None
+    detail: str = ""
+
+    @classmethod
+    def from_row(cls, row: dict) -> TimelineEntry:
+        entry = cls(*(row[c] for c in TIMELINE_COLUMNS))
+        if entry.kind == "history":
+            entry.reason = parse_change_reason(entry.channel)
+            entry.channel = entry.reason.channel or Channel.SYSTEM
+            entry.actor = entry.reason.actor or entry.actor or "system"
+            entry.request_id = entry.reason.request_id
+        entry.detail = entry.describe()
+        return entry
+
+    @property
+    def channel_label(self) -> str:
+        return dict(Channel.choices).get(self.channel, self.channel)
+
+    @property
+    def where(self) -> str:
+        return f"{self.project}/{self.environment}" if self.project else ""
+
+    def describe(self) -> str:
+        """One line saying what happened, for the page and the export."""
+        data = self.data or {}
+        if self.kind == "history":
+            note = self.reason.note if self.reason else ""
+            basis = f" (basis: {self.reason.basis})" if self.reason and self.reason.basis else ""
+            return (note or self.event_type.split(".")[1]) + basis
+        parts = []
+        if "run" in data:
+            parts.append(f"run #{data['run']}")
+        if data.get("action"):
+            parts.append(str(data["action"]))
+        if data.get("status") and not self.event_type.endswith(str(data["status"])):
+            parts.append(str(data["status"]))
+        if data.get("reason"):
+            parts.append(f"“{data['reason']}”")
+        if data.get("error"):
+            parts.append(" ".join(str(data["error"]).split())[:200])
+        if not parts:
+            parts = [f"{k}={_scalar(v)}" for k, v in list(data.items())[:4]]
+        return " · ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "id": self.pk,
+            "event_type": self.event_type,
+            "actor": self.actor,
+            "channel": self.channel,
+            "request_id": self.request_id,
+            "deployment": str(self.deployment_id) if self.deployment_id else "",
+            "name": self.name,
+            "where": self.where,
+            "tier": self.tier,
+            "team": self.team,
+            "bundle": self.bundle,
+            "approval_basis": self.reason.basis if self.reason else "",
+            "detail": self.detail,
+            "data": self.data,
+        }
+
+
+# --- one deployment's history ------------------------------------------------------------
+
+
+@dataclass
+class HistoryStep:
+    """One version of a deployment, with what changed since the one before."""
+
+    row: Any
+    previous: Any
+    reason: ChangeReason
+    changes: list[Change]
+    run: Run | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.row.history_type == "+":
+            return "created"
+        if self.row.history_type == "-":
+            return "deleted"
+        if self.changes or self.version_changed:
+            return "configuration"
+        if self.previous is not None and self.previous.status != self.row.status:
+            return "status"
+        return "other"
+
+    @property
+    def version_changed(self) -> bool:
+        return self.previous is not None and self.previous.bundle_version_id != self.row.bundle_version_id
+
+    @property
+    def actor(self) -> str:
+        user = self.row.history_user
+        return self.reason.actor or (user.get_username() if user else "") or "system"
+
+    @property
+    def approval_basis(self) -> str:
+        return self.reason.basis or (self.run.approval_basis if self.run else "")
+
+    @property
+    def restorable(self) -> bool:
+        return self.row.history_type != "-" and bool(self.row.params)
+
+
+def deployment_history(deployment: Deployment) -> list[HistoryStep]:
+    """Every version of ``deployment``, newest first, each with its diff and the run it caused."""
+    rows = list(
+        deployment.history.select_related("history_user", "bundle_version", "bundle_version__bundle").order_by(
+            "history_date", "history_id"
+        )
+    )
+    runs = list(deployment.runs.order_by("created_at", "id"))
+    runs_by_id = {run.pk: run for run in runs}
+    run_by_request = _runs_by_request(deployment)
+    steps: list[HistoryStep] = []
+    previous = None
+    for row in rows:
+        reason = parse_change_reason(row.history_change_reason)
+        changes = diff_params(previous.params if previous is not None else {}, row.params)
+        step = HistoryStep(row=row, previous=previous, reason=reason, changes=changes)
+        step.run = _run_for_step(step, runs, runs_by_id, run_by_request)
+        steps.append(step)
+        previous = row
+    return steps[::-1]
+
+
+def _runs_by_request(deployment: Deployment) -> dict[str, int]:
+    events = AuditEvent.objects.filter(deployment_id=deployment.pk, event_type="run.requested").exclude(request_id="")
+    return {e.request_id: e.data.get("run") for e in events.only("request_id", "data")}
+
+
+def _run_for_step(step: HistoryStep, runs: list[Run], runs_by_id: dict, run_by_request: dict) -> Run | None:
+    """The run this version caused (a change, a destroy request) or that caused it (a status update)."""
+    match = _RUN_IN_NOTE.search(step.reason.note)
+    if match:
+        return runs_by_id.get(int(match.group(1)))
+    if step.kind not in ("created", "configuration") and step.row.status != DeploymentStatus.DESTROYING:
+        return None
+    if step.reason.request_id and step.reason.request_id in run_by_request:
+        return runs_by_id.get(run_by_request[step.reason.request_id])
+    # No request (a service called from a task or a shell): the run requested in the same
+    # transaction, a moment before (destroy) or after (change) the row.
+    when = step.row.history_date
+    near = [r for r in runs if abs((r.created_at - when).total_seconds()) < 5]
+    return min(near, key=lambda r: abs(r.created_at - when), default=None)
+
+
+def window_default(now: datetime) -> tuple[datetime, datetime]:
+    return now - timedelta(days=30), now

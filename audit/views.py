@@ -1,0 +1,159 @@
+"""Reviewer pages: timeline, estate as of T, estate diff, exports; a deployment's history and restore.
+
+Every page here only reads, except ``deployment_restore``, which goes through the same service
+as any change. Access: :mod:`audit.access`.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from deployments.models import Deployment
+from deployments.selectors import can_change_deployment
+from deployments.services import ParamsInvalid, ServiceError
+
+from . import export, services
+from .access import get_deployment_for_history, require_reviewer
+from .forms import AsOfForm, DiffForm, TimelineForm
+from .models import AuditEvent
+from .selectors import (
+    DeploymentStatus,
+    TimelineEntry,
+    deployment_history,
+    estate_as_of,
+    estate_diff,
+    params_summary,
+    timeline,
+)
+
+
+def _query_without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("format", None)
+    return query.urlencode()
+
+
+@login_required
+def timeline_view(request):
+    require_reviewer(request)
+    form = TimelineForm(request.GET or None)
+    filters = form.filters() if form.is_bound else TimelineForm().filters()
+    qs = timeline(filters)
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "json"):
+        head = {"export": "timeline", "filters": {k: v for k, v in request.GET.items() if k != "format"}}
+        return export.stream(
+            stem="timeline",
+            fmt=fmt,
+            rows=export.timeline_rows(qs),
+            fields=export.TIMELINE_FIELDS,
+            head=head,
+            start=filters.start,
+            end=filters.end,
+        )
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    entries = [TimelineEntry.from_row(row) for row in page.object_list]
+    context = {"form": form, "page": page, "entries": entries, "query": _query_without_page(request)}
+    return render(request, "audit/timeline.html", context)
+
+
+@login_required
+def event_detail(request, pk: int):
+    require_reviewer(request)
+    event = get_object_or_404(AuditEvent.objects.select_related("deployment"), pk=pk)
+    deployment = _event_deployment(event)
+    run_id = event.data.get("run") if isinstance(event.data, dict) else None
+    related = AuditEvent.objects.filter(request_id=event.request_id).exclude(pk=event.pk) if event.request_id else []
+    context = {"event": event, "deployment": deployment, "run_id": run_id, "related": related}
+    return render(request, "audit/event.html", context)
+
+
+def _event_deployment(event: AuditEvent) -> Deployment | None:
+    if event.deployment_id is None:
+        return None
+    return Deployment.objects.filter(pk=event.deployment_id).select_related("environment__project").first()
+
+
+@login_required
+def as_of_view(request):
+    require_reviewer(request)
+    form = AsOfForm(request.GET or None)
+    when = form.when() if form.is_bound else AsOfForm().when()
+    filters = form.filters() if form.is_bound else AsOfForm().filters()
+    page = Paginator(estate_as_of(when, filters), 100).get_page(request.GET.get("page"))
+    rows = [{"row": row, "summary": params_summary(row.params)} for row in page.object_list]
+    context = {"form": form, "when": when, "page": page, "rows": rows, "query": _query_without_page(request)}
+    return render(request, "audit/as_of.html", context)
+
+
+@login_required
+def diff_view(request):
+    require_reviewer(request)
+    form = DiffForm(request.GET or None)
+    start, end = form.window() if form.is_bound else DiffForm().window()
+    filters = form.filters() if form.is_bound else DiffForm().filters()
+    diff = estate_diff(start, end, filters)
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "json"):
+        head = {"export": "diff", "from": start, "to": end, "counts": diff.counts()}
+        rows = export.diff_rows(diff) if fmt == "csv" else (entry.as_dict() for entry in diff.entries)
+        return export.stream(
+            stem="diff", fmt=fmt, rows=rows, fields=export.DIFF_FIELDS, head=head, start=start, end=end
+        )
+    kind = request.GET.get("kind", "")
+    entries = [e for e in diff.entries if not kind or e.kind == kind or (kind == "unapproved" and e.unapproved)]
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "start": start,
+        "end": end,
+        "counts": diff.counts(),
+        "page": page,
+        "kind": kind,
+        "query": _query_without_page(request),
+    }
+    return render(request, "audit/diff.html", context)
+
+
+@login_required
+def deployment_history_view(request, pk):
+    deployment = get_deployment_for_history(request, pk)
+    steps = deployment_history(deployment)
+    show_all = request.GET.get("all") == "1"
+    visible = steps if show_all else [s for s in steps if s.kind != "other"]
+    context = {
+        "deployment": deployment,
+        "steps": visible,
+        "hidden": len(steps) - len(visible),
+        "show_all": show_all,
+        "can_restore": can_change_deployment(request.user, deployment)
+        and deployment.status not in (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED),
+    }
+    return render(request, "audit/deployment_history.html", context)
+
+
+@login_required
+@require_POST
+def deployment_restore(request, pk, history_id: int):
+    deployment = get_deployment_for_history(request, pk, write=True)
+    try:
+        run = services.deployment_restore(
+            deployment=deployment,
+            history_id=history_id,
+            actor=request.user,
+            reason=request.POST.get("reason", "").strip()[:500],
+        )
+    except ParamsInvalid as exc:
+        problems = "; ".join(f"{pointer or '/'}: {', '.join(m)}" for pointer, m in exc.errors.items())
+        messages.error(request, f"That configuration is not valid any more: {problems}")
+        return redirect("audit:deployment-history", pk=deployment.pk)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("audit:deployment-history", pk=deployment.pk)
+    messages.success(request, f"Restoring the configuration of entry #{history_id}: run #{run.pk} queued.")
+    return redirect(deployment)
