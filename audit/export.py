@@ -101,7 +101,13 @@ def diff_rows(diff: EstateDiff) -> Iterator[dict]:
         common = {k: base[k] for k in DIFF_FIELDS if k in base}
         common["runs"] = runs
         if entry.version_changed:
-            yield {**common, "path": "(bundle version)", "change": "changed", "old": entry.old_version, "new": entry.new_version}
+            yield {
+                **common,
+                "path": "(bundle version)",
+                "change": "changed",
+                "old": entry.old_version,
+                "new": entry.new_version,
+            }
         if not entry.changes:
             yield {**common, "path": "", "change": entry.kind}
         for change in entry.changes:

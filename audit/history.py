@@ -62,7 +62,8 @@ def encode_reason(reason: ChangeReason) -> str:
     values["a"] = values["a"][:40]
     values["r"] = values["r"][:32]
     text = _encode(values)
-    for key in ("n", "b"):
+    # Shorten the note, then the basis, then (only with absurdly long names and ids) actor and request.
+    for key in ("n", "b", "a", "r"):
         while len(text) > MAX_LENGTH and values[key]:
             overflow = len(text) - MAX_LENGTH
             keep = max(len(values[key]) - overflow - 1, 0)
@@ -121,3 +122,28 @@ def complete_change_reason(sender, history_instance, **kwargs) -> None:
             note=reason.note,
         )
     )
+
+
+def refuse_admin_revert() -> None:
+    """Make the admin's "view a past version" page read-only, for every SimpleHistoryAdmin.
+
+    ``SIMPLE_HISTORY_REVERT_DISABLED`` only hides the revert button: simple-history's
+    ``history_form_view`` still saves a POSTed form, which would write an old version back over
+    the row, outside the services, with no run and no validation. Restoring is
+    ``audit.services.deployment_restore``; this page only shows.
+    """
+    from django.conf import settings
+    from django.core.exceptions import PermissionDenied
+    from simple_history.admin import SimpleHistoryAdmin
+
+    original = SimpleHistoryAdmin.history_form_view
+    if getattr(original, "read_only", False):
+        return
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD") and getattr(settings, "SIMPLE_HISTORY_REVERT_DISABLED", False):
+            raise PermissionDenied("History is read-only; restore a configuration from its history page instead.")
+        return original(self, request, object_id, version_id, extra_context)
+
+    history_form_view.read_only = True
+    SimpleHistoryAdmin.history_form_view = history_form_view

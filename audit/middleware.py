@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+
+from portal.roles import is_auditor, is_ops
 
 from .context import bound
 
@@ -38,3 +41,29 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request.id
         return response
+
+
+# Signing in and out are the only writes a reviewer makes.
+_REVIEWER_MAY_POST = ("/accounts/login/", "/accounts/logout/")
+
+
+class ReviewerReadOnlyMiddleware:
+    """Compliance reviewers read everything and change nothing: any write they send is refused here,
+    whichever view it targets, including views added later. (The API checks the same rule in
+    :class:`audit.permissions.ReviewersReadOnly`, after token authentication.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            and is_read_only_reviewer(request.user)
+            and not request.path.startswith(_REVIEWER_MAY_POST)
+        ):
+            raise PermissionDenied("Compliance reviewers can read everything and change nothing.")
+        return self.get_response(request)
+
+
+def is_read_only_reviewer(user) -> bool:
+    return is_auditor(user) and not is_ops(user)

@@ -589,8 +589,11 @@ def _run_for_step(step: HistoryStep, runs: list[Run], runs_by_id: dict, run_by_r
         return runs_by_id.get(int(match.group(1)))
     if step.kind not in ("created", "configuration") and step.row.status != DeploymentStatus.DESTROYING:
         return None
-    if step.reason.request_id and step.reason.request_id in run_by_request:
-        return runs_by_id.get(run_by_request[step.reason.request_id])
+    if step.reason.request_id:
+        # The reason may hold a shortened id (the column is narrow); the event holds it whole.
+        for request_id, run_id in run_by_request.items():
+            if request_id.startswith(step.reason.request_id):
+                return runs_by_id.get(run_id)
     # No request (a service called from a task or a shell): the run requested in the same
     # transaction, a moment before (destroy) or after (change) the row.
     when = step.row.history_date

@@ -73,7 +73,9 @@ def story(celery_worker, client, dev, teammate, ops, catalog, proto_env):
     ui_entry = deployment.history.order_by("-history_date").filter(params=SECOND).first()
 
     # The REST API has no change endpoint yet (issue 8); this is the service call its view will make.
-    failing = services.deployment_update(deployment=deployment, params=THIRD, actor=dev, channel="api", reason="via api")
+    failing = services.deployment_update(
+        deployment=deployment, params=THIRD, actor=dev, channel="api", reason="via api"
+    )
     failed = wait_for_run(failing)
     assert failed.status == "failed"
     assert "Invalid value for variable" in failed.error
