@@ -19,6 +19,21 @@ from pathlib import Path
 from django.conf import settings
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGKILL the engine if the worker that started it dies.
+
+    A worker killed mid-apply must not leave an engine running unsupervised: the lock it holds
+    stays in place (the reaper reports it) and nothing changes behind the run's back.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the engine outlives a dead worker, as it would anywhere else
+
+
 class EngineNotFound(RuntimeError):
     pass
 
@@ -46,8 +61,10 @@ def engine_env(workdir: Path) -> dict[str, str]:
     cli_config = base / "slipway.tfrc"
     if not cli_config.exists():
         cli_config.write_text(f'plugin_cache_dir = "{cache}"\ndisable_checkpoint = true\n')
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "HTTPS_PROXY", "HTTP_PROXY")
     env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(("AWS_", "GOOGLE_", "ARM_"))}
+    # The state backend is Slipway itself: never send its credentials through a proxy.
+    env["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
     env.update(
         TF_IN_AUTOMATION="1",
         TF_INPUT="0",
@@ -95,6 +112,7 @@ def run_command(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # own process group: signals reach the engine and its plugins
+        preexec_fn=_die_with_parent,
         text=True,
         bufsize=1,
     )

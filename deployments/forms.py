@@ -8,6 +8,9 @@ class EnvironmentChoiceField(forms.ModelChoiceField):
         return f"{obj.project.slug} / {obj.name} ({obj.get_tier_display()})"
 
 
+REVIEW_HELP = "Otherwise the plan is applied at once unless it replaces or destroys something."
+
+
 class NewDeploymentForm(forms.Form):
     """The fields around the params: where it goes and what it is called."""
 
@@ -21,6 +24,9 @@ class NewDeploymentForm(forms.Form):
         max_length=500,
         widget=forms.TextInput(attrs={"placeholder": "Why? (shown in the audit trail)"}),
     )
+    review_first = forms.BooleanField(
+        required=False, label="Let me review the plan before it is applied", help_text=REVIEW_HELP
+    )
 
     def __init__(self, *args, environments, **kwargs):
         super().__init__(*args, **kwargs)
@@ -33,6 +39,13 @@ class ChangeReasonForm(forms.Form):
         max_length=500,
         widget=forms.TextInput(attrs={"placeholder": "Why? (shown in the audit trail)"}),
     )
+    review_first = forms.BooleanField(
+        required=False, label="Let me review the plan before it is applied", help_text=REVIEW_HELP
+    )
+
+
+class ForceUnlockForm(forms.Form):
+    reason = forms.CharField(max_length=500, label="Why is it safe to unlock?")
 
 
 class DestroyForm(forms.Form):

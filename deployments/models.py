@@ -66,9 +66,12 @@ class Deployment(models.Model):
     environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="deployments")
     name = models.SlugField(max_length=60, help_text="Unique within the environment.")
     bundle_version = models.ForeignKey("bundles.BundleVersion", on_delete=models.PROTECT, related_name="deployments")
-    params = models.JSONField(default=dict, help_text="The desired configuration.")
+    params = models.JSONField(default=dict, blank=True, help_text="The desired configuration.")
     outputs = models.JSONField(default=dict, blank=True, help_text="Non-sensitive outputs of the last apply.")
     sensitive_outputs = models.BinaryField(null=True, blank=True, editable=False, help_text="Encrypted JSON.")
+    sensitive_params = models.BinaryField(
+        null=True, blank=True, editable=False, help_text="Encrypted JSON of the x-sensitive params; params hold a mask."
+    )
     status = models.CharField(max_length=20, choices=DeploymentStatus.choices, default=DeploymentStatus.DRAFT)
     version = models.PositiveIntegerField(default=1, help_text="Optimistic-lock counter, bumped on every change.")
     created_by = models.ForeignKey(
@@ -76,7 +79,7 @@ class Deployment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["sensitive_outputs", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["sensitive_outputs", "sensitive_params", "updated_at"])
 
     class Meta:
         ordering = ["-updated_at"]
@@ -96,6 +99,12 @@ class Deployment(models.Model):
     def bundle(self):
         return self.bundle_version.bundle
 
+    def full_params(self) -> dict:
+        """Params with sensitive values decrypted: only for the runner and for re-validation."""
+        from .secrets import merge
+
+        return merge(self.params, self.sensitive_params)
+
     @property
     def name_prefix(self) -> str:
         return f"{self.environment.project.slug}-{self.environment.slug}-{self.name}"[:63]
@@ -108,8 +117,17 @@ class Run(models.Model):
     action = models.CharField(max_length=10, choices=RunAction.choices)
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
     bundle_version = models.ForeignKey("bundles.BundleVersion", on_delete=models.PROTECT, related_name="runs")
-    params = models.JSONField(default=dict, help_text="Snapshot of the params the run uses.")
-    auto_apply = models.BooleanField(default=True, help_text="Apply right after the plan, without a second step.")
+    params = models.JSONField(default=dict, help_text="Snapshot of the params the run uses (sensitive ones masked).")
+    sensitive_params = models.BinaryField(null=True, blank=True, editable=False, help_text="Encrypted JSON.")
+    auto_apply = models.BooleanField(
+        default=True, help_text="Apply right after the plan when it replaces or destroys nothing."
+    )
+    apply_confirmed_by = models.CharField(max_length=150, blank=True, help_text="Who confirmed the reviewed plan.")
+    plan_file = models.BinaryField(null=True, blank=True, editable=False, help_text="Encrypted saved plan.")
+    plan_json = models.JSONField(null=True, blank=True, help_text="The engine's plan, sensitive values redacted.")
+    state_credential = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="SHA-256 of the run's state-backend password."
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -209,6 +227,19 @@ class RunLogLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.seq} {self.text[:60]}"
+
+
+class StateLock(models.Model):
+    """The engine's state lock for one deployment, held through the HTTP backend's LOCK/UNLOCK."""
+
+    deployment = models.OneToOneField(Deployment, on_delete=models.CASCADE, related_name="state_lock")
+    lock_id = models.CharField(max_length=100)
+    info = models.JSONField(default=dict, help_text="What the engine sent: who, operation, version, created.")
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"lock {self.lock_id} on {self.deployment_id}"
 
 
 class StateVersion(models.Model):

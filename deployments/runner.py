@@ -6,14 +6,15 @@ waiting status with its error, never left ``running``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import secrets
 import shutil
 import socket
 import tempfile
 import time
 import traceback
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,11 @@ from portal.crypto import decrypt, encrypt
 
 from .choices import RUN_EXECUTING, DeploymentStatus, LogStream, RunAction, RunStatus
 from .engine import EngineNotFound, engine_binary, engine_env, parse_json_line, run_command
-from .models import Deployment, Run, RunLogLine, StateVersion
+from .models import Deployment, Run, RunLogLine, StateLock
+from .plans import redact, summarize
+from .secrets import merge as merge_sensitive
+from .services import run_enqueue_next
+from .state_backend import credential_hash
 
 log = logging.getLogger(__name__)
 MASK = "(sensitive)"
@@ -161,38 +166,27 @@ def claim(run_id: int) -> Run | None:
     """Take the run if it is queued, first in its deployment's line, and nothing else executes there.
 
     Returns None when another worker has it or it must wait; the run that finishes first kicks the
-    next queued one, and the periodic requeue covers anything missed.
+    next queued one, and the periodic requeue covers anything missed. A state lock left by a run
+    that died also makes it wait, until ops force-unlock.
     """
     with transaction.atomic():
         run = Run.objects.filter(pk=run_id).select_related("deployment").first()
         if run is None or run.status != RunStatus.QUEUED:
             return None
         Deployment.objects.select_for_update().filter(pk=run.deployment_id).first()
-        ahead = (
-            Run.objects.filter(deployment_id=run.deployment_id).filter(status__in=RUN_EXECUTING).exists()
-            or Run.objects.filter(
-                deployment_id=run.deployment_id, status=RunStatus.QUEUED, created_at__lt=run.created_at
-            ).exists()
-        )
-        if ahead:
+        deployment_runs = Run.objects.filter(deployment_id=run.deployment_id)
+        if deployment_runs.filter(status__in=RUN_EXECUTING).exists():
+            return None
+        if deployment_runs.filter(status=RunStatus.QUEUED, created_at__lt=run.created_at).exists():
+            return None
+        if StateLock.objects.filter(deployment_id=run.deployment_id).exists():
             return None
         try:
             with transaction.atomic():
-                moved = run.transition(RunStatus.RUNNING, worker=f"{socket.gethostname()}")
+                moved = run.transition(RunStatus.RUNNING, worker=socket.gethostname())
         except IntegrityError:  # another run of this deployment started in between
             return None
     return run if moved else None
-
-
-def kick_next(deployment_id) -> None:
-    """Enqueue the oldest queued run of a deployment, if any."""
-    from .services import run_enqueue
-
-    next_run = (
-        Run.objects.filter(deployment_id=deployment_id, status=RunStatus.QUEUED).order_by("created_at", "id").first()
-    )
-    if next_run is not None:
-        run_enqueue(run_id=next_run.pk)
 
 
 # --- Execution -----------------------------------------------------------------------------
@@ -202,20 +196,17 @@ def execute(run_id: int) -> None:
     run = claim(run_id)
     if run is None:
         return
-    deployment = run.deployment
     try:
         _execute_claimed(run)
     except RunStopped as stop:
         _finish(run, stop.status, str(stop))
-    except RunFailed as exc:
-        _finish(run, RunStatus.FAILED, str(exc))
-    except EngineNotFound as exc:
+    except (RunFailed, EngineNotFound) as exc:
         _finish(run, RunStatus.FAILED, str(exc))
     except Exception as exc:  # never leave a run running
         log.exception("run %s crashed", run.pk)
         _finish(run, RunStatus.FAILED, f"Slipway error: {exc}\n\n{traceback.format_exc()}")
     finally:
-        kick_next(deployment.pk)
+        run_enqueue_next(deployment_id=run.deployment_id)
 
 
 class Execution:
@@ -226,10 +217,18 @@ class Execution:
         self.deployment = run.deployment
         self.version = run.bundle_version
         self.workdir = workdir
-        self.redactor = Redactor(sensitive_values(self.version.params_schema, run.params))
+        self.params = merge_sensitive(run.params, run.sensitive_params)
+        known = sensitive_values(self.version.params_schema, self.params)
+        if self.deployment.sensitive_outputs:
+            known += list(json.loads(decrypt(bytes(self.deployment.sensitive_outputs))).values())
+        self.redactor = Redactor(known)
         self.log = LogWriter(run, self.redactor)
         self.binary = engine_binary()
         self.env = engine_env(workdir)
+        # A per-run state credential, handed to the engine only through its environment.
+        password = secrets.token_urlsafe(32)
+        Run.objects.filter(pk=run.pk).update(state_credential=credential_hash(password))
+        self.env.update(TF_HTTP_USERNAME=f"run-{run.pk}", TF_HTTP_PASSWORD=password)
         self.timeout_at = time.monotonic() + settings.SLIPWAY_RUN_TIMEOUT.get(run.action, 3600)
         self.last_beat = 0.0
 
@@ -241,17 +240,16 @@ class Execution:
         Run.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
         return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
-    def engine(self, *args: str, json_output: bool = True) -> None:
+    def engine(self, *args: str) -> None:
         label = " ".join([Path(self.binary).name, *args])
         self.log.system(f"$ {label}")
-        remaining = self.timeout_at - time.monotonic()
         result = run_command(
             [self.binary, *args],
             cwd=self.workdir,
             env=self.env,
             on_line=self.log.engine,
             should_stop=self.should_stop,
-            timeout=max(remaining, 1),
+            timeout=max(self.timeout_at - time.monotonic(), 1),
         )
         self.log.flush()
         if result.cancelled:
@@ -264,7 +262,12 @@ class Execution:
 
     def _failure_message(self, label: str, code: int) -> str:
         errors = list(self.run.log_lines.filter(level="error").order_by("seq").values_list("text", flat=True)[:20])
-        detail = "\n".join(errors) if errors else "See the log for details."
+        text = "\n".join(errors)
+        if "Saved plan is stale" in text:
+            return "The deployment changed since this plan was made, so it cannot be applied. Plan again."
+        if "Error acquiring the state lock" in text:
+            return "The state is locked by another operation. " + (text or "See the log.")
+        detail = text if errors else "See the log for details."
         return f"`{label}` failed (exit {code}).\n{detail}"
 
     def capture(self, *args: str) -> str:
@@ -278,7 +281,9 @@ class Execution:
             should_stop=self.should_stop,
             timeout=max(self.timeout_at - time.monotonic(), 1),
         )
-        if result.returncode != 0 or result.cancelled or result.timed_out:
+        if result.cancelled:
+            raise RunStopped(RunStatus.CANCELLED, "Cancelled.")
+        if result.returncode != 0 or result.timed_out:
             raise RunFailed(f"`{Path(self.binary).name} {' '.join(args)}` failed (exit {result.returncode}).")
         return "\n".join(chunks)
 
@@ -289,47 +294,83 @@ def _execute_claimed(run: Run) -> None:
     workdir = Path(tempfile.mkdtemp(prefix=f"run-{run.pk}-", dir=base))
     try:
         ex = Execution(run, workdir)
-        ex.log.system(f"Run #{run.pk}: {run.action} of {run.deployment} with {run.bundle_version}")
+        reviewed = bool(run.plan_file and run.apply_confirmed_by)
+        what = "apply of the reviewed plan" if reviewed else run.action
+        ex.log.system(f"Run #{run.pk}: {what} of {run.deployment} with {run.bundle_version}")
         _prepare_workdir(ex)
         ex.engine("init", "-input=false", "-no-color")
+        if reviewed:
+            (workdir / "plan.bin").write_bytes(decrypt(bytes(run.plan_file)))
+            ex.log.system(f"Plan confirmed by {run.apply_confirmed_by}.")
+            _apply(ex)
+            return
         plan_args = ["plan", "-input=false", "-out=plan.bin", "-json"]
         if run.action == RunAction.DESTROY:
             plan_args.append("-destroy")
-        try:
-            ex.engine(*plan_args)
-        finally:
-            _store_state(ex)  # a plan refreshes state; keep whatever the engine wrote
-        summary = _plan_summary(ex)
-        Run.objects.filter(pk=run.pk).update(plan_summary=summary, resources_planned=summary["total"])
+        ex.engine(*plan_args)
+        raw_plan = json.loads(ex.capture("show", "-json", "plan.bin"))
+        summary = ex.redactor.obj(summarize(raw_plan))
+        Run.objects.filter(pk=run.pk).update(
+            plan_summary=summary,
+            plan_json=ex.redactor.obj(redact(raw_plan)),
+            resources_planned=summary["total"],
+        )
+        run.plan_summary = summary
         ex.log.system(_summary_sentence(summary))
-        if run.action == RunAction.PLAN or not run.auto_apply:
-            _finish(run, RunStatus.PLANNED if run.action != RunAction.PLAN else RunStatus.SUCCEEDED, "")
+        if run.action == RunAction.PLAN:
+            _finish(run, RunStatus.SUCCEEDED, "")
             return
-        if not run.transition(RunStatus.APPLYING):
-            raise RunStopped(RunStatus.CANCELLED, "The run was cancelled before apply.")
-        try:
-            ex.engine("apply", "-input=false", "-auto-approve", "-json", "plan.bin")
-        finally:
-            _store_state(ex)
-        if run.action == RunAction.DESTROY:
-            _store_outputs(ex, {})
-        else:
+        if not summary["has_changes"]:
             _store_outputs(ex, json.loads(ex.capture("output", "-json") or "{}"))
-        Run.objects.filter(pk=run.pk).update(resources_done=summary["total"])
-        _finish(run, RunStatus.SUCCEEDED, "")
+            _finish(run, RunStatus.SUCCEEDED, "")
+            return
+        gated = run.action == RunAction.APPLY and summary["risky"]
+        if gated or not run.auto_apply:
+            Run.objects.filter(pk=run.pk).update(plan_file=encrypt((workdir / "plan.bin").read_bytes()))
+            why = "it replaces or destroys resources" if gated else "a review was requested"
+            ex.log.system(f"The plan waits for review before it is applied: {why}.")
+            _finish(run, RunStatus.PLANNED, "")
+            return
+        _apply(ex)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _apply(ex: Execution) -> None:
+    run = ex.run
+    if not run.transition(RunStatus.APPLYING):
+        raise RunStopped(RunStatus.CANCELLED, "The run was cancelled before apply.")
+    ex.engine("apply", "-input=false", "-auto-approve", "-json", "plan.bin")
+    if run.action == RunAction.DESTROY:
+        _store_outputs(ex, {})
+    else:
+        _store_outputs(ex, json.loads(ex.capture("output", "-json") or "{}"))
+    Run.objects.filter(pk=run.pk).update(resources_done=run.plan_summary.get("total", 0), plan_file=None)
+    _finish(run, RunStatus.SUCCEEDED, "")
+
+
+BACKEND_FILE = "zz_slipway_backend.tf"
+
+
 def _prepare_workdir(ex: Execution) -> None:
     extract_archive(bytes(ex.version.module_archive), ex.workdir)
-    variables = dict(ex.run.params)
+    variables = dict(ex.params)
     if ex.version.takes_slipway_context:
         variables["slipway"] = slipway_context(ex.deployment)
     (ex.workdir / "terraform.tfvars.json").write_text(json.dumps(variables, indent=2))
-    latest = ex.deployment.state_versions.order_by("-created_at", "-id").first()
-    if latest is not None:
-        (ex.workdir / "terraform.tfstate").write_bytes(decrypt(bytes(latest.encrypted_state)))
+    address = f"{settings.SLIPWAY_BASE_URL.rstrip('/')}/state/{ex.deployment.pk}/"
+    (ex.workdir / BACKEND_FILE).write_text(
+        "# Written by Slipway: the portal is the state backend.\n"
+        "terraform {\n"
+        '  backend "http" {\n'
+        f'    address        = "{address}"\n'
+        f'    lock_address   = "{address}lock/"\n'
+        f'    unlock_address = "{address}lock/"\n'
+        '    lock_method    = "LOCK"\n'
+        '    unlock_method  = "UNLOCK"\n'
+        "  }\n"
+        "}\n"
+    )
 
 
 def slipway_context(deployment: Deployment) -> dict:
@@ -351,52 +392,9 @@ def slipway_context(deployment: Deployment) -> dict:
     }
 
 
-def _store_state(ex: Execution) -> None:
-    """Save the engine's state file as a new encrypted version when it changed."""
-    path = ex.workdir / "terraform.tfstate"
-    if not path.is_file():
-        return
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    latest = ex.deployment.state_versions.order_by("-created_at", "-id").first()
-    if latest is not None and latest.sha256 == digest:
-        return
-    parsed = json.loads(data)
-    StateVersion.objects.create(
-        deployment=ex.deployment,
-        serial=int(parsed.get("serial", 0)),
-        lineage=str(parsed.get("lineage", "")),
-        sha256=digest,
-        encrypted_state=encrypt(data),
-        created_by_run=ex.run,
-    )
-
-
-def _plan_summary(ex: Execution) -> dict:
-    plan = json.loads(ex.capture("show", "-json", "plan.bin"))
-    counts = {"add": 0, "change": 0, "replace": 0, "destroy": 0}
-    resources = []
-    for change in plan.get("resource_changes", []):
-        actions = change.get("change", {}).get("actions", [])
-        if actions in (["no-op"], ["read"]):
-            continue
-        if "create" in actions and "delete" in actions:
-            kind = "replace"
-        elif actions == ["create"]:
-            kind = "add"
-        elif actions == ["delete"]:
-            kind = "destroy"
-        else:
-            kind = "change"
-        counts[kind] += 1
-        resources.append({"address": change.get("address"), "action": kind})
-    counts["total"] = sum(counts.values())
-    return {**counts, "resources": resources}
-
-
 def _summary_sentence(summary: dict) -> str:
     if not summary["total"]:
-        return "Plan: no changes. The infrastructure matches the configuration."
+        return "Plan: no changes to resources."
     return (
         f"Plan: {summary['add']} to add, {summary['change']} to change, "
         f"{summary['replace']} to replace, {summary['destroy']} to destroy."
@@ -428,27 +426,37 @@ def _scrub_logs(ex: Execution) -> None:
             RunLogLine.objects.filter(pk=line.pk).update(text=text, event=event)
 
 
+EVENT_FOR_STATUS = {
+    RunStatus.PLANNED: "run.planned",
+    RunStatus.FAILED: "run.failed",
+    RunStatus.CANCELLED: "run.cancelled",
+    RunStatus.INTERRUPTED: "run.interrupted",
+}
+
+
 def _finish(run: Run, status: str, error: str) -> None:
-    """Put the run in its final (or waiting) status and settle the deployment's status."""
+    """Put the run in its final (or waiting) status, expire its state credential, settle the deployment."""
     run.refresh_from_db(fields=["status", "cancel_requested"])
     if run.is_terminal:
         return
-    if status != RunStatus.CANCELLED and run.cancel_requested and status == RunStatus.FAILED:
+    if run.cancel_requested and status == RunStatus.FAILED:
         status = RunStatus.CANCELLED
     with transaction.atomic():
-        run.transition(status, error=error[:20000])
+        if not run.transition(status, error=error[:20000], state_credential=""):
+            return
         deployment = Deployment.objects.select_for_update().get(pk=run.deployment_id)
+        if status != RunStatus.INTERRUPTED:
+            # The engine has exited (we waited for it): a lock it still holds is stale.
+            StateLock.objects.filter(deployment=deployment, run=run).delete()
         new_status = _deployment_status_after(run, deployment)
         if new_status and new_status != deployment.status:
             deployment.status = new_status
             deployment._change_reason = f"run #{run.pk} {run.action} {status}"
             deployment.save(update_fields=["status", "updated_at"])
-        event = {
-            RunStatus.SUCCEEDED: "run.applied" if run.action != RunAction.PLAN else "run.planned",
-            RunStatus.PLANNED: "run.planned",
-            RunStatus.FAILED: "run.failed",
-            RunStatus.CANCELLED: "run.cancelled",
-        }.get(status, f"run.{status}")
+        if status == RunStatus.SUCCEEDED:
+            event = {RunAction.PLAN: "run.planned", RunAction.DESTROY: "run.destroyed"}.get(run.action, "run.applied")
+        else:
+            event = EVENT_FOR_STATUS.get(status, f"run.{status}")
         audit_event_record(
             event_type=event,
             actor=None,
@@ -458,18 +466,34 @@ def _finish(run: Run, status: str, error: str) -> None:
 
 
 def _deployment_status_after(run: Run, deployment: Deployment) -> str | None:
+    applied_before = deployment.runs.filter(status=RunStatus.SUCCEEDED, action=RunAction.APPLY).exists()
     if run.status == RunStatus.SUCCEEDED:
-        if run.action == RunAction.APPLY:
-            return DeploymentStatus.LIVE
-        if run.action == RunAction.DESTROY:
-            return DeploymentStatus.DESTROYED
-        return None
-    if run.status == RunStatus.FAILED and run.action != RunAction.PLAN:
+        return {RunAction.APPLY: DeploymentStatus.LIVE, RunAction.DESTROY: DeploymentStatus.DESTROYED}.get(run.action)
+    if run.status in (RunStatus.FAILED, RunStatus.INTERRUPTED) and run.action != RunAction.PLAN:
         return DeploymentStatus.FAILED
-    if run.status == RunStatus.CANCELLED and deployment.status in (
+    if run.status in (RunStatus.CANCELLED, RunStatus.PLANNED) and deployment.status in (
         DeploymentStatus.DEPLOYING,
         DeploymentStatus.DESTROYING,
     ):
-        applied = deployment.runs.filter(status=RunStatus.SUCCEEDED, action=RunAction.APPLY).exists()
-        return DeploymentStatus.LIVE if applied else DeploymentStatus.DRAFT
+        return DeploymentStatus.LIVE if applied_before else DeploymentStatus.DRAFT
     return None
+
+
+def reap_interrupted(*, stale_after: float) -> list[Run]:
+    """Mark executing runs whose worker stopped sending heartbeats as interrupted; report held locks."""
+    cutoff = timezone.now() - timedelta(seconds=stale_after)
+    reaped = []
+    for run in Run.objects.filter(status__in=RUN_EXECUTING, heartbeat_at__lt=cutoff).select_related("deployment"):
+        lock = StateLock.objects.filter(deployment_id=run.deployment_id).first()
+        message = (
+            f"The worker running this ({run.worker or 'unknown'}) stopped responding; last heartbeat at "
+            f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC."
+        )
+        if lock is not None:
+            message += (
+                f" The state lock {lock.lock_id} it held is still in place: check the resources, then an ops "
+                "admin can force-unlock it from the deployment page before the next run."
+            )
+        _finish(run, RunStatus.INTERRUPTED, message)
+        reaped.append(run)
+    return reaped

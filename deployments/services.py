@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.db import transaction
@@ -11,9 +12,11 @@ from audit.history import change_reason
 from audit.services import audit_event_record
 from bundles.models import BundleVersion
 from bundles.schema import param_errors
+from portal.crypto import decrypt
 
+from . import secrets
 from .choices import DeploymentStatus, RunAction, RunStatus
-from .models import Deployment, Environment, Run
+from .models import Deployment, Environment, Run, StateLock
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +58,33 @@ def deployment_create(
     actor,
     channel: str = "ui",
     reason: str = "",
+    auto_apply: bool = True,
 ) -> Deployment:
-    """Create a deployment and queue its first apply."""
+    """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off)."""
     params_validate(bundle_version=bundle_version, params=params)
     if Deployment.objects.filter(environment=environment, name=name).exists():
         raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
+    masked, encrypted = secrets.split(bundle_version.params_schema, params)
     deployment = Deployment(
         environment=environment,
         name=name,
         bundle_version=bundle_version,
-        params=params,
+        params=masked,
+        sensitive_params=encrypted,
         status=DeploymentStatus.DEPLOYING,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    deployment.full_clean(exclude=["sensitive_outputs", "created_by"])
+    deployment.full_clean(exclude=["sensitive_outputs", "sensitive_params", "created_by"])
     deployment._change_reason = change_reason(channel=channel, actor=actor, note=reason or "created")
     deployment.save()
-    run_request(deployment=deployment, action=RunAction.APPLY, actor=actor, channel=channel, reason=reason)
+    run_request(
+        deployment=deployment,
+        action=RunAction.APPLY,
+        actor=actor,
+        channel=channel,
+        reason=reason,
+        auto_apply=auto_apply,
+    )
     return deployment
 
 
@@ -91,6 +104,7 @@ def run_request(
         action=action,
         bundle_version=deployment.bundle_version,
         params=deployment.params,
+        sensitive_params=deployment.sensitive_params,
         auto_apply=auto_apply,
         requested_by=actor if getattr(actor, "is_authenticated", False) else None,
         requested_by_name=getattr(actor, "username", "") or "system",
@@ -126,6 +140,15 @@ def run_enqueue(*, run_id: int) -> bool:
         return False
     Run.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
     return True
+
+
+def run_enqueue_next(*, deployment_id) -> None:
+    """Send the oldest queued run of a deployment, if any: called when whatever held it back is gone."""
+    next_run = (
+        Run.objects.filter(deployment_id=deployment_id, status=RunStatus.QUEUED).order_by("created_at", "id").first()
+    )
+    if next_run is not None:
+        run_enqueue(run_id=next_run.pk)
 
 
 @transaction.atomic
@@ -166,6 +189,7 @@ def deployment_update(
     channel: str = "ui",
     reason: str = "",
     expected_version: int | None = None,
+    auto_apply: bool = True,
 ) -> Run:
     """Change a deployment's params and queue the apply that makes them real.
 
@@ -181,13 +205,15 @@ def deployment_update(
             f"is now {locked.version}). Reload to see their change."
         )
     params_validate(bundle_version=locked.bundle_version, params=params)
-    locked.params = params
+    locked.params, locked.sensitive_params = secrets.split(locked.bundle_version.params_schema, params)
     locked.version += 1
     locked.status = DeploymentStatus.DEPLOYING
     locked._change_reason = change_reason(channel=channel, actor=actor, note=reason)
     locked.save()
     deployment.refresh_from_db()
-    return run_request(deployment=locked, action=RunAction.APPLY, actor=actor, channel=channel, reason=reason)
+    return run_request(
+        deployment=locked, action=RunAction.APPLY, actor=actor, channel=channel, reason=reason, auto_apply=auto_apply
+    )
 
 
 def deployment_destroy(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "") -> Run:
@@ -195,3 +221,46 @@ def deployment_destroy(*, deployment: Deployment, actor, channel: str = "ui", re
     if deployment.status == DeploymentStatus.DESTROYED:
         raise ServiceError(f"{deployment.name} is already destroyed.")
     return run_request(deployment=deployment, action=RunAction.DESTROY, actor=actor, channel=channel, reason=reason)
+
+
+@transaction.atomic
+def run_confirm_apply(*, run: Run, actor, channel: str = "ui") -> Run:
+    """Apply a reviewed plan: the planned run goes back in the queue and the worker applies the saved plan."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.PLANNED:
+        raise ServiceError(f"Run #{run.pk} is {run.get_status_display().lower()}, not a plan waiting to be applied.")
+    if run.action == RunAction.PLAN:
+        raise ServiceError("A plan-only run cannot be applied; request an apply.")
+    name = getattr(actor, "username", "") or "system"
+    run.transition(RunStatus.QUEUED, apply_confirmed_by=name, enqueued_at=None)
+    audit_event_record(
+        event_type="run.apply_confirmed", actor=actor, target=run.deployment, channel=channel, data={"run": run.pk}
+    )
+    transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+    return run
+
+
+@transaction.atomic
+def state_lock_force_unlock(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "") -> dict:
+    """Release a state lock left behind (a worker died mid-apply). Only ops may do this; it is audited."""
+    lock = StateLock.objects.select_for_update().filter(deployment=deployment).first()
+    if lock is None:
+        raise ServiceError(f"{deployment.name} holds no state lock.")
+    if lock.run_id and Run.objects.filter(pk=lock.run_id, status__in=[RunStatus.RUNNING, RunStatus.APPLYING]).exists():
+        raise ServiceError(f"Run #{lock.run_id} is still running and holds the lock; cancel it instead.")
+    info = {"lock_id": lock.lock_id, "info": lock.info, "run": lock.run_id, "reason": reason}
+    lock.delete()
+    transaction.on_commit(lambda: run_enqueue_next(deployment_id=deployment.pk))
+    audit_event_record(event_type="state.lock_forced", actor=actor, target=deployment, channel=channel, data=info)
+    return info
+
+
+def sensitive_output_reveal(*, deployment: Deployment, name: str, actor, channel: str = "ui"):
+    """Return one sensitive output in clear, and record that this person saw it."""
+    stored = json.loads(decrypt(bytes(deployment.sensitive_outputs))) if deployment.sensitive_outputs else {}
+    if name not in stored:
+        raise ServiceError(f"{deployment.name} has no sensitive output {name!r}.")
+    audit_event_record(
+        event_type="secret.revealed", actor=actor, target=deployment, channel=channel, data={"output": name}
+    )
+    return stored[name]

@@ -35,3 +35,9 @@ def requeue_lost_runs() -> int:
     for run_id in stale.order_by("created_at").values_list("pk", flat=True)[:500]:
         count += run_enqueue(run_id=run_id)
     return count
+
+
+@shared_task(ignore_result=True)
+def reap_interrupted_runs() -> int:
+    """Runs whose worker died (no heartbeat) become interrupted, with the lock they left behind."""
+    return len(runner.reap_interrupted(stale_after=settings.SLIPWAY_RUN_STALE_SECONDS))

@@ -12,4 +12,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/logs/", views.run_logs, name="run-logs"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
+    path("runs/<int:pk>/apply/", views.run_apply, name="run-apply"),
+    path("<uuid:pk>/unlock/", views.deployment_force_unlock, name="force-unlock"),
+    path("<uuid:pk>/outputs/<str:name>/reveal/", views.output_reveal, name="reveal"),
 ]

@@ -15,12 +15,14 @@ from django_htmx.http import HttpResponseStopPolling
 from bundles.forms import build_fields, initial_values, parse_post, render_markdown, unplaced_errors
 from bundles.models import Bundle
 from bundles.schema import param_errors
+from bundles.views import form_state
 from portal.crypto import decrypt
+from portal.roles import is_ops
 
 from . import services
 from .choices import DeploymentStatus, Tier
-from .forms import ChangeReasonForm, DestroyForm, NewDeploymentForm
-from .models import Deployment, Run
+from .forms import ChangeReasonForm, DestroyForm, ForceUnlockForm, NewDeploymentForm
+from .models import Deployment, Run, StateLock
 from .selectors import (
     can_change_deployment,
     deployment_active_runs,
@@ -92,6 +94,7 @@ def deployment_new(request, bundle_name: str):
                     actor=request.user,
                     channel="ui",
                     reason=meta.cleaned_data["reason"],
+                    auto_apply=not meta.cleaned_data["review_first"],
                 )
             except ParamsInvalid as exc:
                 param_errs = exc.errors
@@ -128,15 +131,12 @@ def deployment_edit(request, pk):
     deployment = _get_deployment_for_user(request, pk, write=True)
     version = deployment.bundle_version
     schema = version.params_schema
-    stored_secrets = {
-        name
-        for name, sub in (schema.get("properties") or {}).items()
-        if isinstance(sub, dict) and sub.get("x-sensitive") and name in deployment.params
-    }
+    # Stored secrets in clear (a blank field keeps them) and whether x-immutable fields are locked yet.
+    state = form_state(deployment)
     param_errs: dict[str, list[str]] = {}
     form = ChangeReasonForm(request.POST or None)
     if request.method == "POST":
-        values = parse_post(schema, request.POST, stored=deployment.params)
+        values = parse_post(schema, request.POST, stored=state["stored"], lock_immutable=state["lock_immutable"])
         expected = request.POST.get("expected_version")
         if form.is_valid():
             try:
@@ -146,6 +146,7 @@ def deployment_edit(request, pk):
                     actor=request.user,
                     channel="ui",
                     reason=form.cleaned_data["reason"],
+                    auto_apply=not form.cleaned_data["review_first"],
                     expected_version=int(expected) if expected and expected.isdigit() else None,
                 )
             except ParamsInvalid as exc:
@@ -157,7 +158,14 @@ def deployment_edit(request, pk):
                 return redirect(deployment)
     else:
         values = deployment.params
-    fields = build_fields(schema, version.ui_schema, values, param_errs, stored_secrets=stored_secrets)
+    fields = build_fields(
+        schema,
+        version.ui_schema,
+        values,
+        param_errs,
+        stored_secrets=state["stored_secrets"],
+        lock_immutable=state["lock_immutable"],
+    )
     context = {
         "deployment": deployment,
         "version": version,
@@ -192,6 +200,9 @@ def deployment_detail(request, pk):
         "can_change": can_change_deployment(request.user, deployment),
         "runbook_html": render_markdown(version.runbook),
         "tier_is_production": deployment.environment.tier == Tier.PRODUCTION,
+        "lock": StateLock.objects.filter(deployment=deployment).select_related("run").first(),
+        "can_force_unlock": is_ops(request.user),
+        "unlock_form": ForceUnlockForm(),
     }
     if request.htmx and request.GET.get("fragment") == "status":
         return render(request, "deployments/detail.html#status", {**context, "fragment": True})
@@ -265,3 +276,50 @@ def run_cancel(request, pk):
     else:
         messages.info(request, f"Cancel requested for run #{run.pk}.")
     return redirect(run)
+
+
+@login_required
+@require_POST
+def run_apply(request, pk):
+    """Confirm a reviewed plan: the worker applies exactly the plan shown."""
+    run = _get_run_for_user(request, pk)
+    if not can_change_deployment(request.user, run.deployment):
+        raise PermissionDenied("You cannot apply runs of this deployment.")
+    try:
+        services.run_confirm_apply(run=run, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Applying the plan of run #{run.pk}.")
+    return redirect(run)
+
+
+@login_required
+@require_POST
+def deployment_force_unlock(request, pk):
+    deployment = _get_deployment_for_user(request, pk)
+    if not is_ops(request.user):
+        raise PermissionDenied("Only platform ops can force-unlock state.")
+    form = ForceUnlockForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why it is safe to unlock.")
+        return redirect(deployment)
+    try:
+        services.state_lock_force_unlock(deployment=deployment, actor=request.user, reason=form.cleaned_data["reason"])
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.warning(request, f"State lock of {deployment.name} released.")
+    return redirect(deployment)
+
+
+@login_required
+@require_POST
+def output_reveal(request, pk, name):
+    """Show one sensitive output to someone allowed to change the deployment; every reveal is audited."""
+    deployment = _get_deployment_for_user(request, pk, write=True)
+    try:
+        value = services.sensitive_output_reveal(deployment=deployment, name=name, actor=request.user)
+    except ServiceError as exc:
+        raise Http404(exc.message) from exc
+    return render(request, "deployments/detail.html#revealed", {"name": name, "value": value})

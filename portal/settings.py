@@ -256,10 +256,17 @@ if not SLIPWAY_ENCRYPTION_KEY:
     # Development only: a stable key derived from the development SECRET_KEY.
     SLIPWAY_ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
 
+# A run whose worker sent no heartbeat for this long is interrupted (the reaper runs every
+# SLIPWAY_REAPER_INTERVAL seconds, so detection takes at most the sum of the two).
+SLIPWAY_RUN_STALE_SECONDS = env_int("SLIPWAY_RUN_STALE_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "requeue-lost-runs": {
         "task": "deployments.tasks.requeue_lost_runs",
-        "schedule": env_int("SLIPWAY_REAPER_INTERVAL", 30),
+        "schedule": env_int("SLIPWAY_REAPER_INTERVAL", 15),
+    },
+    "reap-interrupted-runs": {
+        "task": "deployments.tasks.reap_interrupted_runs",
+        "schedule": env_int("SLIPWAY_REAPER_INTERVAL", 15),
     },
 }
 

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from deployments import state_backend
+
 from . import views
 
 urlpatterns = [
@@ -16,5 +18,7 @@ urlpatterns = [
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("state/<uuid:deployment_id>/", state_backend.state, name="state"),
+    path("state/<uuid:deployment_id>/lock/", state_backend.state_lock, name="state-lock"),
     path("healthz", views.healthz, name="healthz"),
 ]

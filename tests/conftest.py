@@ -6,6 +6,8 @@ another process and only sees committed rows.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -106,7 +108,7 @@ def other_env(other_team):
 @pytest.fixture
 def catalog(db):
     """The shipped catalog plus the test fixture bundles, published."""
-    call_command("sync_bundles", str(settings.SLIPWAY_CATALOG_DIR), str(FIXTURE_BUNDLES), stdout=open(os.devnull, "w"))
+    call_command("sync_bundles", str(settings.SLIPWAY_CATALOG_DIR), str(FIXTURE_BUNDLES), stdout=io.StringIO())
     from bundles.models import BundleVersion
 
     return {v.bundle.name: v for v in BundleVersion.objects.select_related("bundle")}
@@ -134,12 +136,29 @@ def service_env(**extra) -> dict[str, str]:
     return env
 
 
-def start_worker(log_path: Path, env: dict[str, str], concurrency: int = 2) -> subprocess.Popen:
-    log = open(log_path, "w")
+def start_worker(log_path: Path, env: dict[str, str], concurrency: int = 2, queues: str = "celery") -> subprocess.Popen:
+    log = open(log_path, "w")  # noqa: SIM115 (held open for the life of the worker)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel=INFO",
-         f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            f"--queues={queues}",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"test-{queues}-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -159,16 +178,17 @@ def stop_process(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 20
         os.killpg(proc.pid, sig)
         proc.wait(timeout=timeout)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker process on the session's broker and test database."""
+def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_factory):
+    """A real Celery worker process on the session's broker and test database.
+
+    The engine it runs reads and writes state through the live server's /state/ backend.
+    """
     if settings.CELERY_BROKER_URL.startswith("redis://"):
         import redis
 
@@ -176,7 +196,8 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("engine-work")
     settings.SLIPWAY_WORKDIR = workdir
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    proc = start_worker(log_path, service_env(SLIPWAY_WORKDIR=str(workdir)))
+    settings.SLIPWAY_BASE_URL = live_server.url
+    proc = start_worker(log_path, service_env(SLIPWAY_WORKDIR=str(workdir), SLIPWAY_BASE_URL=live_server.url))
     yield proc
     stop_process(proc)
     if os.environ.get("CI"):

@@ -95,6 +95,12 @@ class DeploymentCreateSerializer(serializers.Serializer):
     preset = serializers.CharField(required=False, help_text="Start from this preset; params override it.")
     params = serializers.JSONField(required=False, default=dict)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    auto_apply = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="Apply as soon as the plan is ready unless it replaces or destroys something; "
+        "false stops at the plan for review.",
+    )
 
     def __init__(self, *args, environments=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -78,6 +78,7 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             actor=request.user,
             channel="api",
             reason=data["reason"],
+            auto_apply=data["auto_apply"],
         )
         body = DeploymentCreatedSerializer(deployment, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": deployment.get_absolute_url()})

@@ -58,7 +58,9 @@ def test_it_deploys_postgres_from_the_production_preset_end_to_end(celery_worker
     texts = list(run.log_lines.order_by("seq").values_list("text", flat=True))
     assert texts[0].startswith(f"Run #{run.pk}: apply")
     assert any("Apply complete!" in t for t in texts)
-    assert texts.index(next(t for t in texts if "init" in t)) < texts.index(next(t for t in texts if "Apply complete" in t))
+    assert texts.index(next(t for t in texts if "init" in t)) < texts.index(
+        next(t for t in texts if "Apply complete" in t)
+    )
     assert run.resources_done == run.resources_planned == 2
 
     page = dev_client.get(deployment.get_absolute_url()).content.decode()

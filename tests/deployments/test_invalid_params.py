@@ -52,7 +52,9 @@ def test_the_api_rejects_invalid_params_with_field_errors(
     _, key = APIToken.issue(user=dev, name="test")
     response = client.post(
         "/api/v1/deployments/",
-        data=json.dumps({"environment": proto_env.pk, "name": "db", "bundle": "postgres", "params": params_with(change)}),
+        data=json.dumps(
+            {"environment": proto_env.pk, "name": "db", "bundle": "postgres", "params": params_with(change)}
+        ),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Token {key}",
     )

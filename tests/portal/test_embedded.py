@@ -33,14 +33,26 @@ def embedded(tmp_path):
     seeded = run("seed_demo", "--password", "embedded-pass")
     token = run("create_api_token", "dev").strip()
     port = free_port()
+    env["SLIPWAY_BASE_URL"] = f"http://127.0.0.1:{port}"
     logs = tmp_path / "logs"
     logs.mkdir()
     procs = [
-        subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT, env=env,
-                         stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT, start_new_session=True),
-        subprocess.Popen([sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=1", "--loglevel=INFO"],
-                         cwd=ROOT, env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT,
-                         start_new_session=True),
+        subprocess.Popen(
+            [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=open(logs / "web.log", "w"),  # noqa: SIM115 (held open while the process runs)
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=1", "--loglevel=INFO"],
+            cwd=ROOT,
+            env=env,
+            stdout=open(logs / "worker.log", "w"),  # noqa: SIM115 (held open while the process runs)
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
     ]
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -65,7 +77,12 @@ def test_the_embedded_configuration_deploys_a_bundle_over_http(embedded):
     environments = api.get(f"{base}/api/v1/environments/", params={"tier": "prototype"}, timeout=10).json()["results"]
     response = api.post(
         f"{base}/api/v1/deployments/",
-        json={"environment": environments[0]["id"], "name": "jobs", "bundle": "queue", "preset": "Prototype (~$1/month)"},
+        json={
+            "environment": environments[0]["id"],
+            "name": "jobs",
+            "bundle": "queue",
+            "preset": "Prototype (~$1/month)",
+        },
         timeout=10,
     )
     assert response.status_code == 201, response.text

@@ -25,7 +25,7 @@ def test_the_bundle_page_documents_its_inputs_and_presets(dev_client, catalog):
 
 def test_the_new_deployment_form_labels_every_input(dev_client, catalog, proto_env):
     page = dev_client.get(reverse("deployments:new", args=["postgres"])).content.decode()
-    controls = re.findall(r'<(?:input|select|textarea)\b[^>]*>', page)
+    controls = re.findall(r"<(?:input|select|textarea)\b[^>]*>", page)
     visible = [c for c in controls if 'type="hidden"' not in c]
     assert len(visible) >= 8
     for control in visible:
@@ -37,7 +37,11 @@ def test_the_new_deployment_form_labels_every_input(dev_client, catalog, proto_e
 
 def test_the_overview_says_what_is_running(dev_client, dev, catalog, proto_env):
     services.deployment_create(
-        environment=proto_env, name="cache", bundle_version=catalog["echo"], params={"message": "hi"}, actor=dev,
+        environment=proto_env,
+        name="cache",
+        bundle_version=catalog["echo"],
+        params={"message": "hi"},
+        actor=dev,
         reason="load test next week",
     )
     page = dev_client.get(reverse("home")).content.decode()
@@ -53,8 +57,12 @@ def test_the_openapi_schema_and_docs_are_served_without_a_cdn(dev_client):
     schema = dev_client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
-    for path in ("/api/v1/bundles/", "/api/v1/deployments/", "/api/v1/runs/{id}/logs/",
-                 "/api/v1/bundles/{bundle_name}/versions/"):
+    for path in (
+        "/api/v1/bundles/",
+        "/api/v1/deployments/",
+        "/api/v1/runs/{id}/logs/",
+        "/api/v1/bundles/{bundle_name}/versions/",
+    ):
         assert path in paths, path
     docs = dev_client.get("/api/docs/").content.decode()
     assert "drf_spectacular_sidecar" in docs
