@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from deployments.choices import DeploymentStatus, RunAction, RunStatus
@@ -70,7 +70,7 @@ def _latest_rows(rows: QuerySet) -> QuerySet:
     """
     if connection.vendor == "postgresql":
         newest = rows.order_by("id", "-history_date", "-history_id").distinct("id").values("history_id")
-        return HistoricalDeployment.objects.filter(history_id__in=newest)
+        return HistoricalDeployment.objects.filter(history_id__in=newest).order_by()
     return rows.latest_of_each()
 
 
@@ -226,11 +226,20 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
     window = HistoricalDeployment.objects.filter(filters.scope_q(), history_date__gt=start, history_date__lte=end)
     if filters.name:
         window = window.filter(name__icontains=filters.name)
-    touched = window.values("id").distinct()
+    touched = window.order_by().values("id").distinct()
 
     def state(when: datetime) -> dict[Any, dict]:
-        rows = _latest_rows(HistoricalDeployment.objects.filter(id__in=touched, history_date__lte=when))
-        return {row["id"]: row for row in rows.values(*_STATE_FIELDS).iterator(chunk_size=5000)}
+        # One index probe per touched deployment (newest row at or before ``when``), rather than a
+        # walk over every row before ``when``: the window is usually small next to the estate.
+        newest = (
+            HistoricalDeployment.objects.filter(id=OuterRef("id"), history_date__lte=when)
+            .order_by("-history_date", "-history_id")
+            .values("history_id")[:1]
+        )
+        latest_ids = touched.annotate(latest=Subquery(newest)).values("latest")
+        rows = HistoricalDeployment.objects.filter(history_id__in=latest_ids).order_by()
+        # A plain fetch: tens of thousands of small rows come faster than through a server-side cursor.
+        return {row[0]: dict(zip(_STATE_FIELDS, row, strict=True)) for row in rows.values_list(*_STATE_FIELDS)}
 
     before, after = state(start), state(end)
     entries: list[DiffEntry] = []
@@ -261,35 +270,22 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
                 changes=changes,
             )
         )
-    _attach_runs(entries, start, end)
+    _attach_runs(entries, start, end, touched)
     _attach_labels(entries)
     entries.sort(key=lambda e: ({"added": 0, "changed": 1, "removed": 2}[e.kind], e.label, e.name))
     return EstateDiff(start=start, end=end, entries=entries)
 
 
-def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime) -> None:
+def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime, touched: QuerySet) -> None:
     by_id = {entry.deployment_id: entry for entry in entries}
     if not by_id:
         return
-    runs = Run.objects.filter(created_at__gt=start, created_at__lte=end).order_by("created_at", "id")
-    if len(by_id) <= 5000:
-        runs = runs.filter(deployment_id__in=list(by_id))
-    fields = ("id", "deployment_id", "action", "status", "requested_by_name", "channel", "reason", "approval_basis")
-    for row in runs.values(*fields, "created_at").iterator(chunk_size=5000):
-        entry = by_id.get(row["deployment_id"])
+    runs = Run.objects.filter(created_at__gt=start, created_at__lte=end, deployment_id__in=touched)
+    fields = ("deployment_id", "id", "action", "status", "requested_by_name", "channel", "reason", "approval_basis")
+    for deployment_id, *values, created_at in runs.order_by("created_at", "id").values_list(*fields, "created_at"):
+        entry = by_id.get(deployment_id)
         if entry is not None:
-            entry.runs.append(
-                RunLine(
-                    id=row["id"],
-                    action=row["action"],
-                    status=row["status"],
-                    requested_by=row["requested_by_name"],
-                    channel=row["channel"],
-                    reason=row["reason"],
-                    approval_basis=row["approval_basis"],
-                    created_at=row["created_at"],
-                )
-            )
+            entry.runs.append(RunLine(*values, created_at=created_at))
 
 
 def _attach_labels(entries: list[DiffEntry]) -> None:

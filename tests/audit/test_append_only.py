@@ -71,7 +71,7 @@ def test_every_history_table_has_the_trigger(recorded, table):
 
 @pytest.mark.django_db
 def test_a_user_can_still_be_deleted_and_the_record_keeps_their_name(recorded, client, dev):
-    deployment, event = recorded
+    _deployment, event = recorded
     client.force_login(dev)
     team = Team.objects.get(slug="payments")
     team.description = "edited by dev"

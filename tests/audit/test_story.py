@@ -175,7 +175,7 @@ def test_the_history_page_shows_every_version_with_its_diff(story, auditor):
 
 def test_the_estate_as_of_three_moments(story, auditor):
     client = as_reviewer(story, auditor)
-    t0, t1, t2, t3, t4 = story["times"]
+    t0, t1, t2, _t3, t4 = story["times"]
 
     def estate(at, **extra):
         return table(client.get(reverse("audit:as-of"), {"at": iso(at), **extra}))
@@ -192,7 +192,7 @@ def test_the_estate_as_of_three_moments(story, auditor):
 
 def test_the_diffs_between_moments(story, auditor):
     client = as_reviewer(story, auditor)
-    t0, t1, t2, t3, t4 = story["times"]
+    t0, t1, _t2, t3, t4 = story["times"]
 
     def diff(start, end):
         return client.get("/api/v1/audit/diff/", {"from": iso(start), "to": iso(end)}).json()
@@ -225,7 +225,7 @@ def test_the_diffs_between_moments(story, auditor):
 
 def test_the_evidence_exports(story, auditor):
     client = as_reviewer(story, auditor)
-    t0, t1, t2, t3, t4 = story["times"]
+    t0, t1, _t2, t3, t4 = story["times"]
     response = client.get(reverse("audit:timeline"), {"start": iso(t0), "end": iso(t4), "format": "csv"})
     assert response.streaming and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))

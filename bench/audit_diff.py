@@ -1,0 +1,275 @@
+"""Benchmark: the estate as of T and the estate diff T1 -> T2 on 100k deployments / 1M history rows.
+
+    .venv/bin/python bench/audit_diff.py [--deployments 100000] [--versions 10] [--keep]
+
+Uses its own PostgreSQL database (``slipway_bench_audit`` on the server of ``BENCH_DATABASE_URL``,
+default ``postgres://postgres@127.0.0.1:5432/slipway_bench_audit``): creates it, migrates it, fills
+it with set-based SQL (generate_series, not the ORM row by row), then times the selectors the
+reviewer pages and the API use, median of 5, and prints the table and the plans that matter.
+Goals: as-of under 1 s, diff under 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/slipway_bench_audit")
+os.environ["DATABASE_URL"] = URL
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+
+def create_database() -> None:
+    import psycopg
+
+    server, name = URL.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+create_database()
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from audit.selectors import EstateFilters, estate_as_of, estate_diff  # noqa: E402
+
+DAY = timedelta(days=1)
+
+
+def filler(table: str, given: set[str]) -> dict[str, str]:
+    """SQL values for the NOT NULL columns of ``table`` that ``given`` does not set (Django sets no
+    database defaults), so the generator keeps working when other apps add columns."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'",
+            [table],
+        )
+        columns = cursor.fetchall()
+    by_type = {"jsonb": "'{}'::jsonb", "boolean": "false", "integer": "0", "bigint": "0", "smallint": "0"}
+    out = {}
+    for name, kind in columns:
+        if name in given:
+            continue
+        if kind.startswith("timestamp"):
+            out[name] = "now()"
+        elif kind == "bytea":
+            out[name] = "''::bytea"
+        else:
+            out[name] = by_type.get(kind, "''")
+    return out
+
+
+def insert_select(table: str, values: dict[str, str], source: str) -> None:
+    values = {**filler(table, set(values)), **values}
+    columns = ", ".join(values)
+    expressions = ",\n  ".join(f"{expr} AS {name}" for name, expr in values.items())
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns})\nSELECT\n  {expressions}\n{source}")
+
+
+def generate(deployments: int, versions: int, start) -> None:
+    """Teams, projects, environments, bundles, then deployments, their history and runs, in SQL."""
+    t0 = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE audit_auditevent, deployments_historicaldeployment, deployments_run, "
+            "deployments_deployment, deployments_environment, deployments_project, bundles_bundleversion, "
+            "bundles_bundle, portal_team RESTART IDENTITY CASCADE"
+        )
+    insert_select(
+        "portal_team",
+        {"slug": "'team-' || g", "name": "'Team ' || g", "description": "''", "created_at": "now()"},
+        "FROM generate_series(1, 20) g",
+    )
+    insert_select(
+        "deployments_project",
+        {"slug": "'project-' || g", "name": "'Project ' || g", "team_id": "1 + g % 20", "description": "''"},
+        "FROM generate_series(1, 200) g",
+    )
+    insert_select(
+        "deployments_environment",
+        {
+            "project_id": "1 + (g - 1) / 3",
+            "slug": "(ARRAY['proto','staging','production'])[1 + g % 3]",
+            "name": "'env ' || g",
+            "tier": "(ARRAY['prototype','staging','production'])[1 + g % 3]",
+        },
+        "FROM generate_series(1, 600) g",
+    )
+    insert_select(
+        "bundles_bundle",
+        {"name": "'bundle-' || g", "title": "'Bundle ' || g", "owner": "'ops'"},
+        "FROM generate_series(1, 8) g",
+    )
+    insert_select(
+        "bundles_bundleversion",
+        {
+            "bundle_id": "1 + (g - 1) / 3",
+            "version": "'1.' || ((g - 1) % 3) || '.0'",
+            "major": "1",
+            "minor": "(g - 1) % 3",
+            "prerelease": "'~'",
+            "module_sha256": "md5(g::text)",
+            "manifest_sha256": "md5(g::text)",
+        },
+        "FROM generate_series(1, 24) g",
+    )
+    params = (
+        "jsonb_build_object('instance_size', (ARRAY['small','medium','large'])[1 + (d + k) % 3], "
+        "'storage', jsonb_build_object('size_gb', 20 * (1 + k), 'encrypted', (d + k) % 5 <> 0), "
+        "'tags', jsonb_build_object('team', 'team-' || d % 20, 'rev', k::text), "
+        "'zones', to_jsonb((ARRAY['a', 'b', 'c'])[1:1 + k % 3]))"
+    )
+    # Deployment d is created at a point of the year; its versions follow at intervals.
+    created = f"'{start.isoformat()}'::timestamptz + (d % 365) * interval '1 day' + (d % 86400) * interval '1 second'"
+    when = f"({created}) + (k - 1) * interval '2 days' + (k * 37 % 600) * interval '1 second'"
+    insert_select(
+        "deployments_deployment",
+        {
+            "id": "md5('dep' || d)::uuid",
+            "environment_id": "1 + d % 600",
+            "name": "'dep-' || d",
+            "bundle_version_id": f"1 + (d % 8) * 3 + ({versions} / 4) % 3",
+            "params": f"{params.replace('k', str(versions))}",
+            "outputs": "'{}'::jsonb",
+            "status": "'live'",
+            "version": str(versions),
+            "created_at": created,
+            "updated_at": "now()",
+        },
+        f"FROM generate_series(1, {deployments}) d",
+    )
+    reason = "'{\"c\":\"' || (ARRAY['ui','api','ui','bulk'])[1 + (d + k) % 4] || '\",\"a\":\"dev' || d % 50 || '\"}'"
+    insert_select(
+        "deployments_historicaldeployment",
+        {
+            "id": "md5('dep' || d)::uuid",
+            "environment_id": "1 + d % 600",
+            "name": "'dep-' || d",
+            "bundle_version_id": "1 + (d % 8) * 3 + (k / 4) % 3",
+            "params": params,
+            "outputs": "'{}'::jsonb",
+            "status": "CASE WHEN k = 1 THEN 'deploying' ELSE 'live' END",
+            "version": "k",
+            "created_at": created,
+            "history_date": when,
+            "history_change_reason": reason,
+            "history_type": "CASE WHEN k = 1 THEN '+' ELSE '~' END",
+        },
+        f"FROM generate_series(1, {deployments}) d, generate_series(1, {versions}) k",
+    )
+    insert_select(
+        "deployments_run",
+        {
+            "deployment_id": "md5('dep' || d)::uuid",
+            "action": "'apply'",
+            "status": "CASE WHEN (d + k) % 17 = 0 THEN 'failed' ELSE 'succeeded' END",
+            "bundle_version_id": "1 + (d % 8) * 3 + (k / 4) % 3",
+            "params": params,
+            "requested_by_name": "'dev' || d % 50",
+            "channel": "'ui'",
+            "approval_basis": "CASE WHEN (d + k) % 3 = 0 THEN '' ELSE 'policy:' || (d % 3) END",
+            "created_at": f"{when} + interval '1 millisecond'",
+            "finished_at": f"{when} + interval '30 seconds'",
+        },
+        f"FROM generate_series(1, {deployments}) d, generate_series(1, {versions}) k",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(f"generated in {time.perf_counter() - t0:.1f} s")
+
+
+def median_of(fn, n: int = 5) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(n):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--deployments", type=int, default=100_000)
+    parser.add_argument("--versions", type=int, default=10, help="history rows per deployment")
+    parser.add_argument("--keep", action="store_true", help="reuse the data already generated")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    start = timezone.now().replace(microsecond=0) - timedelta(days=400)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM deployments_historicaldeployment")
+        have = cursor.fetchone()[0]
+    if not args.keep or have != args.deployments * args.versions:
+        generate(args.deployments, args.versions, start)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(history_date), count(*) FROM deployments_historicaldeployment")
+        first, rows = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM deployments_deployment")
+        deployment_count = cursor.fetchone()[0]
+    t_mid = first + 200 * DAY
+    t1, t2 = first + 170 * DAY, first + 200 * DAY
+    prod = EstateFilters(tier="production", team="team-3")
+
+    def as_of_page():
+        qs = estate_as_of(t_mid)
+        return qs.count(), list(qs[:100])
+
+    def as_of_all():
+        return sum(
+            1
+            for _ in estate_as_of(t_mid)
+            .values_list("id", "bundle_version_id", "status", "params")
+            .iterator(chunk_size=5000)
+        )
+
+    cases = [
+        ("as-of T: page (count + first 100)", as_of_page, 1.0),
+        ("as-of T: every deployment (ids, version, status, params)", as_of_all, 1.0),
+        ("as-of T: production of one team, page", lambda: list(estate_as_of(t_mid, prod)[:100]), 1.0),
+        ("diff T1->T2 (30 days): full, with per-key changes and runs", lambda: estate_diff(t1, t2), 2.0),
+        ("diff T1->T2 (30 days): production of one team", lambda: estate_diff(t1, t2, prod), 2.0),
+    ]
+    print(
+        f"\n{deployment_count:,} deployments, {rows:,} history rows; "
+        f"T = {t_mid:%Y-%m-%d}, window {t1:%Y-%m-%d} -> {t2:%Y-%m-%d}\n"
+    )
+    print(f"{'query':62} {'median s':>9} {'goal s':>7}  result")
+    print("-" * 110)
+    for label, fn, goal in cases:
+        seconds, result = median_of(fn)
+        if hasattr(result, "counts"):
+            shown = ", ".join(f"{k}={v}" for k, v in result.counts().items())
+        elif isinstance(result, tuple):
+            shown = f"{result[0]:,} deployments"
+        elif isinstance(result, list):
+            shown = f"{len(result)} rows"
+        else:
+            shown = f"{result:,} rows"
+        print(f"{label:62} {seconds:9.3f} {goal:7.1f}  {'ok' if seconds < goal else 'SLOW'} · {shown}")
+
+    print("\n--- plan: as-of T, newest row per deployment (page query) ---")
+    print(estate_as_of(t_mid)[:100].explain(analyze=True, buffers=True))
+    print("\n--- plan: diff, state at T2 of the deployments touched in the window ---")
+    from audit.selectors import HistoricalDeployment, _latest_rows
+
+    touched = HistoricalDeployment.objects.filter(history_date__gt=t1, history_date__lte=t2).values("id").distinct()
+    state = _latest_rows(HistoricalDeployment.objects.filter(id__in=touched, history_date__lte=t2))
+    print(state.values("id", "params").explain(analyze=True, buffers=True))
+
+
+if __name__ == "__main__":
+    main()
