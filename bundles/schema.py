@@ -128,14 +128,49 @@ def _friendly(error: jsonschema.ValidationError) -> str:
         return f"Must have at most {expected} items."
     if v == "uniqueItems":
         return "Items must be unique."
+    if v in ("oneOf", "anyOf"):
+        return "Does not match any of the allowed options."
     return error.message
+
+
+def _closest_branch(error: jsonschema.ValidationError) -> list | None:
+    """The errors of the ``oneOf``/``anyOf`` branch the value was most likely meant for.
+
+    A branch whose constant discriminator or type already fails is not the one the user chose; among
+    the rest, the one with the fewest errors. None when no branch stands out (then the message stays
+    on the field itself).
+    """
+    branches: dict[int, list] = {}
+    for sub in error.context:
+        branches.setdefault(sub.schema_path[0] if sub.schema_path else 0, []).append(sub)
+    if not branches:
+        return None
+
+    def mismatch(subs) -> bool:
+        return any(s.validator in ("const", "type") and len(s.relative_path) <= 1 for s in subs)
+
+    fitting = [subs for _, subs in sorted(branches.items()) if not mismatch(subs)]
+    if not fitting:
+        return None
+    return min(fitting, key=len)
+
+
+def _errors_of(errors) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    _collect(errors, out)
+    return out
 
 
 def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
     """Validate params; return messages keyed by the JSON pointer of the field they belong to."""
     validator = compile_validator(schema)
     errors: dict[str, list[str]] = {}
-    for error in validator.iter_errors(params):
+    _collect(validator.iter_errors(params), errors)
+    return errors
+
+
+def _collect(found, errors: dict[str, list[str]]) -> None:
+    for error in found:
         base = list(error.absolute_path)
         if error.validator == "required" and isinstance(error.instance, dict):
             for name in error.validator_value:
@@ -151,12 +186,34 @@ def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
                     f"Unknown field {name!r}: this bundle does not declare it." if name else error.message
                 )
             continue
-        if error.validator == "dependentRequired" and isinstance(error.instance, dict):
+        if error.validator in ("dependentRequired", "dependencies") and isinstance(error.instance, dict):
+            placed = False
             for trigger, needed in error.validator_value.items():
-                if trigger in error.instance:
+                if trigger in error.instance and isinstance(needed, list):
                     for name in needed:
-                        if name not in error.instance:
+                        if name not in error.instance and repr(name) in error.message:
                             errors.setdefault(pointer([*base, name]), []).append(f"Required when {trigger!r} is set.")
-            continue
+                            placed = True
+            if placed:
+                continue
+        if error.validator in ("oneOf", "anyOf") and error.context:
+            branch = _closest_branch(error)
+            if branch is not None:
+                for where, messages in _errors_of(branch).items():
+                    errors.setdefault(where, []).extend(m for m in messages if m not in errors.get(where, []))
+                continue
         errors.setdefault(pointer(base), []).append(_friendly(error))
-    return errors
+
+
+def check_overlay_schema(fragment) -> list[str]:
+    """Problems with a policy overlay (a JSON Schema fragment combined with a bundle's schema)."""
+    if not isinstance(fragment, dict):
+        return [": must be a JSON Schema object."]
+    problems = []
+    try:
+        Draft202012Validator.check_schema(fragment)
+    except SchemaError as exc:
+        problems.append(f"{pointer(exc.absolute_path) or '/'}: invalid JSON Schema: {exc.message}")
+    for where, ref in remote_refs(fragment):
+        problems.append(f"{where}: remote reference {ref!r} is not allowed.")
+    return problems

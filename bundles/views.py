@@ -1,9 +1,24 @@
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from .forms import build_fields, render_markdown
-from .models import Bundle
+from .forms import (
+    add_row,
+    build_fields,
+    find_field,
+    parse_post,
+    remove_row,
+    render_markdown,
+    unplaced_errors,
+)
+from .models import Bundle, BundleVersion
+from .schema import param_errors
+
+FORM_ACTIONS = ("refresh", "validate", "add", "remove")
 
 
 @login_required
@@ -42,3 +57,103 @@ def bundle_detail(request, name: str):
             "runbook_html": render_markdown(version.runbook) if version else "",
         },
     )
+
+
+def form_state(deployment) -> dict:
+    """What the engine needs to know about an existing deployment: its stored values and whether it has applied."""
+    if deployment is None:
+        return {"stored": None, "stored_secrets": set(), "lock_immutable": False}
+    from deployments import secrets
+
+    schema = deployment.bundle_version.params_schema
+    present = set()
+    for path in secrets.sensitive_paths(schema):
+        node = deployment.params
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            present.add("".join("/" + str(k).replace("~", "~0").replace("/", "~1") for k in path))
+    return {
+        "stored": secrets.merge(deployment.params, deployment.sensitive_params),
+        "stored_secrets": present,
+        "lock_immutable": deployment.runs.filter(status="succeeded", action="apply").exists(),
+    }
+
+
+def problems_summary(errors: dict[str, list[str]]) -> str:
+    """The verdict, the same one a submit would give."""
+    count = sum(len(m) for m in errors.values())
+    if not count:
+        return "No problems found: this configuration is valid."
+    return f"{count} problem{'s' if count != 1 else ''} to fix before this can be saved."
+
+
+def _shown(errors: dict[str, list[str]], params: dict) -> dict[str, list[str]]:
+    """After a re-render, show errors about values the user has entered, not about fields not reached yet."""
+    shown = {}
+    for where, messages in errors.items():
+        node = params
+        for part in where.split("/")[1:]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = None
+                break
+        if node is not None and where:
+            shown[where] = messages
+    return shown
+
+
+@login_required
+@require_POST
+def params_form(request, name: str, version: str, action: str):
+    """The form engine's htmx endpoint: the posted form in, the re-drawn params (or one field) out.
+
+    ``refresh`` follows a change to a field that controls a condition or a variant; ``add`` and
+    ``remove`` change the rows of the array at ``_at``; ``validate`` checks the whole form and
+    returns the changed field with its errors plus the overall verdict.
+    """
+    if action not in FORM_ACTIONS:
+        raise Http404("No such form action.")
+    bundle_version = get_object_or_404(
+        BundleVersion.objects.select_related("bundle"), bundle__name=name, version=version
+    )
+    deployment = None
+    if request.POST.get("_deployment"):
+        from deployments.selectors import can_change_deployment, deployments_visible_to
+
+        deployment = deployments_visible_to(request.user).filter(pk=request.POST["_deployment"]).first()
+        if deployment is None or deployment.bundle_version_id != bundle_version.pk:
+            raise Http404("No such deployment.")
+        if not can_change_deployment(request.user, deployment):
+            raise PermissionDenied("You can read this deployment but not change it.")
+    state = form_state(deployment)
+    schema, ui = bundle_version.params_schema, bundle_version.ui_schema
+    params = parse_post(schema, request.POST, stored=state["stored"], lock_immutable=state["lock_immutable"])
+    at = request.POST.get("_at", "")
+    if action == "add":
+        params = add_row(schema, params, at)
+    elif action == "remove":
+        params = remove_row(params, at)
+    errors = param_errors(schema, params)
+    context = {
+        "version": bundle_version,
+        "deployment": deployment,
+        "errors": errors,
+        "params": params,
+        "summary": problems_summary(errors),
+        **{f"{a}_url": reverse("bundles:form", args=[name, version, a]) for a in FORM_ACTIONS},
+    }
+    build = {"stored_secrets": state["stored_secrets"], "lock_immutable": state["lock_immutable"]}
+    if action == "validate":
+        trigger = find_field(build_fields(schema, ui, params, **build), request.headers.get("HX-Trigger-Name", ""))
+        if trigger is not None:
+            mine = {p: m for p, m in errors.items() if p == trigger.pointer or p.startswith(trigger.pointer + "/")}
+            context["f"] = find_field(build_fields(schema, ui, params, mine, **build), trigger.name)
+            return render(request, "bundles/form.html#field", {**context, "oob": True})
+    fields = build_fields(schema, ui, params, _shown(errors, params), **build)
+    context.update(fields=fields, root_errors=unplaced_errors(fields, _shown(errors, params)))
+    return render(request, "bundles/form.html#params", context)
