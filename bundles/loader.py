@@ -15,11 +15,11 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import hcl2
 import yaml
+from jsonschema import Draft202012Validator
 
-from . import semver
-from .schema import check_params_schema, param_errors
+from . import hcl, semver
+from .schema import check_params_schema, compile_validator, param_errors, pointer
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,50}[a-z0-9]$")
 MODULE_MAX_BYTES = 10 * 1024 * 1024
@@ -74,36 +74,153 @@ def module_archive(src: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _hcl_blocks(src: Path, kind: str) -> dict[str, dict]:
-    """Top-level ``variable`` or ``output`` blocks of every .tf file, by name."""
-    found: dict[str, dict] = {}
-    for tf in sorted(src.glob("*.tf")):
-        try:
-            parsed = hcl2.loads(tf.read_text())
-        except Exception as exc:  # python-hcl2 raises lark errors of several kinds
-            raise BundleError(tf, [f"cannot parse HCL: {exc}"]) from exc
-        for block in parsed.get(kind, []):
-            for name, body in block.items():
-                found[name.strip('"')] = {"file": tf.name, **_plain(body)}
-    return found
-
-
 def _plain(body: dict) -> dict:
     """Keep the parts of a variable/output block the portal uses, as JSON-safe values."""
     keep = {}
     for key in ("type", "default", "description", "sensitive", "nullable"):
         if key in body:
-            value = body[key]
-            if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]  # python-hcl2 keeps the quotes of string literals
+            value = hcl.unquote(body[key])
             keep[key] = value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
     if "validation" in body:
         keep["validation_count"] = len(body["validation"])
     return json.loads(json.dumps(keep, default=str))
 
 
+META_SCHEMA_PATH = Path(__file__).resolve().parent / "bundle.schema.json"
+META_SCHEMA = json.loads(META_SCHEMA_PATH.read_text())
+WHERE = "bundle.yaml"
+
+
+def _meta_problems(data: dict) -> list[str]:
+    validator = Draft202012Validator(META_SCHEMA)
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        problems.append(f"{WHERE} {pointer(error.absolute_path) or '/'}: {error.message}")
+    return problems
+
+
+def _contract_problems(params: dict, connections: list, variables: dict[str, hcl.Block]) -> list[str]:
+    """Params versus the module's variables: names, types, and every variable without a default covered."""
+    from .forms import _Walker  # the engine's $ref/allOf resolution, so lint sees what the form draws
+
+    walker = _Walker(params)
+    properties = params.get("properties") or {}
+    required = set(params.get("required") or [])
+    connected = {c.get("name") for c in connections if isinstance(c, dict)}
+    problems = []
+    for name, sub in properties.items():
+        here = f"{WHERE} /params/properties/{name.replace('~', '~0').replace('/', '~1')}"
+        block = variables.get(name)
+        if block is None:
+            problems.append(
+                f"{here}: no variable {name!r} in src/*.tf; each top-level param is the module variable of that name"
+            )
+            continue
+        try:
+            declared = hcl.type_schema(block.body.get("type"))
+        except hcl.HCLError as exc:
+            problems.append(f"{block.where}: variable {name!r}: {exc}")
+            continue
+        want, have = hcl.json_kind(walker.nullable(walker.resolve(sub))[0]), hcl.json_kind(declared)
+        if want and have and want != have:
+            problems.append(
+                f"{here}/type: the param is {want} but variable {name!r} at {block.where} is "
+                f"{hcl.expression(block.body.get('type'))}"
+            )
+    for name, block in variables.items():
+        if name == "slipway" or "default" in block.body:
+            continue
+        if name not in required and name not in connected:
+            problems.append(
+                f"{block.where}: variable {name!r} has no default, so it must be in {WHERE} /params/required "
+                f"or be a connection"
+            )
+    return problems
+
+
+def _examples(schema, path=()):
+    """(pointer, schema, example) for every ``examples`` entry in a schema."""
+    if isinstance(schema, dict):
+        if isinstance(schema.get("examples"), list):
+            for index, example in enumerate(schema["examples"]):
+                yield pointer((*path, "examples", index)), schema, example
+        for key, value in schema.items():
+            if key not in ("examples", "enum", "const", "default"):
+                yield from _examples(value, (*path, key))
+    elif isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from _examples(item, (*path, index))
+
+
+def _value_problems(params: dict, presets: list) -> list[str]:
+    problems = []
+    for index, preset in enumerate(presets):
+        if not isinstance(preset, dict):
+            continue
+        for where, messages in param_errors(params, preset.get("params") or {}).items():
+            kept = [m for m in messages if m != "This field is required."]  # presets may be partial
+            if kept:
+                name = preset.get("name", index)
+                problems.append(f"{WHERE} /presets/{index}/params{where} (preset {name!r}): {'; '.join(kept)}")
+    validator = compile_validator(params)
+    for where, sub, example in _examples(params):
+        if sub is params:
+            errors = param_errors(params, example)
+            for at, messages in errors.items():
+                problems.append(f"{WHERE} /params{where}{at}: example does not validate: {'; '.join(messages)}")
+            continue
+        for error in validator.evolve(schema=sub).iter_errors(example):
+            problems.append(f"{WHERE} /params{where}: example does not validate: {error.message}")
+    return problems
+
+
+def _names_at(walker, schema: dict) -> dict[str, dict]:
+    """Every property that can appear at this level: declared, in a condition's branch or in a variant."""
+    resolved = walker.resolve(schema)
+    names = dict(resolved.get("properties") or {})
+    for cond in resolved.get("_conditions") or []:
+        for branch in (cond.get("then"), cond.get("else")):
+            if isinstance(branch, dict):
+                names.update(_names_at(walker, branch))
+    found = walker.variants(resolved)
+    if found:
+        for variant in found[1]:
+            names.update(_names_at(walker, variant))
+    return names
+
+
+def _ui_problems(walker, ui, schema: dict, path: str = "/ui") -> list[str]:
+    if not isinstance(ui, dict):
+        return []
+    problems = []
+    resolved = walker.nullable(walker.resolve(schema))[0]
+    names = _names_at(walker, resolved)
+    for key, value in ui.items():
+        here = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
+        if key == "ui:order":
+            for index, entry in enumerate(value or []):
+                if entry != "*" and entry not in names:
+                    problems.append(f"{WHERE} {here}/{index}: {entry!r} is not a param here")
+        elif key.startswith("ui:"):
+            continue
+        elif key == "items" and (resolved.get("type") == "array" or "items" in resolved):
+            items = resolved.get("items") if isinstance(resolved.get("items"), dict) else {}
+            problems += _ui_problems(walker, value, items, here)
+        elif key not in names:
+            problems.append(f"{WHERE} {here}: ui for an unknown field {key!r} (no such param)")
+        else:
+            problems += _ui_problems(walker, value, names[key], here)
+    return problems
+
+
 def read_bundle(path: Path | str) -> Manifest:
-    """Parse and check a bundle directory. Raises BundleError listing every problem found."""
+    """Parse and lint a bundle directory: every check in the bundle format. Raises BundleError listing all problems.
+
+    ``manage.py lint_bundle``, ``sync_bundles`` and the admin upload all come through here, so a
+    bundle is held to the same rules whichever door it comes in by.
+    """
+    from .forms import _Walker
+
     root = Path(path)
     manifest_file = root / "bundle.yaml"
     src = root / "src"
@@ -117,37 +234,35 @@ def read_bundle(path: Path | str) -> Manifest:
     if not isinstance(data, dict):
         raise BundleError(manifest_file, ["must be a mapping of keys"])
 
-    problems: list[str] = []
-    where = "bundle.yaml"
-    if data.get("schema") != "slipway/bundle/v1":
-        problems.append(f"{where} /schema: must be 'slipway/bundle/v1'")
+    problems: list[str] = _meta_problems(data)
     name = str(data.get("name", ""))
-    if not NAME_RE.match(name):
-        problems.append(f"{where} /name: {name!r} must match {NAME_RE.pattern}")
+    if not NAME_RE.match(name) and not any(p.startswith(f"{WHERE} /name") for p in problems):
+        problems.append(f"{WHERE} /name: {name!r} must match {NAME_RE.pattern}")
     version = str(data.get("version", ""))
     try:
         semver.parse(version)
     except ValueError as exc:
-        problems.append(f"{where} /version: {exc}")
+        problems.append(f"{WHERE} /version: {exc}")
     params = data.get("params") or {}
-    problems += [
-        f"{where} /params{p}" if p.startswith("/") else f"{where} /params: {p}" for p in check_params_schema(params)
-    ]
+    schema_problems = check_params_schema(params)
+    problems += [f"{WHERE} /params{p}" if p.startswith("/") else f"{WHERE} /params: {p}" for p in schema_problems]
     if not src.is_dir():
-        problems.append(f"{root}/src: the module directory is missing")
+        problems.append("src: the module directory is missing")
         raise BundleError(root, problems)
     size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     if size > MODULE_MAX_BYTES:
-        problems.append(f"{src}: module is {size} bytes, over the {MODULE_MAX_BYTES} byte limit")
-
-    variables = _hcl_blocks(src, "variable")
-    outputs = _hcl_blocks(src, "output")
-    if not problems:
-        for index, preset in enumerate(data.get("presets") or []):
-            for pointer_, messages in param_errors(params, preset.get("params", {})).items():
-                if messages == ["This field is required."]:
-                    continue  # presets may be partial
-                problems.append(f"{where} /presets/{index}/params{pointer_}: {'; '.join(messages)}")
+        problems.append(f"src: module is {size} bytes, over the {MODULE_MAX_BYTES} byte limit")
+    try:
+        variables = hcl.blocks(src, "variable")
+        outputs = hcl.blocks(src, "output")
+    except hcl.HCLError as exc:
+        raise BundleError(root, [*problems, str(exc)]) from exc
+    if not schema_problems and isinstance(params, dict):
+        connections = data.get("connections") if isinstance(data.get("connections"), list) else []
+        presets = data.get("presets") if isinstance(data.get("presets"), list) else []
+        problems += _contract_problems(params, connections, variables)
+        problems += _value_problems(params, presets)
+        problems += _ui_problems(_Walker(params), data.get("ui") or {}, params)
     if problems:
         raise BundleError(root, problems)
 
@@ -173,8 +288,8 @@ def read_bundle(path: Path | str) -> Manifest:
         module_archive=archive,
         module_sha256=hashlib.sha256(archive).hexdigest(),
         manifest_sha256=hashlib.sha256(canonical + runbook_bytes(root)).hexdigest(),
-        module_variables=variables,
-        module_outputs=outputs,
+        module_variables={n: {"file": b.file.removeprefix("src/"), **_plain(b.body)} for n, b in variables.items()},
+        module_outputs={n: {"file": b.file.removeprefix("src/"), **_plain(b.body)} for n, b in outputs.items()},
     )
 
 

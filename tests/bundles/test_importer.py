@@ -1,0 +1,82 @@
+"""import_module: a module's variables become a bundle that lints clean against that module."""
+
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+
+from bundles.forms import build_fields, initial_values, parse_post
+from bundles.loader import read_bundle
+from bundles.schema import param_errors
+from tests.bundles.formpost import browser_post
+
+pytestmark = pytest.mark.django_db
+MODULE = Path(__file__).resolve().parent.parent / "fixtures" / "modules" / "network"
+
+
+@pytest.fixture
+def imported(tmp_path):
+    out = io.StringIO()
+    call_command("import_module", str(MODULE), "--name", "network", "--output", str(tmp_path / "network"), stdout=out)
+    return tmp_path / "network", out.getvalue()
+
+
+def test_the_imported_bundle_passes_lint_bundle(imported):
+    path, output = imported
+    assert "lints clean" in output
+    lint = io.StringIO()
+    call_command("lint_bundle", str(path), stdout=lint)
+    assert "network 0.1.0 is valid" in lint.getvalue()
+    assert sorted(p.name for p in (path / "src").iterdir()) == ["main.tf", "variables.tf"]
+
+
+def test_validation_blocks_become_schema(imported):
+    params = yaml.safe_load((imported[0] / "bundle.yaml").read_text())["params"]
+    props = params["properties"]
+    assert props["tier"]["enum"] == ["basic", "standard", "premium"]
+    assert {k: props["subnet_count"][k] for k in ("type", "minimum", "maximum", "default")} == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 16,
+        "default": 2,
+    }
+    assert props["mtu"]["exclusiveMinimum"] == 576 and props["mtu"]["exclusiveMaximum"] == 9001
+    assert props["name"]["pattern"] == "^[a-z][a-z0-9-]{2,30}$"
+    assert props["admin_token"]["x-sensitive"] is True
+    assert params["required"] == ["name", "admin_token"]
+    assert "slipway" not in props
+
+
+def test_types_become_schema_with_their_defaults(imported):
+    props = yaml.safe_load((imported[0] / "bundle.yaml").read_text())["params"]["properties"]
+    assert props["tags"]["additionalProperties"] == {"type": "string"} and props["tags"]["default"] == {}
+    assert props["zones"]["items"] == {"type": "string"} and props["zones"]["default"] == ["a", "b"]
+    assert props["allowed_ports"]["uniqueItems"] is True
+    assert props["peer"]["prefixItems"] == [{"type": "string"}, {"type": "number"}]
+    rule = props["firewall"]["items"]
+    assert rule["required"] == ["port"] and rule["properties"]["cidr"]["default"] == "0.0.0.0/0"
+    dns = props["dns"]
+    assert dns["required"] == ["zone"] and dns["default"] == {"zone": "internal"}
+    assert dns["properties"]["ttl"]["default"] == 300 and dns["properties"]["resolvers"]["default"] == ["1.1.1.1"]
+
+
+def test_the_imported_schema_draws_a_form_that_round_trips(imported):
+    manifest = read_bundle(imported[0])
+    values = {
+        **initial_values(manifest.params),
+        "name": "core-net",
+        "admin_token": "t0k",
+        "firewall": [{"port": 443, "cidr": "10.0.0.0/8"}],
+        "peer": ["vpc-1", 2],
+        "dns": {"zone": "internal", "dnssec": True},  # a checkbox shows its default and posts it
+    }
+    assert param_errors(manifest.params, values) == {}
+    assert "edited as JSON" not in str([f.notice for f in build_fields(manifest.params, manifest.ui, values)])
+    assert parse_post(manifest.params, browser_post(manifest.params, manifest.ui, values), stored=values) == values
+
+
+def test_it_refuses_to_overwrite_a_bundle(imported):
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("import_module", str(MODULE), "--name", "network", "--output", str(imported[0]))
