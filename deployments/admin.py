@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Deployment, Environment, Project, Run, RunLogLine, StateVersion
+from .models import Deployment, Environment, ExceptionRequest, Policy, Project, Run, RunLogLine, StateVersion
 
 
 class EnvironmentInline(admin.TabularInline):
@@ -99,6 +99,43 @@ class StateVersionAdmin(admin.ModelAdmin):
     list_display = ["deployment", "serial", "lineage", "sha256", "created_by_run", "created_at"]
     readonly_fields = ["deployment", "serial", "lineage", "sha256", "created_by_run", "created_at"]
     exclude = ["encrypted_state"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Policy)
+class PolicyAdmin(SimpleHistoryAdmin):
+    """Ops edit what each environment allows. Overlays are checked as JSON Schema when saved."""
+
+    list_display = ["environment", "version", "allowed", "overlay_bundles", "gated_actions", "updated_at"]
+    list_filter = ["environment__tier"]
+    search_fields = ["environment__slug", "environment__project__slug"]
+    readonly_fields = ["version", "updated_at"]
+
+    @admin.display(description="Allowed bundles")
+    def allowed(self, obj):
+        return ", ".join(obj.allowed_bundles) or "all"
+
+    @admin.display(description="Overlays for")
+    def overlay_bundles(self, obj):
+        return ", ".join(sorted(obj.overlays)) or "—"
+
+
+@admin.register(ExceptionRequest)
+class ExceptionRequestAdmin(admin.ModelAdmin):
+    """Decisions are made on the Approvals page, where they run through the services and are audited."""
+
+    list_display = ["id", "environment", "name", "bundle_version", "status", "requested_by_name", "created_at"]
+    list_filter = ["status", "environment__tier"]
+    readonly_fields = [f.name for f in ExceptionRequest._meta.fields if f.name != "sensitive_params"]
+    exclude = ["sensitive_params"]
 
     def has_add_permission(self, request):
         return False

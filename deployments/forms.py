@@ -61,3 +61,21 @@ class DestroyForm(forms.Form):
         if value != self.deployment.name:
             raise forms.ValidationError(f"Type {self.deployment.name} exactly to confirm.")
         return value
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    comment = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Comment (required to reject)"}),
+    )
+
+
+class ExceptionReasonForm(forms.Form):
+    exception_reason = forms.CharField(
+        label="Why do you need this?",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Ops decide on your reason. Say what breaks without it.",
+    )

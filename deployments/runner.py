@@ -26,10 +26,12 @@ from audit.services import audit_event_record
 from bundles.loader import extract_archive
 from portal.crypto import decrypt, encrypt
 
+from . import notifications
 from .choices import RUN_EXECUTING, DeploymentStatus, LogStream, RunAction, RunStatus
 from .engine import EngineNotFound, engine_binary, engine_env, parse_json_line, run_command
-from .models import Deployment, Run, RunLogLine, StateLock
+from .models import Deployment, Run, RunLogLine, StateLock, StateVersion
 from .plans import redact, summarize
+from .policy import needs_person, policy_for
 from .secrets import merge as merge_sensitive
 from .services import run_enqueue_next
 from .state_backend import credential_hash
@@ -321,13 +323,18 @@ def _execute_claimed(run: Run) -> None:
             _finish(run, RunStatus.SUCCEEDED, "")
             return
         if not summary["has_changes"]:
-            _store_outputs(ex, json.loads(ex.capture("output", "-json") or "{}"))
+            _store_outputs(ex, _state_outputs(ex))
             _finish(run, RunStatus.SUCCEEDED, "")
             return
-        gated = run.action == RunAction.APPLY and summary["risky"]
-        if gated or not run.auto_apply:
+        held = needs_person(environment=run.deployment.environment, summary=summary)
+        risky = run.action == RunAction.APPLY and summary["risky"]
+        if held or risky or not run.auto_apply:
             Run.objects.filter(pk=run.pk).update(plan_file=encrypt((workdir / "plan.bin").read_bytes()))
-            why = "it replaces or destroys resources" if gated else "a review was requested"
+            if held:
+                ex.log.system(f"The policy of {run.deployment.environment} needs ops to approve: {', '.join(held)}.")
+                _finish(run, RunStatus.AWAITING_APPROVAL, "")
+                return
+            why = "it replaces or destroys resources" if risky else "a review was requested"
             ex.log.system(f"The plan waits for review before it is applied: {why}.")
             _finish(run, RunStatus.PLANNED, "")
             return
@@ -344,7 +351,7 @@ def _apply(ex: Execution) -> None:
     if run.action == RunAction.DESTROY:
         _store_outputs(ex, {})
     else:
-        _store_outputs(ex, json.loads(ex.capture("output", "-json") or "{}"))
+        _store_outputs(ex, _state_outputs(ex))
     Run.objects.filter(pk=run.pk).update(resources_done=run.plan_summary.get("total", 0), plan_file=None)
     _finish(run, RunStatus.SUCCEEDED, "")
 
@@ -401,6 +408,14 @@ def _summary_sentence(summary: dict) -> str:
     )
 
 
+def _state_outputs(ex: Execution) -> dict:
+    """The root module's outputs, read from the state the engine just wrote to us (no extra engine call)."""
+    latest = StateVersion.objects.filter(deployment=ex.deployment).order_by("-created_at", "-id").first()
+    if latest is None:
+        return {}
+    return json.loads(decrypt(bytes(latest.encrypted_state))).get("outputs") or {}
+
+
 def _store_outputs(ex: Execution, raw: dict) -> None:
     public: dict[str, Any] = {}
     secret: dict[str, Any] = {}
@@ -428,6 +443,7 @@ def _scrub_logs(ex: Execution) -> None:
 
 EVENT_FOR_STATUS = {
     RunStatus.PLANNED: "run.planned",
+    RunStatus.AWAITING_APPROVAL: "run.awaiting_approval",
     RunStatus.FAILED: "run.failed",
     RunStatus.CANCELLED: "run.cancelled",
     RunStatus.INTERRUPTED: "run.interrupted",
@@ -463,6 +479,20 @@ def _finish(run: Run, status: str, error: str) -> None:
             target=deployment,
             data={"run": run.pk, "action": run.action, "status": status, "error": error[:500]},
         )
+        if status == RunStatus.AWAITING_APPROVAL:
+            summary = run.plan_summary or {}
+            notifications.notify(
+                subject=f"Run #{run.pk} of {deployment} awaits approval",
+                body=(
+                    f"{run.requested_by_name} asked to {run.action} {deployment}. The plan needs ops to approve: "
+                    f"{summary.get('add', 0)} to add, {summary.get('change', 0)} to change, "
+                    f"{summary.get('replace', 0)} to replace, {summary.get('destroy', 0)} to destroy."
+                ),
+                path=run.get_absolute_url(),
+                recipients=notifications.ops_emails(),
+                webhook_url=policy_for(deployment.environment).webhook_url,
+                event="run.awaiting_approval",
+            )
 
 
 def _deployment_status_after(run: Run, deployment: Deployment) -> str | None:
@@ -471,7 +501,7 @@ def _deployment_status_after(run: Run, deployment: Deployment) -> str | None:
         return {RunAction.APPLY: DeploymentStatus.LIVE, RunAction.DESTROY: DeploymentStatus.DESTROYED}.get(run.action)
     if run.status in (RunStatus.FAILED, RunStatus.INTERRUPTED) and run.action != RunAction.PLAN:
         return DeploymentStatus.FAILED
-    if run.status in (RunStatus.CANCELLED, RunStatus.PLANNED) and deployment.status in (
+    if run.status in (RunStatus.CANCELLED, RunStatus.PLANNED, RunStatus.AWAITING_APPROVAL) and deployment.status in (
         DeploymentStatus.DEPLOYING,
         DeploymentStatus.DESTROYING,
     ):

@@ -58,3 +58,15 @@ def run_log_after(run: Run, after: int, limit: int = 500) -> list[RunLogLine]:
 def deployment_active_runs(deployment: Deployment) -> QuerySet[Run]:
     """Runs not yet finished, oldest first: the one running, then those waiting behind it."""
     return deployment.runs.filter(status__in=RUN_ACTIVE).order_by("created_at", "id")
+
+
+def exceptions_visible_to(user):
+    """Exception requests: ops and reviewers see all; developers those of their teams' environments."""
+    from .models import ExceptionRequest
+
+    qs = ExceptionRequest.objects.select_related("environment__project__team", "bundle_version__bundle", "run")
+    if not user.is_authenticated:
+        return qs.none()
+    if can_read_everything(user):
+        return qs
+    return qs.filter(environment__project__team__memberships__user=user)

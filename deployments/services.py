@@ -14,9 +14,9 @@ from bundles.models import BundleVersion
 from bundles.schema import param_errors
 from portal.crypto import decrypt
 
-from . import secrets
+from . import notifications, policy, secrets
 from .choices import DeploymentStatus, RunAction, RunStatus
-from .models import Deployment, Environment, Run, StateLock
+from .models import Deployment, Environment, ExceptionRequest, Run, StateLock
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,14 @@ class ParamsInvalid(Exception):
         self.errors = errors
         self.message = message
         super().__init__(message)
+
+
+class PolicyViolation(ParamsInvalid):
+    """Params the bundle accepts but the environment's policy does not; they need an exception."""
+
+    def __init__(self, check):
+        self.check = check
+        super().__init__(check.errors, check.message())
 
 
 class ServiceError(Exception):
@@ -48,6 +56,37 @@ def params_validate(*, bundle_version: BundleVersion, params: dict) -> None:
         raise ParamsInvalid(errors)
 
 
+def params_approve(
+    *, environment: Environment, bundle_version: BundleVersion, params: dict, exception: ExceptionRequest | None
+) -> str:
+    """Validate params for the bundle and the environment's policy; return the approval basis.
+
+    In-policy params are approved by the policy itself. Anything else needs an approved exception.
+    """
+    params_validate(bundle_version=bundle_version, params=params)
+    check = policy.check_params(environment=environment, bundle_version=bundle_version, params=params)
+    if check.ok:
+        return f"approved by policy {check.policy.label}"
+    if exception is not None and exception.status == ExceptionRequest.Status.APPROVED:
+        return f"approved by exception #{exception.pk} ({exception.decided_by_name})"
+    raise PolicyViolation(check)
+
+
+def immutable_errors(*, deployment: Deployment, params: dict) -> dict[str, list[str]]:
+    """``x-immutable`` params that would change although the deployment has applied once."""
+    if not deployment.runs.filter(status=RunStatus.SUCCEEDED, action=RunAction.APPLY).exists():
+        return {}
+    current = deployment.full_params()
+    errors = {}
+    for name, sub in (deployment.bundle_version.params_schema.get("properties") or {}).items():
+        if isinstance(sub, dict) and sub.get("x-immutable") and params.get(name) != current.get(name):
+            errors[f"/{name}"] = [
+                f"{sub.get('title') or name} cannot change after the first apply (it is {current.get(name)!r}). "
+                "Create a new deployment to change it."
+            ]
+    return errors
+
+
 @transaction.atomic
 def deployment_create(
     *,
@@ -59,9 +98,10 @@ def deployment_create(
     channel: str = "ui",
     reason: str = "",
     auto_apply: bool = True,
+    exception: ExceptionRequest | None = None,
 ) -> Deployment:
     """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off)."""
-    params_validate(bundle_version=bundle_version, params=params)
+    basis = params_approve(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
     if Deployment.objects.filter(environment=environment, name=name).exists():
         raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
     masked, encrypted = secrets.split(bundle_version.params_schema, params)
@@ -75,7 +115,7 @@ def deployment_create(
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     deployment.full_clean(exclude=["sensitive_outputs", "sensitive_params", "created_by"])
-    deployment._change_reason = change_reason(channel=channel, actor=actor, note=reason or "created")
+    deployment._change_reason = change_reason(channel=channel, actor=actor, basis=basis, note=reason or "created")
     deployment.save()
     run_request(
         deployment=deployment,
@@ -84,6 +124,7 @@ def deployment_create(
         channel=channel,
         reason=reason,
         auto_apply=auto_apply,
+        approval_basis=basis,
     )
     return deployment
 
@@ -97,8 +138,11 @@ def run_request(
     channel: str = "ui",
     reason: str = "",
     auto_apply: bool = True,
+    approval_basis: str = "",
 ) -> Run:
     """Queue a run of the deployment's current configuration. It waits behind any run already active."""
+    if not approval_basis and action != RunAction.APPLY:
+        approval_basis = f"{action} requested by {getattr(actor, 'username', '') or 'system'}"
     run = Run.objects.create(
         deployment=deployment,
         action=action,
@@ -110,6 +154,7 @@ def run_request(
         requested_by_name=getattr(actor, "username", "") or "system",
         channel=channel,
         reason=reason,
+        approval_basis=approval_basis,
     )
     if action == RunAction.DESTROY and deployment.status != DeploymentStatus.DESTROYING:
         deployment.status = DeploymentStatus.DESTROYING
@@ -190,6 +235,7 @@ def deployment_update(
     reason: str = "",
     expected_version: int | None = None,
     auto_apply: bool = True,
+    exception: ExceptionRequest | None = None,
 ) -> Run:
     """Change a deployment's params and queue the apply that makes them real.
 
@@ -204,15 +250,26 @@ def deployment_update(
             f"{locked.name} was changed by someone else while you were editing (version {expected_version} "
             f"is now {locked.version}). Reload to see their change."
         )
-    params_validate(bundle_version=locked.bundle_version, params=params)
+    immutable = immutable_errors(deployment=locked, params=params)
+    if immutable:
+        raise ParamsInvalid(immutable, "Some fields cannot change after the first apply.")
+    basis = params_approve(
+        environment=locked.environment, bundle_version=locked.bundle_version, params=params, exception=exception
+    )
     locked.params, locked.sensitive_params = secrets.split(locked.bundle_version.params_schema, params)
     locked.version += 1
     locked.status = DeploymentStatus.DEPLOYING
-    locked._change_reason = change_reason(channel=channel, actor=actor, note=reason)
+    locked._change_reason = change_reason(channel=channel, actor=actor, basis=basis, note=reason)
     locked.save()
     deployment.refresh_from_db()
     return run_request(
-        deployment=locked, action=RunAction.APPLY, actor=actor, channel=channel, reason=reason, auto_apply=auto_apply
+        deployment=locked,
+        action=RunAction.APPLY,
+        actor=actor,
+        channel=channel,
+        reason=reason,
+        auto_apply=auto_apply,
+        approval_basis=basis,
     )
 
 
@@ -264,3 +321,244 @@ def sensitive_output_reveal(*, deployment: Deployment, name: str, actor, channel
         event_type="secret.revealed", actor=actor, target=deployment, channel=channel, data={"output": name}
     )
     return stored[name]
+
+
+# --- Approvals and exceptions ----------------------------------------------------------------
+
+
+def _ops_only(actor) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from portal.roles import is_ops
+
+    if not is_ops(actor):
+        raise PermissionDenied("Only platform ops can decide this.")
+
+
+@transaction.atomic
+def run_approve(*, run: Run, actor, comment: str = "", channel: str = "ui") -> Run:
+    """Ops approve a plan the policy held back: the worker applies exactly that plan."""
+    _ops_only(actor)
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.AWAITING_APPROVAL:
+        raise ServiceError(f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval.")
+    name = getattr(actor, "username", "") or "system"
+    basis = f"{run.approval_basis}; plan approved by {name}" + (f": {comment}" if comment else "")
+    run.transition(RunStatus.QUEUED, apply_confirmed_by=name, approval_basis=basis[:255], enqueued_at=None)
+    audit_event_record(
+        event_type="run.approved",
+        actor=actor,
+        target=run.deployment,
+        channel=channel,
+        data={"run": run.pk, "comment": comment},
+    )
+    requester = run.requested_by
+    notifications.notify(
+        subject=f"Run #{run.pk} of {run.deployment} approved",
+        body=f"{name} approved the plan of run #{run.pk}. {comment}".strip(),
+        path=run.get_absolute_url(),
+        recipients=[requester.email] if requester and requester.email else [],
+        event="run.approved",
+    )
+    transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+    return run
+
+
+@transaction.atomic
+def run_reject(*, run: Run, actor, comment: str, channel: str = "ui") -> Run:
+    """Ops reject a held plan: it never applies, and the requester sees why."""
+    _ops_only(actor)
+    if not comment.strip():
+        raise ServiceError("Say why the plan is rejected: the requester reads it.")
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.AWAITING_APPROVAL:
+        raise ServiceError(f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval.")
+    name = getattr(actor, "username", "") or "system"
+    run.transition(RunStatus.CANCELLED, error=f"Rejected by {name}: {comment}", plan_file=None)
+    _settle_deployment_after_cancel(run)
+    audit_event_record(
+        event_type="run.rejected",
+        actor=actor,
+        target=run.deployment,
+        channel=channel,
+        data={"run": run.pk, "comment": comment},
+    )
+    requester = run.requested_by
+    notifications.notify(
+        subject=f"Run #{run.pk} of {run.deployment} rejected",
+        body=f"{name} rejected the plan of run #{run.pk}: {comment}",
+        path=run.get_absolute_url(),
+        recipients=[requester.email] if requester and requester.email else [],
+        event="run.rejected",
+    )
+    transaction.on_commit(lambda: run_enqueue_next(deployment_id=run.deployment_id))
+    return run
+
+
+@transaction.atomic
+def exception_request_create(
+    *,
+    environment: Environment,
+    bundle_version: BundleVersion,
+    name: str,
+    params: dict,
+    reason: str,
+    actor,
+    deployment: Deployment | None = None,
+    channel: str = "ui",
+) -> ExceptionRequest:
+    """Ask ops to allow params the bundle accepts but the environment's policy does not."""
+    if not reason.strip():
+        raise ServiceError("Say why you need an exception: ops decide on your reason.", field="reason")
+    params_validate(bundle_version=bundle_version, params=params)
+    if deployment is not None:
+        immutable = immutable_errors(deployment=deployment, params=params)
+        if immutable:
+            raise ParamsInvalid(immutable, "Some fields cannot change after the first apply.")
+    elif Deployment.objects.filter(environment=environment, name=name).exists():
+        raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
+    check = policy.check_params(environment=environment, bundle_version=bundle_version, params=params)
+    if check.ok:
+        raise ServiceError("These params are within the policy: no exception is needed, just submit them.")
+    masked, encrypted = secrets.split(bundle_version.params_schema, params)
+    request = ExceptionRequest.objects.create(
+        environment=environment,
+        bundle_version=bundle_version,
+        deployment=deployment,
+        name=name,
+        params=masked,
+        sensitive_params=encrypted,
+        violations=check.errors,
+        fields=check.fields,
+        policy_version=check.policy.version,
+        reason=reason,
+        requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+        requested_by_name=getattr(actor, "username", "") or "system",
+    )
+    audit_event_record(
+        event_type="exception.requested",
+        actor=actor,
+        target=deployment or environment,
+        channel=channel,
+        data={"exception": request.pk, "bundle": bundle_version.bundle.name, "fields": check.fields, "reason": reason},
+    )
+    notifications.notify(
+        subject=f"Exception requested for {environment}/{name}",
+        body=(
+            f"{request.requested_by_name} asks to deploy {bundle_version} as {environment}/{name} outside policy "
+            f"v{check.policy.version} ({', '.join(check.fields) or 'bundle not allowed'}).\nWhy: {reason}"
+        ),
+        path=request.get_absolute_url(),
+        recipients=notifications.ops_emails(),
+        webhook_url=check.policy.webhook_url,
+        event="exception.requested",
+    )
+    return request
+
+
+@transaction.atomic
+def exception_approve(*, request: ExceptionRequest, actor, comment: str = "", channel: str = "ui") -> Run:
+    """Approve an exception: the change it asked for is made and its run proceeds."""
+    _ops_only(actor)
+    request = ExceptionRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status != ExceptionRequest.Status.PENDING:
+        raise ServiceError(f"Exception #{request.pk} is already {request.get_status_display().lower()}.")
+    name = getattr(actor, "username", "") or "system"
+    request.status = ExceptionRequest.Status.APPROVED
+    request.decided_by_name = name
+    request.decision_comment = comment
+    request.decided_at = timezone.now()
+    request.save()
+    params = secrets.merge(request.params, request.sensitive_params)
+    why = f"exception #{request.pk}: {request.reason}"
+    requester = request.requested_by or actor
+    if request.deployment is None:
+        deployment = deployment_create(
+            environment=request.environment,
+            name=request.name,
+            bundle_version=request.bundle_version,
+            params=params,
+            actor=requester,
+            channel=channel,
+            reason=why,
+            exception=request,
+        )
+        run = deployment.runs.order_by("-created_at", "-id").first()
+    else:
+        run = deployment_update(
+            deployment=request.deployment,
+            params=params,
+            actor=requester,
+            channel=channel,
+            reason=why,
+            exception=request,
+        )
+    request.run = run
+    request.save(update_fields=["run"])
+    audit_event_record(
+        event_type="exception.approved",
+        actor=actor,
+        target=run.deployment,
+        channel=channel,
+        data={"exception": request.pk, "comment": comment, "run": run.pk},
+    )
+    notifications.notify(
+        subject=f"Exception #{request.pk} approved",
+        body=f"{name} approved your exception for {request.environment}/{request.name}. {comment}".strip(),
+        path=run.get_absolute_url(),
+        recipients=[request.requested_by.email] if request.requested_by and request.requested_by.email else [],
+        event="exception.approved",
+    )
+    return run
+
+
+@transaction.atomic
+def exception_reject(*, request: ExceptionRequest, actor, comment: str, channel: str = "ui") -> ExceptionRequest:
+    """Reject an exception: nothing runs, and the requester sees why."""
+    _ops_only(actor)
+    if not comment.strip():
+        raise ServiceError("Say why the exception is rejected: the requester reads it.", field="comment")
+    request = ExceptionRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status != ExceptionRequest.Status.PENDING:
+        raise ServiceError(f"Exception #{request.pk} is already {request.get_status_display().lower()}.")
+    request.status = ExceptionRequest.Status.REJECTED
+    request.decided_by_name = getattr(actor, "username", "") or "system"
+    request.decision_comment = comment
+    request.decided_at = timezone.now()
+    request.save()
+    audit_event_record(
+        event_type="exception.rejected",
+        actor=actor,
+        target=request.deployment or request.environment,
+        channel=channel,
+        data={"exception": request.pk, "comment": comment},
+    )
+    notifications.notify(
+        subject=f"Exception #{request.pk} rejected",
+        body=f"{request.decided_by_name} rejected your exception for {request.environment}/{request.name}: {comment}",
+        path=request.get_absolute_url(),
+        recipients=[request.requested_by.email] if request.requested_by and request.requested_by.email else [],
+        event="exception.rejected",
+    )
+    return request
+
+
+def deployment_reapply(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "", auto_apply=True) -> Run:
+    """Apply the deployment's current configuration again (after a failure, or to correct drift)."""
+    if deployment.status in (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED):
+        raise ServiceError(f"{deployment.name} is {deployment.get_status_display().lower()}; it cannot be applied.")
+    basis = params_approve(
+        environment=deployment.environment,
+        bundle_version=deployment.bundle_version,
+        params=deployment.full_params(),
+        exception=None,
+    )
+    return run_request(
+        deployment=deployment,
+        action=RunAction.APPLY,
+        actor=actor,
+        channel=channel,
+        reason=reason,
+        auto_apply=auto_apply,
+        approval_basis=basis,
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_policy
 
 app_name = "deployments"
 urlpatterns = [
@@ -14,5 +14,9 @@ urlpatterns = [
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("runs/<int:pk>/apply/", views.run_apply, name="run-apply"),
     path("<uuid:pk>/unlock/", views.deployment_force_unlock, name="force-unlock"),
+    path("runs/<int:pk>/decide/", views_policy.run_decide, name="run-decide"),
+    path("exceptions/", views_policy.exception_queue, name="exceptions"),
+    path("exceptions/<int:pk>/", views_policy.exception_detail, name="exception"),
+    path("exceptions/<int:pk>/decide/", views_policy.exception_decide, name="exception-decide"),
     path("<uuid:pk>/outputs/<str:name>/reveal/", views.output_reveal, name="reveal"),
 ]

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -19,9 +20,9 @@ from bundles.views import form_state
 from portal.crypto import decrypt
 from portal.roles import is_ops
 
-from . import services
+from . import policy, services
 from .choices import DeploymentStatus, Tier
-from .forms import ChangeReasonForm, DestroyForm, ForceUnlockForm, NewDeploymentForm
+from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
 from .models import Deployment, Run, StateLock
 from .selectors import (
     can_change_deployment,
@@ -71,6 +72,11 @@ def deployment_list(request):
     return render(request, "deployments/list.html", context)
 
 
+def _environment_from(request, environments):
+    raw = request.POST.get("environment") or request.GET.get("environment") or ""
+    return environments.filter(pk=int(raw)).first() if raw.isdigit() else None
+
+
 @login_required
 def deployment_new(request, bundle_name: str):
     bundle = get_object_or_404(Bundle, name=bundle_name)
@@ -78,24 +84,47 @@ def deployment_new(request, bundle_name: str):
     if version is None:
         raise Http404("This bundle has no published version.")
     environments = environments_writable_by(request.user)
+    environment = _environment_from(request, environments)
     schema, ui = version.params_schema, version.ui_schema
+    # The form shows what this environment's policy allows; validation still uses the full rules.
+    shown, hints = policy.form_schema(environment=environment, bundle_version=version) if environment else (schema, [])
     preset = version.preset(request.GET.get("preset", "")) if request.method == "GET" else None
     param_errs: dict[str, list[str]] = {}
+    violation = None
+    exception_form = ExceptionReasonForm(request.POST if "request_exception" in request.POST else None)
     if request.method == "POST":
         meta = NewDeploymentForm(request.POST, environments=environments)
         values = parse_post(schema, request.POST)
         if meta.is_valid():
+            data = meta.cleaned_data
             try:
+                if "request_exception" in request.POST:
+                    if not exception_form.is_valid():
+                        raise services.PolicyViolation(
+                            policy.check_params(environment=data["environment"], bundle_version=version, params=values)
+                        )
+                    exception = services.exception_request_create(
+                        environment=data["environment"],
+                        bundle_version=version,
+                        name=data["name"],
+                        params=values,
+                        reason=exception_form.cleaned_data["exception_reason"],
+                        actor=request.user,
+                    )
+                    messages.success(request, f"Exception #{exception.pk} requested; ops have been notified.")
+                    return redirect(exception)
                 deployment = services.deployment_create(
-                    environment=meta.cleaned_data["environment"],
-                    name=meta.cleaned_data["name"],
+                    environment=data["environment"],
+                    name=data["name"],
                     bundle_version=version,
                     params=values,
                     actor=request.user,
                     channel="ui",
-                    reason=meta.cleaned_data["reason"],
-                    auto_apply=not meta.cleaned_data["review_first"],
+                    reason=data["reason"],
+                    auto_apply=not data["review_first"],
                 )
+            except services.PolicyViolation as exc:
+                param_errs, violation = exc.errors, exc.message
             except ParamsInvalid as exc:
                 param_errs = exc.errors
             except ServiceError as exc:
@@ -107,10 +136,19 @@ def deployment_new(request, bundle_name: str):
             # Still check the params, so every error shows at once.
             param_errs = param_errors(schema, values)
     else:
-        initial = {"environment": request.GET.get("environment")} if request.GET.get("environment") else {}
-        meta = NewDeploymentForm(initial=initial, environments=environments)
-        values = initial_values(schema, preset)
-    fields = build_fields(schema, ui, values, param_errs)
+        meta = NewDeploymentForm(
+            initial={"environment": environment.pk if environment else None}, environments=environments
+        )
+        values = initial_values(shown, preset)
+    meta.fields["environment"].widget.attrs.update(
+        {
+            "hx-get": reverse("deployments:new", args=[bundle.name]),
+            "hx-target": "#params",
+            "hx-swap": "outerHTML",
+            "hx-include": "#preset",
+        }
+    )
+    fields = build_fields(shown, ui, values, param_errs)
     context = {
         "bundle": bundle,
         "version": version,
@@ -120,8 +158,12 @@ def deployment_new(request, bundle_name: str):
         "presets": version.presets,
         "preset_name": preset.get("name") if preset else "",
         "no_environments": not environments.exists(),
+        "policy_hints": hints,
+        "environment": environment,
+        "violation": violation,
+        "exception_form": exception_form,
     }
-    if request.htmx and request.GET.get("preset") is not None:
+    if request.htmx and request.method == "GET":
         return render(request, "deployments/new.html#params", context)
     return render(request, "deployments/new.html", context, status=400 if request.method == "POST" else 200)
 
@@ -133,13 +175,34 @@ def deployment_edit(request, pk):
     schema = version.params_schema
     # Stored secrets in clear (a blank field keeps them) and whether x-immutable fields are locked yet.
     state = form_state(deployment)
+    shown, hints = policy.form_schema(environment=deployment.environment, bundle_version=version)
     param_errs: dict[str, list[str]] = {}
+    violation = None
     form = ChangeReasonForm(request.POST or None)
+    exception_form = ExceptionReasonForm(request.POST if "request_exception" in request.POST else None)
     if request.method == "POST":
         values = parse_post(schema, request.POST, stored=state["stored"], lock_immutable=state["lock_immutable"])
         expected = request.POST.get("expected_version")
         if form.is_valid():
             try:
+                if "request_exception" in request.POST:
+                    if not exception_form.is_valid():
+                        raise services.PolicyViolation(
+                            policy.check_params(
+                                environment=deployment.environment, bundle_version=version, params=values
+                            )
+                        )
+                    exception = services.exception_request_create(
+                        environment=deployment.environment,
+                        bundle_version=version,
+                        name=deployment.name,
+                        params=values,
+                        reason=exception_form.cleaned_data["exception_reason"],
+                        actor=request.user,
+                        deployment=deployment,
+                    )
+                    messages.success(request, f"Exception #{exception.pk} requested; ops have been notified.")
+                    return redirect(exception)
                 services.deployment_update(
                     deployment=deployment,
                     params=values,
@@ -149,6 +212,8 @@ def deployment_edit(request, pk):
                     auto_apply=not form.cleaned_data["review_first"],
                     expected_version=int(expected) if expected and expected.isdigit() else None,
                 )
+            except services.PolicyViolation as exc:
+                param_errs, violation = exc.errors, exc.message
             except ParamsInvalid as exc:
                 param_errs = exc.errors
             except ServiceError as exc:
@@ -159,7 +224,7 @@ def deployment_edit(request, pk):
     else:
         values = deployment.params
     fields = build_fields(
-        schema,
+        shown,
         version.ui_schema,
         values,
         param_errs,
@@ -172,6 +237,10 @@ def deployment_edit(request, pk):
         "form": form,
         "fields": fields,
         "root_errors": unplaced_errors(fields, param_errs),
+        "policy_hints": hints,
+        "environment": deployment.environment,
+        "violation": violation,
+        "exception_form": exception_form,
     }
     return render(request, "deployments/edit.html", context, status=400 if request.method == "POST" else 200)
 

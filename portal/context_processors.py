@@ -5,4 +5,12 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"user_is_ops": is_ops(user), "user_is_auditor": is_auditor(user)}
+    context = {"user_is_ops": is_ops(user), "user_is_auditor": is_auditor(user)}
+    if context["user_is_ops"]:
+        from deployments.models import ExceptionRequest, Run
+
+        context["waiting_for_ops"] = (
+            ExceptionRequest.objects.filter(status=ExceptionRequest.Status.PENDING).count()
+            + Run.objects.filter(status="awaiting_approval").count()
+        )
+    return context

@@ -160,6 +160,18 @@ STORAGES = {
     },
 }
 
+# --- Cache (login throttling) ----------------------------------------------------------
+# Shared across web processes when Redis is there; per process otherwise (the embedded default).
+_broker = env_str("CELERY_BROKER_URL")
+_cache_url = env_str("CACHE_URL") or (_broker if _broker.startswith(("redis://", "rediss://")) else "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+    if _cache_url
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+SLIPWAY_LOGIN_ATTEMPTS = env_int("SLIPWAY_LOGIN_ATTEMPTS", 5)
+SLIPWAY_LOGIN_LOCKOUT_SECONDS = env_int("SLIPWAY_LOGIN_LOCKOUT_SECONDS", 900)
+
 # --- Security when DEBUG is off -------------------------------------------------------
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
@@ -237,6 +249,19 @@ CELERY_TASK_ALWAYS_EAGER = False
 SLIPWAY_TOFU_BINARY = env_str("SLIPWAY_TOFU_BINARY") or shutil.which("tofu") or shutil.which("terraform") or ""
 SLIPWAY_WORKDIR = Path(env_str("SLIPWAY_WORKDIR", str(VAR_DIR / "work")))
 SLIPWAY_BASE_URL = env_str("SLIPWAY_BASE_URL", "http://127.0.0.1:8000")
+# Where people open links from notifications (defaults to the runners' address).
+SLIPWAY_PUBLIC_URL = env_str("SLIPWAY_PUBLIC_URL", SLIPWAY_BASE_URL)
+
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "slipway@localhost")
 SLIPWAY_CATALOG_DIR = BASE_DIR / "bundles" / "catalog"
 SLIPWAY_RUN_TIMEOUT = {
     "plan": env_int("SLIPWAY_PLAN_TIMEOUT", 900),

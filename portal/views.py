@@ -1,11 +1,17 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from deployments.choices import RUN_ACTIVE
 from deployments.selectors import deployments_visible_to, runs_visible_to
+
+from .models import APIToken
 
 
 @login_required
@@ -32,3 +38,61 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+class ThrottledLoginView(auth_views.LoginView):
+    """Sign-in that locks a username (and an address) out for a while after repeated failures."""
+
+    redirect_authenticated_user = True
+
+    def _keys(self) -> list[str]:
+        username = (self.request.POST.get("username") or "").strip().lower()
+        address = self.request.META.get("REMOTE_ADDR", "")
+        return [f"login-fail:user:{username}", f"login-fail:addr:{address}"]
+
+    def _locked(self) -> bool:
+        limits = (settings.SLIPWAY_LOGIN_ATTEMPTS, settings.SLIPWAY_LOGIN_ATTEMPTS * 4)
+        return any((cache.get(key) or 0) >= limit for key, limit in zip(self._keys(), limits, strict=True))
+
+    def post(self, request, *args, **kwargs):
+        if self._locked():
+            form = self.get_form()
+            minutes = settings.SLIPWAY_LOGIN_LOCKOUT_SECONDS // 60
+            form.add_error(None, f"Too many failed sign-ins. Try again in {minutes} minutes.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        for key in self._keys():
+            cache.add(key, 0, settings.SLIPWAY_LOGIN_LOCKOUT_SECONDS)
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, settings.SLIPWAY_LOGIN_LOCKOUT_SECONDS)
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        cache.delete(self._keys()[0])
+        return super().form_valid(form)
+
+
+@login_required
+def api_tokens(request):
+    """A user's own API tokens: create one (its key is shown once), see when each was last used, revoke."""
+    new_key = None
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            token = get_object_or_404(APIToken, pk=request.POST["revoke"], user=request.user)
+            token.revoke()
+            messages.info(request, f"Token {token.name} revoked.")
+            return redirect("api-tokens")
+        name = (request.POST.get("name") or "").strip()[:100]
+        if not name:
+            messages.error(request, "Give the token a name, e.g. ci-pipeline.")
+        else:
+            _, new_key = APIToken.issue(user=request.user, name=name)
+    return render(
+        request,
+        "portal/tokens.html",
+        {"tokens": APIToken.objects.filter(user=request.user), "new_key": new_key},
+    )

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from bundles.models import Bundle
 
-from ..models import Deployment, Environment, Project, Run, RunLogLine
+from ..models import Deployment, Environment, ExceptionRequest, Project, Run, RunLogLine
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -149,3 +149,80 @@ class RunLogPageSerializer(serializers.Serializer):
     next = serializers.IntegerField(help_text="Pass as ?after= to get the lines that follow.")
     finished = serializers.BooleanField(help_text="True when the run has ended and every line was returned.")
     status = serializers.CharField()
+
+
+class ExceptionRequestSerializer(serializers.ModelSerializer):
+    environment = serializers.CharField(source="environment.__str__", read_only=True)
+    bundle = serializers.CharField(source="bundle_version.bundle.name", read_only=True)
+    bundle_version = serializers.CharField(source="bundle_version.version", read_only=True)
+
+    class Meta:
+        model = ExceptionRequest
+        fields = [
+            "id",
+            "environment",
+            "name",
+            "bundle",
+            "bundle_version",
+            "deployment",
+            "params",
+            "violations",
+            "fields",
+            "policy_version",
+            "reason",
+            "status",
+            "requested_by_name",
+            "decided_by_name",
+            "decision_comment",
+            "run",
+            "created_at",
+            "decided_at",
+        ]
+
+
+class ExceptionRequestCreateSerializer(serializers.Serializer):
+    """Ask for params outside the policy: for a new deployment (environment + name + bundle) or an existing one."""
+
+    deployment = serializers.UUIDField(required=False)
+    environment = serializers.PrimaryKeyRelatedField(queryset=Environment.objects.none(), required=False)
+    name = serializers.SlugField(max_length=60, required=False)
+    bundle = serializers.SlugRelatedField(slug_field="name", queryset=Bundle.objects.all(), required=False)
+    params = serializers.JSONField()
+    reason = serializers.CharField(max_length=2000)
+
+    def __init__(self, *args, environments=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if environments is not None:
+            self.fields["environment"].queryset = environments
+
+    def validate(self, attrs):
+        if not isinstance(attrs.get("params"), dict):
+            raise serializers.ValidationError({"params": "Must be a JSON object."})
+        if "deployment" not in attrs and not {"environment", "name", "bundle"} <= set(attrs):
+            raise serializers.ValidationError("Give either a deployment, or an environment, a name and a bundle.")
+        return attrs
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class DeploymentActionSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class DeploymentApplySerializer(DeploymentActionSerializer):
+    params = serializers.JSONField(required=False, help_text="New params; leave out to apply the current ones again.")
+    auto_apply = serializers.BooleanField(required=False, default=True)
+    expected_version = serializers.IntegerField(
+        required=False, help_text="The configuration version you edited; refused if someone changed it since."
+    )
+
+    def validate_params(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
+class DeploymentDestroySerializer(DeploymentActionSerializer):
+    confirm = serializers.CharField(help_text="The deployment's name, to confirm.")

@@ -6,71 +6,97 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0001_initial'),
+        ("deployments", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='deployment',
-            name='sensitive_params',
-            field=models.BinaryField(blank=True, help_text='Encrypted JSON of the x-sensitive params; params hold a mask.', null=True),
+            model_name="deployment",
+            name="sensitive_params",
+            field=models.BinaryField(
+                blank=True, help_text="Encrypted JSON of the x-sensitive params; params hold a mask.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='run',
-            name='apply_confirmed_by',
-            field=models.CharField(blank=True, help_text='Who confirmed the reviewed plan.', max_length=150),
+            model_name="run",
+            name="apply_confirmed_by",
+            field=models.CharField(blank=True, help_text="Who confirmed the reviewed plan.", max_length=150),
         ),
         migrations.AddField(
-            model_name='run',
-            name='plan_file',
-            field=models.BinaryField(blank=True, help_text='Encrypted saved plan.', null=True),
+            model_name="run",
+            name="plan_file",
+            field=models.BinaryField(blank=True, help_text="Encrypted saved plan.", null=True),
         ),
         migrations.AddField(
-            model_name='run',
-            name='plan_json',
+            model_name="run",
+            name="plan_json",
             field=models.JSONField(blank=True, help_text="The engine's plan, sensitive values redacted.", null=True),
         ),
         migrations.AddField(
-            model_name='run',
-            name='sensitive_params',
-            field=models.BinaryField(blank=True, help_text='Encrypted JSON.', null=True),
+            model_name="run",
+            name="sensitive_params",
+            field=models.BinaryField(blank=True, help_text="Encrypted JSON.", null=True),
         ),
         migrations.AddField(
-            model_name='run',
-            name='state_credential',
-            field=models.CharField(blank=True, editable=False, help_text="SHA-256 of the run's state-backend password.", max_length=64),
+            model_name="run",
+            name="state_credential",
+            field=models.CharField(
+                blank=True, editable=False, help_text="SHA-256 of the run's state-backend password.", max_length=64
+            ),
         ),
         migrations.AlterField(
-            model_name='deployment',
-            name='params',
-            field=models.JSONField(blank=True, default=dict, help_text='The desired configuration.'),
+            model_name="deployment",
+            name="params",
+            field=models.JSONField(blank=True, default=dict, help_text="The desired configuration."),
         ),
         migrations.AlterField(
-            model_name='historicaldeployment',
-            name='params',
-            field=models.JSONField(blank=True, default=dict, help_text='The desired configuration.'),
+            model_name="historicaldeployment",
+            name="params",
+            field=models.JSONField(blank=True, default=dict, help_text="The desired configuration."),
         ),
         migrations.AlterField(
-            model_name='run',
-            name='auto_apply',
-            field=models.BooleanField(default=True, help_text='Apply right after the plan when it replaces or destroys nothing.'),
+            model_name="run",
+            name="auto_apply",
+            field=models.BooleanField(
+                default=True, help_text="Apply right after the plan when it replaces or destroys nothing."
+            ),
         ),
         migrations.AlterField(
-            model_name='run',
-            name='params',
-            field=models.JSONField(default=dict, help_text='Snapshot of the params the run uses (sensitive ones masked).'),
+            model_name="run",
+            name="params",
+            field=models.JSONField(
+                default=dict, help_text="Snapshot of the params the run uses (sensitive ones masked)."
+            ),
         ),
         migrations.CreateModel(
-            name='StateLock',
+            name="StateLock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lock_id', models.CharField(max_length=100)),
-                ('info', models.JSONField(default=dict, help_text='What the engine sent: who, operation, version, created.')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('deployment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='state_lock', to='deployments.deployment')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='deployments.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("lock_id", models.CharField(max_length=100)),
+                (
+                    "info",
+                    models.JSONField(default=dict, help_text="What the engine sent: who, operation, version, created."),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "deployment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="state_lock",
+                        to="deployments.deployment",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="deployments.run",
+                    ),
+                ),
             ],
         ),
     ]

@@ -11,10 +11,23 @@ from django.db import transaction
 
 from deployments.choices import Tier
 from deployments.models import Environment, Project
+from deployments.policy import policy_for
 from portal.models import Membership, Team
 from portal.roles import COMPLIANCE_GROUP, OPS_GROUP
 
 APPS = ["portal", "bundles", "deployments", "audit", "auth"]
+
+# What the demo environments allow: prototypes stay small, production is highly available and backed up.
+DEMO_OVERLAYS = {
+    Tier.PROTOTYPE: {"postgres": {"properties": {"size": {"enum": ["small", "medium"]}}}},
+    Tier.PRODUCTION: {
+        "postgres": {
+            "properties": {"high_availability": {"const": True}, "backup_retention_days": {"minimum": 7}},
+            "required": ["high_availability"],
+        },
+        "object-storage": {"properties": {"block_public_access": {"const": True}}},
+    },
+}
 
 
 class Command(BaseCommand):
@@ -39,7 +52,13 @@ class Command(BaseCommand):
         team, _ = Team.objects.get_or_create(slug="payments", defaults={"name": "Payments"})
         project, _ = Project.objects.get_or_create(slug="checkout", defaults={"name": "Checkout", "team": team})
         for slug, name, tier in (("proto", "Prototype", Tier.PROTOTYPE), ("production", "Production", Tier.PRODUCTION)):
-            Environment.objects.get_or_create(project=project, slug=slug, defaults={"name": name, "tier": tier})
+            environment, _ = Environment.objects.get_or_create(
+                project=project, slug=slug, defaults={"name": name, "tier": tier}
+            )
+            policy = policy_for(environment)
+            if policy.version == 1 and not policy.overlays:
+                policy.overlays = DEMO_OVERLAYS[tier]
+                policy.save()
 
         password = password or secrets.token_urlsafe(9)
         cast = [

@@ -1,0 +1,233 @@
+"""Run overhead: a deploy through Slipway versus the raw engine, and queued-run throughput.
+
+    .venv/bin/python bench/run_overhead.py [--runs 10] [--queued 50] [--workers 2]
+
+Needs PostgreSQL and Redis on 127.0.0.1 (it uses its own database, slipway_bench_runs, and Redis
+db 9) and the engine on PATH. It starts a web server and Celery workers itself, then prints:
+
+1. the median wall time of a deploy through Slipway, from the API request to the outputs stored,
+   next to the median of raw `init` + `plan -out` + `apply` on the same module in a temp
+   directory, and the ratio;
+2. the time to finish N deploys queued at once with W workers, as runs per minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "slipway_bench_runs"
+BUNDLE = "postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def engine() -> str:
+    return os.environ.get("SLIPWAY_TOFU_BINARY") or shutil.which("tofu") or shutil.which("terraform")
+
+
+def manage(env, *args) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def start(env, args, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def preset_params(api, base) -> dict:
+    latest = api.get(f"{base}/api/v1/bundles/{BUNDLE}/", timeout=10).json()["latest"]
+    return next(p for p in latest["presets"] if p["name"].startswith("Prototype"))["params"]
+
+
+def deploy_and_wait(api, base, environment: int, name: str, params: dict) -> float:
+    started = time.perf_counter()
+    response = api.post(
+        f"{base}/api/v1/deployments/",
+        json={"environment": environment, "name": name, "bundle": BUNDLE, "params": params},
+        timeout=30,
+    )
+    response.raise_for_status()
+    deployment_id = response.json()["id"]
+    while True:
+        body = api.get(f"{base}/api/v1/deployments/{deployment_id}/", timeout=10).json()
+        if body["status"] == "live" and body["outputs"]:
+            return time.perf_counter() - started
+        if body["status"] == "failed":
+            raise RuntimeError(f"{name} failed")
+        time.sleep(0.05)
+
+
+def raw_engine_once(module_tar: Path, params: dict) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shutil.unpack_archive(module_tar, work)
+        context = {
+            "deployment_id": "bench",
+            "name_prefix": "bench-raw",
+            "project": "bench",
+            "environment": "proto",
+            "tier": "prototype",
+            "team": "bench",
+            "tags": {},
+        }
+        (work / "terraform.tfvars.json").write_text(json.dumps({**params, "slipway": context}))
+        rc = work / "tfrc"
+        rc.write_text("")
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": str(rc)}
+        started = time.perf_counter()
+        for args in (["init", "-input=false"], ["plan", "-input=false", "-out=plan.bin"], ["apply", "plan.bin"]):
+            subprocess.run([engine(), *args], cwd=work, env=env, check=True, capture_output=True)
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--queued", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    opts = parser.parse_args()
+
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    work = Path(tempfile.mkdtemp(prefix="bench-runs-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+        "SLIPWAY_BASE_URL": base,
+        "SLIPWAY_WORKDIR": str(work / "engine"),
+        "DEBUG": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    subprocess.run(["redis-cli", "-n", "9", "flushdb"], check=True, capture_output=True)
+    manage(env, "migrate", "--noinput")
+    manage(env, "seed_demo", "--password", "bench-password")
+    token = manage(env, "create_api_token", "ops").strip()
+    procs = [
+        start(
+            env,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi:application",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "2",
+                "--threads",
+                "4",
+            ],
+            work / "web.log",
+        ),
+    ]
+    for index in range(opts.workers):
+        procs.append(
+            start(
+                env,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    "--concurrency=1",
+                    "-n",
+                    f"bench{index}@%h",
+                    "--loglevel=WARNING",
+                ],
+                work / f"worker{index}.log",
+            )
+        )
+    try:
+        api = requests.Session()
+        api.headers["Authorization"] = f"Token {token}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if api.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        time.sleep(3)  # workers ready
+        environment = api.get(f"{base}/api/v1/environments/", params={"tier": "prototype"}, timeout=10).json()[
+            "results"
+        ][0]["id"]
+        params = preset_params(api, base)
+
+        module_tar = work / "module.tar.gz"
+        module_src = ROOT / "bundles" / "catalog" / BUNDLE / "src"
+        shutil.make_archive(str(module_tar).removesuffix(".tar.gz"), "gztar", module_src)
+
+        deploy_and_wait(api, base, environment, "warmup", params)
+        raw_engine_once(module_tar, params)
+        slipway = [deploy_and_wait(api, base, environment, f"single-{i}", params) for i in range(opts.runs)]
+        raw = [raw_engine_once(module_tar, params) for _ in range(opts.runs)]
+
+        started = time.perf_counter()
+        ids = []
+        for i in range(opts.queued):
+            response = api.post(
+                f"{base}/api/v1/deployments/",
+                json={"environment": environment, "name": f"queued-{i}", "bundle": BUNDLE, "params": params},
+                timeout=30,
+            )
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+        pending = set(ids)
+        while pending:
+            for deployment_id in list(pending):
+                status = api.get(f"{base}/api/v1/deployments/{deployment_id}/", timeout=10).json()["status"]
+                if status in ("live", "failed"):
+                    pending.discard(deployment_id)
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+    med_s, med_r = statistics.median(slipway), statistics.median(raw)
+    print(f"\nengine: {subprocess.run([engine(), 'version'], capture_output=True, text=True).stdout.splitlines()[0]}")
+    print(f"bundle: {BUNDLE} (Prototype preset), {opts.runs} runs each\n")
+    print(f"| {'measure':<46} | {'median s':>9} | {'min s':>7} | {'max s':>7} |")
+    print(f"|{'-' * 48}|{'-' * 11}|{'-' * 9}|{'-' * 9}|")
+    for label, values in (
+        ("Slipway: API request -> outputs stored", slipway),
+        ("raw engine: init + plan + apply", raw),
+    ):
+        print(f"| {label:<46} | {statistics.median(values):>9.2f} | {min(values):>7.2f} | {max(values):>7.2f} |")
+    print(f"| {'ratio (goal <= 1.5)':<46} | {med_s / med_r:>9.2f} | {'':>7} | {'':>7} |")
+    print(f"\n| {'throughput':<46} | {'value':>9} |")
+    print(f"|{'-' * 48}|{'-' * 11}|")
+    print(f"| {f'{opts.queued} deploys queued at once, {opts.workers} workers (s)':<46} | {elapsed:>9.1f} |")
+    print(f"| {'runs per minute':<46} | {opts.queued / elapsed * 60:>9.1f} |")
+
+
+if __name__ == "__main__":
+    main()

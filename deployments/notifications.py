@@ -1,0 +1,46 @@
+"""Telling people what waits for them: email through Django's backend, plus an optional webhook."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+
+from portal.roles import OPS_GROUP
+
+log = logging.getLogger(__name__)
+
+
+def absolute(path: str) -> str:
+    return settings.SLIPWAY_PUBLIC_URL.rstrip("/") + path
+
+
+def ops_emails() -> list[str]:
+    users = get_user_model().objects.filter(Q(groups__name=OPS_GROUP) | Q(is_superuser=True), is_active=True)
+    return sorted({u.email for u in users if u.email})
+
+
+def notify(*, subject: str, body: str, path: str, recipients: list[str], webhook_url: str = "", event: str) -> None:
+    """Queue an email (and a webhook call) once the current transaction commits; never fails the caller."""
+    link = absolute(path)
+    text = f"{body}\n\nOpen: {link}\n"
+
+    def deliver():
+        from .tasks import deliver_webhook
+
+        if recipients:
+            try:
+                send_mail(f"[Slipway] {subject}", text, settings.DEFAULT_FROM_EMAIL, recipients)
+            except Exception:  # a mail outage must not undo the request
+                log.exception("could not send %r", subject)
+        if webhook_url:
+            try:
+                deliver_webhook.delay(webhook_url, {"event": event, "subject": subject, "text": body, "url": link})
+            except Exception:
+                log.exception("could not queue the webhook for %r", subject)
+
+    transaction.on_commit(deliver)

@@ -1,0 +1,164 @@
+"""Environment policy: what an environment allows, and what the form and the runner make of it.
+
+The **effective schema** of a deployment is its bundle version's params schema with the
+environment's overlay for that bundle added under ``allOf``: jsonschema validates against it, so
+it has the final say. The **form schema** is the bundle schema with the overlay folded in where a
+form can show it (fewer enum options, tighter bounds, fixed values), plus hints in plain words.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from bundles.models import BundleVersion
+from bundles.schema import param_errors
+
+from .models import Environment, Policy, default_gated_actions
+
+
+def policy_for(environment: Environment) -> Policy:
+    policy = getattr(environment, "_policy_cache", None)
+    if policy is None:
+        policy, _ = Policy.objects.get_or_create(
+            environment=environment, defaults={"gated_actions": default_gated_actions(environment.tier)}
+        )
+        environment._policy_cache = policy
+    return policy
+
+
+def overlay_for(environment: Environment, bundle_version: BundleVersion) -> dict:
+    return (policy_for(environment).overlays or {}).get(bundle_version.bundle.name) or {}
+
+
+def effective_schema(*, environment: Environment, bundle_version: BundleVersion) -> dict:
+    """The bundle's schema with the environment's overlay added under ``allOf`` (keeps ``$defs`` at the root)."""
+    overlay = overlay_for(environment, bundle_version)
+    schema = bundle_version.params_schema
+    if not overlay:
+        return schema
+    combined = dict(schema)
+    combined["allOf"] = [*(schema.get("allOf") or []), overlay]
+    return combined
+
+
+@dataclass
+class PolicyCheck:
+    """The verdict on params that already satisfy the bundle."""
+
+    policy: Policy
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    bundle_allowed: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.bundle_allowed and not self.errors
+
+    @property
+    def fields(self) -> list[str]:
+        """Top-level params the policy objects to: what the exception backlog counts."""
+        return sorted({p.split("/")[1] for p in self.errors if p.startswith("/")})
+
+    def message(self) -> str:
+        where = f"{self.policy.environment} (policy v{self.policy.version})"
+        if not self.bundle_allowed:
+            return f"This bundle is not allowed in {where}."
+        return f"These params are outside the policy of {where}. Change them, or request an exception."
+
+
+def check_params(*, environment: Environment, bundle_version: BundleVersion, params: dict) -> PolicyCheck:
+    policy = policy_for(environment)
+    if not policy.allows_bundle(bundle_version.bundle.name):
+        return PolicyCheck(
+            policy=policy,
+            bundle_allowed=False,
+            errors={"": [f"{bundle_version.bundle.name} is not in the allowed bundles of {environment}."]},
+        )
+    overlay = overlay_for(environment, bundle_version)
+    if not overlay:
+        return PolicyCheck(policy=policy)
+    errors = param_errors(effective_schema(environment=environment, bundle_version=bundle_version), params)
+    return PolicyCheck(policy=policy, errors=errors)
+
+
+def needs_person(*, environment: Environment, summary: dict) -> list[str]:
+    """The plan actions in ``summary`` that this environment's policy sends to ops."""
+    gated = policy_for(environment).gated_actions or []
+    return [action for action in gated if summary.get(action)]
+
+
+# --- The form's view of the policy ---------------------------------------------------------
+
+
+def _label(schema: dict, value: Any) -> str:
+    titles = schema.get("x-enum-titles") or {}
+    if isinstance(titles, dict) and str(value) in titles:
+        return str(titles[str(value)])
+    for variant in schema.get("oneOf") or schema.get("anyOf") or []:
+        if isinstance(variant, dict) and variant.get("const") == value:
+            return str(variant.get("title", value))
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _tighten(prop: dict, rule: dict, env_name: str) -> tuple[dict, list[str]]:
+    """Fold one overlay property rule into a bundle property; return it with the hints it earns."""
+    prop = copy.deepcopy(prop)
+    title = prop.get("title") or "this field"
+    unit = f" {prop['x-unit']}" if prop.get("x-unit") else ""
+    hints = []
+    if "const" in rule:
+        value = rule["const"]
+        prop["default"] = value
+        if prop.get("type") == "boolean" and value is True:
+            hints.append(f"{env_name} requires {title.lower()}.")
+        else:
+            hints.append(f"{env_name} requires {title.lower()} to be {_label(prop, value)}.")
+        if "enum" in prop:
+            prop["enum"] = [v for v in prop["enum"] if v == value]
+    if "enum" in rule:
+        allowed = [v for v in rule["enum"] if "enum" not in prop or v in prop["enum"]]
+        if "enum" in prop:
+            prop["enum"] = allowed
+        for key in ("oneOf", "anyOf"):
+            if prop.get(key) and all(isinstance(v, dict) and "const" in v for v in prop[key]):
+                prop[key] = [v for v in prop[key] if v["const"] in allowed]
+        hints.append(f"{env_name} allows only: {', '.join(_label(prop, v) for v in allowed)}.")
+        if prop.get("default") not in allowed and allowed:
+            prop["default"] = allowed[0]
+    for key, word, pick in (("minimum", "at least", max), ("maximum", "at most", min)):
+        if key in rule:
+            prop[key] = pick(prop[key], rule[key]) if key in prop else rule[key]
+            hints.append(f"{env_name} requires {word} {prop[key]}{unit} for {title.lower()}.")
+            if isinstance(prop.get("default"), (int, float)):
+                prop["default"] = (
+                    max(prop["default"], prop[key]) if key == "minimum" else min(prop["default"], prop[key])
+                )
+    return prop, hints
+
+
+def form_schema(*, environment: Environment, bundle_version: BundleVersion) -> tuple[dict, list[str]]:
+    """The schema the form draws (options the environment forbids are not offered, bounds tightened)
+    and the hints that say why."""
+    schema = bundle_version.params_schema
+    overlay = overlay_for(environment, bundle_version)
+    if not overlay:
+        return schema, []
+    schema = copy.deepcopy(schema)
+    hints: list[str] = []
+    env_name = environment.name
+    properties = schema.get("properties") or {}
+    for name, rule in (overlay.get("properties") or {}).items():
+        if name in properties and isinstance(rule, dict):
+            properties[name], found = _tighten(properties[name], rule, env_name)
+            if found:
+                text = " ".join(found)
+                properties[name]["description"] = (properties[name].get("description", "") + f"\n\n**{text}**").strip()
+                hints += found
+    for name in overlay.get("required") or []:
+        if name in properties and name not in (schema.get("required") or []):
+            schema["required"] = [*(schema.get("required") or []), name]
+            hints.append(f"{env_name} requires {(properties[name].get('title') or name).lower()} to be set.")
+    return schema, hints

@@ -1,0 +1,386 @@
+"""Every URL and API endpoint against the cast: dev, teammate, outsider, ops, auditor, anonymous.
+
+The test walks the URL configuration; a route without a rule here fails it, so a new endpoint
+cannot ship without someone deciding who may use it.
+"""
+
+import base64
+import json
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from deployments import services
+from deployments.models import ExceptionRequest
+from portal.crypto import encrypt
+
+pytestmark = pytest.mark.django_db
+
+OK, HIDDEN, FORBIDDEN, LOGIN, UNAUTHORIZED = "ok", "404", "403", "login", "401"
+ROLES = ("dev", "teammate", "outsider", "ops", "auditor", "anonymous")
+
+
+def everyone(outcome=OK):
+    return dict.fromkeys(ROLES[:-1], outcome) | {"anonymous": LOGIN}
+
+
+def team_only(write=False):
+    """The team and ops; others do not learn it exists; reviewers read, or are refused a write."""
+    return {
+        "dev": OK,
+        "teammate": OK,
+        "outsider": HIDDEN,
+        "ops": OK,
+        "auditor": FORBIDDEN if write else OK,
+        "anonymous": LOGIN,
+    }
+
+
+def reviewers():
+    return {
+        "dev": FORBIDDEN,
+        "teammate": FORBIDDEN,
+        "outsider": FORBIDDEN,
+        "ops": OK,
+        "auditor": OK,
+        "anonymous": LOGIN,
+    }
+
+
+def ops_only_on_team_object():
+    return {
+        "dev": FORBIDDEN,
+        "teammate": FORBIDDEN,
+        "outsider": HIDDEN,
+        "ops": OK,
+        "auditor": FORBIDDEN,
+        "anonymous": LOGIN,
+    }
+
+
+def writers():
+    """Creating things: anyone signed in may try (the service then scopes it); reviewers may not."""
+    return everyone() | {"auditor": FORBIDDEN}
+
+
+# name -> (method, url builder, body, expectations)
+RULES = {
+    "home": ("GET", lambda w: reverse("home"), None, everyone()),
+    "healthz": ("GET", lambda w: reverse("healthz"), None, dict.fromkeys(ROLES, OK)),
+    "login": ("GET", lambda w: reverse("login"), None, dict.fromkeys(ROLES, OK)),
+    "logout": ("POST", lambda w: reverse("logout"), {}, dict.fromkeys(ROLES, OK)),
+    "api-tokens": ("GET", lambda w: reverse("api-tokens"), None, everyone()),
+    # The API's description is public, like any API reference; it holds no data.
+    "api-schema": ("GET", lambda w: reverse("api-schema"), None, dict.fromkeys(ROLES, OK)),
+    "api-docs": ("GET", lambda w: reverse("api-docs"), None, dict.fromkeys(ROLES, OK)),
+    "bundles:catalog": ("GET", lambda w: reverse("bundles:catalog"), None, everyone()),
+    "bundles:detail": ("GET", lambda w: reverse("bundles:detail", args=["echo"]), None, everyone()),
+    "bundles:form": (
+        "POST",
+        lambda w: reverse("bundles:form", args=["echo", "1.0.0", "validate"]),
+        {"param/message": "x"},
+        writers(),  # live validation serves people filling in a deployment form, which reviewers never do
+    ),
+    "deployments:list": ("GET", lambda w: reverse("deployments:list"), None, everyone()),
+    "deployments:new": ("GET", lambda w: reverse("deployments:new", args=["echo"]), None, everyone()),
+    "deployments:detail": ("GET", lambda w: w["deployment"].get_absolute_url(), None, team_only()),
+    "deployments:edit": (
+        "GET",
+        lambda w: reverse("deployments:edit", args=[w["deployment"].pk]),
+        None,
+        team_only(write=True),
+    ),
+    "deployments:destroy": (
+        "GET",
+        lambda w: reverse("deployments:destroy", args=[w["deployment"].pk]),
+        None,
+        team_only(write=True),
+    ),
+    "deployments:run": ("GET", lambda w: w["run"].get_absolute_url(), None, team_only()),
+    "deployments:run-logs": ("GET", lambda w: reverse("deployments:run-logs", args=[w["run"].pk]), None, team_only()),
+    "deployments:run-cancel": (
+        "POST",
+        lambda w: reverse("deployments:run-cancel", args=[w["run"].pk]),
+        {},
+        team_only(write=True),
+    ),
+    "deployments:run-apply": (
+        "POST",
+        lambda w: reverse("deployments:run-apply", args=[w["run"].pk]),
+        {},
+        team_only(write=True),
+    ),
+    "deployments:run-decide": (
+        "POST",
+        lambda w: reverse("deployments:run-decide", args=[w["run"].pk]),
+        {"decision": "approve"},
+        ops_only_on_team_object(),
+    ),
+    "deployments:force-unlock": (
+        "POST",
+        lambda w: reverse("deployments:force-unlock", args=[w["deployment"].pk]),
+        {"reason": "test"},
+        ops_only_on_team_object(),
+    ),
+    "deployments:reveal": (
+        "POST",
+        lambda w: reverse("deployments:reveal", args=[w["deployment"].pk, "token"]),
+        {},
+        team_only(write=True),
+    ),
+    "deployments:exceptions": ("GET", lambda w: reverse("deployments:exceptions"), None, everyone()),
+    "deployments:exception": ("GET", lambda w: w["exception"].get_absolute_url(), None, team_only()),
+    "deployments:exception-decide": (
+        "POST",
+        lambda w: reverse("deployments:exception-decide", args=[w["exception"].pk]),
+        {"decision": "approve"},
+        ops_only_on_team_object(),
+    ),
+    "audit:timeline": ("GET", lambda w: reverse("audit:timeline"), None, reviewers()),
+    "audit:event": ("GET", lambda w: reverse("audit:event", args=[w["event"].pk]), None, reviewers()),
+    "audit:as-of": ("GET", lambda w: reverse("audit:as-of"), None, reviewers()),
+    "audit:diff": ("GET", lambda w: reverse("audit:diff"), None, reviewers()),
+    "audit:deployment-history": (
+        "GET",
+        lambda w: reverse("audit:deployment-history", args=[w["deployment"].pk]),
+        None,
+        team_only(),
+    ),
+    "audit:deployment-restore": (
+        "POST",
+        lambda w: reverse("audit:deployment-restore", args=[w["deployment"].pk, w["history_id"]]),
+        {},
+        team_only(write=True),
+    ),
+    # The API: anonymous callers get 401/403, never a redirect.
+    "bundle-list": ("GET", lambda w: "/api/v1/bundles/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "bundle-detail": ("GET", lambda w: "/api/v1/bundles/echo/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "bundle-version-list": (
+        "GET",
+        lambda w: "/api/v1/bundles/echo/versions/",
+        None,
+        everyone() | {"anonymous": UNAUTHORIZED},
+    ),
+    "bundle-version-detail": (
+        "GET",
+        lambda w: "/api/v1/bundles/echo/versions/1.0.0/",
+        None,
+        everyone() | {"anonymous": UNAUTHORIZED},
+    ),
+    "project-list": ("GET", lambda w: "/api/v1/projects/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "project-detail": (
+        "GET",
+        lambda w: f"/api/v1/projects/{w['deployment'].environment.project_id}/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-list": ("GET", lambda w: "/api/v1/environments/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "environment-detail": (
+        "GET",
+        lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-list": ("GET", lambda w: "/api/v1/deployments/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "deployment-detail": (
+        "GET",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-plan": (
+        "POST",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/plan/",
+        {},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-apply": (
+        "POST",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/apply/",
+        {"params": "bad"},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-destroy": (
+        "POST",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/destroy/",
+        {"confirm": "no"},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-history": (
+        "GET",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/history/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-restore": (
+        "POST",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/restore/",
+        {"history_id": "not-a-number"},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "run-list": ("GET", lambda w: "/api/v1/runs/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "run-detail": ("GET", lambda w: f"/api/v1/runs/{w['run'].pk}/", None, team_only() | {"anonymous": UNAUTHORIZED}),
+    "run-logs": ("GET", lambda w: f"/api/v1/runs/{w['run'].pk}/logs/", None, team_only() | {"anonymous": UNAUTHORIZED}),
+    "run-cancel": (
+        "POST",
+        lambda w: f"/api/v1/runs/{w['run'].pk}/cancel/",
+        {},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "run-confirm": (
+        "POST",
+        lambda w: f"/api/v1/runs/{w['run'].pk}/confirm/",
+        {},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "run-approve": (
+        "POST",
+        lambda w: f"/api/v1/runs/{w['run'].pk}/approve/",
+        {},
+        ops_only_on_team_object() | {"anonymous": UNAUTHORIZED},
+    ),
+    "run-reject": (
+        "POST",
+        lambda w: f"/api/v1/runs/{w['run'].pk}/reject/",
+        {"comment": "no"},
+        ops_only_on_team_object() | {"anonymous": UNAUTHORIZED},
+    ),
+    "exception-list": ("GET", lambda w: "/api/v1/exceptions/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "exception-detail": (
+        "GET",
+        lambda w: f"/api/v1/exceptions/{w['exception'].pk}/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "exception-approve": (
+        "POST",
+        lambda w: f"/api/v1/exceptions/{w['exception'].pk}/approve/",
+        {},
+        ops_only_on_team_object() | {"anonymous": UNAUTHORIZED},
+    ),
+    "exception-reject": (
+        "POST",
+        lambda w: f"/api/v1/exceptions/{w['exception'].pk}/reject/",
+        {"comment": "no"},
+        ops_only_on_team_object() | {"anonymous": UNAUTHORIZED},
+    ),
+    # Events are scoped like deployments: a developer sees those of their team's deployments.
+    "audit-event-list": ("GET", lambda w: "/api/v1/audit/events/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "audit-event-detail": (
+        "GET",
+        lambda w: f"/api/v1/audit/events/{w['event'].pk}/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "audit-diff": ("GET", lambda w: "/api/v1/audit/diff/", None, reviewers() | {"anonymous": UNAUTHORIZED}),
+    # The state backend takes only a running run's credentials: a session, even ops', is not enough.
+    "state": ("GET", lambda w: reverse("state", args=[w["deployment"].pk]), None, dict.fromkeys(ROLES, UNAUTHORIZED)),
+    "state-lock": (
+        "LOCK",
+        lambda w: reverse("state-lock", args=[w["deployment"].pk]),
+        {},
+        dict.fromkeys(ROLES, UNAUTHORIZED) | {"auditor": FORBIDDEN},  # reviewers are refused any write first
+    ),
+}
+
+
+def url_names():
+    def walk(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace == "admin":
+                    continue
+                yield from walk(
+                    pattern.url_patterns, namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+                )
+            elif isinstance(pattern, URLPattern):
+                yield namespace + (pattern.name or f"<unnamed {pattern.pattern}>")
+
+    return set(walk(get_resolver().url_patterns))
+
+
+def test_every_route_has_an_access_rule():
+    missing = sorted(url_names() - set(RULES))
+    assert not missing, f"routes without a rule in {__file__}: {missing}"
+    stale = sorted(set(RULES) - url_names())
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def world(dev, teammate, outsider, ops, auditor, catalog, proto_env, other_env):
+    deployment = services.deployment_create(
+        environment=proto_env, name="shared", bundle_version=catalog["echo"], params={"message": "hi"}, actor=dev
+    )
+    run = deployment.runs.get()
+    run.transition("running")
+    run.transition("succeeded")
+    deployment.sensitive_outputs = encrypt(json.dumps({"token": "t0ps3cret"}).encode())
+    deployment.save()
+    exception = ExceptionRequest.objects.create(
+        environment=proto_env,
+        bundle_version=catalog["echo"],
+        name="other",
+        params={},
+        violations={},
+        fields=[],
+        policy_version=1,
+        reason="test",
+        requested_by_name="dev",
+        status=ExceptionRequest.Status.REJECTED,
+    )
+    from audit.models import AuditEvent
+
+    return {
+        "deployment": deployment,
+        "run": run,
+        "exception": exception,
+        "event": AuditEvent.objects.filter(target_id=str(deployment.pk)).first(),
+        "history_id": deployment.history.first().history_id,
+        "users": {"dev": dev, "teammate": teammate, "outsider": outsider, "ops": ops, "auditor": auditor},
+    }
+
+
+def outcome(response) -> str:
+    code = response.status_code
+    if code == 302 and "/accounts/login/" in response.get("Location", ""):
+        return LOGIN
+    if code == 401 or (code == 403 and "WWW-Authenticate" in response):
+        return UNAUTHORIZED
+    return {403: FORBIDDEN, 404: HIDDEN}.get(code, OK if code < 500 else f"server error {code}")
+
+
+def test_each_role_gets_exactly_what_its_rule_says(world):
+    mismatches = []
+    for role in ROLES:
+        client = Client()
+        if role != "anonymous":
+            client.force_login(world["users"][role])
+        for name, (method, build, body, expected) in sorted(RULES.items()):
+            if name == "logout":
+                continue  # it ends this client's session; covered on its own below
+            url = build(world)
+            if method == "GET":
+                response = client.get(url)
+            elif method == "POST" and name.startswith(("bundles:", "deployments:", "audit:", "logout")):
+                response = client.post(url, body)
+            else:
+                response = client.generic(method, url, json.dumps(body), content_type="application/json")
+            got = outcome(response)
+            want = expected[role]
+            if got != want and not (want == UNAUTHORIZED and got == FORBIDDEN and role == "anonymous"):
+                mismatches.append(f"{role:9} {method:4} {name:28} expected {want}, got {got} ({response.status_code})")
+    assert not mismatches, "\n" + "\n".join(mismatches)
+
+
+def test_signing_out_works_for_everyone(world):
+    for role in ROLES:
+        client = Client()
+        if role != "anonymous":
+            client.force_login(world["users"][role])
+        assert client.post(reverse("logout")).status_code == 302
+
+
+def test_a_state_backend_credential_is_not_a_session(world):
+    auth = "Basic " + base64.b64encode(b"ops:whatever").decode()
+    assert Client().get(reverse("state", args=[world["deployment"].pk]), HTTP_AUTHORIZATION=auth).status_code == 401
