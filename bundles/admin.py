@@ -1,10 +1,21 @@
 import json
 
-from django.contrib import admin
-from django.utils.html import format_html
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from portal.roles import is_ops
+
+from .diff import schema_changes, unified
+from .loader import BundleError
 from .models import Bundle, BundleVersion
+from .services import bundle_version_publish_archive
+
+UPLOAD_MAX_BYTES = 25 * 1024 * 1024
 
 
 class BundleVersionInline(admin.TabularInline):
@@ -21,11 +32,88 @@ class BundleVersionInline(admin.TabularInline):
 
 @admin.register(Bundle)
 class BundleAdmin(SimpleHistoryAdmin):
+    """Bundles, their versions, a params-schema diff between any two, and publishing from an uploaded archive."""
+
     list_display = ["name", "title", "category", "owner", "updated_at"]
     list_filter = ["category"]
     search_fields = ["name", "title", "description"]
-    readonly_fields = ["name", "created_at", "updated_at"]
+    readonly_fields = ["name", "created_at", "updated_at", "compare_versions"]
     inlines = [BundleVersionInline]
+    change_list_template = "bundles/admin_changelist.html"
+
+    def get_urls(self):
+        own = [
+            path("publish/", self.admin_site.admin_view(self.publish_view), name="bundles_bundle_publish"),
+            path("<int:pk>/compare/", self.admin_site.admin_view(self.compare_view), name="bundles_bundle_compare"),
+        ]
+        return own + super().get_urls()
+
+    @admin.display(description="Versions")
+    def compare_versions(self, obj):
+        versions = list(obj.versions.all()) if obj and obj.pk else []
+        if not versions:
+            return "No published version."
+        listing = format_html_join(", ", "<code>{}</code>", ((v.version,) for v in versions))
+        if len(versions) < 2:
+            return listing
+        url = reverse("admin:bundles_bundle_compare", args=[obj.pk])
+        return format_html(
+            '{} · <a href="{}?a={}&b={}">Compare the params schema of any two versions</a>',
+            listing,
+            url,
+            versions[1].pk,
+            versions[0].pk,
+        )
+
+    def compare_view(self, request, pk):
+        bundle = get_object_or_404(Bundle, pk=pk)
+        if not self.has_view_permission(request, bundle):
+            raise PermissionDenied
+        versions = list(bundle.versions.all())
+        if not versions:
+            return redirect("admin:bundles_bundle_change", pk)
+        by_pk = {str(v.pk): v for v in versions}
+        new = by_pk.get(request.GET.get("b", ""), versions[0])
+        old = by_pk.get(request.GET.get("a", ""), versions[1] if len(versions) > 1 else versions[0])
+        context = {
+            **self.admin_site.each_context(request),
+            "bundle": bundle,
+            "versions": versions,
+            "old": old,
+            "new": new,
+            "changes": schema_changes(old.params_schema, new.params_schema),
+            "unified": unified(old.params_schema, new.params_schema, old.version, new.version),
+            "title": f"Compare {bundle.name} versions",
+        }
+        return TemplateResponse(request, "bundles/admin_diff.html", context)
+
+    def publish_view(self, request):
+        if not is_ops(request.user):
+            raise PermissionDenied("Only platform ops publish bundle versions.")
+        problems: list[str] = []
+        if request.method == "POST":
+            upload = request.FILES.get("archive")
+            if upload is None:
+                problems = ["Choose a .tar.gz or .zip of the bundle directory."]
+            elif upload.size > UPLOAD_MAX_BYTES:
+                problems = [f"{upload.name}: {upload.size} bytes, over the {UPLOAD_MAX_BYTES} byte upload limit"]
+            else:
+                try:
+                    result = bundle_version_publish_archive(
+                        data=upload.read(), filename=upload.name, actor=request.user
+                    )
+                except BundleError as exc:
+                    problems = exc.problems
+                else:
+                    state = "published" if result.created else "already published with these exact files"
+                    messages.success(request, f"{result.version} {state}.")
+                    return redirect("admin:bundles_bundle_change", result.version.bundle.pk)
+        context = {**self.admin_site.each_context(request), "problems": problems, "title": "Publish a version"}
+        return TemplateResponse(request, "bundles/admin_upload.html", context, status=400 if problems else 200)
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"publish_url": reverse("admin:bundles_bundle_publish")} if is_ops(request.user) else {}
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
 
 
 @admin.register(BundleVersion)

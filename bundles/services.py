@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.db import transaction
 
-from .loader import BundleError, Manifest
+from .archive import ArchiveError, extract
+from .loader import BundleError, Manifest, read_bundle
 from .models import Bundle, BundleVersion
 
 
@@ -71,3 +74,17 @@ def bundle_version_publish(*, manifest: Manifest, actor=None) -> PublishResult:
         bundle._change_reason = f"published {manifest.version}"
         bundle.save()
     return PublishResult(version, created=True)
+
+
+def bundle_version_publish_archive(*, data: bytes, filename: str, actor=None) -> PublishResult:
+    """Publish a bundle uploaded as a .tar.gz or .zip of its directory.
+
+    The archive is unpacked safely into a temporary directory (removed afterwards), linted with the
+    same checks as ``lint_bundle`` and ``sync_bundles``, then published. Raises BundleError.
+    """
+    with tempfile.TemporaryDirectory(prefix="slipway-upload-") as tmp:
+        try:
+            root = extract(data, filename, Path(tmp))
+        except ArchiveError as exc:
+            raise BundleError(filename, exc.problems) from exc
+        return bundle_version_publish(manifest=read_bundle(root), actor=actor)
