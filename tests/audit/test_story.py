@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from deployments import services
-from deployments.models import Deployment
+from deployments.models import Deployment, Run
 from tests.conftest import wait_for_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -170,7 +170,10 @@ def test_the_history_page_shows_every_version_with_its_diff(story, auditor):
     assert restore["params"] == SECOND
     page = client.get(reverse("audit:deployment-history", args=[deployment.pk])).content.decode()
     assert "Restore this configuration" not in page  # reviewers change nothing
-    assert "none recorded" in page
+    for step in config:  # the basis each run recorded, or a visible "none recorded"
+        basis = Run.objects.get(pk=step["run"]).approval_basis
+        assert step["approval_basis"] == basis
+        assert (basis or "none recorded") in page
 
 
 def test_the_estate_as_of_three_moments(story, auditor):
@@ -198,7 +201,14 @@ def test_the_diffs_between_moments(story, auditor):
         return client.get("/api/v1/audit/diff/", {"from": iso(start), "to": iso(end)}).json()
 
     added = diff(t0, t1)
-    assert added["counts"] == {"added": 1, "removed": 0, "changed": 0, "keys_changed": 2, "without_approval": 1}
+    first_run = Run.objects.filter(deployment=story["deployment"]).order_by("created_at").first()
+    assert added["counts"] == {
+        "added": 1,
+        "removed": 0,
+        "changed": 0,
+        "keys_changed": 2,
+        "without_approval": 0 if first_run.approval_basis else 1,
+    }
     assert [r["requested_by"] for r in added["results"][0]["runs"]] == ["dev"]
 
     changed = diff(t1, t3)
@@ -213,14 +223,19 @@ def test_the_diffs_between_moments(story, auditor):
         ("dev", "api", "failed"),
         ("ops", "restore", "succeeded"),
     ]
-    assert entry["applied_without_approval"] is True  # today no run records an approval basis
+    unapproved = any(r["status"] == "succeeded" and not r["approval_basis"] for r in entry["runs"])
+    assert entry["applied_without_approval"] is unapproved
+    assert [r["approval_basis"] for r in entry["runs"]] == [
+        Run.objects.get(pk=r["id"]).approval_basis for r in entry["runs"]
+    ]
 
     removed = diff(t3, t4)
     assert removed["counts"]["removed"] == 1 and removed["results"][0]["new_status"] == "destroyed"
     assert diff(t0, t4)["count"] == 0  # created and destroyed inside the window: no net difference
 
     page = client.get(reverse("audit:diff"), {"start": iso(t1), "end": iso(t3)}).content.decode()
-    assert "no recorded approval" in page and "hello again" in page
+    assert "hello again" in page
+    assert ("no recorded approval" in page) is unapproved
 
 
 def test_the_evidence_exports(story, auditor):
@@ -238,7 +253,9 @@ def test_the_evidence_exports(story, auditor):
     response = client.get(reverse("audit:diff"), {"start": iso(t1), "end": iso(t3), "format": "csv"})
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert {(r["path"], r["old"], r["new"]) for r in rows} == {("message", "hello", "hello again"), ("size", "1", "3")}
-    assert all(r["applied_without_approval"] == "True" for r in rows)
+    runs = Run.objects.filter(deployment=story["deployment"], created_at__gt=t1, created_at__lte=t3)
+    unapproved = any(r.status == "succeeded" and not r.approval_basis for r in runs)
+    assert all(r["applied_without_approval"] == str(unapproved) for r in rows)
     assert "ops via restore" in rows[0]["runs"]
 
     events = client.get("/api/v1/audit/events/", {"deployment": str(story["deployment"].pk), "channel": "restore"})
