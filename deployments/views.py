@@ -72,6 +72,10 @@ def deployment_list(request):
     return render(request, "deployments/list.html", context)
 
 
+def _wants_outside_policy(request) -> bool:
+    return (request.POST.get("outside_policy") or request.GET.get("outside_policy")) == "1"
+
+
 def _environment_from(request, environments):
     raw = request.POST.get("environment") or request.GET.get("environment") or ""
     return environments.filter(pk=int(raw)).first() if raw.isdigit() else None
@@ -88,6 +92,9 @@ def deployment_new(request, bundle_name: str):
     schema, ui = version.params_schema, version.ui_schema
     # The form shows what this environment's policy allows; validation still uses the full rules.
     shown, hints = policy.form_schema(environment=environment, bundle_version=version) if environment else (schema, [])
+    outside_policy = _wants_outside_policy(request)
+    if outside_policy:
+        shown = schema  # every choice the bundle has; those outside the policy need an exception
     preset = version.preset(request.GET.get("preset", "")) if request.method == "GET" else None
     param_errs: dict[str, list[str]] = {}
     violation = None
@@ -139,13 +146,17 @@ def deployment_new(request, bundle_name: str):
         meta = NewDeploymentForm(
             initial={"environment": environment.pk if environment else None}, environments=environments
         )
-        values = initial_values(shown, preset)
+        typed = (
+            request.htmx and request.htmx.trigger_name != "preset" and any(k.startswith("param/") for k in request.GET)
+        )
+        # A re-render for another environment keeps what was typed; picking a preset starts from it.
+        values = parse_post(schema, request.GET) if typed else initial_values(shown, preset)
     meta.fields["environment"].widget.attrs.update(
         {
             "hx-get": reverse("deployments:new", args=[bundle.name]),
             "hx-target": "#params",
             "hx-swap": "outerHTML",
-            "hx-include": "#preset",
+            "hx-include": "closest form",
         }
     )
     fields = build_fields(shown, ui, values, param_errs)
@@ -162,6 +173,8 @@ def deployment_new(request, bundle_name: str):
         "environment": environment,
         "violation": violation,
         "exception_form": exception_form,
+        "outside_policy": outside_policy,
+        "form_url": reverse("deployments:new", args=[bundle.name]),
     }
     if request.htmx and request.method == "GET":
         return render(request, "deployments/new.html#params", context)
@@ -176,6 +189,9 @@ def deployment_edit(request, pk):
     # Stored secrets in clear (a blank field keeps them) and whether x-immutable fields are locked yet.
     state = form_state(deployment)
     shown, hints = policy.form_schema(environment=deployment.environment, bundle_version=version)
+    outside_policy = _wants_outside_policy(request)
+    if outside_policy:
+        shown = schema
     param_errs: dict[str, list[str]] = {}
     violation = None
     form = ChangeReasonForm(request.POST or None)
@@ -222,7 +238,12 @@ def deployment_edit(request, pk):
                 messages.success(request, f"Change to {deployment.name} queued.")
                 return redirect(deployment)
     else:
-        values = deployment.params
+        typed = request.htmx and any(k.startswith("param/") for k in request.GET)
+        values = (
+            parse_post(schema, request.GET, stored=state["stored"], lock_immutable=state["lock_immutable"])
+            if typed
+            else deployment.params
+        )
     fields = build_fields(
         shown,
         version.ui_schema,
@@ -241,7 +262,11 @@ def deployment_edit(request, pk):
         "environment": deployment.environment,
         "violation": violation,
         "exception_form": exception_form,
+        "outside_policy": outside_policy,
+        "form_url": reverse("deployments:edit", args=[deployment.pk]),
     }
+    if request.htmx and request.method == "GET":
+        return render(request, "deployments/edit.html#params", context)
     return render(request, "deployments/edit.html", context, status=400 if request.method == "POST" else 200)
 
 

@@ -212,6 +212,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "deployments.choices.RunStatus",
+        "DeploymentStatusEnum": "deployments.choices.DeploymentStatus",
+        "ExceptionStatusEnum": "deployments.models.ExceptionRequest.Status",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------

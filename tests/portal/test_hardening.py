@@ -1,0 +1,96 @@
+"""Sign-in throttling, CSRF on every form, and production settings that pass Django's deploy checks."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD, ROOT
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def clear_throttle():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_repeated_failed_sign_ins_lock_the_username_out(client, dev, settings):
+    settings.SLIPWAY_LOGIN_ATTEMPTS = 3
+    for _ in range(3):
+        assert client.post(reverse("login"), {"username": "dev", "password": "wrong"}).status_code == 200
+    locked = client.post(reverse("login"), {"username": "dev", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_successful_sign_in_clears_the_count(client, dev, settings):
+    settings.SLIPWAY_LOGIN_ATTEMPTS = 3
+    for _ in range(2):
+        client.post(reverse("login"), {"username": "dev", "password": "wrong"})
+    assert client.post(reverse("login"), {"username": "dev", "password": PASSWORD}).status_code == 302
+    client.logout()
+    for _ in range(2):
+        client.post(reverse("login"), {"username": "dev", "password": "wrong"})
+    assert client.post(reverse("login"), {"username": "dev", "password": PASSWORD}).status_code == 302
+
+
+def test_forms_refuse_a_post_without_a_csrf_token(dev, catalog, proto_env):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(dev)
+    response = client.post(reverse("deployments:new", args=["echo"]), {"environment": proto_env.pk, "name": "x"})
+    assert response.status_code == 403
+    response = client.post(reverse("api-tokens"), {"name": "x"})
+    assert response.status_code == 403
+
+
+def test_users_create_and_revoke_their_own_tokens(dev_client, dev, outsider):
+    page = dev_client.post(reverse("api-tokens"), {"name": "ci"}).content.decode()
+    from portal.models import APIToken
+
+    token = APIToken.objects.get(user=dev)
+    assert "slw_" in page and "will not be shown again" in page
+    assert token.key_hint in page
+    assert dev_client.get(reverse("api-tokens")).content.decode().count("slw_") == 1  # the hint only
+    dev_client.post(reverse("api-tokens"), {"revoke": token.pk})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+
+    other, _ = APIToken.issue(user=outsider, name="theirs")
+    assert dev_client.post(reverse("api-tokens"), {"revoke": other.pk}).status_code == 404
+
+
+def test_production_settings_pass_djangos_deploy_checks():
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 64 + "-not-a-real-production-key-but-long-and-random-enough",
+        "SLIPWAY_ENCRYPTION_KEY": "0" * 43 + "=",
+        "ALLOWED_HOSTS": "slipway.example.com",
+        "SECURE_HSTS_PRELOAD": "1",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_its_secrets():
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "SLIPWAY_ENCRYPTION_KEY")}
+    env["DEBUG"] = "0"
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
