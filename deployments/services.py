@@ -236,8 +236,10 @@ def deployment_update(
     expected_version: int | None = None,
     auto_apply: bool = True,
     exception: ExceptionRequest | None = None,
+    bundle_version: BundleVersion | None = None,
 ) -> Run:
-    """Change a deployment's params and queue the apply that makes them real.
+    """Change a deployment's params (and optionally move it to another version of its bundle) and queue
+    the apply that makes them real.
 
     ``expected_version`` is the optimistic lock: a form rendered from version N is refused if
     someone else saved N+1 meanwhile, instead of silently overwriting their change.
@@ -250,13 +252,15 @@ def deployment_update(
             f"{locked.name} was changed by someone else while you were editing (version {expected_version} "
             f"is now {locked.version}). Reload to see their change."
         )
+    if bundle_version is not None and bundle_version.bundle_id != locked.bundle_version.bundle_id:
+        raise ServiceError(f"{bundle_version} is not a version of {locked.bundle_version.bundle.name}.")
     immutable = immutable_errors(deployment=locked, params=params)
     if immutable:
         raise ParamsInvalid(immutable, "Some fields cannot change after the first apply.")
-    basis = params_approve(
-        environment=locked.environment, bundle_version=locked.bundle_version, params=params, exception=exception
-    )
-    locked.params, locked.sensitive_params = secrets.split(locked.bundle_version.params_schema, params)
+    target = bundle_version or locked.bundle_version
+    basis = params_approve(environment=locked.environment, bundle_version=target, params=params, exception=exception)
+    locked.bundle_version = target
+    locked.params, locked.sensitive_params = secrets.split(target.params_schema, params)
     locked.version += 1
     locked.status = DeploymentStatus.DEPLOYING
     locked._change_reason = change_reason(channel=channel, actor=actor, basis=basis, note=reason)
