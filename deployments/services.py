@@ -339,13 +339,25 @@ def _ops_only(actor) -> None:
         raise PermissionDenied("Only platform ops can decide this.")
 
 
+def _held_run(run: Run) -> Run:
+    """The run, locked, if it is still waiting for an ops decision."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.AWAITING_APPROVAL:
+        raise ServiceError(f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval.")
+    return run
+
+
+def _tell_requester(*, user, subject: str, body: str, path: str, event: str) -> None:
+    notifications.notify(
+        subject=subject, body=body, path=path, recipients=[user.email] if user and user.email else [], event=event
+    )
+
+
 @transaction.atomic
 def run_approve(*, run: Run, actor, comment: str = "", channel: str = "ui") -> Run:
     """Ops approve a plan the policy held back: the worker applies exactly that plan."""
     _ops_only(actor)
-    run = Run.objects.select_for_update().get(pk=run.pk)
-    if run.status != RunStatus.AWAITING_APPROVAL:
-        raise ServiceError(f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval.")
+    run = _held_run(run)
     name = getattr(actor, "username", "") or "system"
     basis = f"{run.approval_basis}; plan approved by {name}" + (f": {comment}" if comment else "")
     run.transition(RunStatus.QUEUED, apply_confirmed_by=name, approval_basis=basis[:255], enqueued_at=None)
@@ -356,12 +368,11 @@ def run_approve(*, run: Run, actor, comment: str = "", channel: str = "ui") -> R
         channel=channel,
         data={"run": run.pk, "comment": comment},
     )
-    requester = run.requested_by
-    notifications.notify(
+    _tell_requester(
+        user=run.requested_by,
         subject=f"Run #{run.pk} of {run.deployment} approved",
         body=f"{name} approved the plan of run #{run.pk}. {comment}".strip(),
         path=run.get_absolute_url(),
-        recipients=[requester.email] if requester and requester.email else [],
         event="run.approved",
     )
     transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
@@ -374,9 +385,7 @@ def run_reject(*, run: Run, actor, comment: str, channel: str = "ui") -> Run:
     _ops_only(actor)
     if not comment.strip():
         raise ServiceError("Say why the plan is rejected: the requester reads it.")
-    run = Run.objects.select_for_update().get(pk=run.pk)
-    if run.status != RunStatus.AWAITING_APPROVAL:
-        raise ServiceError(f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval.")
+    run = _held_run(run)
     name = getattr(actor, "username", "") or "system"
     run.transition(RunStatus.CANCELLED, error=f"Rejected by {name}: {comment}", plan_file=None)
     _settle_deployment_after_cancel(run)
@@ -387,12 +396,11 @@ def run_reject(*, run: Run, actor, comment: str, channel: str = "ui") -> Run:
         channel=channel,
         data={"run": run.pk, "comment": comment},
     )
-    requester = run.requested_by
-    notifications.notify(
+    _tell_requester(
+        user=run.requested_by,
         subject=f"Run #{run.pk} of {run.deployment} rejected",
         body=f"{name} rejected the plan of run #{run.pk}: {comment}",
         path=run.get_absolute_url(),
-        recipients=[requester.email] if requester and requester.email else [],
         event="run.rejected",
     )
     transaction.on_commit(lambda: run_enqueue_next(deployment_id=run.deployment_id))
@@ -506,11 +514,11 @@ def exception_approve(*, request: ExceptionRequest, actor, comment: str = "", ch
         channel=channel,
         data={"exception": request.pk, "comment": comment, "run": run.pk},
     )
-    notifications.notify(
+    _tell_requester(
+        user=request.requested_by,
         subject=f"Exception #{request.pk} approved",
         body=f"{name} approved your exception for {request.environment}/{request.name}. {comment}".strip(),
         path=run.get_absolute_url(),
-        recipients=[request.requested_by.email] if request.requested_by and request.requested_by.email else [],
         event="exception.approved",
     )
     return run
@@ -537,11 +545,11 @@ def exception_reject(*, request: ExceptionRequest, actor, comment: str, channel:
         channel=channel,
         data={"exception": request.pk, "comment": comment},
     )
-    notifications.notify(
+    _tell_requester(
+        user=request.requested_by,
         subject=f"Exception #{request.pk} rejected",
         body=f"{request.decided_by_name} rejected your exception for {request.environment}/{request.name}: {comment}",
         path=request.get_absolute_url(),
-        recipients=[request.requested_by.email] if request.requested_by and request.requested_by.email else [],
         event="exception.rejected",
     )
     return request

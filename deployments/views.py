@@ -357,35 +357,31 @@ def run_logs(request, pk):
     return response
 
 
-@login_required
-@require_POST
-def run_cancel(request, pk):
+def _run_action(request, pk, service, done: str):
+    """A developer's action on a run (cancel, apply a reviewed plan): same checks, same feedback."""
     run = _get_run_for_user(request, pk)
     if not can_change_deployment(request.user, run.deployment):
-        raise PermissionDenied("You cannot cancel runs of this deployment.")
+        raise PermissionDenied("You cannot act on runs of this deployment.")
     try:
-        services.run_cancel(run=run, actor=request.user)
+        service(run=run, actor=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.info(request, f"Cancel requested for run #{run.pk}.")
+        messages.info(request, done.format(run=run))
     return redirect(run)
+
+
+@login_required
+@require_POST
+def run_cancel(request, pk):
+    return _run_action(request, pk, services.run_cancel, "Cancel requested for run #{run.pk}.")
 
 
 @login_required
 @require_POST
 def run_apply(request, pk):
     """Confirm a reviewed plan: the worker applies exactly the plan shown."""
-    run = _get_run_for_user(request, pk)
-    if not can_change_deployment(request.user, run.deployment):
-        raise PermissionDenied("You cannot apply runs of this deployment.")
-    try:
-        services.run_confirm_apply(run=run, actor=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Applying the plan of run #{run.pk}.")
-    return redirect(run)
+    return _run_action(request, pk, services.run_confirm_apply, "Applying the plan of run #{run.pk}.")
 
 
 @login_required
