@@ -110,7 +110,7 @@ def _scalar(value: Any) -> str:
 # --- diff --------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class RunLine:
     """A run inside the diff window: who asked, through which door, on what basis, and the outcome."""
 
@@ -145,7 +145,7 @@ class RunLine:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class DiffEntry:
     deployment_id: Any
     name: str
@@ -195,7 +195,7 @@ class DiffEntry:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class EstateDiff:
     start: datetime
     end: datetime
@@ -426,7 +426,7 @@ def timeline_event_types() -> list[str]:
     return sorted(set(recorded) | set(HISTORY_EVENT_TYPES))
 
 
-@dataclass
+@dataclass(slots=True)
 class TimelineEntry:
     kind: str  # event | history
     pk: int
@@ -511,7 +511,7 @@ class TimelineEntry:
 # --- one deployment's history ------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class HistoryStep:
     """One version of a deployment, with what changed since the one before."""
 
