@@ -84,3 +84,30 @@ class APIToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` for one endpoint, and the response its first request got.
+
+    A retry with the same key (same user, same endpoint) replays the stored response instead of
+    acting again. The unique constraint is what makes two concurrent duplicates safe: the second
+    insert waits for the first request's transaction and then finds its row.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    endpoint = models.CharField(max_length=300, help_text="Method and path, e.g. POST /api/v1/deployments/.")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body, to refuse a reused key.")
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True, blank=True)
+    location = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "endpoint", "key"], name="idempotency_unique_user_endpoint_key")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} for {self.endpoint}"

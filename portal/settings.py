@@ -200,7 +200,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.SlipwayAutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -216,7 +216,15 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "deployments.choices.RunStatus",
         "DeploymentStatusEnum": "deployments.choices.DeploymentStatus",
         "ExceptionStatusEnum": "deployments.models.ExceptionRequest.Status",
+        "RunActionEnum": "deployments.choices.RunAction",
+        "TierEnum": "deployments.choices.Tier",
+        "LogStreamEnum": "deployments.choices.LogStream",
+        "ChannelEnum": "audit.models.Channel",
+        "ChangeKindEnum": ["added", "removed", "changed"],
     },
+    # Named enums first, then OpenAPI links between operations (what a client or a fuzzer follows
+    # from a created deployment to its runs).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.api.add_links"],
 }
 
 # --- Celery ---------------------------------------------------------------------------

@@ -50,3 +50,77 @@ class HistoryStepSerializer(serializers.Serializer):
 class RestoreSerializer(serializers.Serializer):
     history_id = serializers.IntegerField(help_text="The history entry whose params to restore.")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class DiffRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField()
+    status = serializers.CharField()
+    requested_by = serializers.CharField()
+    channel = serializers.CharField()
+    reason = serializers.CharField()
+    approval_basis = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    applied_without_approval = serializers.BooleanField()
+
+
+class DiffEntrySerializer(serializers.Serializer):
+    """One deployment added, removed or changed in the window."""
+
+    deployment = serializers.UUIDField()
+    name = serializers.CharField()
+    where = serializers.CharField(help_text="team / project / environment")
+    tier = serializers.CharField()
+    team = serializers.CharField()
+    bundle = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["added", "removed", "changed"])
+    old_version = serializers.CharField()
+    new_version = serializers.CharField()
+    old_status = serializers.CharField()
+    new_status = serializers.CharField()
+    changes = ChangeSerializer(many=True)
+    runs = DiffRunSerializer(many=True)
+    applied_without_approval = serializers.BooleanField()
+
+
+class DiffCountsSerializer(serializers.Serializer):
+    added = serializers.IntegerField()
+    removed = serializers.IntegerField()
+    changed = serializers.IntegerField()
+    keys_changed = serializers.IntegerField()
+    without_approval = serializers.IntegerField()
+
+
+class EstateDiffSerializer(serializers.Serializer):
+    """The estate diff between two times, one page of entries at a time (``limit``/``offset``)."""
+
+    from_ = serializers.DateTimeField()
+    to = serializers.DateTimeField()
+    counts = DiffCountsSerializer()
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DiffEntrySerializer(many=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # ``from`` is a Python keyword: declare it as from_ and publish it under its real name.
+        self.fields["from"] = self.fields.pop("from_")
+
+
+class AsOfRowSerializer(serializers.Serializer):
+    """A deployment as it was at the requested time (its newest history row then)."""
+
+    id = serializers.UUIDField()
+    history_id = serializers.IntegerField()
+    history_date = serializers.DateTimeField(help_text="When this configuration was recorded.")
+    name = serializers.CharField()
+    team = serializers.CharField(source="environment.project.team.slug")
+    project = serializers.CharField(source="environment.project.slug")
+    environment = serializers.CharField(source="environment.slug")
+    tier = serializers.CharField(source="environment.tier")
+    bundle = serializers.CharField(source="bundle_version.bundle.name")
+    bundle_version = serializers.CharField(source="bundle_version.version")
+    status = serializers.CharField()
+    version = serializers.IntegerField()
+    params = serializers.JSONField()

@@ -5,22 +5,32 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import generics, status, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from deployments.api.serializers import RunSerializer
+from deployments.choices import DeploymentStatus, Tier
 from deployments.selectors import can_change_deployment, deployments_visible_to
+from portal.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from portal.idempotency import idempotent
 from portal.roles import can_read_everything
 
 from .. import services
-from ..forms import WhenField
+from ..forms import AsOfForm, WhenField
 from ..models import AuditEvent, Channel
-from ..selectors import EstateFilters, deployment_history, estate_diff
-from .serializers import AuditEventSerializer, HistoryStepSerializer, RestoreSerializer
+from ..selectors import EstateFilters, deployment_history, estate_as_of, estate_diff
+from .serializers import (
+    AsOfRowSerializer,
+    AuditEventSerializer,
+    EstateDiffSerializer,
+    HistoryStepSerializer,
+    RestoreSerializer,
+)
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -73,7 +83,7 @@ def _when(value: str | None, name: str):
         OpenApiParameter("limit", int),
         OpenApiParameter("offset", int),
     ],
-    responses={200: dict},
+    responses={200: EstateDiffSerializer},
 )
 @api_view(["GET"])
 def estate_diff_view(request):
@@ -88,17 +98,45 @@ def estate_diff_view(request):
     diff = estate_diff(start, end, EstateFilters(**scope))
     paginator = LimitOffsetPagination()
     page = paginator.paginate_queryset(diff.entries, request)
-    return Response(
-        {
-            "from": start,
-            "to": end,
-            "counts": diff.counts(),
-            "count": len(diff.entries),
-            "next": paginator.get_next_link(),
-            "previous": paginator.get_previous_link(),
-            "results": [entry.as_dict() for entry in page],
-        }
-    )
+    body = {
+        "from_": start,
+        "to": end,
+        "counts": diff.counts(),
+        "count": len(diff.entries),
+        "next": paginator.get_next_link(),
+        "previous": paginator.get_previous_link(),
+        "results": [entry.as_dict() for entry in page],
+    }
+    return Response(EstateDiffSerializer(body).data)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("at", str, description="The time (ISO 8601); defaults to now."),
+        OpenApiParameter("team", str),
+        OpenApiParameter("project", str),
+        OpenApiParameter("tier", str, enum=Tier.values),
+        OpenApiParameter("bundle", str),
+        OpenApiParameter("status", str, enum=DeploymentStatus.values),
+        OpenApiParameter("name", str, description="Part of the deployment's name."),
+        OpenApiParameter("include_destroyed", bool),
+    ]
+)
+class EstateAsOfView(generics.ListAPIView):
+    """Every deployment as it was at ``at``: its configuration then, newest history row at or before it."""
+
+    serializer_class = AsOfRowSerializer
+    filter_backends = []  # the query parameters above are the filters; the order is fixed
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return estate_as_of(timezone.now()).none()
+        if not can_read_everything(self.request.user):
+            raise PermissionDenied("The estate as of a time is for compliance reviewers and platform ops.")
+        form = AsOfForm(self.request.query_params)
+        if not form.is_valid():
+            raise ValidationError({name: list(messages) for name, messages in form.errors.items()})
+        return estate_as_of(form.when(), form.filters())
 
 
 def _deployment(request, pk, *, write: bool = False):
@@ -118,8 +156,9 @@ def deployment_history_view(request, pk):
     return Response(HistoryStepSerializer(steps, many=True).data)
 
 
-@extend_schema(request=RestoreSerializer, responses={202: RunSerializer})
+@extend_schema(request=RestoreSerializer, responses={202: RunSerializer}, parameters=[IDEMPOTENCY_KEY])
 @api_view(["POST"])
+@idempotent
 def deployment_restore_view(request, pk):
     """Queue a run that restores the params of one history entry (channel ``restore``)."""
     deployment = _deployment(request, pk, write=True)

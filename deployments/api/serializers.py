@@ -226,3 +226,19 @@ class DeploymentApplySerializer(DeploymentActionSerializer):
 
 class DeploymentDestroySerializer(DeploymentActionSerializer):
     confirm = serializers.CharField(help_text="The deployment's name, to confirm.")
+
+
+class ForceUnlockSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why it is safe to release the lock (audited).")
+
+
+class ForceUnlockedSerializer(serializers.Serializer):
+    lock_id = serializers.CharField()
+    info = serializers.JSONField(help_text="What the engine recorded when it took the lock.")
+    run = serializers.IntegerField(allow_null=True, help_text="The run that held the lock, if known.")
+    reason = serializers.CharField()
+
+
+class RevealedOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    value = serializers.JSONField(help_text="The output in clear, as the module returned it.")

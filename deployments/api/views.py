@@ -4,6 +4,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from portal.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from portal.idempotency import idempotent
+from portal.roles import is_ops
+
 from .. import services
 from ..selectors import (
     can_change_deployment,
@@ -25,7 +29,10 @@ from .serializers import (
     EnvironmentSerializer,
     ExceptionRequestCreateSerializer,
     ExceptionRequestSerializer,
+    ForceUnlockedSerializer,
+    ForceUnlockSerializer,
     ProjectSerializer,
+    RevealedOutputSerializer,
     RunLogPageSerializer,
     RunSerializer,
 )
@@ -59,7 +66,7 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Deployments you can see. Creating one queues its first apply and returns it with the run."""
 
     serializer_class = DeploymentSerializer
-    filterset_fields = ["status", "environment__slug", "environment__tier", "environment__project__slug"]
+    filterset_fields = ["name", "status", "environment__slug", "environment__tier", "environment__project__slug"]
     ordering_fields = ["name", "created_at", "updated_at", "status"]
 
     def get_queryset(self):
@@ -73,7 +80,10 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             kwargs["environments"] = environments_writable_by(self.request.user)
         return super().get_serializer(*args, **kwargs)
 
-    @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentCreatedSerializer})
+    @extend_schema(
+        request=DeploymentCreateSerializer, responses={201: DeploymentCreatedSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
+    @idempotent
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -96,8 +106,9 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied("You can read this deployment but not change it.")
         return deployment
 
-    @extend_schema(request=DeploymentActionSerializer, responses={202: RunSerializer})
+    @extend_schema(request=DeploymentActionSerializer, responses={202: RunSerializer}, parameters=[IDEMPOTENCY_KEY])
     @action(detail=True, methods=["post"])
+    @idempotent
     def plan(self, request, pk=None):
         """Plan the current configuration without applying it."""
         deployment = self._writable(self.get_object())
@@ -112,8 +123,9 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         )
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=DeploymentApplySerializer, responses={202: RunSerializer})
+    @extend_schema(request=DeploymentApplySerializer, responses={202: RunSerializer}, parameters=[IDEMPOTENCY_KEY])
     @action(detail=True, methods=["post"])
+    @idempotent
     def apply(self, request, pk=None):
         """Apply new params (validated against the bundle and the environment's policy), or the current ones again."""
         deployment = self._writable(self.get_object())
@@ -140,8 +152,9 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             )
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=DeploymentDestroySerializer, responses={202: RunSerializer})
+    @extend_schema(request=DeploymentDestroySerializer, responses={202: RunSerializer}, parameters=[IDEMPOTENCY_KEY])
     @action(detail=True, methods=["post"], url_path="destroy", url_name="destroy")
+    @idempotent
     def destroy_action(self, request, pk=None):
         """Destroy everything the deployment created; ``confirm`` must be the deployment's name."""
         deployment = self._writable(self.get_object())
@@ -153,6 +166,33 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             deployment=deployment, actor=request.user, channel="api", reason=body.validated_data["reason"]
         )
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=ForceUnlockSerializer, responses={200: ForceUnlockedSerializer})
+    @action(detail=True, methods=["post"])
+    def unlock(self, request, pk=None):
+        """Ops release a state lock a dead worker left behind; the reason is audited."""
+        deployment = self.get_object()
+        if not is_ops(request.user):
+            raise PermissionDenied("Only platform ops can force-unlock state.")
+        body = ForceUnlockSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        info = services.state_lock_force_unlock(
+            deployment=deployment, actor=request.user, channel="api", reason=body.validated_data["reason"]
+        )
+        return Response(ForceUnlockedSerializer(info).data)
+
+    @extend_schema(request=None, responses={200: RevealedOutputSerializer})
+    @action(detail=True, methods=["post"], url_path=r"outputs/(?P<output>[^/]+)/reveal", url_name="reveal")
+    def reveal(self, request, pk=None, output=None):
+        """Show one sensitive output in clear to someone who may change the deployment; every reveal is audited."""
+        deployment = self._writable(self.get_object())
+        try:
+            value = services.sensitive_output_reveal(
+                deployment=deployment, name=output, actor=request.user, channel="api"
+            )
+        except services.ServiceError as exc:
+            raise NotFound(exc.message) from exc
+        return Response(RevealedOutputSerializer({"name": output, "value": value}).data)
 
 
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
@@ -242,7 +282,12 @@ class ExceptionRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVie
             kwargs["environments"] = environments_writable_by(self.request.user)
         return super().get_serializer(*args, **kwargs)
 
-    @extend_schema(request=ExceptionRequestCreateSerializer, responses={201: ExceptionRequestSerializer})
+    @extend_schema(
+        request=ExceptionRequestCreateSerializer,
+        responses={201: ExceptionRequestSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -207,6 +207,18 @@ RULES = {
         {"confirm": "no"},
         team_only(write=True) | {"anonymous": UNAUTHORIZED},
     ),
+    "deployment-unlock": (
+        "POST",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/unlock/",
+        {"reason": "worker died"},
+        ops_only_on_team_object() | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-reveal": (
+        "POST",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/outputs/token/reveal/",
+        {},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
     "deployment-history": (
         "GET",
         lambda w: f"/api/v1/deployments/{w['deployment'].pk}/history/",
@@ -274,6 +286,7 @@ RULES = {
         team_only() | {"anonymous": UNAUTHORIZED},
     ),
     "audit-diff": ("GET", lambda w: "/api/v1/audit/diff/", None, reviewers() | {"anonymous": UNAUTHORIZED}),
+    "audit-as-of": ("GET", lambda w: "/api/v1/audit/as-of/", None, reviewers() | {"anonymous": UNAUTHORIZED}),
     # The state backend takes only a running run's credentials: a session, even ops', is not enough.
     "state": ("GET", lambda w: reverse("state", args=[w["deployment"].pk]), None, dict.fromkeys(ROLES, UNAUTHORIZED)),
     "state-lock": (

@@ -1,0 +1,121 @@
+"""``Idempotency-Key``: a retried create, apply, destroy or bulk request is answered, not repeated.
+
+A client that sends ``Idempotency-Key: <any string of its choosing>`` with a write may send the
+same request again (a timeout, a dropped connection, a CI job restarted) and gets the response of
+the first one, with ``Idempotent-Replayed: true``; nothing runs twice. Keys are scoped to the user
+and the endpoint (method and path). The same key with a different body is refused with 422: the
+client has a bug, and guessing which request it meant would be worse.
+
+The key row, the work and the stored response are one transaction. A concurrent duplicate's
+insert waits on the unique constraint until the first request commits, then finds its row and
+replays it; if the first request failed, its row rolled back with it and the duplicate runs.
+Only successful (2xx) responses are kept: a refused request wrote nothing and may be retried
+with a corrected body under the same key.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (a UUID is a good choice). Sending the same request again with the same key "
+    "returns the first response and runs nothing twice; the same key with a different body is refused (422).",
+)
+
+
+class KeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+
+
+class KeyInFlight(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_key_in_flight"
+
+
+def _checked_key(raw: str) -> str:
+    key = raw.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise ValidationError(
+            {HEADER: f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID."}
+        )
+    return key
+
+
+def _fingerprint(request: Request) -> str:
+    data = request.data
+    if hasattr(data, "lists"):  # a QueryDict from a form or multipart body
+        data = {k: v for k, v in data.lists()}
+    body = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(f"{request.META.get('QUERY_STRING', '')}\n{body}".encode()).hexdigest()
+
+
+def _replay(record: IdempotencyKey) -> Response:
+    headers = {REPLAYED_HEADER: "true"}
+    if record.location:
+        headers["Location"] = record.location
+    return Response(record.response_body, status=record.status_code, headers=headers)
+
+
+def idempotent(handler):
+    """Honour ``Idempotency-Key`` on a DRF handler (a viewset method or an ``@api_view`` function)."""
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        request = next(arg for arg in args if isinstance(arg, Request))
+        raw = request.headers.get(HEADER)
+        if raw is None:
+            return handler(*args, **kwargs)
+        key = _checked_key(raw)
+        endpoint = f"{request.method} {request.path}"[:300]
+        fingerprint = _fingerprint(request)
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyKey.objects.create(
+                        user=request.user, key=key, endpoint=endpoint, fingerprint=fingerprint, status_code=0
+                    )
+            except IntegrityError:
+                record = None
+            if record is None:
+                earlier = IdempotencyKey.objects.filter(user=request.user, endpoint=endpoint, key=key).first()
+                if earlier is None:  # the first request rolled back between our insert and this read
+                    raise KeyInFlight(f"A request with this {HEADER} is still being processed; retry it shortly.")
+                if earlier.fingerprint != fingerprint:
+                    raise KeyReused(
+                        f"This {HEADER} was already used for a different request to {endpoint}; "
+                        "use a new key for a new request."
+                    )
+                return _replay(earlier)
+            response = handler(*args, **kwargs)
+            if status.is_success(response.status_code):
+                record.status_code = response.status_code
+                record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
+                record.location = response.get("Location", "")[:500]
+                record.save(update_fields=["status_code", "response_body", "location"])
+            else:
+                record.delete()
+            return response
+
+    return wrapper
