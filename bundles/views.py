@@ -49,6 +49,7 @@ def bundle_detail(request, name: str):
         request,
         "bundles/detail.html",
         {
+            "upgrade_offer": _upgrade_offer(request, version),
             "bundle": bundle,
             "version": version,
             "versions": bundle.versions.all(),
@@ -57,6 +58,17 @@ def bundle_detail(request, name: str):
             "runbook_html": render_markdown(version.runbook) if version else "",
         },
     )
+
+
+def _upgrade_offer(request, version) -> dict | None:
+    """For ops: how many deployments run an older version of this bundle (the bulk upgrade offer)."""
+    from deployments.bulk import upgrade_candidates
+    from portal.roles import is_ops
+
+    if version is None or not is_ops(request.user):
+        return None
+    count = upgrade_candidates(version).count()
+    return {"version": version, "count": count} if count else None
 
 
 def form_state(deployment) -> dict:

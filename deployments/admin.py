@@ -1,7 +1,19 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Deployment, Environment, ExceptionRequest, Policy, Project, Run, RunLogLine, StateVersion
+from .models import (
+    BulkChange,
+    BulkTarget,
+    Deployment,
+    Environment,
+    ExceptionRequest,
+    Policy,
+    Project,
+    Run,
+    RunLogLine,
+    SavedQuery,
+    StateVersion,
+)
 
 
 class EnvironmentInline(admin.TabularInline):
@@ -145,3 +157,60 @@ class ExceptionRequestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- The estate as a database: saved queries and bulk changes ------------------------------
+
+
+@admin.register(SavedQuery)
+class SavedQueryAdmin(admin.ModelAdmin):
+    list_display = ["name", "query", "owner", "shared", "created_at"]
+    list_filter = ["shared"]
+    search_fields = ["name", "query"]
+
+
+class BulkTargetInline(admin.TabularInline):
+    model = BulkTarget
+    fields = ["deployment", "from_version", "verdict", "errors", "resources", "wave", "rollout", "run", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BulkChange)
+class BulkChangeAdmin(admin.ModelAdmin):
+    """Read-only here: bulk changes are created, dry-run and rolled out from the portal, where each step is checked.
+
+    The changelist offers the bundle upgrades waiting: every latest version with deployments on older ones.
+    """
+
+    list_display = ["id", "title", "status", "query", "waves_started", "created_by_name", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["title", "query"]
+    inlines = [BulkTargetInline]
+    change_list_template = "deployments/bulk_admin_changelist.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in BulkChange._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        from bundles.models import Bundle
+
+        from .bulk import upgrade_candidates
+
+        offers = []
+        for bundle in Bundle.objects.order_by("name"):
+            latest = bundle.latest_version()
+            count = upgrade_candidates(latest).count() if latest else 0
+            if count:
+                offers.append({"version": latest, "count": count})
+        return super().changelist_view(request, {"upgrade_offers": offers, **(extra_context or {})})

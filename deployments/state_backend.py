@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from portal.crypto import decrypt, encrypt
 
 from .choices import RUN_EXECUTING
+from .estate import index_state_resources
 from .models import Deployment, Run, StateLock, StateVersion
 
 MAX_STATE_BYTES = 64 * 1024 * 1024
@@ -91,7 +92,7 @@ def _write_state(request: HttpRequest, run: Run) -> HttpResponse:
         digest = hashlib.sha256(body).hexdigest()
         latest = deployment.state_versions.order_by("-created_at", "-id").first()
         if latest is None or latest.sha256 != digest:
-            StateVersion.objects.create(
+            version = StateVersion.objects.create(
                 deployment=deployment,
                 serial=int(parsed.get("serial", 0)),
                 lineage=str(parsed.get("lineage", "")),
@@ -99,6 +100,7 @@ def _write_state(request: HttpRequest, run: Run) -> HttpResponse:
                 encrypted_state=encrypt(body),
                 created_by_run=run,
             )
+            index_state_resources(deployment=deployment, state=parsed, state_version=version)
     return HttpResponse(status=200)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_policy
+from . import views, views_estate, views_policy
 
 app_name = "deployments"
 urlpatterns = [
@@ -19,4 +19,14 @@ urlpatterns = [
     path("exceptions/<int:pk>/", views_policy.exception_detail, name="exception"),
     path("exceptions/<int:pk>/decide/", views_policy.exception_decide, name="exception-decide"),
     path("<uuid:pk>/outputs/<str:name>/reveal/", views.output_reveal, name="reveal"),
+    path("estate/", views_estate.estate, name="estate"),
+    path("estate/suggest/", views_estate.estate_suggest, name="estate-suggest"),
+    path("estate/dimensions/", views_estate.estate_dimensions, name="estate-dimensions"),
+    path("estate/saved/", views_estate.saved_query_save, name="estate-saved-save"),
+    path("estate/saved/<int:pk>/delete/", views_estate.saved_query_delete, name="estate-saved-delete"),
+    path("bulk/", views_estate.bulk_list, name="bulk-list"),
+    path("bulk/new/", views_estate.bulk_new, name="bulk-new"),
+    path("bulk/upgrade/<int:version_pk>/", views_estate.bulk_upgrade, name="bulk-upgrade"),
+    path("bulk/<int:pk>/", views_estate.bulk_detail, name="bulk"),
+    path("bulk/<int:pk>/action/", views_estate.bulk_action, name="bulk-action"),
 ]

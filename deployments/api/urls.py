@@ -1,5 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
+from .estate import BulkChangeViewSet, EstateViewSet
 from .views import DeploymentViewSet, EnvironmentViewSet, ExceptionRequestViewSet, ProjectViewSet, RunViewSet
 
 router = SimpleRouter()
@@ -8,5 +9,7 @@ router.register("environments", EnvironmentViewSet, basename="environment")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("runs", RunViewSet, basename="run")
 router.register("exceptions", ExceptionRequestViewSet, basename="exception")
+router.register("estate", EstateViewSet, basename="estate")
+router.register("bulk-changes", BulkChangeViewSet, basename="bulk-change")
 
 urlpatterns = router.urls
