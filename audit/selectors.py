@@ -71,7 +71,8 @@ def _latest_rows(rows: QuerySet) -> QuerySet:
     if connection.vendor == "postgresql":
         newest = rows.order_by("id", "-history_date", "-history_id").distinct("id").values("history_id")
         return HistoricalDeployment.objects.filter(history_id__in=newest).order_by()
-    return rows.latest_of_each()
+    newest = rows.filter(id=OuterRef("id")).order_by("-history_date", "-history_id").values("history_id")[:1]
+    return rows.filter(history_id=Subquery(newest)).order_by()
 
 
 def estate_as_of(when: datetime, filters: EstateFilters = EstateFilters()) -> QuerySet:
@@ -418,7 +419,9 @@ def _timeline_history(filters: TimelineFilters) -> QuerySet:
 def timeline(filters: TimelineFilters = TimelineFilters()) -> QuerySet:
     """Audit events and people's changes to deployments, newest first, as one sliceable queryset
     of dicts (see :class:`TimelineEntry` to read one)."""
-    return _timeline_events(filters).union(_timeline_history(filters), all=True).order_by("-t_at", "-t_pk")
+    # Each part drops its model's default ordering: SQLite refuses ORDER BY inside a compound query.
+    events, history = _timeline_events(filters).order_by(), _timeline_history(filters).order_by()
+    return events.union(history, all=True).order_by("-t_at", "-t_pk")
 
 
 def timeline_event_types() -> list[str]:

@@ -20,8 +20,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def embedded(tmp_path):
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("embedded")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env.update(SLIPWAY_VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="portal.settings", DEBUG="1")
     manage = [sys.executable, "manage.py"]
@@ -103,3 +104,38 @@ def test_the_embedded_configuration_deploys_a_bundle_over_http(embedded):
     assert any("Apply complete!" in line["text"] for line in logs["lines"])
     # Web and worker met through the filesystem broker under var/.
     assert (embedded["var"] / "broker" / "queue").is_dir()
+
+
+def test_reviewer_pages_and_exports_work_on_the_embedded_database(embedded):
+    """SQLite has its own SQL limits: the audit pages must work there too, not only on PostgreSQL."""
+    base = embedded["base"]
+    api = requests.Session()
+    api.headers["Authorization"] = f"Token {embedded['token']}"
+    environments = api.get(f"{base}/api/v1/environments/", params={"tier": "prototype"}, timeout=10).json()["results"]
+    created = api.post(
+        f"{base}/api/v1/deployments/",
+        json={
+            "environment": environments[0]["id"],
+            "name": "audited",
+            "bundle": "queue",
+            "preset": "Prototype (~$1/month)",
+        },
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+
+    reviewer = requests.Session()
+    login = reviewer.get(f"{base}/accounts/login/", timeout=10)
+    assert login.ok
+    reviewer.post(
+        f"{base}/accounts/login/",
+        data={"username": "auditor", "password": "embedded-pass", "csrfmiddlewaretoken": reviewer.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/accounts/login/"},
+        timeout=10,
+    )
+    for path in ("/audit/", "/audit/as-of/", "/audit/diff/", f"/audit/deployments/{created.json()['id']}/history/"):
+        page = reviewer.get(base + path, timeout=30)
+        assert page.status_code == 200, (path, page.text[:500])
+        assert "audited" in page.text, path
+    export = reviewer.get(f"{base}/audit/", params={"format": "csv"}, timeout=30)
+    assert export.status_code == 200 and "audited" in export.text
