@@ -541,7 +541,7 @@ def cmd_estate_query(args) -> int:
     if not isinstance(rows, list):
         print_json(body)
         return EXIT_OK
-    preferred = ["id", "project", "environment", "name", "bundle", "bundle_version", "status", "tier", "team"]
+    preferred = ["id", "project", "environment", "name", "bundle", "version", "bundle_version", "status", "tier"]
     present = [c for c in preferred if rows and c in rows[0]]
     columns = present or [k for k, v in (rows[0].items() if rows else []) if not isinstance(v, (dict, list))]
     print_table(rows, columns)

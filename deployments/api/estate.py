@@ -9,6 +9,8 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from bundles.models import BundleVersion
+from portal.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from portal.idempotency import idempotent
 from portal.roles import is_ops
 
 from .. import bulk as bulk_services
@@ -125,7 +127,10 @@ class BulkChangeViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return BulkChange.objects.select_related("target_version").order_by("-created_at", "-id")
 
-    @extend_schema(request=BulkChangeCreateSerializer, responses={201: BulkChangeSerializer})
+    @extend_schema(
+        request=BulkChangeCreateSerializer, responses={201: BulkChangeSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
+    @idempotent
     def create(self, request, *args, **kwargs):
         body = BulkChangeCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -156,8 +161,9 @@ class BulkChangeViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         bulk = bulk_services.bulk_dry_run_start(bulk=self.get_object(), actor=request.user)
         return Response(BulkChangeSerializer(bulk).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=RolloutSerializer, responses={202: BulkChangeSerializer})
+    @extend_schema(request=RolloutSerializer, responses={202: BulkChangeSerializer}, parameters=[IDEMPOTENCY_KEY])
     @action(detail=True, methods=["post"])
+    @idempotent
     def rollout(self, request, pk=None):
         body = RolloutSerializer(data=request.data)
         if not body.is_valid():

@@ -209,21 +209,27 @@ def test_audit_diff_lists_what_changed(slipway, auditor, catalog, proto_env, dev
     assert bad.returncode == 2 and "/from" in bad.stderr
 
 
-def test_estate_query_reports_the_servers_answer(slipway, catalog, proto_env, dev):
+def test_estate_query_prints_a_table_or_json(slipway, catalog, proto_env, dev):
     from deployments import services
 
-    services.deployment_create(
+    found = services.deployment_create(
         environment=proto_env, name="found", bundle_version=catalog["echo"], params={"message": "a"}, actor=dev
     )
-    result = slipway("estate", "query", "bundle:echo")
+    services.deployment_create(
+        environment=proto_env, name="other", bundle_version=catalog["queue"], params={}, actor=dev
+    )
+    table = slipway("estate", "query", "bundle:echo")
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.strip().splitlines()
+    assert header.split()[:4] == ["ID", "PROJECT", "ENVIRONMENT", "NAME"]
+    assert len(rows) == 1 and rows[0].split()[:4] == [str(found.pk), "checkout", "proto", "found"]
+
     as_json = slipway("estate", "query", "bundle:echo", "--json")
-    if result.returncode == 0:
-        assert "found" in result.stdout
-        assert "found" in as_json.stdout and json.loads(as_json.stdout)
-    else:  # a server without the estate API says so in one line
-        assert result.returncode == 2
-        assert len(result.stderr.strip().splitlines()) == 1
-        assert "estate" in result.stderr
+    assert [row["name"] for row in json.loads(as_json.stdout)["results"]] == ["found"]
+
+    bad = slipway("estate", "query", "bundle:")
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1 and "/q" in bad.stderr
 
 
 def test_the_same_idempotency_key_never_deploys_twice(slipway, catalog, proto_env):
