@@ -408,7 +408,10 @@ def bulk_drive(bulk_id: int, token: str | None = None) -> float | None:
     """
     with transaction.atomic():
         bulk = (
-            BulkChange.objects.select_for_update().select_related("target_version__bundle").filter(pk=bulk_id).first()
+            BulkChange.objects.select_for_update(of=("self",))
+            .select_related("target_version__bundle")
+            .filter(pk=bulk_id)
+            .first()
         )
         if bulk is None or not bulk.is_active:
             return None
@@ -442,7 +445,9 @@ def kick_bulk_changes() -> int:
 
 
 def _register_periodic_kick(sender, **kwargs) -> None:
-    sender.add_periodic_task(STALE_DRIVER_SECONDS, kick_bulk_changes.s(), name="kick-bulk-changes")
+    sender.add_periodic_task(
+        STALE_DRIVER_SECONDS, sender.signature("deployments.bulk.kick_bulk_changes"), name="kick-bulk-changes"
+    )
 
 
 def _connect_periodic_kick() -> None:

@@ -445,7 +445,13 @@ def _sensitive_roots(instance: dict) -> set[str]:
 
 
 def _small(value: Any, depth: int = 0) -> tuple[bool, Any]:
-    """Keep what is worth querying: scalars, short strings, small nested structures."""
+    """Keep what is worth querying: scalars, short strings, small nested structures.
+
+    Attributes of a dynamic type are stored by the engine as ``{"value": ..., "type": ...}``; the index
+    keeps the value, so ``resource.terraform_data.input.message`` reads like the configuration.
+    """
+    if isinstance(value, dict) and set(value) == {"value", "type"}:
+        value = value["value"]
     if isinstance(value, str):
         return (len(value) <= MAX_INDEXED_STRING), value
     if value is None or isinstance(value, (bool, int, float)):
