@@ -2,14 +2,14 @@
 
 import threading
 
-from kombu import Connection, Queue
+from kombu import Connection
 
 import portal.broker  # noqa: F401  (registers the transport)
 
 
 def test_messages_published_while_a_consumer_reads_arrive_whole(tmp_path):
     options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(tmp_path)}
-    queue = Queue("race")
+    queue = "race"
     sent = 300
     received, errors = [], []
     ready = threading.Event()
