@@ -57,11 +57,18 @@ def params_validate(*, bundle_version: BundleVersion, params: dict) -> None:
 
 
 def params_approve(
-    *, environment: Environment, bundle_version: BundleVersion, params: dict, exception: ExceptionRequest | None
+    *,
+    environment: Environment,
+    bundle_version: BundleVersion,
+    params: dict,
+    exception: ExceptionRequest | None,
+    current: dict | None = None,
 ) -> str:
     """Validate params for the bundle and the environment's policy; return the approval basis.
 
-    In-policy params are approved by the policy itself. Anything else needs an approved exception.
+    In-policy params are approved by the policy itself. Anything else needs an approved exception,
+    except values that stay as they are: an exception granted once is not undone by the next,
+    unrelated change (``current`` holds the deployment's params before this change).
     """
     params_validate(bundle_version=bundle_version, params=params)
     check = policy.check_params(environment=environment, bundle_version=bundle_version, params=params)
@@ -69,6 +76,9 @@ def params_approve(
         return f"approved by policy {check.policy.label}"
     if exception is not None and exception.status == ExceptionRequest.Status.APPROVED:
         return f"approved by exception #{exception.pk} ({exception.decided_by_name})"
+    kept = current is not None and check.bundle_allowed and check.fields and "" not in check.errors
+    if kept and all(params.get(name) == current.get(name) for name in check.fields):
+        return f"approved by policy {check.policy.label}; kept as approved before: {', '.join(check.fields)}"
     raise PolicyViolation(check)
 
 
@@ -258,7 +268,13 @@ def deployment_update(
     if immutable:
         raise ParamsInvalid(immutable, "Some fields cannot change after the first apply.")
     target = bundle_version or locked.bundle_version
-    basis = params_approve(environment=locked.environment, bundle_version=target, params=params, exception=exception)
+    basis = params_approve(
+        environment=locked.environment,
+        bundle_version=target,
+        params=params,
+        exception=exception,
+        current=locked.full_params(),
+    )
     locked.bundle_version = target
     locked.params, locked.sensitive_params = secrets.split(target.params_schema, params)
     locked.version += 1
@@ -559,11 +575,13 @@ def deployment_reapply(*, deployment: Deployment, actor, channel: str = "ui", re
     """Apply the deployment's current configuration again (after a failure, or to correct drift)."""
     if deployment.status in (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED):
         raise ServiceError(f"{deployment.name} is {deployment.get_status_display().lower()}; it cannot be applied.")
+    current = deployment.full_params()
     basis = params_approve(
         environment=deployment.environment,
         bundle_version=deployment.bundle_version,
-        params=deployment.full_params(),
+        params=current,
         exception=None,
+        current=current,
     )
     return run_request(
         deployment=deployment,

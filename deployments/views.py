@@ -189,7 +189,13 @@ def deployment_edit(request, pk):
     # Stored secrets in clear (a blank field keeps them) and whether x-immutable fields are locked yet.
     state = form_state(deployment)
     shown, hints = policy.form_schema(environment=deployment.environment, bundle_version=version)
-    outside_policy = _wants_outside_policy(request)
+    # A configuration approved as an exception must stay visible (and so kept) in its own form.
+    kept = not policy.check_params(
+        environment=deployment.environment, bundle_version=version, params=deployment.full_params()
+    ).ok
+    if kept:
+        hints = [*hints, "This deployment has values outside the policy, approved before: they stay as they are."]
+    outside_policy = kept or _wants_outside_policy(request)
     if outside_policy:
         shown = schema
     param_errs: dict[str, list[str]] = {}

@@ -319,3 +319,42 @@ def test_a_replace_in_production_waits_for_ops_with_the_plan_in_front_of_them(
         assert Hook.received[0]["url"].endswith(run.get_absolute_url())
     finally:
         server.shutdown()
+
+
+@pytest.mark.django_db
+def test_values_approved_as_an_exception_survive_the_next_unrelated_change(
+    dev, ops, dev_client, catalog, prod_env, policies
+):
+    exception = services.exception_request_create(
+        environment=prod_env,
+        bundle_version=catalog["postgres"],
+        name="db",
+        params={**POSTGRES, "high_availability": False},
+        reason="load test",
+        actor=dev,
+    )
+    run = services.exception_approve(request=exception, actor=ops, comment="ok")
+    deployment = run.deployment
+    run.transition("running")
+    run.transition("succeeded")
+
+    # The edit form keeps the approved value on show, so an unchanged submit keeps it too.
+    page = dev_client.get(reverse("deployments:edit", args=[deployment.pk])).content.decode()
+    assert "approved before: they stay as they are" in page
+
+    change = services.deployment_update(
+        deployment=deployment, params={**POSTGRES, "high_availability": False, "storage_gb": 40}, actor=dev
+    )
+    assert (
+        change.approval_basis == "approved by policy checkout/production/v2; kept as approved before: high_availability"
+    )
+    deployment.refresh_from_db()
+    assert deployment.params["high_availability"] is False
+
+    # Moving another field outside the policy is still a new exception.
+    with pytest.raises(PolicyViolation):
+        services.deployment_update(
+            deployment=deployment,
+            params={**POSTGRES, "high_availability": False, "storage_gb": 40, "backup_retention_days": 1},
+            actor=dev,
+        )
