@@ -750,7 +750,8 @@ class _Parser:
                     return copy.deepcopy(option)
             return raw
         if kind == "const":
-            return copy.deepcopy(schema["const"]) if self.get(name) is not None else _MISSING
+            # A required constant (a variant's discriminator) follows from choosing the variant.
+            return copy.deepcopy(schema["const"]) if required or self.get(name) is not None else _MISSING
         found = self.w.variants(schema)
         if found and kind in (None, "object"):
             key, variants = found

@@ -104,7 +104,7 @@ def _contract_problems(params: dict, connections: list, variables: dict[str, hcl
     from .forms import _Walker  # the engine's $ref/allOf resolution, so lint sees what the form draws
 
     walker = _Walker(params)
-    properties = params.get("properties") or {}
+    properties = _names_at(walker, params)  # conditional and variant fields are variables too
     required = set(params.get("required") or [])
     connected = {c.get("name") for c in connections if isinstance(c, dict)}
     problems = []

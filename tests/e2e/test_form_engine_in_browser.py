@@ -1,0 +1,83 @@
+"""A developer fills a rich form by keyboard and mouse: a section, rows, a variant and a conditional field."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from deployments.models import Deployment
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import login
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+
+def settle(page):
+    """Wait until no htmx request is in flight."""
+    page.wait_for_function("document.querySelectorAll('.htmx-request').length === 0")
+    page.wait_for_load_state("networkidle")
+
+
+def test_a_developer_fills_a_nested_form_and_the_deployment_goes_live_with_exactly_those_params(
+    celery_worker, page, dev, catalog, proto_env
+):
+    login(page, "dev", PASSWORD)
+    page.goto("/deployments/new/form-tour/")
+    page.get_by_label("Environment").select_option(label="checkout / Prototype (Prototype)")
+    settle(page)  # choosing the environment redraws the params for its policy: type after that
+    page.locator("#id_name").fill("tour")
+    page.get_by_label("Service name").fill("tour-svc")
+
+    # A nested section.
+    storage = page.locator("fieldset", has=page.locator("legend", has_text="Storage"))
+    storage.get_by_label("Disk size").fill("40")
+
+    # An array of objects: two rows added without a page reload, then the first removed.
+    page.evaluate("window.__same_page = true")
+    page.get_by_role("button", name="Add to routes").click()
+    expect(page.locator('[name="param/routes/0/path"]')).to_be_visible()
+    page.locator('[name="param/routes/0/path"]').fill("/a")
+    page.locator('[name="param/routes/0/port"]').fill("8080")
+    page.get_by_role("button", name="Add to routes").click()
+    expect(page.locator('[name="param/routes/1/path"]')).to_be_visible()
+    page.locator('[name="param/routes/1/path"]').fill("/b")
+    page.locator('[name="param/routes/1/port"]').fill("8081")
+    page.get_by_role("button", name="Remove routes item 1").click()
+    expect(page.locator('[name="param/routes/1/path"]')).to_have_count(0)
+    expect(page.locator('[name="param/routes/0/path"]')).to_have_value("/b")
+
+    # A oneOf variant switch swaps in its sub-form.
+    page.get_by_label("Authentication").select_option(label="Bearer token")
+    expect(page.get_by_label("Token lifetime")).to_be_visible()
+    page.get_by_label("Token lifetime").fill("12")
+
+    # A conditional field appears when its condition holds; chosen by keyboard.
+    expect(page.get_by_text("Standby zone")).to_have_count(0)
+    page.get_by_label("High availability").focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_role("radio", name="zone-b")).to_be_visible()
+    page.get_by_role("radio", name="zone-b").check()
+
+    # Live validation speaks before submit, in the same words.
+    page.get_by_label("Disk size").fill("5")
+    page.get_by_label("Service name").focus()
+    expect(page.locator("#f-storage-size_gb-wrap")).to_contain_text("Must be at least 10.")
+    page.get_by_label("Disk size").fill("40")
+    page.get_by_label("Service name").focus()
+    expect(page.locator("#f-storage-size_gb-wrap .errors")).to_have_count(0)
+    assert page.evaluate("window.__same_page") is True  # every change above happened without a page load
+
+    page.get_by_role("button", name="Deploy").click()
+    expect(page.get_by_role("heading", name=re.compile("tour"))).to_be_visible()
+    expect(page.locator("#dep-status")).to_have_text(re.compile("Live"), timeout=60000)
+
+    deployment = Deployment.objects.get(name="tour")
+    assert deployment.status == "live"
+    assert deployment.params == {
+        "name": "tour-svc",
+        "storage": {"size_gb": 40, "encrypted": True},
+        "routes": [{"path": "/b", "port": 8081}],
+        "auth": {"kind": "token", "token_ttl_hours": 12},
+        "high_availability": True,
+        "standby_zone": "zone-b",
+    }
