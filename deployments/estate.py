@@ -113,7 +113,8 @@ class _ToTree(Transformer):
         return Comparison(field=str(name), op=str(op), value=raw, raw=raw, quoted=quoted, position=name.start_pos or 0)
 
     def quoted(self, items):
-        return json.loads(items[0]), True
+        # Only \" and \\ are escapes; any other backslash stays, so regexes read naturally ("^db\.r6g").
+        return re.sub(r'\\(["\\])', r"\1", str(items[0])[1:-1]), True
 
     def bare(self, items):
         return str(items[0]), False
@@ -306,7 +307,10 @@ def _leaf(c: Comparison) -> tuple[Q, bool]:
             return _version_compare(c), False
         if c.op == "~":
             return _text_match(column, c.raw if not c.quoted else c.value), False
-        return Q(**{f"{column}__iexact" if c.field != "version" else column: c.value}), False
+        if c.field in ("version", "env.tier", "status"):
+            # Fixed vocabularies stored lower-case: an exact match can use the column's index.
+            return Q(**{column: c.value if c.field == "version" else str(c.value).lower()}), False
+        return Q(**{f"{column}__iexact": c.value}), False
     root, _, rest = c.field.partition(".")
     if root in JSON_ROOTS:
         return _json_leaf(f"{root}__{_path(rest)}", c), True

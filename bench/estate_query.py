@@ -1,0 +1,332 @@
+"""Benchmark: the estate as a database versus the same configurations in a Git repository.
+
+    .venv/bin/python bench/estate_query.py [--deployments 100000] [--runs 20] [--keep] [--skip-gitops]
+
+Uses its own PostgreSQL database (``slipway_bench_estate`` on the server of ``BENCH_DATABASE_URL``,
+default ``postgres://postgres@127.0.0.1:5432/slipway_bench_estate``): creates it, migrates it and
+fills it with set-based SQL (generate_series): 100k deployments across 6 bundles, each with an
+indexed resource (as the state backend writes them). Then it times, median and p95 of ``--runs``:
+
+- six representative estate queries through the same code as the page (count + first page of 50):
+  equality, range, regex, nested path, OR, resource attribute. Goal: p95 < 100 ms;
+- the bulk dry run's validation of every deployment's params against a new, stricter schema, the
+  validator compiled once (``bulk.Validators``). Goal: < 10 s;
+- the GitOps baseline: the same configurations as ``<project>/<env>/<name>/terraform.tfvars.json`` in a
+  git repository (with a ``meta.json`` and a ``resources.json`` beside each, which is generous: in GitOps
+  resource attributes live in remote state, not in the repository), the same questions answered by
+  walking and parsing the files, and one history question ("how did this deployment's instance class
+  change?") answered with ``git log``. It prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/slipway_bench_estate")
+os.environ["DATABASE_URL"] = URL
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+
+def create_database() -> None:
+    import psycopg
+
+    server, name = URL.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+create_database()
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from bundles.models import Bundle, BundleVersion  # noqa: E402
+from deployments.bulk import Validators  # noqa: E402
+from deployments.estate import estate_query  # noqa: E402
+from deployments.models import Deployment, Environment, Project  # noqa: E402
+from portal.models import Team  # noqa: E402
+
+BUNDLES = ["postgres", "redis", "bucket", "queue", "service", "cdn"]
+TIERS = ["prototype", "staging", "production"]
+QUERIES = [
+    ("equality", "bundle:postgres params.instance_class:db.r6g.large"),
+    ("range", "params.storage.size_gb>=900 env.tier:production"),
+    ("regex", 'params.instance_class~"^db\\.r6g\\.(x|2x)large$"'),
+    ("nested path", "params.storage.encrypted:false bundle:postgres"),
+    ("OR", "(team:team-1 OR team:team-4) params.replicas>=4"),
+    ("resource attribute", "resource.aws_db_instance.storage_encrypted:false env.tier:production"),
+]
+
+SCHEMA_V1 = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["instance_class"],
+    "properties": {
+        "instance_class": {"type": "string", "pattern": "^db\\.[a-z0-9]+\\.[a-z0-9]+$"},
+        "replicas": {"type": "integer", "minimum": 0, "maximum": 10},
+        "storage": {
+            "type": "object",
+            "properties": {"size_gb": {"type": "integer", "minimum": 10}, "encrypted": {"type": "boolean"}},
+        },
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+# The new version: storage must be encrypted, at most 8 replicas, a closed list of classes.
+SCHEMA_V2 = json.loads(json.dumps(SCHEMA_V1))
+SCHEMA_V2["properties"]["storage"]["properties"]["encrypted"] = {"const": True}
+SCHEMA_V2["properties"]["storage"]["required"] = ["encrypted"]
+SCHEMA_V2["properties"]["replicas"]["maximum"] = 8
+SCHEMA_V2["properties"]["instance_class"]["enum"] = [
+    f"db.{f}.{s}" for f in ("r6g", "m5", "t3") for s in ("large", "xlarge", "2xlarge")
+]
+
+
+def generate(n: int) -> None:
+    print(f"generating {n} deployments ...", flush=True)
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as c:
+        c.execute("TRUNCATE deployments_deployment, deployments_stateresource CASCADE")
+    teams = [Team.objects.get_or_create(slug=f"team-{i}", defaults={"name": f"Team {i}"})[0] for i in range(6)]
+    envs = []
+    for p in range(30):
+        project, _ = Project.objects.get_or_create(
+            slug=f"project-{p}", defaults={"name": f"P{p}", "team": teams[p % 6]}
+        )
+        for tier in TIERS:
+            envs.append(
+                Environment.objects.get_or_create(project=project, slug=tier, defaults={"name": tier, "tier": tier})[0]
+            )
+    versions = []
+    for name in BUNDLES:
+        bundle, _ = Bundle.objects.get_or_create(name=name, defaults={"title": name})
+        for version, schema in (("1.0.0", SCHEMA_V1), ("2.0.0", SCHEMA_V2)):
+            bv = BundleVersion.objects.filter(bundle=bundle, version=version).first()
+            if bv is None:
+                bv = BundleVersion(
+                    bundle=bundle, version=version, params_schema=schema, module_archive=b"", module_sha256="0"
+                )
+                bv.manifest_sha256 = "0"
+                bv.save()
+            versions.append(bv)
+    v1_ids = [v.pk for v in versions if v.version == "1.0.0"]
+    env_ids = [e.pk for e in envs]
+    with connection.cursor() as c:
+        c.execute(
+            """
+            INSERT INTO deployments_deployment
+              (id, environment_id, name, bundle_version_id, params, outputs, status, version, created_at, updated_at)
+            SELECT md5(i::text)::uuid,
+                   (%(envs)s::int[])[1 + i %% array_length(%(envs)s::int[], 1)],
+                   'd-' || i,
+                   (%(versions)s::int[])[1 + (i / 7) %% 6],
+                   jsonb_build_object(
+                     'instance_class', 'db.' || (ARRAY['r6g','m5','t3','r5'])[1 + i %% 4] || '.'
+                                       || (ARRAY['large','xlarge','2xlarge'])[1 + (i / 4) %% 3],
+                     'replicas', i %% 11,
+                     'storage', jsonb_build_object('size_gb', 10 + (i * 37) %% 1000, 'encrypted', i %% 5 <> 0),
+                     'labels', jsonb_build_object('owner', 'o' || (i %% 50), 'cost', 'c' || (i %% 9))),
+                   jsonb_build_object('endpoint', 'd-' || i || '.internal'),
+                   'live', 1, now(), now()
+            FROM generate_series(1, %(n)s) AS i
+            """,
+            {"envs": env_ids, "versions": v1_ids, "n": n},
+        )
+        c.execute(
+            """
+            INSERT INTO deployments_stateresource (deployment_id, address, type, attributes)
+            SELECT id, 'aws_db_instance.main', 'aws_db_instance',
+                   jsonb_build_object('instance_class', params->>'instance_class',
+                                      'storage_encrypted', (params->'storage'->'encrypted'),
+                                      'allocated_storage', params->'storage'->'size_gb')
+            FROM deployments_deployment
+            """
+        )
+        c.execute("ANALYZE deployments_deployment; ANALYZE deployments_stateresource")
+
+
+def timed(fn, runs: int) -> tuple[float, float, object]:
+    samples, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return statistics.median(samples), p95, result
+
+
+def page_of(text: str):
+    qs = (
+        estate_query(text)
+        .filter(Deployment.objects.select_related("environment__project__team", "bundle_version__bundle"))
+        .order_by("environment__project__slug", "environment__slug", "name")
+    )
+    return qs.count(), list(qs[:50])
+
+
+# --- GitOps baseline ------------------------------------------------------------------------------
+
+
+def write_repo(repo: Path) -> None:
+    print("writing the GitOps repository ...", flush=True)
+    rows = Deployment.objects.values_list(
+        "id",
+        "name",
+        "params",
+        "environment__slug",
+        "environment__tier",
+        "environment__project__slug",
+        "environment__project__team__slug",
+        "bundle_version__bundle__name",
+        "bundle_version__version",
+    )
+    resources = dict(
+        Deployment.objects.values_list("id", "state_resources__attributes").exclude(state_resources__isnull=True)
+    )
+    for pk, name, params, env, tier, project, team, bundle, version in rows.iterator(chunk_size=5000):
+        folder = repo / project / env / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "terraform.tfvars.json").write_text(json.dumps(params, indent=2))
+        meta = {"bundle": bundle, "version": version, "team": team, "tier": tier}
+        (folder / "meta.json").write_text(json.dumps(meta))
+        (folder / "resources.json").write_text(json.dumps({"aws_db_instance": [resources.get(pk, {})]}))
+    git = ["git", "-C", str(repo), "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "estate"], check=True)
+    # A later change to one deployment, so the history question has something to find.
+    target = repo / history_path().rsplit("/", 1)[0]
+    data = json.loads((target / "terraform.tfvars.json").read_text())
+    data["instance_class"] = "db.r6g.2xlarge"
+    (target / "terraform.tfvars.json").write_text(json.dumps(data, indent=2))
+    subprocess.run([*git, "commit", "-qam", "bigger d-1"], check=True)
+
+
+def history_path() -> str:
+    d = Deployment.objects.select_related("environment__project").get(name="d-1")
+    return f"{d.environment.project.slug}/{d.environment.slug}/d-1/terraform.tfvars.json"
+
+
+def walk(repo: Path, predicate) -> int:
+    found = 0
+    for tfvars in repo.glob("*/*/*/terraform.tfvars.json"):
+        folder = tfvars.parent
+        params = json.loads(tfvars.read_text())
+        meta = json.loads((folder / "meta.json").read_text())
+        res = json.loads((folder / "resources.json").read_text())
+        if predicate(params, meta, res):
+            found += 1
+    return found
+
+
+GITOPS = {
+    "equality": lambda p, m, r: m["bundle"] == "postgres" and p.get("instance_class") == "db.r6g.large",
+    "range": lambda p, m, r: p.get("storage", {}).get("size_gb", 0) >= 900 and m["tier"] == "production",
+    "regex": lambda p, m, r: __import__("re").search(r"^db\.r6g\.(x|2x)large$", p.get("instance_class", "")),
+    "nested path": lambda p, m, r: p.get("storage", {}).get("encrypted") is False and m["bundle"] == "postgres",
+    "OR": lambda p, m, r: m["team"] in ("team-1", "team-4") and p.get("replicas", 0) >= 4,
+    "resource attribute": lambda p, m, r: (
+        any(x.get("storage_encrypted") is False for x in r["aws_db_instance"]) and m["tier"] == "production"
+    ),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--deployments", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="reuse the data already generated")
+    parser.add_argument("--skip-gitops", action="store_true")
+    args = parser.parse_args()
+    if not (args.keep and Deployment.objects.count() == args.deployments):
+        generate(args.deployments)
+    total = Deployment.objects.count()
+    print(f"\n{total} deployments across {len(BUNDLES)} bundles, PostgreSQL {connection.pg_version // 10000}\n")
+
+    results = {}
+    print(f"{'query':<20} {'matches':>8} {'median ms':>10} {'p95 ms':>8}  text")
+    for label, text in QUERIES:
+        median, p95, (count, _) = timed(lambda text=text: page_of(text), args.runs)
+        results[label] = (count, median, p95)
+        print(f"{label:<20} {count:>8} {median:>10.1f} {p95:>8.1f}  {text}")
+    worst = max(p95 for _, _, p95 in results.values())
+    print(f"goal p95 < 100 ms: {'met' if worst < 100 else 'MISSED'} (worst {worst:.1f} ms)\n")
+
+    v2 = BundleVersion.objects.get(bundle__name="postgres", version="2.0.0")
+    start = time.perf_counter()
+    rows = list(Deployment.objects.values_list("environment_id", "params"))
+    envs = {e.pk: e for e in Environment.objects.all()}
+    validators = Validators(envs)
+    invalid = sum(
+        not validators.check(environment=envs[env_id], bundle_version=v2, params=params).ok for env_id, params in rows
+    )
+    elapsed = time.perf_counter() - start
+    print(
+        f"dry-run validation of {len(rows)} params against {v2}: {elapsed:.2f} s, {invalid} invalid "
+        f"(validators compiled: {len(validators._compiled)}); goal < 10 s: {'met' if elapsed < 10 else 'MISSED'}\n"
+    )
+
+    if args.skip_gitops:
+        return
+    repo = Path(tempfile.mkdtemp(prefix="slipway-gitops-"))
+    try:
+        write_repo(repo)
+        print(f"{'GitOps question':<20} {'matches':>8} {'walk ms':>10} {'Slipway ms':>11} {'ratio':>8}")
+        for label, _ in QUERIES:
+            start = time.perf_counter()
+            found = walk(repo, GITOPS[label])
+            walk_ms = (time.perf_counter() - start) * 1000
+            count, median, _ = results[label]
+            print(f"{label:<20} {found:>8} {walk_ms:>10.0f} {median:>11.1f} {walk_ms / median:>7.0f}x")
+        start = time.perf_counter()
+        log = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(repo),
+                "log",
+                "-p",
+                "--format=%h %an %ad %s",
+                "--",
+                history_path(),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        git_ms = (time.perf_counter() - start) * 1000
+        changes = [line for line in log.splitlines() if line.startswith("+") and "instance_class" in line]
+        target = Deployment.objects.get(name="d-1")
+        median, _, _history = timed(
+            lambda: list(
+                Deployment.history.filter(id=target.pk)
+                .order_by("history_date")
+                .values_list("history_date", "params__instance_class")
+            ),
+            args.runs,
+        )
+        print(
+            f"{'history (git log)':<20} {len(changes):>8} {git_ms:>10.0f} {median:>11.1f} {git_ms / median:>7.0f}x"
+            "  (Slipway: the deployment's history rows; the generator writes none, so this times the indexed lookup)"
+        )
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
