@@ -194,7 +194,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "audit.permissions.ReviewersReadOnly",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",

@@ -10,7 +10,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from deployments.api.serializers import RunSerializer
@@ -18,6 +17,7 @@ from deployments.choices import DeploymentStatus, Tier
 from deployments.selectors import can_change_deployment, deployments_visible_to
 from portal.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from portal.idempotency import idempotent
+from portal.pagination import Pagination
 from portal.roles import can_read_everything
 
 from .. import services
@@ -96,7 +96,7 @@ def estate_diff_view(request):
         raise ValidationError({"from": "Must be before `to`."})
     scope = {k: request.query_params.get(k, "") for k in ("team", "project", "tier", "bundle")}
     diff = estate_diff(start, end, EstateFilters(**scope))
-    paginator = LimitOffsetPagination()
+    paginator = Pagination()
     page = paginator.paginate_queryset(diff.entries, request)
     body = {
         "from_": start,

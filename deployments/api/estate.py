@@ -39,6 +39,18 @@ class EstateRowSerializer(serializers.Serializer):
         return matched_values(obj, fields, resources)
 
 
+class EstateDimensionSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    type = serializers.CharField()
+    title = serializers.CharField()
+    bundles = serializers.ListField(child=serializers.CharField())
+    samples = serializers.ListField(child=serializers.JSONField())
+
+
+class EstateDimensionsSerializer(serializers.Serializer):
+    results = EstateDimensionSerializer(many=True)
+
+
 class EstateViewSet(viewsets.GenericViewSet):
     """Query every deployment you can see; a bad query answers 400 with the position and a hint."""
 
@@ -63,6 +75,7 @@ class EstateViewSet(viewsets.GenericViewSet):
         data = EstateRowSerializer(page, many=True, context=context).data
         return self.get_paginated_response(data)
 
+    @extend_schema(responses=EstateDimensionsSerializer)
     @action(detail=False, methods=["get"])
     def dimensions(self, request):
         """Every param path across all bundle versions (type, bundles, samples), plus outputs and resources."""
@@ -82,7 +95,7 @@ class BulkTargetSerializer(serializers.ModelSerializer):
 
 
 class BulkChangeSerializer(serializers.ModelSerializer):
-    target_version = serializers.SlugRelatedField(slug_field="pk", read_only=True)
+    target_version = serializers.PrimaryKeyRelatedField(read_only=True)
     counts = serializers.SerializerMethodField()
 
     class Meta:

@@ -286,6 +286,8 @@ RULES = {
         team_only() | {"anonymous": UNAUTHORIZED},
     ),
     "audit-diff": ("GET", lambda w: "/api/v1/audit/diff/", None, reviewers() | {"anonymous": UNAUTHORIZED}),
+    # A path under /api/v1/ that is no endpoint: a JSON 404 for everyone, signed in or not.
+    "api-not-found": ("GET", lambda w: "/api/v1/runs/0.5/cancel/", None, dict.fromkeys(ROLES, HIDDEN)),
     "audit-as-of": ("GET", lambda w: "/api/v1/audit/as-of/", None, reviewers() | {"anonymous": UNAUTHORIZED}),
     # The state backend takes only a running run's credentials: a session, even ops', is not enough.
     "state": ("GET", lambda w: reverse("state", args=[w["deployment"].pk]), None, dict.fromkeys(ROLES, UNAUTHORIZED)),
