@@ -9,6 +9,7 @@ urlpatterns = [
     path("<uuid:pk>/", views.deployment_detail, name="detail"),
     path("<uuid:pk>/edit/", views.deployment_edit, name="edit"),
     path("<uuid:pk>/destroy/", views.deployment_destroy, name="destroy"),
+    path("<uuid:pk>/apply/", views.deployment_apply, name="apply"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/logs/", views.run_logs, name="run-logs"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from bundles.display import params_rows
 from bundles.forms import build_fields, initial_values, parse_post, render_markdown, unplaced_errors
 from bundles.models import Bundle
 from bundles.schema import param_errors
@@ -290,7 +291,7 @@ def deployment_detail(request, pk):
     context = {
         "deployment": deployment,
         "version": version,
-        "fields": build_fields(version.params_schema, version.ui_schema, deployment.params),
+        "config_rows": params_rows(version.params_schema, deployment.params),
         "outputs": deployment.outputs,
         "sensitive_outputs": sensitive_names,
         "current_run": current,
@@ -301,12 +302,51 @@ def deployment_detail(request, pk):
         "runbook_html": render_markdown(version.runbook),
         "tier_is_production": deployment.environment.tier == Tier.PRODUCTION,
         "lock": StateLock.objects.filter(deployment=deployment).select_related("run").first(),
+        "pending_exceptions": deployment.exception_requests.filter(status="pending"),
+        "unapplied": _not_applied_because(deployment),
+        "active_runs": deployment_active_runs(deployment).exists(),
         "can_force_unlock": is_ops(request.user),
         "unlock_form": ForceUnlockForm(),
     }
-    if request.htmx and request.GET.get("fragment") == "status":
-        return render(request, "deployments/detail.html#status", {**context, "fragment": True})
     return render(request, "deployments/detail.html", context)
+
+
+def _not_applied_because(deployment: Deployment) -> str:
+    """Why the configuration shown is not the one running, or "" when it is (or a run is on its way)."""
+    if deployment.status == DeploymentStatus.DESTROYED or deployment_active_runs(deployment).exists():
+        return ""
+    applied = deployment.runs.filter(status="succeeded", action="apply").order_by("-finished_at").first()
+    latest = deployment.runs.filter(action="apply").order_by("-created_at", "-id").first()
+    if applied is None:
+        return "It has never been applied successfully." + (
+            f" The last attempt, run #{latest.pk}, was {latest.get_status_display().lower()}." if latest else ""
+        )
+    if applied.params == deployment.params and applied.bundle_version_id == deployment.bundle_version_id:
+        return ""
+    return (
+        f"What runs is the configuration applied by run #{applied.pk} "
+        f"({applied.finished_at:%Y-%m-%d %H:%M} UTC). The change after it was "
+        f"{latest.get_status_display().lower() if latest and latest.pk != applied.pk else 'never applied'}."
+    )
+
+
+@login_required
+@require_POST
+def deployment_apply(request, pk):
+    """Apply the deployment's current configuration again (after a discarded plan or a failure)."""
+    deployment = _get_deployment_for_user(request, pk, write=True)
+    try:
+        run = services.deployment_reapply(
+            deployment=deployment, actor=request.user, reason="apply the saved configuration"
+        )
+    except ParamsInvalid as exc:
+        messages.error(request, exc.message)
+        return redirect(deployment)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(deployment)
+    messages.success(request, f"Applying configuration v{deployment.version}: run #{run.pk}.")
+    return redirect(deployment)
 
 
 @login_required

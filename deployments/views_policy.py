@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from bundles.forms import build_fields
+from bundles.display import params_rows
 from portal.roles import is_ops
 
 from . import services
@@ -54,11 +54,18 @@ def _get_exception_for_user(request, pk) -> ExceptionRequest:
 def exception_detail(request, pk):
     exception = _get_exception_for_user(request, pk)
     version = exception.bundle_version
-    fields = build_fields(version.params_schema, version.ui_schema, exception.params, exception.violations)
+    rows = params_rows(version.params_schema, exception.params, exception.violations)
+    current = params_rows(version.params_schema, exception.deployment.params) if exception.deployment else []
     return render(
         request,
         "deployments/exception.html",
-        {"exception": exception, "fields": fields, "form": DecisionForm(), "is_ops": is_ops(request.user)},
+        {
+            "exception": exception,
+            "rows": rows,
+            "current": {row.pointer: row.value for row in current},
+            "form": DecisionForm(),
+            "is_ops": is_ops(request.user),
+        },
     )
 
 

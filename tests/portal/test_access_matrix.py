@@ -97,6 +97,12 @@ RULES = {
         None,
         team_only(write=True),
     ),
+    "deployments:apply": (
+        "POST",
+        lambda w: reverse("deployments:apply", args=[w["deployment"].pk]),
+        {},
+        team_only(write=True),
+    ),
     "deployments:run": ("GET", lambda w: w["run"].get_absolute_url(), None, team_only()),
     "deployments:run-logs": ("GET", lambda w: reverse("deployments:run-logs", args=[w["run"].pk]), None, team_only()),
     "deployments:run-cancel": (
