@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -33,9 +35,16 @@ from .serializers import (
 )
 
 
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time, sent to the database in UTC: PostgreSQL refuses offsets beyond ±15:59 (a 500 otherwise)."""
+
+    def filter(self, qs, value):
+        return super().filter(qs, value.astimezone(UTC) if value else value)
+
+
 class AuditEventFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     event_type = django_filters.CharFilter()
     event_type__startswith = django_filters.CharFilter(field_name="event_type", lookup_expr="startswith")
     actor = django_filters.CharFilter(field_name="actor_name")

@@ -73,3 +73,12 @@ def test_a_created_deployment_links_to_its_run(schema):
     links = schema["paths"]["/api/v1/deployments/"]["post"]["responses"]["201"]["links"]
     assert links["v1_runs_logs_retrieve"]["parameters"] == {"id": "$response.body#/run/id"}
     assert links["v1_deployments_apply_create"]["parameters"] == {"id": "$response.body#/id"}
+
+
+def test_an_event_filter_time_with_a_historic_offset_is_answered_not_a_500(auditor):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(auditor)
+    response = client.get("/api/v1/audit/events/", {"created_before": "0200-12-07T06:02:37-23:19"})
+    assert response.status_code == 200
