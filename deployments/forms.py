@@ -5,7 +5,8 @@ from .models import Environment
 
 class EnvironmentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Environment) -> str:
-        return f"{obj.project.slug} / {obj.name} ({obj.get_tier_display()})"
+        tier = obj.get_tier_display()
+        return f"{obj.project.name} / {obj.name}" + ("" if obj.name.lower() == tier.lower() else f" ({tier})")
 
 
 REVIEW_HELP = "Otherwise the plan is applied at once unless it replaces or destroys something."

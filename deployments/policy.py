@@ -106,16 +106,18 @@ def _label(schema: dict, value: Any) -> str:
 def _tighten(prop: dict, rule: dict, env_name: str) -> tuple[dict, list[str]]:
     """Fold one overlay property rule into a bundle property; return it with the hints it earns."""
     prop = copy.deepcopy(prop)
-    title = prop.get("title") or "this field"
+    title = prop.get("title") or "This field"
     unit = f" {prop['x-unit']}" if prop.get("x-unit") else ""
     hints = []
     if "const" in rule:
         value = rule["const"]
         prop["default"] = value
-        if prop.get("type") == "boolean" and value is True:
-            hints.append(f"{env_name} requires {title.lower()}.")
+        if prop.get("type") == "boolean":
+            hints.append(
+                f"{env_name} requires {title.lower()}." if value else f"{env_name} does not allow {title.lower()}."
+            )
         else:
-            hints.append(f"{env_name} requires {title.lower()} to be {_label(prop, value)}.")
+            hints.append(f"{env_name} requires {title}: {_label(prop, value)}.")
         if "enum" in prop:
             prop["enum"] = [v for v in prop["enum"] if v == value]
     if "enum" in rule:
@@ -125,13 +127,13 @@ def _tighten(prop: dict, rule: dict, env_name: str) -> tuple[dict, list[str]]:
         for key in ("oneOf", "anyOf"):
             if prop.get(key) and all(isinstance(v, dict) and "const" in v for v in prop[key]):
                 prop[key] = [v for v in prop[key] if v["const"] in allowed]
-        hints.append(f"{env_name} allows only: {', '.join(_label(prop, v) for v in allowed)}.")
+        hints.append(f"{env_name} allows only these for {title}: {', '.join(_label(prop, v) for v in allowed)}.")
         if prop.get("default") not in allowed and allowed:
             prop["default"] = allowed[0]
     for key, word, pick in (("minimum", "at least", max), ("maximum", "at most", min)):
         if key in rule:
             prop[key] = pick(prop[key], rule[key]) if key in prop else rule[key]
-            hints.append(f"{env_name} requires {word} {prop[key]}{unit} for {title.lower()}.")
+            hints.append(f"{env_name} requires {title}: {word} {prop[key]}{unit}.")
             if isinstance(prop.get("default"), (int, float)):
                 prop["default"] = (
                     max(prop["default"], prop[key]) if key == "minimum" else min(prop["default"], prop[key])
@@ -160,5 +162,6 @@ def form_schema(*, environment: Environment, bundle_version: BundleVersion) -> t
     for name in overlay.get("required") or []:
         if name in properties and name not in (schema.get("required") or []):
             schema["required"] = [*(schema.get("required") or []), name]
-            hints.append(f"{env_name} requires {(properties[name].get('title') or name).lower()} to be set.")
+            if name not in (overlay.get("properties") or {}):  # a rule on the value already says it
+                hints.append(f"{env_name} requires {properties[name].get('title') or name} to be set.")
     return schema, hints

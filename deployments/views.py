@@ -158,6 +158,7 @@ def deployment_new(request, bundle_name: str):
             "hx-target": "#params",
             "hx-swap": "outerHTML",
             "hx-include": "closest form",
+            "hx-sync": "#deploy-form:replace",  # a later pick (a preset) wins over an answer still on its way
         }
     )
     fields = build_fields(shown, ui, values, param_errs)
@@ -361,7 +362,8 @@ def deployment_destroy(request, pk):
         else:
             messages.warning(request, f"{deployment.name} is being destroyed.")
             return redirect(deployment)
-    return render(request, "deployments/destroy.html", {"deployment": deployment, "form": form})
+    needs_ops = "destroy" in (policy.policy_for(deployment.environment).gated_actions or [])
+    return render(request, "deployments/destroy.html", {"deployment": deployment, "form": form, "needs_ops": needs_ops})
 
 
 @login_required

@@ -3,6 +3,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .models import APIToken, Membership, Team
 
+admin.site.site_header = "Slipway administration"
+admin.site.site_title = "Slipway admin"
+admin.site.index_title = "Bundles, policies, teams and runs"
+
 
 class MembershipInline(admin.TabularInline):
     model = Membership

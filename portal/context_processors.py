@@ -6,6 +6,7 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {}
     context = {"user_is_ops": is_ops(user), "user_is_auditor": is_auditor(user)}
+    context["user_can_deploy"] = context["user_is_ops"] or not context["user_is_auditor"]
     if context["user_is_ops"]:
         from deployments.models import ExceptionRequest, Run
 

@@ -22,4 +22,5 @@ urlpatterns = [
     path("state/<uuid:deployment_id>/", state_backend.state, name="state"),
     path("state/<uuid:deployment_id>/lock/", state_backend.state_lock, name="state-lock"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -5,10 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.utils import timezone
 
-from deployments.choices import RUN_ACTIVE
+from deployments.choices import RUN_ACTIVE, RunStatus
 from deployments.selectors import deployments_visible_to, runs_visible_to
 
 from .models import APIToken
@@ -20,6 +24,8 @@ def home(request):
     deployments = deployments_visible_to(request.user)
     by_status = dict(deployments.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
     runs = runs_visible_to(request.user)
+    # Runs the workers never picked up say more about the workers than about the runs.
+    stalled = runs.filter(status=RunStatus.QUEUED, created_at__lt=timezone.now() - timedelta(minutes=2)).count()
     return render(
         request,
         "portal/home.html",
@@ -29,8 +35,14 @@ def home(request):
             "active_runs": runs.filter(status__in=RUN_ACTIVE).order_by("created_at")[:20],
             "recent_runs": runs.exclude(status__in=RUN_ACTIVE).order_by("-created_at")[:10],
             "recent_deployments": deployments.order_by("-updated_at")[:8],
+            "stalled": stalled,
         },
     )
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says; send them to the icon."""
+    return HttpResponsePermanentRedirect(static("slipway.svg"))
 
 
 def healthz(request):
@@ -79,7 +91,6 @@ class ThrottledLoginView(auth_views.LoginView):
 @login_required
 def api_tokens(request):
     """A user's own API tokens: create one (its key is shown once), see when each was last used, revoke."""
-    new_key = None
     if request.method == "POST":
         if "revoke" in request.POST:
             token = get_object_or_404(APIToken, pk=request.POST["revoke"], user=request.user)
@@ -89,10 +100,13 @@ def api_tokens(request):
         name = (request.POST.get("name") or "").strip()[:100]
         if not name:
             messages.error(request, "Give the token a name, e.g. ci-pipeline.")
-        else:
-            _, new_key = APIToken.issue(user=request.user, name=name)
+            return redirect("api-tokens")
+        _, key = APIToken.issue(user=request.user, name=name)
+        # Shown on the next page view only: a reload must not mint another token.
+        request.session["new_api_token"] = key
+        return redirect("api-tokens")
     return render(
         request,
         "portal/tokens.html",
-        {"tokens": APIToken.objects.filter(user=request.user), "new_key": new_key},
+        {"tokens": APIToken.objects.filter(user=request.user), "new_key": request.session.pop("new_api_token", None)},
     )

@@ -6,29 +6,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('portal', '0001_initial'),
+        ("portal", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyKey',
+            name="IdempotencyKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('endpoint', models.CharField(help_text='Method and path, e.g. POST /api/v1/deployments/.', max_length=300)),
-                ('fingerprint', models.CharField(help_text='SHA-256 of the request body, to refuse a reused key.', max_length=64)),
-                ('status_code', models.PositiveSmallIntegerField()),
-                ('response_body', models.JSONField(blank=True, null=True)),
-                ('location', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='idempotency_keys', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                (
+                    "endpoint",
+                    models.CharField(help_text="Method and path, e.g. POST /api/v1/deployments/.", max_length=300),
+                ),
+                (
+                    "fingerprint",
+                    models.CharField(help_text="SHA-256 of the request body, to refuse a reused key.", max_length=64),
+                ),
+                ("status_code", models.PositiveSmallIntegerField()),
+                ("response_body", models.JSONField(blank=True, null=True)),
+                ("location", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="idempotency_keys",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['created_at'], name='idempotency_created_idx')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'endpoint', 'key'), name='idempotency_unique_user_endpoint_key')],
+                "indexes": [models.Index(fields=["created_at"], name="idempotency_created_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "endpoint", "key"), name="idempotency_unique_user_endpoint_key"
+                    )
+                ],
             },
         ),
     ]

@@ -60,9 +60,7 @@ def stop_redis(port: int) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
-def test_a_submit_is_accepted_while_the_broker_is_down_and_runs_when_it_returns(
-    dev, catalog, proto_env, tmp_path
-):
+def test_a_submit_is_accepted_while_the_broker_is_down_and_runs_when_it_returns(dev, catalog, proto_env, tmp_path):
     port, web_port = free_port(), free_port()
     broker = f"redis://127.0.0.1:{port}/0"
     base = f"http://127.0.0.1:{web_port}"

@@ -23,7 +23,7 @@ def test_a_developer_fills_a_nested_form_and_the_deployment_goes_live_with_exact
 ):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/form-tour/")
-    page.get_by_label("Environment").select_option(label="checkout / Prototype (Prototype)")
+    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
     settle(page)  # choosing the environment redraws the params for its policy: type after that
     page.locator("#id_name").fill("tour")
     page.get_by_label("Service name").fill("tour-svc")

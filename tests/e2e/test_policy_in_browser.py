@@ -33,8 +33,8 @@ def test_an_exception_from_request_to_applied_run(
     developer.goto("/deployments/new/postgres/")
 
     # 1. Prototype: only the allowed sizes are offered.
-    developer.get_by_label("Environment").select_option(label="checkout / Prototype (Prototype)")
-    expect(developer.locator("#policy-hints").get_by_text("Prototype allows only: Small")).to_be_visible()
+    developer.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    expect(developer.locator("#policy-hints").get_by_text("Prototype allows only these for Size: Small")).to_be_visible()
     size = developer.locator("select[name='param/size'], input[name='param/size']").first
     values = developer.locator("[name='param/size'] option, input[name='param/size']").evaluate_all(
         "els => els.map(e => e.value).filter(v => v)"
@@ -42,7 +42,7 @@ def test_an_exception_from_request_to_applied_run(
     assert sorted(values) == ["medium", "small"], values
 
     # 2. Production: ask for a size outside the policy, as an exception.
-    developer.get_by_label("Environment").select_option(label="checkout / Production (Production)")
+    developer.get_by_label("Environment").select_option(label="Checkout / Production")
     expect(developer.locator("#policy-hints").get_by_text("Production requires high availability.")).to_be_visible()
     developer.locator("#id_name").fill("orders-db")
     developer.get_by_label(re.compile("Show choices outside this policy")).check()
@@ -78,4 +78,4 @@ def test_an_exception_from_request_to_applied_run(
     expect(developer.get_by_text("one week, then back to large")).to_be_visible()
     developer.get_by_role("link", name=re.compile(r"^#\d+$")).click()
     expect(developer.locator(".run-status .badge")).to_have_text("Succeeded", timeout=60000)
-    expect(developer.get_by_text(re.compile("Approved: approved by exception #"))).to_be_visible()
+    expect(developer.get_by_text(re.compile("Basis: Approved by exception #"))).to_be_visible()

@@ -68,6 +68,7 @@ def writers():
 RULES = {
     "home": ("GET", lambda w: reverse("home"), None, everyone()),
     "healthz": ("GET", lambda w: reverse("healthz"), None, dict.fromkeys(ROLES, OK)),
+    "favicon": ("GET", lambda w: reverse("favicon"), None, dict.fromkeys(ROLES, OK)),
     "login": ("GET", lambda w: reverse("login"), None, dict.fromkeys(ROLES, OK)),
     "logout": ("POST", lambda w: reverse("logout"), {}, dict.fromkeys(ROLES, OK)),
     "api-tokens": ("GET", lambda w: reverse("api-tokens"), None, everyone()),

@@ -52,13 +52,15 @@ def test_forms_refuse_a_post_without_a_csrf_token(dev, catalog, proto_env):
 
 
 def test_users_create_and_revoke_their_own_tokens(dev_client, dev, outsider):
-    page = dev_client.post(reverse("api-tokens"), {"name": "ci"}).content.decode()
+    created = dev_client.post(reverse("api-tokens"), {"name": "ci"})
+    assert created.status_code == 302  # a reload of the next page cannot mint a second token
+    page = dev_client.get(reverse("api-tokens")).content.decode()
     from portal.models import APIToken
 
     token = APIToken.objects.get(user=dev)
     assert "slw_" in page and "will not be shown again" in page
     assert token.key_hint in page
-    assert dev_client.get(reverse("api-tokens")).content.decode().count("slw_") == 1  # the hint only
+    assert dev_client.get(reverse("api-tokens")).content.decode().count("slw_") == 1  # the hint only now
     dev_client.post(reverse("api-tokens"), {"revoke": token.pk})
     token.refresh_from_db()
     assert token.revoked_at is not None
