@@ -59,6 +59,17 @@ def ops_only_on_team_object():
     }
 
 
+def ops_only():
+    return {
+        "dev": FORBIDDEN,
+        "teammate": FORBIDDEN,
+        "outsider": FORBIDDEN,
+        "ops": OK,
+        "auditor": FORBIDDEN,
+        "anonymous": LOGIN,
+    }
+
+
 def writers():
     """Creating things: anyone signed in may try (the service then scopes it); reviewers may not."""
     return everyone() | {"auditor": FORBIDDEN}
@@ -296,6 +307,76 @@ RULES = {
     # A path under /api/v1/ that is no endpoint: a JSON 404 for everyone, signed in or not.
     "api-not-found": ("GET", lambda w: "/api/v1/runs/0.5/cancel/", None, dict.fromkeys(ROLES, HIDDEN)),
     "audit-as-of": ("GET", lambda w: "/api/v1/audit/as-of/", None, reviewers() | {"anonymous": UNAUTHORIZED}),
+    # The estate: everyone queries what they can see; only ops run bulk changes.
+    "deployments:estate": ("GET", lambda w: reverse("deployments:estate") + "?q=bundle:echo", None, everyone()),
+    "deployments:estate-suggest": ("GET", lambda w: reverse("deployments:estate-suggest") + "?q=par", None, everyone()),
+    "deployments:estate-dimensions": ("GET", lambda w: reverse("deployments:estate-dimensions"), None, everyone()),
+    "deployments:estate-saved-save": (
+        "POST",
+        lambda w: reverse("deployments:estate-saved-save"),
+        {"name": "mine", "q": "bundle:echo"},
+        writers(),
+    ),
+    "deployments:estate-saved-delete": (
+        "POST",
+        lambda w: reverse("deployments:estate-saved-delete", args=[w["saved"].pk]),
+        {},
+        # A saved query is its owner's: nobody else learns it exists.
+        {"dev": OK, "teammate": HIDDEN, "outsider": HIDDEN, "ops": HIDDEN, "auditor": FORBIDDEN, "anonymous": LOGIN},
+    ),
+    "deployments:bulk-list": ("GET", lambda w: reverse("deployments:bulk-list"), None, ops_only()),
+    "deployments:bulk-new": ("GET", lambda w: reverse("deployments:bulk-new"), None, ops_only()),
+    "deployments:bulk-upgrade": (
+        "POST",
+        lambda w: reverse("deployments:bulk-upgrade", args=[w["run"].bundle_version_id]),
+        {},
+        ops_only(),
+    ),
+    "deployments:bulk": ("GET", lambda w: reverse("deployments:bulk", args=[w["bulk"].pk]), None, ops_only()),
+    "deployments:bulk-action": (
+        "POST",
+        lambda w: reverse("deployments:bulk-action", args=[w["bulk"].pk]),
+        {"action": "cancel"},
+        ops_only(),
+    ),
+    "estate-list": ("GET", lambda w: "/api/v1/estate/?q=bundle:echo", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "estate-dimensions": (
+        "GET",
+        lambda w: "/api/v1/estate/dimensions/",
+        None,
+        everyone() | {"anonymous": UNAUTHORIZED},
+    ),
+    "bulk-change-list": ("GET", lambda w: "/api/v1/bulk-changes/", None, ops_only() | {"anonymous": UNAUTHORIZED}),
+    "bulk-change-detail": (
+        "GET",
+        lambda w: f"/api/v1/bulk-changes/{w['bulk'].pk}/",
+        None,
+        ops_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "bulk-change-targets": (
+        "GET",
+        lambda w: f"/api/v1/bulk-changes/{w['bulk'].pk}/targets/",
+        None,
+        ops_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "bulk-change-dry-run": (
+        "POST",
+        lambda w: f"/api/v1/bulk-changes/{w['bulk'].pk}/dry-run/",
+        {},
+        ops_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "bulk-change-rollout": (
+        "POST",
+        lambda w: f"/api/v1/bulk-changes/{w['bulk'].pk}/rollout/",
+        {},
+        ops_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "bulk-change-cancel": (
+        "POST",
+        lambda w: f"/api/v1/bulk-changes/{w['bulk'].pk}/cancel/",
+        {},
+        ops_only() | {"anonymous": UNAUTHORIZED},
+    ),
     # The state backend takes only a running run's credentials: a session, even ops', is not enough.
     "state": ("GET", lambda w: reverse("state", args=[w["deployment"].pk]), None, dict.fromkeys(ROLES, UNAUTHORIZED)),
     "state-lock": (
@@ -352,6 +433,10 @@ def world(dev, teammate, outsider, ops, auditor, catalog, proto_env, other_env):
         status=ExceptionRequest.Status.REJECTED,
     )
     from audit.models import AuditEvent
+    from deployments.models import BulkChange, SavedQuery
+
+    saved = SavedQuery.objects.create(name="mine-already", query="bundle:echo", owner=dev)
+    bulk = BulkChange.objects.create(title="t", query="bundle:echo", created_by=ops, created_by_name="ops")
 
     return {
         "deployment": deployment,
@@ -359,6 +444,8 @@ def world(dev, teammate, outsider, ops, auditor, catalog, proto_env, other_env):
         "exception": exception,
         "event": AuditEvent.objects.filter(target_id=str(deployment.pk)).first(),
         "history_id": deployment.history.first().history_id,
+        "saved": saved,
+        "bulk": bulk,
         "users": {"dev": dev, "teammate": teammate, "outsider": outsider, "ops": ops, "auditor": auditor},
     }
 
