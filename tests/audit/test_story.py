@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from deployments import services
 from deployments.models import Deployment, Run
 from tests.conftest import wait_for_run
 
@@ -72,11 +71,17 @@ def story(celery_worker, client, dev, teammate, ops, catalog, proto_env):
     assert wait_for_run(latest_run(deployment)).status == "succeeded"
     ui_entry = deployment.history.order_by("-history_date").filter(params=SECOND).first()
 
-    # The REST API has no change endpoint yet (issue 8); this is the service call its view will make.
-    failing = services.deployment_update(
-        deployment=deployment, params=THIRD, actor=dev, channel="api", reason="via api"
+    from portal.models import APIToken
+
+    _, key = APIToken.issue(user=dev, name="story")
+    changed = client.post(
+        f"/api/v1/deployments/{deployment.pk}/apply/",
+        json.dumps({"params": THIRD, "reason": "via api"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {key}",
     )
-    failed = wait_for_run(failing)
+    assert changed.status_code == 202, changed.content.decode()[:2000]
+    failed = wait_for_run(Run.objects.get(pk=changed.json()["id"]))
     assert failed.status == "failed"
     assert "Invalid value for variable" in failed.error
     t2 = moment()
