@@ -26,6 +26,7 @@ from typing import Any
 
 import jsonpatch
 from celery import shared_task
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "bulk"
 DRIVE_EVERY_SECONDS = 2
-STALE_DRIVER_SECONDS = 30
+STALE_DRIVER_SECONDS = settings.SLIPWAY_BULK_STALE_SECONDS
 VALIDATE_CHUNK = 2000
 _MISSING = object()
 
@@ -442,24 +443,6 @@ def drive_bulk_change(bulk_id: int, token: str) -> None:
 def kick_bulk_changes() -> int:
     """Periodic safety net: restart the driver of any active change that went quiet."""
     return sum(bulk_kick(bulk=bulk) for bulk in BulkChange.objects.filter(status__in=BulkChange.ACTIVE))
-
-
-def _register_periodic_kick(sender, **kwargs) -> None:
-    sender.add_periodic_task(
-        STALE_DRIVER_SECONDS, sender.signature("deployments.bulk.kick_bulk_changes"), name="kick-bulk-changes"
-    )
-
-
-def _connect_periodic_kick() -> None:
-    from portal.celery import app
-
-    if app.configured:
-        _register_periodic_kick(app)
-    else:
-        app.on_after_configure.connect(_register_periodic_kick, weak=False)
-
-
-_connect_periodic_kick()
 
 
 # --- Dry run -----------------------------------------------------------------------------------

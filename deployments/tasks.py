@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import runner
+from .bulk import drive_bulk_change, kick_bulk_changes  # noqa: F401  (registered here, so every worker and beat knows them)
 from .choices import RunStatus
 from .models import Run
 

@@ -299,9 +299,15 @@ if not SLIPWAY_ENCRYPTION_KEY:
 # A run whose worker sent no heartbeat for this long is interrupted (the reaper runs every
 # SLIPWAY_REAPER_INTERVAL seconds, so detection takes at most the sum of the two).
 SLIPWAY_RUN_STALE_SECONDS = env_int("SLIPWAY_RUN_STALE_SECONDS", 30)
+# A bulk change whose driver has not stepped for this long gets a new one (its worker restarted).
+SLIPWAY_BULK_STALE_SECONDS = env_int("SLIPWAY_BULK_STALE_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "requeue-lost-runs": {
         "task": "deployments.tasks.requeue_lost_runs",
+        "schedule": env_int("SLIPWAY_REAPER_INTERVAL", 15),
+    },
+    "kick-bulk-changes": {
+        "task": "deployments.bulk.kick_bulk_changes",
         "schedule": env_int("SLIPWAY_REAPER_INTERVAL", 15),
     },
     "reap-interrupted-runs": {

@@ -10,6 +10,7 @@ import contextlib
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -214,3 +215,52 @@ def wait_for_run(run: Run, timeout: float = 90) -> Run:
         time.sleep(0.2)
     lines = "\n".join(run.log_lines.order_by("seq").values_list("text", flat=True))
     pytest.fail(f"run #{run.pk} still {run.status} after {timeout}s. Log:\n{lines}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(port: int, tmp_path) -> None:
+    subprocess.run(
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+            "--pidfile",
+            str(tmp_path / "redis.pid"),
+        ],
+        check=True,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if (
+            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
+            == "PONG"
+        ):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("redis did not start")
+
+
+def stop_redis(port: int) -> None:
+    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
+    time.sleep(0.5)
+
+
+def start_process(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """A service process of our own (web server, beat) in its own group, its output in ``log_path``."""
+    log = open(log_path, "w")  # noqa: SIM115 (held open for the life of the process)
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

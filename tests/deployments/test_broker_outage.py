@@ -1,8 +1,6 @@
 """With the broker down a developer's submit is still accepted; the run goes once the broker is back."""
 
 import shutil
-import socket
-import subprocess
 import sys
 import time
 
@@ -11,52 +9,17 @@ import requests
 
 from deployments.models import Deployment
 from portal.models import APIToken
-from tests.conftest import ROOT, service_env, start_worker, stop_process
+from tests.conftest import (
+    free_port,
+    service_env,
+    start_process,
+    start_redis,
+    start_worker,
+    stop_process,
+    stop_redis,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(port: int, tmp_path) -> None:
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-            "--pidfile",
-            str(tmp_path / "redis.pid"),
-        ],
-        check=True,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if (
-            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
-            == "PONG"
-        ):
-            return
-        time.sleep(0.1)
-    raise RuntimeError("redis did not start")
-
-
-def stop_redis(port: int) -> None:
-    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
-    time.sleep(0.5)
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
@@ -75,18 +38,15 @@ def test_a_submit_is_accepted_while_the_broker_is_down_and_runs_when_it_returns(
     procs = []
     try:
         procs.append(
-            subprocess.Popen(
+            start_process(
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload"],
-                cwd=ROOT,
-                env=env,
-                stdout=open(tmp_path / "web.log", "w"),
-                stderr=subprocess.STDOUT,  # noqa: SIM115
-                start_new_session=True,
+                env,
+                tmp_path / "web.log",
             )
         )
         procs.append(start_worker(tmp_path / "worker.log", env, concurrency=1))
         procs.append(
-            subprocess.Popen(
+            start_process(
                 [
                     sys.executable,
                     "-m",
@@ -98,11 +58,8 @@ def test_a_submit_is_accepted_while_the_broker_is_down_and_runs_when_it_returns(
                     "--schedule",
                     str(tmp_path / "beat-schedule"),
                 ],
-                cwd=ROOT,
-                env=env,
-                stdout=open(tmp_path / "beat.log", "w"),
-                stderr=subprocess.STDOUT,  # noqa: SIM115
-                start_new_session=True,
+                env,
+                tmp_path / "beat.log",
             )
         )
         deadline = time.monotonic() + 30

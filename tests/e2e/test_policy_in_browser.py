@@ -34,7 +34,8 @@ def test_an_exception_from_request_to_applied_run(
 
     # 1. Prototype: only the allowed sizes are offered.
     developer.get_by_label("Environment").select_option(label="Checkout / Prototype")
-    expect(developer.locator("#policy-hints").get_by_text("Prototype allows only these for Size: Small")).to_be_visible()
+    hints = developer.locator("#policy-hints")
+    expect(hints.get_by_text("Prototype allows only these for Size: Small")).to_be_visible()
     size = developer.locator("select[name='param/size'], input[name='param/size']").first
     values = developer.locator("[name='param/size'] option, input[name='param/size']").evaluate_all(
         "els => els.map(e => e.value).filter(v => v)"
