@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from deployments.models import Deployment
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, wait_for_run
 from tests.e2e.conftest import login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
@@ -69,9 +69,13 @@ def test_a_developer_fills_a_nested_form_and_the_deployment_goes_live_with_exact
 
     page.get_by_role("button", name="Deploy").click()
     expect(page.get_by_role("heading", name=re.compile("tour"))).to_be_visible()
-    expect(page.locator("#dep-status")).to_have_text(re.compile("Live"), timeout=60000)
-
     deployment = Deployment.objects.get(name="tour")
+    # Following a run live is test_deploy_in_browser's subject; here the run is awaited, then the page read.
+    assert wait_for_run(deployment.runs.get()).status == "succeeded"
+    page.reload()
+    expect(page.locator("#dep-status")).to_have_text(re.compile("Live"))
+
+    deployment.refresh_from_db()
     assert deployment.status == "live"
     assert deployment.params == {
         "name": "tour-svc",
