@@ -28,6 +28,7 @@ import jsonschema
 import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
+from referencing.exceptions import Unresolvable
 
 from .schema import compile_validator
 
@@ -242,7 +243,7 @@ class _Walker:
     def holds(self, schema: Any, value: Any) -> bool:
         try:
             return self.validator.evolve(schema=schema).is_valid(value)
-        except (jsonschema.exceptions.SchemaError, jsonschema.exceptions.RefResolutionError, TypeError):
+        except (jsonschema.exceptions.SchemaError, Unresolvable, TypeError):
             return False
 
     def effective_object(self, schema: dict, value: Any) -> dict:
