@@ -526,7 +526,7 @@ class _Builder:
         if extra:
             f.children.append(
                 FormField(
-                    pointer=f.pointer + "/*",
+                    pointer=f.pointer + "#other",  # not a real pointer: no key can collide with it
                     name=EXTRA + f.pointer,
                     label="Other fields",
                     widget="json",
