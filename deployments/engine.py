@@ -136,10 +136,15 @@ def run_command(
     open_streams = 2
     exited_at: float | None = None
     while open_streams or proc.poll() is None:
-        try:
-            item = lines.get(timeout=poll)
-        except queue.Empty:
-            item = False
+        item = False
+        if open_streams:
+            with contextlib.suppress(queue.Empty):
+                item = lines.get(timeout=poll)
+        else:
+            # Output is over: wait on the process itself, which returns the moment it exits
+            # (waiting on the empty queue would add up to ``poll`` seconds to every command).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=poll)
         if item is None:
             open_streams -= 1
         elif item:
