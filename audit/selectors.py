@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
+from django.db.models.functions import Cast, Coalesce
 
 from deployments.choices import DeploymentStatus, RunAction, RunStatus
 from deployments.models import Deployment, Run
@@ -283,10 +283,19 @@ def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime, touch
         return
     runs = Run.objects.filter(created_at__gt=start, created_at__lte=end, deployment_id__in=touched)
     fields = ("deployment_id", "id", "action", "status", "requested_by_name", "channel", "reason", "approval_basis")
-    for deployment_id, *values, created_at in runs.order_by("created_at", "id").values_list(*fields, "created_at"):
+    # Tens of thousands of timestamps: read as text and parsed by datetime.fromisoformat, which is
+    # many times faster than the driver's general-purpose parser.
+    rows = runs.order_by("created_at", "id").annotate(created_text=Cast("created_at", TextField()))
+    for deployment_id, *values, created_text in rows.values_list(*fields, "created_text"):
         entry = by_id.get(deployment_id)
         if entry is not None:
-            entry.runs.append(RunLine(*values, created_at=created_at))
+            entry.runs.append(RunLine(*values, created_at=_timestamp(created_text)))
+
+
+def _timestamp(text: str) -> datetime:
+    """A timestamp as the database prints it (PostgreSQL ``+00``, or SQLite's naive UTC)."""
+    value = datetime.fromisoformat(text if not text.endswith(("+00", "-00")) else text + ":00")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _attach_labels(entries: list[DiffEntry]) -> None:
