@@ -91,7 +91,7 @@ def expected_after_round_trip(schema, ui, params):
 
     A checkbox is always on or off, so an absent boolean comes back as what its box showed (its
     default, else off); a blank text is left out rather than posted as "" (a required one is then
-    reported missing), and so is an optional null. A sensitive field keeps its stored value, even "".
+    reported missing), and so is an optional null. A sensitive or locked field keeps its stored value, even "".
     """
     expected = json.loads(json.dumps(params))
     for f in all_fields(build_fields(schema, ui, params)):
@@ -110,7 +110,7 @@ def expected_after_round_trip(schema, ui, params):
         if (
             key in parent
             and f.widget != "checkbox"
-            and not f.sensitive
+            and not (f.sensitive or f.locked)
             and (parent[key] == "" or (parent[key] is None and not f.required))
         ):
             del parent[key]
