@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
@@ -607,7 +607,3 @@ def _run_for_step(step: HistoryStep, runs: list[Run], runs_by_id: dict, run_by_r
     when = step.row.history_date
     near = [r for r in runs if abs((r.created_at - when).total_seconds()) < 5]
     return min(near, key=lambda r: abs(r.created_at - when), default=None)
-
-
-def window_default(now: datetime) -> tuple[datetime, datetime]:
-    return now - timedelta(days=30), now

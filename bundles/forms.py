@@ -108,14 +108,6 @@ class FormField:
             ids.append(self.error_id)
         return " ".join(ids)
 
-    @property
-    def is_container(self) -> bool:
-        return self.widget in ("object", "array", "map", "variant")
-
-    @property
-    def heading_level(self) -> int:
-        return min(3 + self.depth, 6)
-
     def walk(self):
         """This node and every node below it."""
         yield self

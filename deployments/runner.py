@@ -33,6 +33,7 @@ from .models import Deployment, Run, RunLogLine, StateLock, StateVersion
 from .plans import redact, summarize
 from .policy import needs_person, policy_for
 from .secrets import merge as merge_sensitive
+from .secrets import sensitive_values
 from .services import run_enqueue_next
 from .state_backend import credential_hash
 
@@ -82,21 +83,6 @@ class Redactor:
         if not self.secrets:
             return value
         return json.loads(self.text(json.dumps(value)))
-
-
-def sensitive_values(schema: dict, params: Any) -> list[Any]:
-    """Values of params whose schema says ``x-sensitive: true`` (nested objects included)."""
-    found: list[Any] = []
-    if not isinstance(schema, dict) or not isinstance(params, dict):
-        return found
-    for name, sub in (schema.get("properties") or {}).items():
-        if name not in params or not isinstance(sub, dict):
-            continue
-        if sub.get("x-sensitive"):
-            found.append(params[name])
-        elif sub.get("type") == "object":
-            found += sensitive_values(sub, params[name])
-    return found
 
 
 # --- Log writer ----------------------------------------------------------------------------
