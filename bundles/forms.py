@@ -92,6 +92,11 @@ class FormField:
         return "f" + self.name[len(PREFIX) :].replace("/", "-").replace("~", "_").replace(" ", "_")
 
     @property
+    def path(self) -> str:
+        """The name without its prefix: the pointer, with row indexes for map entries too."""
+        return self.name[len(PREFIX) :]
+
+    @property
     def error_id(self) -> str:
         return self.html_id + "-errors"
 

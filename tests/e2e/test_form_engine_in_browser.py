@@ -23,8 +23,7 @@ def test_a_developer_fills_a_nested_form_and_the_deployment_goes_live_with_exact
 ):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/form-tour/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
-    settle(page)  # choosing the environment redraws the params for its policy: type after that
+    page.get_by_label("Environment").select_option(label="Checkout / Prototype")  # redraws the params for its policy
     page.locator("#id_name").fill("tour")
     page.get_by_label("Service name").fill("tour-svc")
 
@@ -45,8 +44,6 @@ def test_a_developer_fills_a_nested_form_and_the_deployment_goes_live_with_exact
     page.get_by_role("button", name="Remove routes item 1").click()
     expect(page.locator('[name="param/routes/1/path"]')).to_have_count(0)
     expect(page.locator('[name="param/routes/0/path"]')).to_have_value("/b")
-    # A redraw still queued would carry the form as it was when it is sent: let it land first.
-    settle(page)
 
     # A oneOf variant switch swaps in its sub-form.
     page.get_by_label("Authentication").select_option(label="Bearer token")
@@ -87,3 +84,56 @@ def test_a_developer_fills_a_nested_form_and_the_deployment_goes_live_with_exact
         "high_availability": True,
         "standby_zone": "zone-b",
     }
+
+
+@pytest.fixture
+def slow_redraws(monkeypatch):
+    """Make every answer of the form engine take most of a second, as on a busy server."""
+    import time
+
+    import bundles.views
+
+    checked = bundles.views.param_errors
+
+    def slowly(*args, **kwargs):
+        time.sleep(0.8)
+        return checked(*args, **kwargs)
+
+    return lambda: monkeypatch.setattr(bundles.views, "param_errors", slowly)
+
+
+def test_what_a_developer_does_while_a_redraw_is_on_its_way_is_kept(page, dev, catalog, proto_env, slow_redraws):
+    login(page, "dev", PASSWORD)
+    page.goto("/deployments/new/form-tour/")
+    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    for index, (path, port) in enumerate((("/a", "8080"), ("/b", "8081"), ("/c", "8082"))):
+        page.get_by_role("button", name="Add to routes").click()
+        expect(page.locator(f'[name="param/routes/{index}/path"]')).to_be_visible()
+        page.locator(f'[name="param/routes/{index}/path"]').fill(path)
+        page.locator(f'[name="param/routes/{index}/port"]').fill(port)
+    page.locator("#id_name").fill("patient")  # leaving the last port validates it: let that answer land
+    settle(page)
+    slow_redraws()
+
+    # While the redraw asked for by "High availability" is on its way: text typed, a variant picked, a row added.
+    page.get_by_label("High availability").check()
+    page.get_by_label("Service name").fill("typed-meanwhile")
+    page.get_by_label("Authentication").select_option(label="Bearer token")
+    page.get_by_role("button", name="Add to routes").click()
+    expect(page.get_by_role("radio", name="zone-b")).to_be_visible()  # the first answer landed
+    expect(page.get_by_label("Service name")).to_have_value("typed-meanwhile")
+    expect(page.get_by_label("Authentication")).to_have_value(re.compile("."))
+    expect(page.get_by_label("Token lifetime")).to_be_visible(timeout=10000)
+    expect(page.locator('[name="param/routes/3/path"]')).to_be_visible(timeout=10000)
+    settle(page)
+
+    # A removal shifts the rows after it up: an edit made meanwhile follows its row, a second removal too.
+    page.get_by_role("button", name="Remove routes item 1").click()  # /a
+    page.locator('[name="param/routes/2/path"]').fill("/c-edited")
+    page.get_by_role("button", name="Remove routes item 2").click()  # /b, which becomes item 1
+    expect(page.locator('[name="param/routes/2/path"]')).to_have_count(0, timeout=10000)
+    settle(page)
+    assert page.locator(".row-list > li").count() == 2
+    expect(page.locator('[name="param/routes/0/path"]')).to_have_value("/c-edited")
+    expect(page.locator('[name="param/routes/1/path"]')).to_have_value("")
+    expect(page.get_by_label("Service name")).to_have_value("typed-meanwhile")

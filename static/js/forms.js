@@ -1,0 +1,173 @@
+/* The params form in the browser: nothing the developer does while a redraw is on its way is lost.
+
+The server draws the form (bundles/forms.py) and htmx sends each change back. A redraw carries the
+form as it was when its request left, and its answer replaces the controls the developer may be
+using meanwhile. htmx would queue a change made meanwhile on a control the answer then replaces,
+and drop it. So, while a request of the params is on its way:
+
+- a change or a row-button click inside the params waits here, in order, instead of in htmx;
+- when the answer is swapped in, every control edited since the request left gets its edited value
+  back (with its caret), and the changes that waited are replayed on the redrawn controls, one
+  request at a time.
+
+A removed row shifts the rows after it up by one, so what waits is renumbered through each removal.
+*/
+(function () {
+  "use strict";
+
+  const PREFIX = /^(param|_len|_variant|_present|_extra|_mapk)(.*)$/;
+  const waiting = []; // {name, value} for a control, {button, list, index} for a row button
+  let inFlight = null; // {xhr, sent, removal, edits, caret}
+
+  const params = () => document.getElementById("params");
+  const isRadio = (el) => el.type === "radio" || el.type === "checkbox";
+  const key = (el) => (isRadio(el) ? el.name + "\u0000" + el.value : el.name);
+
+  function controls(root) {
+    return Array.from(root.querySelectorAll("input[name], select[name], textarea[name]")).filter(
+      (el) => el.type !== "hidden",
+    );
+  }
+
+  function read(el) {
+    if (isRadio(el)) return el.checked;
+    if (el.multiple) return Array.from(el.selectedOptions, (o) => o.value).join("\u0000");
+    return el.value;
+  }
+
+  function write(el, state) {
+    if (isRadio(el)) el.checked = state;
+    else if (el.multiple) {
+      const chosen = new Set(state.split("\u0000"));
+      Array.from(el.options).forEach((o) => (o.selected = chosen.has(o.value)));
+    } else el.value = state;
+  }
+
+  function control(name, value) {
+    const root = params();
+    if (!root || name === null) return null;
+    return controls(root).find((el) => el.name === name && (value === undefined || el.value === value)) || null;
+  }
+
+  // A name (or a row's path) as it reads after the removal of row `index` of `list`; null if it was in that row.
+  function renumber(name, removal) {
+    if (!removal || name === null) return name;
+    const m = PREFIX.exec(name);
+    const head = removal.list + "/";
+    if (!m || !m[2].startsWith(head)) return name;
+    const row = /^(\d+)(\/.*)?$/.exec(m[2].slice(head.length));
+    if (!row) return name;
+    const at = Number(row[1]);
+    if (at < removal.index) return name;
+    if (at === removal.index) return null;
+    return m[1] + head + (at - 1) + (row[2] || "");
+  }
+
+  // What an element's request means, in words that survive a redraw.
+  function intent(elt) {
+    if (elt.matches("button.remove-row")) return { row: "param" + elt.dataset.list + "/" + elt.dataset.index };
+    if (elt.matches("button.add-row")) return { list: "param" + elt.dataset.list };
+    if (elt.name) return { name: elt.name, value: isRadio(elt) ? elt.value : undefined };
+    return null;
+  }
+
+  function same(a, b) {
+    return a.row === b.row && a.list === b.list && a.name === b.name && a.value === b.value;
+  }
+
+  function renumberWaiting(removal) {
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      const w = waiting[i];
+      const moved = { ...w };
+      for (const field of ["row", "list", "name"]) if (w[field] !== undefined) moved[field] = renumber(w[field], removal);
+      if (moved.row === null || moved.list === null || moved.name === null) waiting.splice(i, 1);
+      else waiting[i] = moved;
+    }
+  }
+
+  function replayNext() {
+    while (!inFlight && waiting.length) {
+      const w = waiting.shift();
+      let elt = null;
+      if (w.row !== undefined) {
+        const cut = w.row.lastIndexOf("/");
+        elt = params().querySelector(
+          `button.remove-row[data-list="${CSS.escape(w.row.slice(5, cut))}"][data-index="${w.row.slice(cut + 1)}"]`,
+        );
+        if (elt) elt.click();
+      } else if (w.list !== undefined) {
+        elt = params().querySelector(`button.add-row[data-list="${CSS.escape(w.list.slice(5))}"]`);
+        if (elt) elt.click();
+      } else {
+        elt = control(w.name, w.value);
+        if (elt && (!isRadio(elt) || elt.checked || elt.type === "checkbox")) {
+          elt.dispatchEvent(new Event("change", { bubbles: true }));
+        }
+      }
+    }
+  }
+
+  // While a request of the params is on its way, what the developer does inside them waits its turn.
+  document.addEventListener("htmx:confirm", (event) => {
+    const elt = event.detail.elt;
+    const root = params();
+    if (!inFlight || !root || !root.contains(elt)) return;
+    const what = intent(elt);
+    if (!what) return;
+    event.preventDefault();
+    if (!waiting.some((w) => same(w, what))) waiting.push(what);
+  });
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const root = params();
+    const elt = event.detail.elt;
+    if (!root || !(root.contains(elt) || elt.closest("form") === root.closest("form"))) return;
+    const sent = new Map();
+    controls(event.detail.target).forEach((el) => sent.set(key(el), read(el)));
+    const removal = elt.matches("button.remove-row")
+      ? { list: elt.dataset.list, index: Number(elt.dataset.index) }
+      : null;
+    inFlight = { xhr: event.detail.xhr, sent, removal, edits: [], caret: null };
+  });
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (!inFlight || event.detail.xhr !== inFlight.xhr || !event.detail.shouldSwap) return;
+    controls(event.detail.target).forEach((el) => {
+      const k = key(el);
+      if (inFlight.sent.has(k) && inFlight.sent.get(k) !== read(el)) {
+        inFlight.edits.push({ name: el.name, value: isRadio(el) ? el.value : undefined, state: read(el) });
+      }
+    });
+    const active = document.activeElement;
+    if (active && active.name && event.detail.target.contains(active) && typeof active.selectionStart === "number") {
+      inFlight.caret = { name: active.name, start: active.selectionStart, end: active.selectionEnd };
+    }
+  });
+
+  // The answer is in and htmx has wired up its controls: give back what was edited meanwhile.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (!inFlight || event.detail.xhr !== inFlight.xhr || inFlight.restored) return;
+    inFlight.restored = true;
+    const removal = inFlight.removal;
+    inFlight.edits.forEach((edit) => {
+      const el = control(renumber(edit.name, removal), edit.value);
+      if (!el || el.disabled || el.readOnly || read(el) === edit.state) return;
+      write(el, edit.state);
+      const caret = inFlight.caret;
+      if (caret && caret.name === edit.name && el.setSelectionRange) {
+        el.focus({ preventScroll: true });
+        el.setSelectionRange(caret.start, caret.end);
+        // Still being typed in: the engine hears of it when the developer leaves the field.
+        el.addEventListener("blur", () => el.dispatchEvent(new Event("change", { bubbles: true })), { once: true });
+      }
+    });
+    renumberWaiting(removal);
+  });
+
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (!inFlight || event.detail.xhr !== inFlight.xhr) return;
+    if (!inFlight.restored) renumberWaiting(inFlight.removal);
+    inFlight = null;
+    setTimeout(replayNext, 0); // after htmx has released the form's request lock
+  });
+})();
