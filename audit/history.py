@@ -1,7 +1,7 @@
 """The change reason of every history row: who, through which door, on what basis, in which request.
 
-simple-history keeps one ``history_change_reason`` column (``varchar(100)``) per historical
-table. Rather than change the schema of every tracked app, the reason is stored there as compact
+simple-history keeps one ``history_change_reason`` column per historical table (a text column:
+``SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD``). The reason is stored there as compact
 JSON with short keys, always written by :func:`change_reason` and read back by
 :func:`parse_change_reason`::
 
@@ -9,8 +9,9 @@ JSON with short keys, always written by :func:`change_reason` and read back by
 
 ``c`` channel, ``a`` actor name (kept as text, so it survives the user), ``r`` request id,
 ``b`` approval basis, ``n`` free-text note. The channel always comes first, so a query can
-select rows by channel with a prefix match (see :func:`channel_prefix`). When the whole does not
-fit, the note is shortened first, then the basis; channel, actor and request id are kept.
+select rows by channel with a prefix match (see :func:`channel_prefix`). A reason is bounded
+(``MAX_LENGTH``) far above what the forms and the API accept (500 characters); past it, the note
+is shortened first, then the basis; channel, actor and request id are kept.
 
 A ``pre_create_historical_record`` receiver fills what the saving code did not say (the channel
 of the current request, its id, the user), so admin edits record ``admin`` and a row written by a
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from .context import current_channel, current_request_id
 from .models import Channel
 
-MAX_LENGTH = 100
+MAX_LENGTH = 2000
 _KEYS = (("c", "channel"), ("a", "actor"), ("r", "request_id"), ("b", "basis"), ("n", "note"))
 
 

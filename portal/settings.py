@@ -89,6 +89,8 @@ MIDDLEWARE = [
 # History is append-only: the admin shows past versions but never reverts to one (restoring a
 # configuration is a new change through the services, see audit.services.deployment_restore).
 SIMPLE_HISTORY_REVERT_DISABLED = True
+# The change reason (channel, actor, basis, request id and the developer's own words) is text: never cut short.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"

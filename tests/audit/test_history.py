@@ -19,12 +19,12 @@ def test_a_reason_round_trips_through_compact_json():
 
 
 def test_it_always_fits_the_column_and_keeps_channel_actor_and_request():
-    reason = ChangeReason(channel="restore", actor="a" * 60, request_id="r" * 64, basis="b" * 80, note="n" * 500)
+    reason = ChangeReason(channel="restore", actor="a" * 60, request_id="r" * 64, basis="b" * 80, note="n" * 5000)
     text = encode_reason(reason)
     assert len(text) <= MAX_LENGTH
     parsed = parse_change_reason(text)
     assert parsed.channel == "restore" and parsed.actor.startswith("a" * 30) and parsed.request_id.startswith("r" * 16)
-    usual = encode_reason(ChangeReason(channel="restore", actor="a" * 30, request_id="r" * 16, note="n" * 500))
+    usual = encode_reason(ChangeReason(channel="restore", actor="a" * 30, request_id="r" * 16, note="n" * 5000))
     assert parse_change_reason(usual).actor == "a" * 30 and parse_change_reason(usual).request_id == "r" * 16
 
 
@@ -86,3 +86,21 @@ def test_every_response_carries_a_request_id_and_odd_incoming_ids_are_replaced(c
     assert ok["X-Request-ID"] == "abc-123-def"
     replaced = client.get(reverse("healthz"), HTTP_X_REQUEST_ID="<script>")
     assert replaced["X-Request-ID"] != "<script>" and len(replaced["X-Request-ID"]) == 16
+
+
+def test_a_developers_whole_reason_is_kept_in_the_history(dev, catalog, proto_env):
+    from deployments import services
+
+    why = "Black Friday: " + "the checkout team expects four times the usual traffic. " * 8
+    assert len(why) > 400
+    deployment = services.deployment_create(
+        environment=proto_env,
+        name="peak",
+        bundle_version=catalog["echo"],
+        params={"message": "hi"},
+        actor=dev,
+        reason=why,
+    )
+    row = deployment.history.latest()
+    assert parse_change_reason(row.history_change_reason).note == why
+    assert parse_change_reason(row.history_change_reason).actor == "dev"
