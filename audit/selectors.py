@@ -598,7 +598,7 @@ def _run_for_step(step: HistoryStep, runs: list[Run], runs_by_id: dict, run_by_r
     if step.kind not in ("created", "configuration") and step.row.status != DeploymentStatus.DESTROYING:
         return None
     if step.reason.request_id:
-        # The reason may hold a shortened id (the column is narrow); the event holds it whole.
+        # The reason keeps at most 32 characters of an id (a proxy may send longer ones); the event keeps it whole.
         for request_id, run_id in run_by_request.items():
             if request_id.startswith(step.reason.request_id):
                 return runs_by_id.get(run_id)
