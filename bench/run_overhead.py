@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -54,12 +55,19 @@ def start(env, args, log: Path) -> subprocess.Popen:
     )
 
 
+PHASES: dict[str, list[float]] = {
+    "queued: request to a worker starting the run": [],
+    "in the worker: unpack, engine, state, outputs": [],
+}
+
+
 def preset_params(api, base) -> dict:
     latest = api.get(f"{base}/api/v1/bundles/{BUNDLE}/", timeout=10).json()["latest"]
     return next(p for p in latest["presets"] if p["name"].startswith("Prototype"))["params"]
 
 
 def deploy_and_wait(api, base, environment: int, name: str, params: dict) -> float:
+    """Seconds from the API request to the outputs stored; the run's own timestamps go to ``PHASES``."""
     started = time.perf_counter()
     response = api.post(
         f"{base}/api/v1/deployments/",
@@ -71,7 +79,14 @@ def deploy_and_wait(api, base, environment: int, name: str, params: dict) -> flo
     while True:
         body = api.get(f"{base}/api/v1/deployments/{deployment_id}/", timeout=10).json()
         if body["status"] == "live" and body["outputs"]:
-            return time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            run = api.get(f"{base}/api/v1/runs/{body['latest_run']}/", timeout=10).json()
+            created, begun, ended = (
+                datetime.fromisoformat(run[k]) for k in ("created_at", "started_at", "finished_at")
+            )
+            PHASES["queued: request to a worker starting the run"].append((begun - created).total_seconds())
+            PHASES["in the worker: unpack, engine, state, outputs"].append((ended - begun).total_seconds())
+            return elapsed
         if body["status"] == "failed":
             raise RuntimeError(f"{name} failed")
         time.sleep(0.05)
@@ -183,6 +198,8 @@ def main() -> None:
         shutil.make_archive(str(module_tar).removesuffix(".tar.gz"), "gztar", module_src)
 
         deploy_and_wait(api, base, environment, "warmup", params)
+        for values in PHASES.values():
+            values.clear()
         raw_engine_once(module_tar, params)
         slipway = [deploy_and_wait(api, base, environment, f"single-{i}", params) for i in range(opts.runs)]
         raw = [raw_engine_once(module_tar, params) for _ in range(opts.runs)]
@@ -223,6 +240,11 @@ def main() -> None:
     ):
         print(f"| {label:<46} | {statistics.median(values):>9.2f} | {min(values):>7.2f} | {max(values):>7.2f} |")
     print(f"| {'ratio (goal <= 1.5)':<46} | {med_s / med_r:>9.2f} | {'':>7} | {'':>7} |")
+    print("\nWhere a Slipway deploy's time goes (from the run's own timestamps):\n")
+    print(f"| {'phase':<46} | {'median s':>9} | {'min s':>7} | {'max s':>7} |")
+    print(f"|{'-' * 48}|{'-' * 11}|{'-' * 9}|{'-' * 9}|")
+    for label, values in PHASES.items():
+        print(f"| {label:<46} | {statistics.median(values):>9.2f} | {min(values):>7.2f} | {max(values):>7.2f} |")
     print(f"\n| {'throughput':<46} | {'value':>9} |")
     print(f"|{'-' * 48}|{'-' * 11}|")
     print(f"| {f'{opts.queued} deploys queued at once, {opts.workers} workers (s)':<46} | {elapsed:>9.1f} |")
