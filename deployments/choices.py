@@ -39,6 +39,8 @@ class RunStatus(models.TextChoices):
 RUN_EXECUTING = (RunStatus.RUNNING, RunStatus.APPLYING)
 RUN_TERMINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED)
 RUN_ACTIVE = tuple(s for s in RunStatus if s not in RUN_TERMINAL)
+# The engine has stopped and the run rests until a person confirms or approves it.
+RUN_WAITING = (RunStatus.PLANNED, RunStatus.AWAITING_APPROVAL)
 
 # Legal moves of the run state machine.
 RUN_TRANSITIONS: dict[str, set[str]] = {

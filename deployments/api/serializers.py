@@ -148,6 +148,10 @@ class RunLogPageSerializer(serializers.Serializer):
     lines = RunLogLineSerializer(many=True)
     next = serializers.IntegerField(help_text="Pass as ?after= to get the lines that follow.")
     finished = serializers.BooleanField(help_text="True when the run has ended and every line was returned.")
+    waiting = serializers.BooleanField(
+        help_text="True when the run waits for a person (its plan to be confirmed or approved) and every line so far "
+        "was returned: no line comes until someone acts. Poll again after that."
+    )
     status = serializers.CharField()
 
 

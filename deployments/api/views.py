@@ -9,6 +9,7 @@ from portal.idempotency import idempotent
 from portal.roles import is_ops
 
 from .. import services
+from ..choices import RUN_WAITING
 from ..selectors import (
     can_change_deployment,
     deployments_visible_to,
@@ -209,7 +210,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["get"])
     def logs(self, request, pk=None):
-        """Log lines after the cursor ``?after=N``; poll until ``finished`` is true."""
+        """Log lines after the cursor ``?after=N``; poll until ``finished`` (or ``waiting``) is true."""
         run = self.get_object()
         try:
             after = int(request.query_params.get("after", 0))
@@ -220,6 +221,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             "lines": lines,
             "next": lines[-1].seq if lines else after,
             "finished": run.is_terminal and len(lines) < 500,
+            "waiting": run.status in RUN_WAITING and len(lines) < 500,
             "status": run.status,
         }
         return Response(RunLogPageSerializer(data).data)

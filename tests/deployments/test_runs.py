@@ -77,8 +77,14 @@ def test_the_api_log_page_reports_the_cursor_and_the_end(dev_client, deployment)
     RunLogLine.objects.bulk_create([RunLogLine(run=run, seq=i, text=f"line {i}") for i in (1, 2)])
     body = dev_client.get(f"/api/v1/runs/{run.pk}/logs/", {"after": 1}).json()
     assert [line["text"] for line in body["lines"]] == ["line 2"]
-    assert body["next"] == 2 and body["finished"] is False
+    assert body["next"] == 2 and body["finished"] is False and body["waiting"] is False
     assert dev_client.get(f"/api/v1/runs/{run.pk}/logs/", {"after": "x"}).status_code == 400
+
+    # A plan waiting for review: nothing more comes until someone acts, and the page says so.
+    run.transition("running")
+    run.transition("planned")
+    body = dev_client.get(f"/api/v1/runs/{run.pk}/logs/", {"after": 2}).json()
+    assert body["lines"] == [] and body["finished"] is False and body["waiting"] is True
 
 
 def test_cancelling_a_queued_run_ends_it_at_once(dev, deployment):
