@@ -14,14 +14,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
-from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import (
+    Case,
+    CharField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    UUIDField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Concat, JSONObject
 
 from deployments.choices import DeploymentStatus, RunAction, RunStatus
 from deployments.models import Deployment, Run
 
-from .diff import ADDED, REMOVED, Change, diff_params, summarize
+from .diff import ADDED, CHANGED, REMOVED, Change, diff_params, summarize
 from .history import ChangeReason, channel_prefix, parse_change_reason
 from .models import AuditEvent, Channel
 
@@ -425,17 +438,135 @@ def _timeline_history(filters: TimelineFilters) -> QuerySet:
     ).values(*TIMELINE_COLUMNS)
 
 
+@dataclass(frozen=True)
+class ConfigModel:
+    """A history-tracked model other than Deployment, as the timeline shows its changes: how to
+    name a row, and where its team, project, environment, tier and bundle are (None: it has none,
+    so a filter on that excludes its rows)."""
+
+    key: str
+    label: tuple[str, ...]  # fields and literal separators (quoted) joined into the row's name
+    team: str | None = None
+    project: str | None = None
+    environment: str | None = None
+    tier: str | None = None
+    bundle: str | None = None
+
+    @property
+    def model(self):
+        from bundles.models import Bundle, BundleVersion
+        from deployments.models import Environment, Policy, Project
+        from portal.models import Membership, Team
+
+        tracked = {
+            "team": Team,
+            "membership": Membership,
+            "project": Project,
+            "environment": Environment,
+            "policy": Policy,
+            "bundle": Bundle,
+            "bundle_version": BundleVersion,
+        }[self.key]
+        return tracked.history.model
+
+    def name(self):
+        parts = [Value(p[1:-1]) if p.startswith("'") else Coalesce(Cast(p, CharField()), Value("")) for p in self.label]
+        return parts[0] if len(parts) == 1 else Concat(*parts, output_field=CharField())
+
+    def event_types(self) -> dict[str, str]:
+        return {f"{self.key}.{verb}": code for verb, code in (("created", "+"), ("changed", "~"), ("deleted", "-"))}
+
+
+# Who may deploy, where, under which policy, from which bundles: the rest of the tracked configuration.
+CONFIG_MODELS = (
+    ConfigModel("team", ("slug",), team="slug"),
+    ConfigModel("membership", ("team__slug", "': '", "user__username", "' as '", "role"), team="team__slug"),
+    ConfigModel("project", ("slug",), team="team__slug", project="slug"),
+    ConfigModel(
+        "environment",
+        ("project__slug", "'/'", "slug"),
+        team="project__team__slug",
+        project="project__slug",
+        environment="slug",
+        tier="tier",
+    ),
+    ConfigModel(
+        "policy",
+        ("environment__project__slug", "'/'", "environment__slug", "' policy v'", "version"),
+        team="environment__project__team__slug",
+        project="environment__project__slug",
+        environment="environment__slug",
+        tier="environment__tier",
+    ),
+    ConfigModel("bundle", ("name",), bundle="name"),
+    ConfigModel("bundle_version", ("bundle__name", "'@'", "version"), bundle="bundle__name"),
+)
+CONFIG_BY_KEY = {c.key: c for c in CONFIG_MODELS}
+
+
+def _timeline_config(filters: TimelineFilters, config: ConfigModel) -> QuerySet:
+    qs = config.model.objects.all()
+    # A deployment's own filter, or a scope this kind of row does not have, leaves it out entirely.
+    excluded = bool(filters.deployment) or bool(filters.event_type and filters.event_type not in config.event_types())
+    for scope in ("team", "project", "tier", "bundle"):
+        value = getattr(filters, scope)
+        if value:
+            lookup = getattr(config, scope)
+            excluded |= lookup is None
+            if lookup is not None:
+                qs = qs.filter(**{lookup: value})
+    if filters.event_type and not excluded:
+        qs = qs.filter(history_type=config.event_types()[filters.event_type])
+    if filters.start:
+        qs = qs.filter(history_date__gte=filters.start)
+    if filters.end:
+        qs = qs.filter(history_date__lt=filters.end)
+    if filters.actor:
+        qs = qs.filter(
+            Q(history_user__username=filters.actor)
+            | Q(history_change_reason__contains='"a":"' + filters.actor.replace('"', "") + '"')
+        )
+
+    def text(lookup: str | None):
+        return Cast(F(lookup), CharField()) if lookup else Value("")
+
+    rows = qs.annotate(
+        t_kind=Value("config"),
+        t_pk=F("history_id"),
+        t_at=F("history_date"),
+        t_type=Case(
+            *[When(history_type=code, then=Value(name)) for name, code in config.event_types().items()],
+            output_field=CharField(),
+        ),
+        t_actor=Coalesce(F("history_user__username"), Value("")),
+        t_channel=F("history_change_reason"),
+        t_request=Value(""),
+        t_deployment=Value(None, output_field=UUIDField()),
+        t_name=config.name(),
+        t_project=text(config.project),
+        t_environment=text(config.environment),
+        t_tier=text(config.tier),
+        t_team=text(config.team),
+        t_bundle=text(config.bundle),
+        t_data=JSONObject(model=Value(config.key), id=F("id")),
+    ).values(*TIMELINE_COLUMNS)
+    return rows.none() if excluded else rows
+
+
 def timeline(filters: TimelineFilters = TimelineFilters()) -> QuerySet:
-    """Audit events and people's changes to deployments, newest first, as one sliceable queryset
-    of dicts (see :class:`TimelineEntry` to read one)."""
+    """Audit events, people's changes to deployments and every change to the rest of the tracked
+    configuration (teams, memberships, projects, environments, policies, bundles), newest first,
+    as one sliceable queryset of dicts (see :class:`TimelineEntry` to read one)."""
     # Each part drops its model's default ordering: SQLite refuses ORDER BY inside a compound query.
     events, history = _timeline_events(filters).order_by(), _timeline_history(filters).order_by()
-    return events.union(history, all=True).order_by("-t_at", "-t_pk")
+    configs = [_timeline_config(filters, c).order_by() for c in CONFIG_MODELS]
+    return events.union(history, *configs, all=True).order_by("-t_at", "-t_pk")
 
 
 def timeline_event_types() -> list[str]:
     recorded = AuditEvent.objects.order_by().values_list("event_type", flat=True).distinct()
-    return sorted(set(recorded) | set(HISTORY_EVENT_TYPES))
+    config = {t for c in CONFIG_MODELS for t in c.event_types()}
+    return sorted(set(recorded) | set(HISTORY_EVENT_TYPES) | config)
 
 
 @dataclass(slots=True)
@@ -461,7 +592,7 @@ class TimelineEntry:
     @classmethod
     def from_row(cls, row: dict) -> TimelineEntry:
         entry = cls(*(row[c] for c in TIMELINE_COLUMNS))
-        if entry.kind == "history":
+        if entry.kind in ("history", "config"):
             entry.reason = parse_change_reason(entry.channel)
             entry.channel = entry.reason.channel or Channel.SYSTEM
             entry.actor = entry.reason.actor or entry.actor or "system"
@@ -474,12 +605,21 @@ class TimelineEntry:
         return dict(Channel.choices).get(self.channel, self.channel)
 
     @property
+    def subject_kind(self) -> str:
+        """For a configuration change: what kind of thing changed (``bundle version``)."""
+        return str((self.data or {}).get("model", "")).replace("_", " ")
+
+    @property
     def where(self) -> str:
         return f"{self.project}/{self.environment}" if self.project else ""
 
     def describe(self) -> str:
         """One line saying what happened, for the page and the export."""
         data = self.data or {}
+        if self.kind == "config":
+            note = self.reason.note if self.reason else ""
+            subject, verb = self.event_type.rsplit(".", 1)
+            return f"{subject.replace('_', ' ').capitalize()} {self.name} {verb}" + (f": {note}" if note else "")
         if self.kind == "history":
             note = self.reason.note if self.reason else ""
             basis = f" (basis: {self.reason.basis})" if self.reason and self.reason.basis else ""
@@ -607,3 +747,69 @@ def _run_for_step(step: HistoryStep, runs: list[Run], runs_by_id: dict, run_by_r
     when = step.row.history_date
     near = [r for r in runs if abs((r.created_at - when).total_seconds()) < 5]
     return min(near, key=lambda r: abs(r.created_at - when), default=None)
+
+
+# --- one change to the rest of the configuration ------------------------------------------
+
+
+@dataclass(slots=True)
+class ConfigChange:
+    """One history row of a team, membership, project, environment, policy or bundle, with what
+    changed since the row before it (field by field; JSON fields key by key)."""
+
+    config: ConfigModel
+    row: Any
+    previous: Any
+    reason: ChangeReason
+    changes: list[Change]
+    label: str = ""
+
+    @property
+    def event_type(self) -> str:
+        return {"+": "created", "~": "changed", "-": "deleted"}[self.row.history_type]
+
+    @property
+    def actor(self) -> str:
+        user = self.row.history_user
+        return self.reason.actor or (user.get_username() if user else "") or "system"
+
+    @property
+    def channel_label(self) -> str:
+        return self.reason.channel_label
+
+
+def config_change(key: str, history_id: int) -> ConfigChange | None:
+    config = CONFIG_BY_KEY.get(key)
+    if config is None:
+        return None
+    model = config.model
+    row = model.objects.filter(history_id=history_id).select_related("history_user").first()
+    if row is None:
+        return None
+    previous = (
+        model.objects.filter(id=row.id)
+        .filter(Q(history_date__lt=row.history_date) | Q(history_date=row.history_date, history_id__lt=row.history_id))
+        .order_by("-history_date", "-history_id")
+        .first()
+    )
+    changes: list[Change] = []
+    for f in model._meta.fields:
+        if f.name.startswith("history_") or f.name == "id":
+            continue
+        old = getattr(previous, f.attname) if previous is not None else None
+        new = getattr(row, f.attname)
+        if f.get_internal_type() == "JSONField":
+            changes += diff_params(old if previous is not None else {}, new, f.name)
+        elif previous is None or old != new:
+            if previous is None and new in (None, ""):
+                continue
+            changes.append(Change(f.name, ADDED if previous is None else CHANGED, old=_shown(old), new=_shown(new)))
+    try:
+        label = str(row.instance)
+    except ObjectDoesNotExist:  # it names a row since deleted (a user, a team)
+        label = f"{config.key.replace('_', ' ')} #{row.id}"
+    return ConfigChange(config, row, previous, parse_change_reason(row.history_change_reason), changes, label)
+
+
+def _shown(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -23,6 +24,7 @@ from .models import AuditEvent
 from .selectors import (
     DeploymentStatus,
     TimelineEntry,
+    config_change,
     deployment_history,
     estate_as_of,
     estate_diff,
@@ -71,6 +73,16 @@ def event_detail(request, pk: int):
     related = AuditEvent.objects.filter(request_id=event.request_id).exclude(pk=event.pk) if event.request_id else []
     context = {"event": event, "deployment": deployment, "run_id": run_id, "related": related}
     return render(request, "audit/event.html", context)
+
+
+@login_required
+def config_detail(request, model: str, history_id: int):
+    """One change to a team, membership, project, environment, policy or bundle, field by field."""
+    require_reviewer(request)
+    change = config_change(model, history_id)
+    if change is None:
+        raise Http404("No such change.")
+    return render(request, "audit/config.html", {"change": change})
 
 
 def _event_deployment(event: AuditEvent) -> Deployment | None:

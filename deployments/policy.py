@@ -18,6 +18,19 @@ from bundles.schema import param_errors
 from .models import Environment, Policy, default_gated_actions
 
 
+def create_default_policy(sender, instance: Environment, created: bool, raw: bool = False, **kwargs) -> None:
+    """``post_save`` of Environment: a new environment starts with its tier's default policy, so the
+    policy's history begins with the environment (and with whoever created it), not with the first
+    developer whose request happened to need it."""
+    if created and not raw:
+        from audit.history import change_reason
+
+        policy = Policy(environment=instance, gated_actions=default_gated_actions(instance.tier))
+        tier = instance.get_tier_display()
+        policy._change_reason = change_reason(note=f"the default policy of a new {tier} environment")
+        policy.save()
+
+
 def policy_for(environment: Environment) -> Policy:
     policy = getattr(environment, "_policy_cache", None)
     if policy is None:

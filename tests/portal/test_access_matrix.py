@@ -157,6 +157,7 @@ RULES = {
     ),
     "audit:timeline": ("GET", lambda w: reverse("audit:timeline"), None, reviewers()),
     "audit:event": ("GET", lambda w: reverse("audit:event", args=[w["event"].pk]), None, reviewers()),
+    "audit:config": ("GET", lambda w: reverse("audit:config", args=["team", w["team_history_id"]]), None, reviewers()),
     "audit:as-of": ("GET", lambda w: reverse("audit:as-of"), None, reviewers()),
     "audit:diff": ("GET", lambda w: reverse("audit:diff"), None, reviewers()),
     "audit:deployment-history": (
@@ -444,6 +445,7 @@ def world(dev, teammate, outsider, ops, auditor, catalog, proto_env, other_env):
         "exception": exception,
         "event": AuditEvent.objects.filter(target_id=str(deployment.pk)).first(),
         "history_id": deployment.history.first().history_id,
+        "team_history_id": proto_env.project.team.history.first().history_id,
         "saved": saved,
         "bulk": bulk,
         "users": {"dev": dev, "teammate": teammate, "outsider": outsider, "ops": ops, "auditor": auditor},
