@@ -796,14 +796,20 @@ def config_change(key: str, history_id: int) -> ConfigChange | None:
     for f in model._meta.fields:
         if f.name.startswith("history_") or f.name == "id":
             continue
-        old = getattr(previous, f.attname) if previous is not None else None
         new = getattr(row, f.attname)
-        if f.get_internal_type() == "JSONField":
-            changes += diff_params(old if previous is not None else {}, new, f.name)
-        elif previous is None or old != new:
-            if previous is None and new in (None, ""):
+        if previous is None:  # created: what it was created with
+            if new in (None, "", [], {}):
                 continue
-            changes.append(Change(f.name, ADDED if previous is None else CHANGED, old=_shown(old), new=_shown(new)))
+            if isinstance(new, dict):
+                changes += diff_params({}, new, f.name)
+            else:
+                changes.append(Change(f.name, ADDED, new=_shown(new)))
+            continue
+        old = getattr(previous, f.attname)
+        if f.get_internal_type() == "JSONField":
+            changes += diff_params(old, new, f.name)
+        elif old != new:
+            changes.append(Change(f.name, CHANGED, old=_shown(old), new=_shown(new)))
     try:
         label = str(row.instance)
     except ObjectDoesNotExist:  # it names a row since deleted (a user, a team)

@@ -9,6 +9,6 @@ class DeploymentsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from .models import Environment
-        from .policy import create_default_policy
+        from .policy import default_policy_follows_tier
 
-        post_save.connect(create_default_policy, sender=Environment, dispatch_uid="deployments.default_policy")
+        post_save.connect(default_policy_follows_tier, sender=Environment, dispatch_uid="deployments.default_policy")

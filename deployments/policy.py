@@ -18,17 +18,27 @@ from bundles.schema import param_errors
 from .models import Environment, Policy, default_gated_actions
 
 
-def create_default_policy(sender, instance: Environment, created: bool, raw: bool = False, **kwargs) -> None:
-    """``post_save`` of Environment: a new environment starts with its tier's default policy, so the
+def default_policy_follows_tier(sender, instance: Environment, created: bool, raw: bool = False, **kwargs) -> None:
+    """``post_save`` of Environment. A new environment starts with its tier's default policy, so the
     policy's history begins with the environment (and with whoever created it), not with the first
-    developer whose request happened to need it."""
-    if created and not raw:
-        from audit.history import change_reason
+    developer whose request happened to need it. While nobody has edited that default, it follows
+    the tier: an environment made production later gets production's gates."""
+    if raw:
+        return
+    from audit.history import change_reason
 
-        policy = Policy(environment=instance, gated_actions=default_gated_actions(instance.tier))
-        tier = instance.get_tier_display()
+    tier, wanted = instance.get_tier_display(), default_gated_actions(instance.tier)
+    policy = None if created else Policy.objects.filter(environment=instance).first()
+    if policy is None:
+        policy = Policy(environment=instance, gated_actions=wanted)
         policy._change_reason = change_reason(note=f"the default policy of a new {tier} environment")
-        policy.save()
+    elif policy.version == 1 and policy.gated_actions != wanted:  # the untouched default of another tier
+        policy.gated_actions = wanted
+        policy._change_reason = change_reason(note=f"the default policy follows the environment's tier: {tier}")
+    else:
+        return
+    policy.save()
+    instance._policy_cache = None
 
 
 def policy_for(environment: Environment) -> Policy:

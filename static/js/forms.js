@@ -115,7 +115,8 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
     const what = intent(elt);
     if (!what) return;
     event.preventDefault();
-    if (!waiting.some((w) => same(w, what))) waiting.push(what);
+    // A change needs replaying once (it carries the control's value); every click on Add adds a row.
+    if (what.list !== undefined || !waiting.some((w) => same(w, what))) waiting.push(what);
   });
 
   document.addEventListener("htmx:beforeRequest", (event) => {
@@ -127,11 +128,12 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
     const removal = elt.matches("button.remove-row")
       ? { list: elt.dataset.list, index: Number(elt.dataset.index) }
       : null;
-    inFlight = { xhr: event.detail.xhr, sent, removal, edits: [], caret: null };
+    inFlight = { xhr: event.detail.xhr, sent, removal, edits: [], caret: null, swapped: false };
   });
 
   document.addEventListener("htmx:beforeSwap", (event) => {
     if (!inFlight || event.detail.xhr !== inFlight.xhr || !event.detail.shouldSwap) return;
+    inFlight.swapped = true;
     controls(event.detail.target).forEach((el) => {
       const k = key(el);
       if (inFlight.sent.has(k) && inFlight.sent.get(k) !== read(el)) {
@@ -153,6 +155,7 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
       const el = control(renumber(edit.name, removal), edit.value);
       if (!el || el.disabled || el.readOnly || read(el) === edit.state) return;
       write(el, edit.state);
+      el.dispatchEvent(new Event("input", { bubbles: true })); // a range's number follows; htmx listens to change only
       const caret = inFlight.caret;
       if (caret && caret.name === edit.name && el.setSelectionRange) {
         el.focus({ preventScroll: true });
@@ -164,10 +167,30 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
     renumberWaiting(removal);
   });
 
-  document.addEventListener("htmx:afterRequest", (event) => {
+  // An answer that is an error (or none at all) is said where the form's verdict is, not swallowed.
+  function failed(event) {
     if (!inFlight || event.detail.xhr !== inFlight.xhr) return;
-    if (!inFlight.restored) renumberWaiting(inFlight.removal);
+    const summary = document.getElementById("params-summary");
+    const status = event.detail.xhr.status;
+    if (summary) {
+      summary.textContent =
+        "The form could not be redrawn (" +
+        (status ? "the server answered " + status : "no answer from the server") +
+        "): your last change is not applied yet. Try it again.";
+      summary.classList.add("error");
+    }
+  }
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+
+  // The request is over. Only an answer that was swapped in removed a row: after an error, a
+  // refusal or an abort, what waits keeps its numbers.
+  function settled(event) {
+    if (!inFlight || event.detail.xhr !== inFlight.xhr) return;
+    if (inFlight.swapped && !inFlight.restored) renumberWaiting(inFlight.removal);
     inFlight = null;
     setTimeout(replayNext, 0); // after htmx has released the form's request lock
-  });
+  }
+  document.addEventListener("htmx:afterRequest", settled);
+  document.addEventListener("htmx:onLoadError", settled); // htmx skips afterRequest when handling the answer throws
 })();

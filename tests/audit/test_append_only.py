@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
+from simple_history.models import registered_models
 
 from audit.models import AuditEvent
 from audit.services import audit_event_record
@@ -14,15 +15,8 @@ from portal.models import Team
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
 
-HISTORY_TABLES = [
-    "portal_historicalteam",
-    "portal_historicalmembership",
-    "bundles_historicalbundle",
-    "bundles_historicalbundleversion",
-    "deployments_historicalproject",
-    "deployments_historicalenvironment",
-    "deployments_historicaldeployment",
-]
+# Every history table simple-history knows of: a newly tracked model cannot ship without its trigger.
+HISTORY_TABLES = sorted(model.history.model._meta.db_table for model in registered_models.values())
 
 
 def raw(sql, params=()):
@@ -57,6 +51,12 @@ def test_raw_sql_cannot_rewrite_or_erase_the_record(recorded, sql):
     assert deployment.history.get().params == {"message": "x"}
     event.refresh_from_db()
     assert event.actor_name == "dev"
+
+
+def test_every_tracked_model_is_on_the_list():
+    assert {"deployments_historicalpolicy", "deployments_historicaldeployment", "portal_historicalmembership"} <= set(
+        HISTORY_TABLES
+    )
 
 
 @pytest.mark.django_db

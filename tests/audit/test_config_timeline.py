@@ -59,6 +59,8 @@ def test_who_joined_a_team_is_in_that_teams_timeline(client, auditor, ops, team,
     assert [(r["name"], r["actor"], r["channel"]) for r in mine] == [
         (f"{team.slug}: outsider as member", "ops", "admin")
     ]
+    created = client.get(reverse("audit:config", args=["membership", mine[0]["id"]])).content.decode()
+    assert 'class="change-added"><td><code>role</code>' in created and "change-changed" not in created
     theirs = timeline(client, team=other_team.slug, event_type="membership.created")
     assert all("rota" not in r["detail"] for r in theirs)
     # Deployment-only filters leave configuration out, rather than show it unfiltered.

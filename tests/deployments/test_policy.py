@@ -86,6 +86,28 @@ def test_saving_a_policy_bumps_its_version_and_keeps_history(proto_env):
     assert second.history.count() == 2
 
 
+@pytest.mark.django_db
+def test_a_new_environment_starts_with_its_tiers_policy_which_follows_the_tier_until_edited(project):
+    from audit.history import parse_change_reason
+    from deployments.models import Environment, Policy
+
+    env = Environment.objects.create(project=project, slug="later", name="Later")  # prototype by default
+    assert Policy.objects.get(environment=env).gated_actions == []
+    env.tier = "production"
+    env.save()
+    assert Policy.objects.get(environment=env).gated_actions == ["replace", "destroy"]
+    notes = [parse_change_reason(h.history_change_reason).note for h in Policy.history.order_by("history_id")]
+    assert notes[-2:] == [
+        "the default policy of a new Prototype environment",
+        "the default policy follows the environment's tier: Production",
+    ]
+
+    edited = set_overlays(Environment.objects.get(pk=env.pk), {}, gated_actions=["destroy"])
+    env.tier = "prototype"
+    env.save()
+    assert Policy.objects.get(environment=env).gated_actions == ["destroy"] == edited.gated_actions
+
+
 # --- decisions ------------------------------------------------------------------------------
 
 

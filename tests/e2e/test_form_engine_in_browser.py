@@ -137,3 +137,41 @@ def test_what_a_developer_does_while_a_redraw_is_on_its_way_is_kept(page, dev, c
     expect(page.locator('[name="param/routes/0/path"]')).to_have_value("/c-edited")
     expect(page.locator('[name="param/routes/1/path"]')).to_have_value("")
     expect(page.get_by_label("Service name")).to_have_value("typed-meanwhile")
+
+
+def test_a_removal_that_fails_says_so_and_what_waited_keeps_its_row(page, dev, catalog, proto_env, monkeypatch):
+    import time
+
+    import bundles.views
+
+    login(page, "dev", PASSWORD)
+    page.goto("/deployments/new/form-tour/")
+    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    for index, path in enumerate(("/a", "/b", "/c")):
+        page.get_by_role("button", name="Add to routes").click()
+        expect(page.locator(f'[name="param/routes/{index}/path"]')).to_be_visible()
+        page.locator(f'[name="param/routes/{index}/path"]').fill(path)
+    page.locator("#id_name").fill("failing")
+    settle(page)
+
+    removals = []
+    remove_row = bundles.views.remove_row
+
+    def first_removal_fails(params, pointer):
+        removals.append(pointer)
+        time.sleep(0.8)
+        if len(removals) in (1, 3):
+            raise RuntimeError("the server fell over")
+        return remove_row(params, pointer)
+
+    monkeypatch.setattr(bundles.views, "remove_row", first_removal_fails)
+    page.get_by_role("button", name="Remove routes item 1").click()  # fails
+    page.get_by_role("button", name="Remove routes item 3").click()  # waits, then removes /c: nothing shifted
+    expect(page.locator('[name="param/routes/2/path"]')).to_have_count(0, timeout=10000)
+    settle(page)
+    assert removals == ["/routes/0", "/routes/2"]
+    assert [page.locator(f'[name="param/routes/{i}/path"]').input_value() for i in (0, 1)] == ["/a", "/b"]
+    # A failure with nothing waiting behind it stays on screen, where the verdict is.
+    page.get_by_role("button", name="Remove routes item 2").click()
+    expect(page.locator("#params-summary")).to_contain_text("could not be redrawn (the server answered 500)")
+    assert page.locator(".row-list > li").count() == 2
