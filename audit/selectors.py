@@ -396,12 +396,8 @@ def _timeline_events(filters: TimelineFilters) -> QuerySet:
     ).values(*TIMELINE_COLUMNS)
 
 
-def _timeline_history(filters: TimelineFilters) -> QuerySet:
-    # Status and output updates the worker writes are told by the run.* events; the timeline shows
-    # the rows people caused (and creations and deletions, whoever caused them).
-    qs = HistoricalDeployment.objects.filter(
-        Q(history_type__in=["+", "-"]) | ~Q(history_change_reason__startswith=channel_prefix(Channel.SYSTEM))
-    )
+def _history_window(qs: QuerySet, filters: TimelineFilters) -> QuerySet:
+    """A history table narrowed to the timeline's dates and actor (the user, or the name in the reason)."""
     if filters.start:
         qs = qs.filter(history_date__gte=filters.start)
     if filters.end:
@@ -411,22 +407,39 @@ def _timeline_history(filters: TimelineFilters) -> QuerySet:
             Q(history_user__username=filters.actor)
             | Q(history_change_reason__contains='"a":"' + filters.actor.replace('"', "") + '"')
         )
+    return qs
+
+
+def _history_columns(kind: str, event_types: dict[str, str]) -> dict[str, Any]:
+    """The timeline columns every history table fills the same way."""
+    return {
+        "t_kind": Value(kind),
+        "t_pk": F("history_id"),
+        "t_at": F("history_date"),
+        "t_type": Case(
+            *[When(history_type=code, then=Value(name)) for name, code in event_types.items()],
+            output_field=CharField(),
+        ),
+        "t_actor": Coalesce(F("history_user__username"), Value("")),
+        "t_channel": F("history_change_reason"),
+        "t_request": Value(""),
+    }
+
+
+def _timeline_history(filters: TimelineFilters) -> QuerySet:
+    # Status and output updates the worker writes are told by the run.* events; the timeline shows
+    # the rows people caused (and creations and deletions, whoever caused them).
+    qs = HistoricalDeployment.objects.filter(
+        Q(history_type__in=["+", "-"]) | ~Q(history_change_reason__startswith=channel_prefix(Channel.SYSTEM))
+    )
+    qs = _history_window(qs, filters)
     if filters.event_type:
         qs = qs.filter(history_type=HISTORY_EVENT_TYPES.get(filters.event_type, "?"))
     if filters.deployment:
         qs = qs.filter(id=filters.deployment)
     qs = qs.filter(filters.scope_q())
     return qs.annotate(
-        t_kind=Value("history"),
-        t_pk=F("history_id"),
-        t_at=F("history_date"),
-        t_type=Case(
-            *[When(history_type=code, then=Value(name)) for name, code in HISTORY_EVENT_TYPES.items()],
-            output_field=CharField(),
-        ),
-        t_actor=Coalesce(F("history_user__username"), Value("")),
-        t_channel=F("history_change_reason"),
-        t_request=Value(""),
+        **_history_columns("history", HISTORY_EVENT_TYPES),
         t_deployment=F("id"),
         t_name=F("name"),
         t_project=F("environment__project__slug"),
@@ -517,30 +530,13 @@ def _timeline_config(filters: TimelineFilters, config: ConfigModel) -> QuerySet:
                 qs = qs.filter(**{lookup: value})
     if filters.event_type and not excluded:
         qs = qs.filter(history_type=config.event_types()[filters.event_type])
-    if filters.start:
-        qs = qs.filter(history_date__gte=filters.start)
-    if filters.end:
-        qs = qs.filter(history_date__lt=filters.end)
-    if filters.actor:
-        qs = qs.filter(
-            Q(history_user__username=filters.actor)
-            | Q(history_change_reason__contains='"a":"' + filters.actor.replace('"', "") + '"')
-        )
+    qs = _history_window(qs, filters)
 
     def text(lookup: str | None):
         return Cast(F(lookup), CharField()) if lookup else Value("")
 
     rows = qs.annotate(
-        t_kind=Value("config"),
-        t_pk=F("history_id"),
-        t_at=F("history_date"),
-        t_type=Case(
-            *[When(history_type=code, then=Value(name)) for name, code in config.event_types().items()],
-            output_field=CharField(),
-        ),
-        t_actor=Coalesce(F("history_user__username"), Value("")),
-        t_channel=F("history_change_reason"),
-        t_request=Value(""),
+        **_history_columns("config", config.event_types()),
         t_deployment=Value(None, output_field=UUIDField()),
         t_name=config.name(),
         t_project=text(config.project),
