@@ -383,7 +383,11 @@ def run_detail(request, pk):
 
 @login_required
 def run_logs(request, pk):
-    """The log tail: lines after ``?after=N``. htmx polls this until the run ends (status 286)."""
+    """The log tail: lines after ``?after=N``. htmx polls this until the run ends (status 286).
+
+    ``?seen=<status>`` is the status the page last showed: when the run has moved on (to planned,
+    awaiting approval, applying), the ``run-changed`` event lets the page redraw what depends on it
+    (the buttons, the runs table) while the tail keeps following."""
     run = _get_run_for_user(request, pk)
     after_raw = request.GET.get("after", "0") or "0"
     after = int(after_raw) if after_raw.isdigit() else 0
@@ -402,6 +406,8 @@ def run_logs(request, pk):
         # 286 tells htmx to stop polling; the event lets the page refresh what the run changed.
         response = HttpResponseStopPolling(response.content)
         response["HX-Trigger"] = "run-finished"
+    elif request.GET.get("seen") and request.GET["seen"] != run.status:
+        response["HX-Trigger"] = "run-changed"
     return response
 
 

@@ -61,7 +61,13 @@ def test_the_log_tail_returns_lines_after_the_cursor_and_stops_when_the_run_ends
     assert "line 1" not in body and "line 2" in body and "line 3" in body
     assert "after=3" in body  # the next poll continues from the cursor
 
+    # The run moves on (here: a worker starts it): the page hears of it once, and keeps following.
     run.transition("running")
+    moved = dev_client.get(url, {"after": 3, "seen": "queued"}, HTTP_HX_REQUEST="true")
+    assert moved.status_code == 200 and moved["HX-Trigger"] == "run-changed"
+    assert "seen=running" in moved.content.decode()
+    assert "HX-Trigger" not in dev_client.get(url, {"after": 3, "seen": "running"}, HTTP_HX_REQUEST="true")
+
     run.transition("failed", error="boom")
     response = dev_client.get(url, {"after": 3}, HTTP_HX_REQUEST="true")
     assert response.status_code == 286  # htmx stops polling
