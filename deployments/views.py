@@ -204,9 +204,9 @@ def deployment_edit(request, pk):
     violation = None
     form = ChangeReasonForm(request.POST or None)
     exception_form = ExceptionReasonForm(request.POST if "request_exception" in request.POST else None)
+    expected = request.POST.get("expected_version")
     if request.method == "POST":
         values = parse_post(schema, request.POST, stored=state["stored"], lock_immutable=state["lock_immutable"])
-        expected = request.POST.get("expected_version")
         if form.is_valid():
             try:
                 if "request_exception" in request.POST:
@@ -272,6 +272,11 @@ def deployment_edit(request, pk):
         "exception_form": exception_form,
         "outside_policy": outside_policy,
         "form_url": reverse("deployments:edit", args=[deployment.pk]),
+        # The version these values were edited from. A refused save keeps it, so saving again is
+        # refused again instead of writing these values over the other person's change.
+        "expected_version": expected
+        if request.method == "POST" and expected and expected.isdigit()
+        else deployment.version,
     }
     if request.htmx and request.method == "GET":
         return render(request, "deployments/edit.html#params", context)

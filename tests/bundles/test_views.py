@@ -150,3 +150,29 @@ def test_presets_still_fill_the_form_through_htmx(dev_client, catalog, proto_env
     data, _ = read_form(response.content.decode())
     assert data["param/storage_gb"] == str(preset["params"]["storage_gb"])
     assert f"Filled from preset <strong>{preset['name']}</strong>" in response.content.decode()
+
+
+def test_a_save_refused_because_someone_else_saved_stays_refused_until_reloaded(
+    client, catalog, proto_env, dev, teammate
+):
+    deployment = Deployment.objects.create(
+        environment=proto_env, name="shared", bundle_version=catalog["echo"], params={"message": "v1"}, created_by=dev
+    )
+    edit = reverse("deployments:edit", args=[deployment.pk])
+    client.force_login(dev)
+    mine, _ = read_form(client.get(edit).content.decode())  # dev opens the form...
+    client.force_login(teammate)
+    theirs, _ = read_form(client.get(edit).content.decode())
+    theirs.update({"param/message": "teammate's", "reason": "theirs"})
+    assert client.post(edit, theirs).status_code == 302  # ...a teammate saves first
+
+    client.force_login(dev)
+    mine.update({"param/message": "dev's", "reason": "mine"})
+    refused = client.post(edit, mine)
+    assert refused.status_code == 400 and "changed by someone else" in refused.content.decode()
+    again, _ = read_form(refused.content.decode())  # dev presses Save again on the redrawn form
+    assert client.post(edit, again).status_code == 400
+    deployment.refresh_from_db()
+    assert deployment.params == {"message": "teammate's"}
+    fresh, _ = read_form(client.get(edit).content.decode())  # a reload shows their change and may save
+    assert fresh["param/message"] == "teammate's"
