@@ -119,6 +119,32 @@ def _shown(errors: dict[str, list[str]], params: dict) -> dict[str, list[str]]:
     return shown
 
 
+def _policy_view(request, bundle_version, deployment, params) -> tuple[dict, dict | None]:
+    """The schema to draw and the policy's objections, as the deployment pages would have them.
+
+    The environment is the deployment's, or the one picked in a new deployment's form (if the user
+    may deploy there). Its policy narrows what is drawn and its rules count as problems, unless the
+    developer asked to see choices outside the policy (an exception) or the deployment already holds
+    values approved outside it."""
+    from deployments import policy
+    from deployments.selectors import environments_writable_by
+
+    schema = bundle_version.params_schema
+    if deployment is not None:
+        environment = deployment.environment
+        if not policy.check_params(
+            environment=environment, bundle_version=bundle_version, params=deployment.full_params()
+        ).ok:
+            return schema, None  # kept as approved before: the edit page draws the whole schema too
+    else:
+        raw = request.POST.get("environment", "")
+        environment = environments_writable_by(request.user).filter(pk=int(raw)).first() if raw.isdigit() else None
+    if environment is None or request.POST.get("outside_policy") == "1":
+        return schema, None
+    shown, _hints = policy.form_schema(environment=environment, bundle_version=bundle_version)
+    return shown, policy.check_params(environment=environment, bundle_version=bundle_version, params=params).errors
+
+
 @login_required
 @require_POST
 def params_form(request, name: str, version: str, action: str):
@@ -150,7 +176,11 @@ def params_form(request, name: str, version: str, action: str):
         params = add_row(schema, params, at)
     elif action == "remove":
         params = remove_row(params, at)
+    shown, policy_check = _policy_view(request, bundle_version, deployment, params)
     errors = param_errors(schema, params)
+    if policy_check is not None:
+        for where, messages in policy_check.items():
+            errors[where] = [*errors.get(where, []), *(m for m in messages if m not in errors.get(where, []))]
     context = {
         "version": bundle_version,
         "deployment": deployment,
@@ -161,11 +191,11 @@ def params_form(request, name: str, version: str, action: str):
     }
     build = {"stored_secrets": state["stored_secrets"], "lock_immutable": state["lock_immutable"]}
     if action == "validate":
-        trigger = find_field(build_fields(schema, ui, params, **build), request.headers.get("HX-Trigger-Name", ""))
+        trigger = find_field(build_fields(shown, ui, params, **build), request.headers.get("HX-Trigger-Name", ""))
         if trigger is not None:
             mine = {p: m for p, m in errors.items() if p == trigger.pointer or p.startswith(trigger.pointer + "/")}
-            context["f"] = find_field(build_fields(schema, ui, params, mine, **build), trigger.name)
+            context["f"] = find_field(build_fields(shown, ui, params, mine, **build), trigger.name)
             return render(request, "bundles/form.html#field", {**context, "oob": True})
-    fields = build_fields(schema, ui, params, _shown(errors, params), **build)
+    fields = build_fields(shown, ui, params, _shown(errors, params), **build)
     context.update(fields=fields, root_errors=unplaced_errors(fields, _shown(errors, params)))
     return render(request, "bundles/form.html#params", context)

@@ -133,6 +133,9 @@ def deployment_new(request, bundle_name: str):
                 )
             except services.PolicyViolation as exc:
                 param_errs, violation = exc.errors, exc.message
+                # Keep what was asked for on screen (an exception asks for exactly that): draw every
+                # choice the bundle has, as "Show choices outside this policy" does.
+                shown, outside_policy = schema, True
             except ParamsInvalid as exc:
                 param_errs = exc.errors
             except ServiceError as exc:
@@ -238,6 +241,9 @@ def deployment_edit(request, pk):
                 )
             except services.PolicyViolation as exc:
                 param_errs, violation = exc.errors, exc.message
+                # Keep what was asked for on screen (an exception asks for exactly that): draw every
+                # choice the bundle has, as "Show choices outside this policy" does.
+                shown, outside_policy = schema, True
             except ParamsInvalid as exc:
                 param_errs = exc.errors
             except ServiceError as exc:

@@ -2,6 +2,7 @@
 that ops decide; risky plans in production wait for ops."""
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -67,6 +68,38 @@ def test_the_production_form_says_what_production_requires(dev_client, catalog, 
     assert "Production requires high availability." in page
     assert "Production requires Keep backups for: at least 7 days." in page
     assert 'hx-swap-oob="true"' in page  # the hints follow the environment picked
+
+
+def postgres_form(environment, **params):
+    data = {f"param/{k}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in {**POSTGRES, **params}.items()}
+    if not {**POSTGRES, **params}["high_availability"]:
+        data.pop("param/high_availability")
+    return {**data, "environment": environment.pk, "name": "db", "reason": "test"}
+
+
+@pytest.mark.django_db
+def test_live_validation_and_redraws_follow_the_environments_policy(dev_client, catalog, proto_env, policies):
+    refresh = reverse("bundles:form", args=["postgres", catalog["postgres"].version, "refresh"])
+    hx = {"HTTP_HX_REQUEST": "true"}
+
+    allowed = dev_client.post(refresh, postgres_form(proto_env, size="medium"), **hx).content.decode()
+    assert 'value="large"' not in allowed and "No problems found" in allowed  # drawn as the page draws it
+
+    outside = postgres_form(proto_env, size="large")
+    asked = dev_client.post(refresh, outside, **hx).content.decode()
+    assert "1 problem to fix" in asked  # what submit would refuse, said before submit
+
+    chosen = dev_client.post(refresh, {**outside, "outside_policy": "1"}, **hx).content.decode()
+    assert re.search(r'value="large"[^>]*checked', chosen) and "No problems found" in chosen
+
+
+@pytest.mark.django_db
+def test_a_refused_submit_keeps_the_refused_values_for_the_exception(dev_client, catalog, proto_env, policies):
+    response = dev_client.post(reverse("deployments:new", args=["postgres"]), postgres_form(proto_env, size="large"))
+    page = response.content.decode()
+    assert response.status_code == 400 and "outside the policy" in page
+    assert re.search(r'value="large"[^>]*checked', page)  # still there, to ask for
+    assert re.search(r'name="outside_policy" value="1"\s+checked', page)
 
 
 @pytest.mark.django_db
