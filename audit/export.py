@@ -14,6 +14,8 @@ from datetime import datetime
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 
+from portal.spreadsheets import spreadsheet_safe
+
 from .selectors import EstateDiff, TimelineEntry
 
 TIMELINE_FIELDS = [
@@ -63,9 +65,7 @@ class _Echo:
 def _cell(value) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True)
-    if value is None:
-        return ""
-    return str(value)
+    return spreadsheet_safe(value)
 
 
 def _csv(fields: list[str], rows: Iterable[dict]) -> Iterator[str]:

@@ -19,6 +19,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from bundles.models import BundleVersion
 from portal.roles import is_ops
+from portal.spreadsheets import spreadsheet_safe
 
 from . import bulk as bulk_services
 from .estate import QueryError, deployments_matching, display, matched_values, param_dimensions, suggestions
@@ -115,7 +116,7 @@ def _csv(qs, fields: list[str], text: str) -> HttpResponse:
                 d.bundle_version.bundle.name,
                 d.bundle_version.version,
                 d.status,
-                *[display(values[f]) if f in values else "" for f in fields],
+                *[spreadsheet_safe(display(values[f])) if f in values else "" for f in fields],
             ]
         )
     return response
