@@ -18,6 +18,7 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
   const PREFIX = /^(param|_len|_variant|_present|_extra|_mapk)(.*)$/;
   const waiting = []; // {name, value} for a control, {button, list, index} for a row button
   let inFlight = null; // {xhr, sent, removal, edits, caret}
+  let submitAfter = null; // the form submitted while a redraw was on its way: sent once it has landed
 
   const params = () => document.getElementById("params");
   const isRadio = (el) => el.type === "radio" || el.type === "checkbox";
@@ -105,7 +106,27 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
         }
       }
     }
+    if (!inFlight && !waiting.length && submitAfter) {
+      const { form, submitter } = submitAfter;
+      submitAfter = null;
+      form.requestSubmit(submitter && form.contains(submitter) ? submitter : undefined);
+    }
   }
+
+  // Deploy (or Save) pressed while the params are being redrawn: the form is sent once they have
+  // landed, with what they hold then (a preset being applied, a variant being drawn).
+  document.addEventListener(
+    "submit",
+    (event) => {
+      const root = params();
+      if (!root || event.target !== root.closest("form") || (!inFlight && !waiting.length)) return;
+      event.preventDefault();
+      submitAfter = { form: event.target, submitter: event.submitter };
+      const summary = document.getElementById("params-summary");
+      if (summary) summary.textContent = "Sending as soon as the form has caught up with your last change…";
+    },
+    true,
+  );
 
   // While a request of the params is on its way, what the developer does inside them waits its turn.
   document.addEventListener("htmx:confirm", (event) => {

@@ -175,3 +175,27 @@ def test_a_removal_that_fails_says_so_and_what_waited_keeps_its_row(page, dev, c
     page.get_by_role("button", name="Remove routes item 2").click()
     expect(page.locator("#params-summary")).to_contain_text("could not be redrawn (the server answered 500)")
     assert page.locator(".row-list > li").count() == 2
+
+
+def test_deploy_pressed_while_a_preset_is_being_applied_sends_the_preset(page, dev, catalog, proto_env, monkeypatch):
+    import time
+
+    import deployments.views
+
+    login(page, "dev", PASSWORD)
+    page.goto("/deployments/new/web-service/")
+    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.locator("#id_name").fill("rush")
+    settle(page)
+    drawn = deployments.views.initial_values
+
+    def slowly(*args, **kwargs):
+        time.sleep(0.8)
+        return drawn(*args, **kwargs)
+
+    monkeypatch.setattr(deployments.views, "initial_values", slowly)
+    production = next(p for p in catalog["web-service"].presets if p["name"].startswith("Production"))
+    page.get_by_label("Start from a preset").select_option(label=production["name"])
+    page.get_by_role("button", name="Deploy").click()  # before the preset has landed
+    expect(page.get_by_role("heading", name=re.compile("rush"))).to_be_visible(timeout=15000)
+    assert Deployment.objects.get(name="rush").params == production["params"]
