@@ -119,6 +119,12 @@ def _shown(errors: dict[str, list[str]], params: dict) -> dict[str, list[str]]:
     return shown
 
 
+def drawn_preset(request, bundle_version) -> str:
+    """The preset the posted params were drawn from (a hidden field kept through redraws), if it is one."""
+    name = request.POST.get("_drawn_preset", "")
+    return name if name and bundle_version.preset(name) else ""
+
+
 def _policy_view(request, bundle_version, deployment, params) -> tuple[dict, dict | None]:
     """The schema to draw and the policy's objections, as the deployment pages would have them.
 
@@ -187,6 +193,7 @@ def params_form(request, name: str, version: str, action: str):
         "errors": errors,
         "params": params,
         "summary": problems_summary(errors),
+        "preset_name": drawn_preset(request, bundle_version),
         **{f"{a}_url": reverse("bundles:form", args=[name, version, a]) for a in FORM_ACTIONS},
     }
     build = {"stored_secrets": state["stored_secrets"], "lock_immutable": state["lock_immutable"]}

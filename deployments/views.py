@@ -17,7 +17,7 @@ from bundles.display import params_rows
 from bundles.forms import build_fields, initial_values, parse_post, render_markdown, unplaced_errors
 from bundles.models import Bundle
 from bundles.schema import param_errors
-from bundles.views import form_state
+from bundles.views import drawn_preset, form_state
 from portal.crypto import decrypt
 from portal.roles import is_ops
 
@@ -150,10 +150,15 @@ def deployment_new(request, bundle_name: str):
         meta = NewDeploymentForm(
             initial={"environment": environment.pk if environment else None}, environments=environments
         )
+        # A re-render for another environment keeps what was typed; picking a preset starts from it,
+        # and so does a preset picked whose answer never landed (the params were drawn from another).
+        drawn_from = request.GET.get("_drawn_preset", "")
         typed = (
-            request.htmx and request.htmx.trigger_name != "preset" and any(k.startswith("param/") for k in request.GET)
+            request.htmx
+            and request.htmx.trigger_name != "preset"
+            and any(k.startswith("param/") for k in request.GET)
+            and (preset or {}).get("name", "") == drawn_from
         )
-        # A re-render for another environment keeps what was typed; picking a preset starts from it.
         values = parse_post(schema, request.GET) if typed else initial_values(shown, preset)
     meta.fields["environment"].widget.attrs.update(
         {
@@ -172,7 +177,7 @@ def deployment_new(request, bundle_name: str):
         "fields": fields,
         "root_errors": unplaced_errors(fields, param_errs),
         "presets": version.presets,
-        "preset_name": preset.get("name") if preset else "",
+        "preset_name": preset.get("name") if preset else drawn_preset(request, version),
         "no_environments": not environments.exists(),
         "policy_hints": hints,
         "environment": environment,

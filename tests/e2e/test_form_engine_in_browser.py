@@ -199,3 +199,32 @@ def test_deploy_pressed_while_a_preset_is_being_applied_sends_the_preset(page, d
     page.get_by_role("button", name="Deploy").click()  # before the preset has landed
     expect(page.get_by_role("heading", name=re.compile("rush"))).to_be_visible(timeout=15000)
     assert Deployment.objects.get(name="rush").params == production["params"]
+
+
+def test_a_preset_overtaken_by_an_environment_change_is_still_applied(
+    page, dev, catalog, proto_env, prod_env, monkeypatch
+):
+    import time
+
+    import deployments.views
+
+    login(page, "dev", PASSWORD)
+    page.goto("/deployments/new/web-service/")
+    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.locator("#id_name").fill("overtaken")
+    settle(page)
+    drawn = deployments.views.initial_values
+
+    def slowly(*args, **kwargs):
+        time.sleep(0.8)
+        return drawn(*args, **kwargs)
+
+    monkeypatch.setattr(deployments.views, "initial_values", slowly)
+    production = next(p for p in catalog["web-service"].presets if p["name"].startswith("Production"))
+    page.get_by_label("Start from a preset").select_option(label=production["name"])
+    page.get_by_label("Environment").select_option(label="Checkout / Production")  # cancels the preset's answer
+    expect(page.get_by_text(f"Filled from preset {production['name']}")).to_be_visible(timeout=10000)
+    settle(page)
+    page.get_by_role("button", name="Deploy").click()
+    expect(page.get_by_role("heading", name=re.compile("overtaken"))).to_be_visible(timeout=15000)
+    assert Deployment.objects.get(name="overtaken").params == production["params"]
