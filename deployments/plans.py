@@ -43,13 +43,22 @@ def _short(value: Any) -> Any:
 
 def attribute_diff(change: dict) -> list[dict]:
     """Per-attribute before/after of one resource change, sensitive values masked."""
-    before = _flatten(_mask(change.get("before") or {}, change.get("before_sensitive")))
-    after = _flatten(_mask(change.get("after") or {}, change.get("after_sensitive")))
+    # A resource being created has no before (and one being destroyed no after): no rows for those.
+    before = _flatten(_mask(change["before"], change.get("before_sensitive"))) if change.get("before") else {}
+    after = _flatten(_mask(change["after"], change.get("after_sensitive"))) if change.get("after") else {}
     unknown = _flatten(change.get("after_unknown") or {})
+    unknown_paths = {p for p, v in unknown.items() if v is True}
+
+    def is_unknown(path: str) -> bool:
+        # `output` unknown as a whole makes `output.port` unknown too (not removed).
+        return any(path == u or path.startswith((u + ".", u + "[")) for u in unknown_paths)
+
     rows = []
-    for path in sorted(set(before) | set(after) | {p for p, v in unknown.items() if v is True}):
+    for path in sorted(set(before) | set(after) | unknown_paths):
+        if path in unknown_paths and any(b.startswith((path + ".", path + "[")) for b in before):
+            continue  # its attributes each get a row
         old = before.get(path)
-        new = UNKNOWN if unknown.get(path) is True else after.get(path)
+        new = UNKNOWN if is_unknown(path) else after.get(path)
         if old != new:
             rows.append({"path": path, "before": _short(old), "after": _short(new)})
     return rows
