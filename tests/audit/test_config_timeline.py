@@ -65,3 +65,13 @@ def test_who_joined_a_team_is_in_that_teams_timeline(client, auditor, ops, team,
     assert all("rota" not in r["detail"] for r in theirs)
     # Deployment-only filters leave configuration out, rather than show it unfiltered.
     assert timeline(client, event_type="membership.created", tier="production") == []
+
+
+def test_a_filter_that_cannot_be_read_lists_nothing_and_says_why(client, auditor, team):
+    client.force_login(auditor)
+    page = client.get(reverse("audit:timeline"), {"start": "yesterday", "team": team.slug})
+    html = page.content.decode()
+    assert page.status_code == 400 and "Nothing is listed until the filters above can be read." in html
+    assert "<tbody>" not in html
+    export = client.get(reverse("audit:timeline"), {"event_type": "bogus", "format": "csv"})
+    assert export.status_code == 400 and "event_type" in export.content.decode()
