@@ -177,7 +177,9 @@ def test_a_removal_that_fails_says_so_and_what_waited_keeps_its_row(page, dev, c
     assert page.locator(".row-list > li").count() == 2
 
 
-def test_deploy_pressed_while_a_preset_is_being_applied_sends_the_preset(page, dev, catalog, proto_env, monkeypatch):
+def web_service_form_with_slow_presets(page, catalog, monkeypatch, name: str) -> dict:
+    """The web-service form in Prototype, named, with every preset taking most of a second to draw;
+    returns the Production preset."""
     import time
 
     import deployments.views
@@ -185,7 +187,7 @@ def test_deploy_pressed_while_a_preset_is_being_applied_sends_the_preset(page, d
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/web-service/")
     page.get_by_label("Environment").select_option(label="Checkout / Prototype")
-    page.locator("#id_name").fill("rush")
+    page.locator("#id_name").fill(name)
     settle(page)
     drawn = deployments.views.initial_values
 
@@ -194,7 +196,11 @@ def test_deploy_pressed_while_a_preset_is_being_applied_sends_the_preset(page, d
         return drawn(*args, **kwargs)
 
     monkeypatch.setattr(deployments.views, "initial_values", slowly)
-    production = next(p for p in catalog["web-service"].presets if p["name"].startswith("Production"))
+    return next(p for p in catalog["web-service"].presets if p["name"].startswith("Production"))
+
+
+def test_deploy_pressed_while_a_preset_is_being_applied_sends_the_preset(page, dev, catalog, proto_env, monkeypatch):
+    production = web_service_form_with_slow_presets(page, catalog, monkeypatch, "rush")
     page.get_by_label("Start from a preset").select_option(label=production["name"])
     page.get_by_role("button", name="Deploy").click()  # before the preset has landed
     expect(page.get_by_role("heading", name=re.compile("rush"))).to_be_visible(timeout=15000)
@@ -204,23 +210,7 @@ def test_deploy_pressed_while_a_preset_is_being_applied_sends_the_preset(page, d
 def test_a_preset_overtaken_by_an_environment_change_is_still_applied(
     page, dev, catalog, proto_env, prod_env, monkeypatch
 ):
-    import time
-
-    import deployments.views
-
-    login(page, "dev", PASSWORD)
-    page.goto("/deployments/new/web-service/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
-    page.locator("#id_name").fill("overtaken")
-    settle(page)
-    drawn = deployments.views.initial_values
-
-    def slowly(*args, **kwargs):
-        time.sleep(0.8)
-        return drawn(*args, **kwargs)
-
-    monkeypatch.setattr(deployments.views, "initial_values", slowly)
-    production = next(p for p in catalog["web-service"].presets if p["name"].startswith("Production"))
+    production = web_service_form_with_slow_presets(page, catalog, monkeypatch, "overtaken")
     page.get_by_label("Start from a preset").select_option(label=production["name"])
     page.get_by_label("Environment").select_option(label="Checkout / Production")  # cancels the preset's answer
     expect(page.get_by_text(f"Filled from preset {production['name']}")).to_be_visible(timeout=10000)
