@@ -126,29 +126,26 @@ def drawn_preset(request, bundle_version) -> str:
 
 
 def _policy_view(request, bundle_version, deployment, params) -> tuple[dict, dict | None]:
-    """The schema to draw and the policy's objections, as the deployment pages would have them.
-
-    The environment is the deployment's, or the one picked in a new deployment's form (if the user
-    may deploy there). Its policy narrows what is drawn and its rules count as problems, unless the
-    developer asked to see choices outside the policy (an exception) or the deployment already holds
-    values approved outside it."""
+    """The schema to draw and the policy's objections, as the deployment pages have them
+    (``deployments.policy.form_view``), in the deployment's environment or the one picked."""
     from deployments import policy
     from deployments.selectors import environments_writable_by
 
-    schema = bundle_version.params_schema
     if deployment is not None:
         environment = deployment.environment
-        if not policy.check_params(
-            environment=environment, bundle_version=bundle_version, params=deployment.full_params()
-        ).ok:
-            return schema, None  # kept as approved before: the edit page draws the whole schema too
     else:
         raw = request.POST.get("environment", "")
         environment = environments_writable_by(request.user).filter(pk=int(raw)).first() if raw.isdigit() else None
-    if environment is None or request.POST.get("outside_policy") == "1":
-        return schema, None
-    shown, _hints = policy.form_schema(environment=environment, bundle_version=bundle_version)
-    return shown, policy.check_params(environment=environment, bundle_version=bundle_version, params=params).errors
+    view = policy.form_view(
+        environment=environment,
+        bundle_version=bundle_version,
+        deployment=deployment,
+        outside=request.POST.get("outside_policy") == "1",
+    )
+    if environment is None or view.outside:
+        return view.schema, None
+    check = policy.check_params(environment=environment, bundle_version=bundle_version, params=params)
+    return view.schema, check.errors
 
 
 @login_required

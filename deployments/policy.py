@@ -15,7 +15,7 @@ from typing import Any
 from bundles.models import BundleVersion
 from bundles.schema import param_errors
 
-from .models import Environment, Policy, default_gated_actions
+from .models import Deployment, Environment, Policy, default_gated_actions
 
 
 def default_policy_follows_tier(sender, instance: Environment, created: bool, raw: bool = False, **kwargs) -> None:
@@ -162,6 +162,37 @@ def _tighten(prop: dict, rule: dict, env_name: str) -> tuple[dict, list[str]]:
                     max(prop["default"], prop[key]) if key == "minimum" else min(prop["default"], prop[key])
                 )
     return prop, hints
+
+
+@dataclass(frozen=True)
+class FormView:
+    """What a params form draws in an environment, and whether the policy's rules count in it."""
+
+    schema: dict
+    hints: list[str]
+    outside: bool  # choices outside the policy are drawn on purpose; its rules are not checked live
+
+
+def form_view(
+    *,
+    environment: Environment | None,
+    bundle_version: BundleVersion,
+    deployment: Deployment | None = None,
+    outside: bool = False,
+) -> FormView:
+    """The one rule every params form follows (new, edit, and their htmx redraws): the environment's
+    policy narrows what is drawn, unless the developer asked for choices outside it (an exception)
+    or the deployment already holds values approved outside it, which must stay visible to be kept."""
+    schema = bundle_version.params_schema
+    if environment is None:  # no policy yet: the whole schema
+        return FormView(schema, [], outside=outside)
+    shown, hints = form_schema(environment=environment, bundle_version=bundle_version)
+    if deployment is not None and not (
+        check_params(environment=environment, bundle_version=bundle_version, params=deployment.full_params()).ok
+    ):
+        kept = "This deployment has values outside the policy, approved before: they stay as they are."
+        return FormView(schema, [*hints, kept], outside=True)
+    return FormView(schema if outside else shown, hints, outside=outside)
 
 
 def form_schema(*, environment: Environment, bundle_version: BundleVersion) -> tuple[dict, list[str]]:

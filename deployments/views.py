@@ -92,10 +92,8 @@ def deployment_new(request, bundle_name: str):
     environment = _environment_from(request, environments)
     schema, ui = version.params_schema, version.ui_schema
     # The form shows what this environment's policy allows; validation still uses the full rules.
-    shown, hints = policy.form_schema(environment=environment, bundle_version=version) if environment else (schema, [])
-    outside_policy = _wants_outside_policy(request)
-    if outside_policy:
-        shown = schema  # every choice the bundle has; those outside the policy need an exception
+    view = policy.form_view(environment=environment, bundle_version=version, outside=_wants_outside_policy(request))
+    shown, hints, outside_policy = view.schema, view.hints, view.outside
     preset = version.preset(request.GET.get("preset", "")) if request.method == "GET" else None
     param_errs: dict[str, list[str]] = {}
     violation = None
@@ -198,16 +196,14 @@ def deployment_edit(request, pk):
     schema = version.params_schema
     # Stored secrets in clear (a blank field keeps them) and whether x-immutable fields are locked yet.
     state = form_state(deployment)
-    shown, hints = policy.form_schema(environment=deployment.environment, bundle_version=version)
-    # A configuration approved as an exception must stay visible (and so kept) in its own form.
-    kept = not policy.check_params(
-        environment=deployment.environment, bundle_version=version, params=deployment.full_params()
-    ).ok
-    if kept:
-        hints = [*hints, "This deployment has values outside the policy, approved before: they stay as they are."]
-    outside_policy = kept or _wants_outside_policy(request)
-    if outside_policy:
-        shown = schema
+    # A configuration approved as an exception stays visible (and so kept) in its own form.
+    view = policy.form_view(
+        environment=deployment.environment,
+        bundle_version=version,
+        deployment=deployment,
+        outside=_wants_outside_policy(request),
+    )
+    shown, hints, outside_policy = view.schema, view.hints, view.outside
     param_errs: dict[str, list[str]] = {}
     violation = None
     form = ChangeReasonForm(request.POST or None)
