@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .forms import _merge, _Walker
 from .schema import pointer as to_pointer
 
 
@@ -27,15 +28,12 @@ def _title(schema: dict, name: str) -> str:
 
 
 def human_value(schema: dict, value: Any) -> str:
-    """One value as a person reads it: enum titles, units, Yes/No."""
+    """One value as a person reads it: the labels the form offers, units, Yes/No."""
     if value is None:
         return "—"
-    titles = schema.get("x-enum-titles")
-    if isinstance(titles, dict) and str(value) in titles:
-        return str(titles[str(value)])
-    for variant in schema.get("oneOf") or schema.get("anyOf") or []:
-        if isinstance(variant, dict) and "const" in variant and variant["const"] == value:
-            return str(variant.get("title", value))
+    for option, label in _Walker.options(schema) or []:
+        if option == value and type(option) is type(value):
+            return label
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, (dict, list)):
@@ -44,43 +42,55 @@ def human_value(schema: dict, value: Any) -> str:
     return f"{value} {unit}" if unit else str(value)
 
 
-def _resolve(root: dict, schema: dict) -> dict:
-    ref = schema.get("$ref") if isinstance(schema, dict) else None
-    if isinstance(ref, str) and ref.startswith("#/"):
-        node: Any = root
-        for part in ref[2:].split("/"):
-            node = node.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(node, dict) else {}
-        return {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
-    return schema if isinstance(schema, dict) else {}
-
-
 def params_rows(schema: dict, params: Any, errors: dict[str, list[str]] | None = None) -> list[Row]:
-    """Every value in ``params`` (in the schema's order, then any extra keys), flattened to rows."""
+    """Every value in ``params`` (in the schema's order, then any extra keys), flattened to rows.
+
+    The schema is read the way the form engine reads it (``$ref``, ``allOf``, conditions, the
+    chosen ``oneOf``/``anyOf`` variant), so a row carries the label the form showed for it."""
     rows: list[Row] = []
-    errors = errors or {}
-    _walk(schema, schema, params if isinstance(params, dict) else {}, (), [], rows, errors)
+    _walk(_Walker(schema), schema, params if isinstance(params, dict) else {}, (), [], rows, errors or {})
     return rows
 
 
-def _walk(root, schema, value, path, labels, rows, errors) -> None:
-    schema = _resolve(root, schema)
+def _object(walker: _Walker, schema: Any, value: dict, labels: list[str], path, rows) -> tuple[dict, set]:
+    """The object schema that applies to ``value`` and the names of its variant's discriminators.
+    A chosen variant gets a row of its own ("Authentication: Bearer token")."""
+    schema = walker.resolve(schema)
+    found = walker.variants(schema)
+    discriminators: set[str] = set()
+    if found and _Walker.options(schema) is None:
+        key, variants = found
+        base = walker.variant_base(schema, key)
+        index = walker.active_variant(variants, base, value)
+        chosen = variants[index]
+        if labels:
+            rows.append(Row(to_pointer(path), " \u203a ".join(labels), walker.variant_title(chosen, index)))
+        discriminators = {n for n, sub in (chosen.get("properties") or {}).items() if "const" in (sub or {})}
+        schema = _merge(walker.resolve(base), chosen)
+    return walker.effective_object(schema, value), discriminators
+
+
+def _walk(walker: _Walker, schema, value, path, labels, rows, errors) -> None:
+    schema, discriminators = _object(walker, schema, value, labels, path, rows)
     properties = schema.get("properties") or {}
     names = [n for n in properties if n in value] + [n for n in value if n not in properties]
     for name in names:
-        sub = _resolve(root, properties.get(name) or {})
+        if name in discriminators:
+            continue  # said by the variant's own row
+        sub = walker.nullable(walker.resolve(properties.get(name) or {}))[0]
         item = value[name]
         label = [*labels, _title(sub, name)]
         here = (*path, name)
         if isinstance(item, dict) and not sub.get("x-sensitive"):
-            _walk(root, sub, item, here, label, rows, errors)
+            _walk(walker, sub, item, here, label, rows, errors)
             continue
         if isinstance(item, list) and item and all(isinstance(i, dict) for i in item):
-            items = _resolve(root, sub.get("items") or {})
+            items = sub.get("items") or {}
             for index, element in enumerate(item):
-                _walk(root, items, element, (*here, index), [*label[:-1], f"{label[-1]} {index + 1}"], rows, errors)
+                _walk(walker, items, element, (*here, index), [*label[:-1], f"{label[-1]} {index + 1}"], rows, errors)
             continue
         if isinstance(item, list):
-            items = _resolve(root, sub.get("items") or {})
+            items = walker.resolve(sub.get("items") or {})
             shown = ", ".join(human_value(items, i) for i in item) or "(none)"
         else:
             shown = human_value(sub, item)

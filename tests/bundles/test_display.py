@@ -46,3 +46,31 @@ def test_rows_read_like_a_person_would_say_them():
     ]
     assert next(r for r in rows if r.pointer == "/disk").errors == ["Must be at least 50."]
     assert next(r for r in rows if r.label == "Token").sensitive
+
+
+def test_variants_conditions_and_listed_titles_read_as_the_form_showed_them():
+    from bundles.loader import read_bundle
+    from tests.conftest import FIXTURE_BUNDLES
+
+    tour = read_bundle(FIXTURE_BUNDLES / "form-tour").params
+    rows = params_rows(
+        tour,
+        {
+            "name": "tour-svc",
+            "storage": {"size_gb": 40, "encrypted": True},
+            "auth": {"kind": "token", "token_ttl_hours": 12},
+            "high_availability": True,
+            "standby_zone": "zone-b",
+        },
+    )
+    assert [(r.label, r.value) for r in rows] == [
+        ("Service name", "tour-svc"),
+        ("Storage \u203a Disk size", "40 GiB"),
+        ("Storage \u203a Encrypted", "Yes"),
+        ("Authentication", "Bearer token"),
+        ("Authentication \u203a Token lifetime", "12 hours"),
+        ("High availability", "Yes"),
+        ("Standby zone", "zone-b"),
+    ]
+    listed = {"type": "object", "properties": {"size": {"enum": ["s", "l"], "x-enum-titles": ["Small", "Large"]}}}
+    assert [r.value for r in params_rows(listed, {"size": "l"})] == ["Large"]
