@@ -307,7 +307,7 @@ def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime, touch
 
 def _timestamp(text: str) -> datetime:
     """A timestamp as the database prints it (PostgreSQL ``+00``, or SQLite's naive UTC)."""
-    value = datetime.fromisoformat(text if not text.endswith(("+00", "-00")) else text + ":00")
+    value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

@@ -18,9 +18,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdb import setup  # noqa: E402
+from benchdb import setup
 
 URL = setup("postgres://postgres@127.0.0.1:5432/slipway_bench_audit")
 

@@ -33,7 +33,7 @@ from .models import Deployment, Run, RunLogLine, StateLock, StateVersion
 from .plans import redact, summarize
 from .policy import needs_person, policy_for
 from .secrets import merge as merge_sensitive
-from .secrets import sensitive_values
+from .secrets import values as secret_values
 from .services import run_enqueue_next
 from .state_backend import credential_hash
 
@@ -206,9 +206,7 @@ class Execution:
         self.version = run.bundle_version
         self.workdir = workdir
         self.params = merge_sensitive(run.params, run.sensitive_params)
-        known = sensitive_values(self.version.params_schema, self.params)
-        if self.deployment.sensitive_outputs:
-            known += list(json.loads(decrypt(bytes(self.deployment.sensitive_outputs))).values())
+        known = secret_values(run.sensitive_params) + secret_values(self.deployment.sensitive_outputs)
         self.redactor = Redactor(known)
         self.log = LogWriter(run, self.redactor)
         self.binary = engine_binary()

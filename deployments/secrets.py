@@ -83,13 +83,8 @@ def merge(params: dict, encrypted: bytes | None) -> dict:
     return full
 
 
-def sensitive_values(schema: dict, params: dict) -> list[Any]:
-    """The values of ``params`` that the schema marks ``x-sensitive`` (nested objects included)."""
-    found = (_get(params, path) for path in sensitive_paths(schema))
-    return [value for present, value in found if present and value is not None]
-
-
 def values(encrypted: bytes | None) -> list[Any]:
+    """The values of an encrypted ``{name or path: value}`` map (secret params, sensitive outputs)."""
     if not encrypted:
         return []
     return list(json.loads(decrypt(bytes(encrypted))).values())

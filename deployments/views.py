@@ -295,7 +295,8 @@ def deployment_detail(request, pk):
     deployment = _get_deployment_for_user(request, pk)
     version = deployment.bundle_version
     runs = deployment.runs.order_by("-created_at", "-id")
-    current = deployment_active_runs(deployment).first() or runs.first()
+    active = list(deployment_active_runs(deployment))  # the one running first, then those waiting behind it
+    current = active[0] if active else runs.first()
     sensitive_names = sorted(
         name for name, spec in (version.module_outputs or {}).items() if spec.get("sensitive") is True
     )
@@ -309,15 +310,14 @@ def deployment_detail(request, pk):
         "sensitive_outputs": sensitive_names,
         "current_run": current,
         "current_lines": run_log_after(current, 0, limit=5000) if current else [],
-        "waiting": deployment_active_runs(deployment).exclude(pk=current.pk if current else None),
+        "waiting": active[1:],
         "runs": runs[:20],
         "can_change": can_change_deployment(request.user, deployment),
         "runbook_html": render_markdown(version.runbook),
         "tier_is_production": deployment.environment.tier == Tier.PRODUCTION,
         "lock": StateLock.objects.filter(deployment=deployment).select_related("run").first(),
         "pending_exceptions": deployment.exception_requests.filter(status="pending"),
-        "unapplied": _not_applied_because(deployment),
-        "active_runs": deployment_active_runs(deployment).exists(),
+        "unapplied": "" if active else _not_applied_because(deployment),
         "can_force_unlock": is_ops(request.user),
         "unlock_form": ForceUnlockForm(),
     }
@@ -325,8 +325,8 @@ def deployment_detail(request, pk):
 
 
 def _not_applied_because(deployment: Deployment) -> str:
-    """Why the configuration shown is not the one running, or "" when it is (or a run is on its way)."""
-    if deployment.status == DeploymentStatus.DESTROYED or deployment_active_runs(deployment).exists():
+    """Why the configuration shown is not the one running, or "" when it is. (Not asked while a run is on its way.)"""
+    if deployment.status == DeploymentStatus.DESTROYED:
         return ""
     applied = deployment.runs.filter(status="succeeded", action="apply").order_by("-finished_at").first()
     latest = deployment.runs.filter(action="apply").order_by("-created_at", "-id").first()

@@ -54,15 +54,19 @@ def _get_exception_for_user(request, pk) -> ExceptionRequest:
 def exception_detail(request, pk):
     exception = _get_exception_for_user(request, pk)
     version = exception.bundle_version
-    rows = params_rows(version.params_schema, exception.params, exception.violations)
     current = params_rows(version.params_schema, exception.deployment.params) if exception.deployment else []
+    now = {row.pointer: row.value for row in current}
+    # Each requested value beside the deployment's value now (blank for a new deployment).
+    rows = [
+        (row, now.get(row.pointer, ""))
+        for row in params_rows(version.params_schema, exception.params, exception.violations)
+    ]
     return render(
         request,
         "deployments/exception.html",
         {
             "exception": exception,
             "rows": rows,
-            "current": {row.pointer: row.value for row in current},
             "form": DecisionForm(),
             "is_ops": is_ops(request.user),
         },

@@ -413,3 +413,28 @@ def test_values_approved_as_an_exception_survive_the_next_unrelated_change(
             params={**POSTGRES, "high_availability": False, "storage_gb": 40, "backup_retention_days": 1},
             actor=dev,
         )
+
+
+@pytest.mark.django_db
+def test_the_exception_page_sets_each_requested_value_beside_the_value_now(
+    dev, dev_client, catalog, prod_env, policies
+):
+    deployment = services.deployment_create(
+        environment=prod_env, name="db", bundle_version=catalog["postgres"], params=POSTGRES, actor=dev
+    )
+    exception = services.exception_request_create(
+        environment=prod_env,
+        bundle_version=catalog["postgres"],
+        name="db",
+        params={**POSTGRES, "backup_retention_days": 3},
+        reason="a throwaway copy",
+        actor=dev,
+        deployment=deployment,
+    )
+    page = dev_client.get(exception.get_absolute_url()).content.decode()
+    row = re.search(
+        r'<tr class="outside"><th scope="row">([^<]*)</th>\s*<td>(.*?)</td>\s*<td class="muted">(.*?)</td>', page, re.S
+    )
+    assert row is not None
+    label, requested, now = row.groups()
+    assert "backup" in label.lower() and requested.startswith("3") and now.startswith("7")
