@@ -8,11 +8,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.utils import timezone
 
+from deployments import notifications
 from deployments.choices import RUN_ACTIVE, RunStatus
 from deployments.selectors import deployments_visible_to, runs_visible_to
 
 from . import health
 from .models import APIToken
+from .roles import is_ops
 
 
 @login_required
@@ -33,6 +35,8 @@ def home(request):
             "recent_runs": runs.exclude(status__in=RUN_ACTIVE).order_by("-created_at")[:10],
             "recent_deployments": deployments.order_by("-updated_at")[:8],
             "stalled": stalled,
+            # Ops learn here that email (or a webhook) is not getting through, instead of never.
+            "failed_notifications": list(notifications.recent_failures()[:100]) if is_ops(request.user) else None,
         },
     )
 
