@@ -71,7 +71,7 @@ def check_tls() -> list[Finding]:
         )
     if settings.SLIPWAY_TLS == "off" and not settings.DEBUG:
         out.append((OK, "TLS is off: plain HTTP, no secure-only cookies, no HSTS (fine on a private network only)."))
-    return out or [(OK, f"TLS: {settings.SLIPWAY_TLS}; the state backend and /healthz are not redirected.")]
+    return out or [(OK, f"SLIPWAY_TLS={settings.SLIPWAY_TLS}; the state backend and /healthz are not redirected.")]
 
 
 def check_hosts() -> list[Finding]:
