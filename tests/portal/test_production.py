@@ -3,6 +3,7 @@ worker on PostgreSQL and Redis. A deploy succeeds; a wrong encryption key stops 
 sentence; rotating the key and dropping the old one keeps every secret readable."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -14,16 +15,26 @@ from cryptography.fernet import Fernet
 from deployments.models import Deployment, ExceptionRequest, Run
 from portal import crypto
 from portal.models import APIToken
-from tests.conftest import ROOT, free_port, service_env, start_process, start_worker, stop_process
+from tests.conftest import (
+    ROOT,
+    free_port,
+    service_env,
+    start_process,
+    start_redis,
+    start_worker,
+    stop_process,
+    stop_redis,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 SECRET = "pr0duction-s3cret-value"
 
 
-def production_env(tmp_path, *, key: str, port: int) -> dict[str, str]:
+def production_env(tmp_path, *, key: str, port: int, broker: str) -> dict[str, str]:
     """The README's "plain HTTP on a private network" example, pointed at this test's database and broker."""
     return service_env(
+        CELERY_BROKER_URL=broker,
         DEBUG="0",
         SECRET_KEY="production-test-" + "k" * 50,
         SLIPWAY_ENCRYPTION_KEY=key,
@@ -66,13 +77,16 @@ def every_secret(settings, key: str) -> dict[str, bytes]:
     return out
 
 
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
 def test_production_deploys_refuses_a_wrong_key_and_survives_a_key_rotation(
     dev, catalog, proto_env, tmp_path, settings
 ):
     old_key, new_key, wrong_key = (Fernet.generate_key().decode() for _ in range(3))
-    port = free_port()
+    port, redis_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
-    env = production_env(tmp_path, key=old_key, port=port)
+    # A Redis of its own: the session's worker (another key, another server) must not take these runs.
+    start_redis(redis_port, tmp_path)
+    env = production_env(tmp_path, key=old_key, port=port, broker=f"redis://127.0.0.1:{redis_port}/0")
     manage(env, "collectstatic", "--noinput", "-v0")
     gunicorn = [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}", "-w", "1"]
 
@@ -118,6 +132,7 @@ def test_production_deploys_refuses_a_wrong_key_and_survives_a_key_rotation(
         if worker is not None:
             stop_process(worker)
         stop_process(web)
+        stop_redis(redis_port)
 
     # Values in every encrypted column, so the rotation below has something everywhere to carry over.
     deployment = Deployment.objects.get(pk=deployment_id)
