@@ -1,6 +1,9 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from bundles.models import Bundle
+
+from .estate.bulk import upgrade_candidates
 from .models import (
     BulkChange,
     BulkTarget,
@@ -203,10 +206,6 @@ class BulkChangeAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        from bundles.models import Bundle
-
-        from .bulk import upgrade_candidates
-
         offers = []
         for bundle in Bundle.objects.order_by("name"):
             latest = bundle.latest_version()

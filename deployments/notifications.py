@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.request
 
+from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -30,8 +33,6 @@ def notify(*, subject: str, body: str, path: str, recipients: list[str], webhook
     text = f"{body}\n\nOpen: {link}\n"
 
     def deliver():
-        from .tasks import deliver_webhook
-
         if recipients:
             try:
                 send_mail(f"[Slipway] {subject}", text, settings.DEFAULT_FROM_EMAIL, recipients)
@@ -44,3 +45,23 @@ def notify(*, subject: str, body: str, path: str, recipients: list[str], webhook
                 log.exception("could not queue the webhook for %r", subject)
 
     transaction.on_commit(deliver)
+
+
+@shared_task(
+    name="deployments.tasks.deliver_webhook", bind=True, ignore_result=True, max_retries=5, default_retry_delay=30
+)
+def deliver_webhook(self, url: str, payload: dict) -> None:
+    """POST a notification to an environment's webhook; retried with a delay when the receiver fails."""
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # the URL is set by ops in the policy
+            response.read()
+    except OSError as exc:
+        raise self.retry(exc=exc) from exc
+
+
+def tell(*, user, subject: str, body: str, path: str, event: str) -> None:
+    """Notify one person (the requester of a run or an exception) by email, if they have an address."""
+    notify(subject=subject, body=body, path=path, recipients=[user.email] if user and user.email else [], event=event)

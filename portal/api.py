@@ -10,7 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from deployments.services import ParamsInvalid, ServiceError
+from .errors import ParamsInvalid, ServiceError
 
 
 def _pointer_errors(detail, prefix: str = "") -> dict[str, list[str]]:

@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from simple_history.signals import pre_create_historical_record
 
 
 class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = "Accounts and teams"
+
+    def ready(self) -> None:
+        from .history import complete_history_row, refuse_admin_revert  # why: imports models (app registry)
+
+        pre_create_historical_record.connect(complete_history_row, dispatch_uid="portal.complete_history_row")
+        refuse_admin_revert()

@@ -272,83 +272,25 @@ def resolve_deployment(client: Client, ref: str) -> dict:
 # --- bundle params documentation ---------------------------------------------------------------
 
 
-def _resolve(schema: dict, node: dict) -> dict:
-    seen = 0
-    while isinstance(node, dict) and "$ref" in node and str(node["$ref"]).startswith("#/") and seen < 20:
-        target: Any = schema
-        for part in node["$ref"][2:].split("/"):
-            target = target.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(target, dict) else {}
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-        seen += 1
-    return node
-
-
-def _choices(node: dict) -> list[tuple[Any, str]]:
-    if "enum" in node:
-        titles = node.get("x-enum-titles") or []
-        if isinstance(titles, dict):
-            return [(v, str(titles.get(str(v), ""))) for v in node["enum"]]
-        return [(v, str(titles[i]) if i < len(titles) else "") for i, v in enumerate(node["enum"])]
-    options = node.get("oneOf") or node.get("anyOf") or []
-    if options and all(isinstance(o, dict) and "const" in o for o in options):
-        return [(o["const"], str(o.get("title", ""))) for o in options]
-    return []
-
-
-_BOUNDS = (
-    ("minimum", ">= {}"),
-    ("exclusiveMinimum", "> {}"),
-    ("maximum", "<= {}"),
-    ("exclusiveMaximum", "< {}"),
-    ("minLength", "min length {}"),
-    ("maxLength", "max length {}"),
-    ("pattern", "pattern {}"),
-    ("minItems", "min items {}"),
-    ("maxItems", "max items {}"),
-    ("multipleOf", "multiple of {}"),
-)
-
-
-def describe_params(schema: dict, node: dict | None = None, prefix: str = "", depth: int = 0) -> list[str]:
-    """One block per param: name, type, title, required, default, bounds, unit, choices with labels."""
-    node = _resolve(schema, schema if node is None else node)
-    required = set(node.get("required") or [])
+def describe_params(inputs: list[dict]) -> list[str]:
+    """One block per param, from the server's description of them (``inputs`` of a bundle version): the
+    CLI reads no JSON Schema itself."""
     lines: list[str] = []
-    for name, prop in (node.get("properties") or {}).items():
-        prop = _resolve(schema, prop)
-        path = f"{prefix}{name}"
-        kind = prop.get("type") or ("enum" if _choices(prop) else "any")
-        if isinstance(kind, list):
-            kind = "|".join(map(str, kind))
-        flags = ["required" if name in required else "optional"]
-        if prop.get("x-immutable"):
-            flags.append("immutable")
-        if prop.get("x-sensitive"):
-            flags.append("sensitive")
-        head = f"{'  ' * depth}{path} ({kind}, {', '.join(flags)})"
-        if prop.get("title"):
-            head += f": {prop['title']}"
-        lines.append(head)
-        pad = "  " * depth + "    "
-        details = [fmt.format(prop[key]) for key, fmt in _BOUNDS if key in prop]
-        if prop.get("x-unit"):
-            details.append(f"unit {prop['x-unit']}")
-        if "default" in prop:
-            details.append(f"default {json.dumps(prop['default'])}")
-        if details:
-            lines.append(pad + "; ".join(details))
-        choices = _choices(prop)
+    for item in inputs:
+        flags = ["required" if item.get("required") else "optional"]
+        flags += [flag for flag in ("immutable", "sensitive") if item.get(flag)]
+        indent = "  " * int(item.get("depth") or 0)
+        head = f"{indent}{item.get('path')} ({item.get('type')}, {', '.join(flags)})"
+        lines.append(head + (f": {item['title']}" if item.get("title") else ""))
+        pad = indent + "    "
+        if item.get("constraints"):
+            lines.append(pad + "; ".join(item["constraints"]))
+        choices = item.get("choices") or []
         if choices:
-            lines.append(
-                pad + "one of: " + ", ".join(f"{json.dumps(v)}" + (f" ({t})" if t else "") for v, t in choices)
-            )
-        if prop.get("description"):
-            lines.append(pad + " ".join(str(prop["description"]).split()))
-        if prop.get("type") == "object" and prop.get("properties"):
-            lines.extend(describe_params(schema, prop, f"{path}.", depth + 1))
-        items = _resolve(schema, prop.get("items") or {})
-        if prop.get("type") == "array" and items.get("properties"):
-            lines.extend(describe_params(schema, items, f"{path}[].", depth + 1))
+            shown = ", ".join(json.dumps(c["value"]) + (f" ({c['label']})" if c.get("label") else "") for c in choices)
+            lines.append(pad + "one of: " + shown)
+        if item.get("description"):
+            lines.append(pad + item["description"])
     return lines
 
 
@@ -393,7 +335,7 @@ def cmd_bundles_show(args) -> int:
     out(f"versions: {', '.join(bundle.get('versions') or [])}")
     out()
     out("Params:")
-    for line in describe_params(version.get("params_schema") or {}) or ["(none)"]:
+    for line in describe_params(version.get("inputs") or []) or ["(none)"]:
         out(f"  {line}")
     presets = version.get("presets") or []
     if presets:

@@ -1,37 +1,99 @@
-"""The change reason of every history row: who, through which door, on what basis, in which request.
+"""Every history row says who changed what, through which door, on what basis, in which request,
+and where the changed thing stood at that moment.
 
-simple-history keeps one ``history_change_reason`` column per historical table (a text column:
-``SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD``). The reason is stored there as compact
-JSON with short keys, always written by :func:`change_reason` and read back by
-:func:`parse_change_reason`::
+Every history-tracked model (teams, memberships, bundles and their versions, projects,
+environments, policies, deployments) declares ``history = tracked_history()``, so its history
+table has these columns beside the tracked fields (NetBox keeps its change log the same way: as
+columns, not as text to parse):
 
-    {"c":"api","a":"dev","r":"5f0c9a2e41d7b3c8","b":"policy:prod","n":"bigger disk"}
+=========================  ===============================================================
+``history_channel``        the door: ui, api, admin, bulk, restore, system (:class:`Channel`)
+``history_actor``          the actor's name as text, so the row still reads after the user goes
+``history_request_id``     the request that made the change (empty outside a request)
+``history_basis``          the approval basis, e.g. "approved by policy checkout/production/v3"
+``history_change_reason``  simple-history's own column: the reason a person gave, as text
+``scope_team_id``,         the team, project, environment and tier the object belonged to when
+``scope_team``, …          the row was written, as ids and as slugs; ``scope_tier`` the tier
+=========================  ===============================================================
 
-``c`` channel, ``a`` actor name (kept as text, so it survives the user), ``r`` request id,
-``b`` approval basis, ``n`` free-text note. The channel always comes first, so a query can
-select rows by channel with a prefix match (see :func:`channel_prefix`). A reason is bounded
-(``MAX_LENGTH``) far above what the forms and the API accept (500 characters); past it, the note
-is shortened first, then the basis; channel, actor and request id are kept.
-
-A ``pre_create_historical_record`` receiver fills what the saving code did not say (the channel
-of the current request, its id, the user), so admin edits record ``admin`` and a row written by a
-Celery task records ``system``. Older free-text reasons still parse: they become the note.
+The saving code says channel, actor, basis and reason with :func:`record_change` before
+``save()``. What it leaves out comes from the current request (:mod:`portal.context`) and the
+signed-in user; the scope comes from the instance's ``history_scope()``. Reviewers' pages filter
+and group by these columns, so a project that moves to another team, or an environment that
+changes tier, leaves its earlier history where it was.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from .actor import Channel, actor_user
 from .context import current_channel, current_request_id
-from .models import Channel
 
-MAX_LENGTH = 2000
-_KEYS = (("c", "channel"), ("a", "actor"), ("r", "request_id"), ("b", "basis"), ("n", "note"))
+
+class ScopeColumns(models.Model):
+    """Where a record's subject stood when the record was written: team, project, environment (ids and
+    slugs) and tier. History rows and audit events have them."""
+
+    scope_team_id = models.BigIntegerField(null=True, blank=True)
+    scope_team = models.CharField(max_length=60, blank=True, default="", db_index=True)
+    scope_project_id = models.BigIntegerField(null=True, blank=True)
+    scope_project = models.CharField(max_length=60, blank=True, default="", db_index=True)
+    scope_environment_id = models.BigIntegerField(null=True, blank=True)
+    scope_environment = models.CharField(max_length=60, blank=True, default="")
+    scope_tier = models.CharField(max_length=20, blank=True, default="", db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditedHistory(ScopeColumns):
+    """The columns every history table has (see the module docstring). Abstract: simple-history's base."""
+
+    history_channel = models.CharField(max_length=20, blank=True, default="")
+    history_actor = models.CharField(max_length=150, blank=True, default="")
+    history_request_id = models.CharField(max_length=64, blank=True, default="")
+    history_basis = models.TextField(blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+def tracked_history(**kwargs) -> HistoricalRecords:
+    """``HistoricalRecords`` with the audit columns: what every tracked model declares as ``history``."""
+    return HistoricalRecords(bases=[AuditedHistory], **kwargs)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where an object stands: its team, project, environment and tier (empty where it has none)."""
+
+    team_id: int | None = None
+    team: str = ""
+    project_id: int | None = None
+    project: str = ""
+    environment_id: int | None = None
+    environment: str = ""
+    tier: str = ""
+
+    def within(self, **more) -> Scope:
+        """This scope narrowed further (a project's scope plus its environment)."""
+        return replace(self, **more)
+
+    def columns(self) -> dict[str, Any]:
+        return {f"scope_{name}": value for name, value in asdict(self).items()}
 
 
 @dataclass(frozen=True)
 class ChangeReason:
+    """What one history row says about its change, read back from the columns."""
+
     channel: str = ""
     actor: str = ""
     request_id: str = ""
@@ -43,86 +105,89 @@ class ChangeReason:
         return dict(Channel.choices).get(self.channel, self.channel or "unknown")
 
     def as_dict(self) -> dict[str, str]:
-        return {long: getattr(self, long) for _, long in _KEYS}
+        return asdict(self)
 
 
-def _encode(values: dict[str, str]) -> str:
-    return json.dumps({k: v for k, v in values.items() if v}, separators=(",", ":"), ensure_ascii=False)
+def record_change(instance: models.Model, *, channel: str = "", actor=None, basis: str = "", note: str = "") -> None:
+    """Say why the next ``save()`` of ``instance`` changes it; the history row that save writes records it.
 
-
-def _actor_name(actor) -> str:
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return ""
-    return actor.get_username()
-
-
-def encode_reason(reason: ChangeReason) -> str:
-    """The compact JSON for ``reason``, shortened to fit the column."""
-    values = {short: str(getattr(reason, long) or "") for short, long in _KEYS}
-    values["c"] = values["c"] or Channel.SYSTEM
-    values["a"] = values["a"][:40]
-    values["r"] = values["r"][:32]
-    text = _encode(values)
-    # Shorten the note, then the basis, then (only with absurdly long names and ids) actor and request.
-    for key in ("n", "b", "a", "r"):
-        while len(text) > MAX_LENGTH and values[key]:
-            overflow = len(text) - MAX_LENGTH
-            keep = max(len(values[key]) - overflow - 1, 0)
-            values[key] = values[key][:keep] + "…" if keep else ""
-            text = _encode(values)
-    return text
-
-
-def change_reason(
-    *, channel: str = "", actor=None, basis: str = "", request_id: str | None = None, note: str = ""
-) -> str:
-    """The value for ``instance._change_reason`` before ``save()``.
-
-    ``request_id`` defaults to the current request's; ``actor`` (a user) is stored by name.
+    ``channel`` defaults to the current request's door (``system`` outside a request); ``actor`` (a
+    user, or None for the system) is stored by name.
     """
-    return encode_reason(
-        ChangeReason(
-            channel=channel or current_channel() or Channel.SYSTEM,
-            actor=_actor_name(actor),
-            request_id=current_request_id() if request_id is None else request_id,
-            basis=basis,
-            note=note,
-        )
+    instance._change_reason = note
+    instance._history_meta = {"channel": channel, "actor": actor, "basis": basis}
+
+
+def _name_of(user) -> str:
+    user = actor_user(user)
+    return user.get_username() if user is not None else ""
+
+
+def scope_of(obj) -> Scope:
+    """Where ``obj`` stands now (empty for what belongs to no team: bundles, users)."""
+    return obj.history_scope() if hasattr(obj, "history_scope") else Scope()
+
+
+def history_columns(instance: models.Model, *, channel: str = "", actor=None, basis: str = "", user=None) -> dict:
+    """The audit columns for a history row of ``instance`` written now (context fills what is not given)."""
+    scope = scope_of(instance)
+    return {
+        "history_channel": channel or current_channel() or Channel.SYSTEM,
+        "history_actor": (_name_of(actor) or _name_of(user))[:150],
+        "history_request_id": current_request_id()[:64],
+        "history_basis": basis or "",
+        **scope.columns(),
+    }
+
+
+def complete_history_row(sender, instance, history_instance, **kwargs) -> None:
+    """``pre_create_historical_record``: fill the audit columns of the row simple-history is about to write.
+
+    The instance's own words (:func:`record_change`) are used once: a later save of the same object
+    without new words records the context, not a stale reason.
+    """
+    if not isinstance(history_instance, AuditedHistory):
+        return
+    meta = instance.__dict__.pop("_history_meta", None) or {}
+    columns = history_columns(instance, user=history_instance.history_user, **meta)
+    for name, value in columns.items():
+        setattr(history_instance, name, value)
+    instance.__dict__.pop("_change_reason", None)
+
+
+def change_of(row) -> ChangeReason:
+    """The change a history row records: channel, actor (the name kept, else the user), request, basis, reason."""
+    user = getattr(row, "history_user", None)
+    return ChangeReason(
+        channel=row.history_channel,
+        actor=row.history_actor or (user.get_username() if user is not None else ""),
+        request_id=row.history_request_id,
+        basis=row.history_basis,
+        note=row.history_change_reason or "",
     )
 
 
-def parse_change_reason(text: str | None) -> ChangeReason:
-    """Read a stored reason back. Free text (older rows, or code that set a plain string) is the note."""
-    if not text:
-        return ChangeReason()
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            return ChangeReason(**{long: str(data.get(short, "")) for short, long in _KEYS})
-    return ChangeReason(note=text)
-
-
-def channel_prefix(channel: str) -> str:
-    """What every reason recorded through ``channel`` starts with."""
-    return '{"c":' + json.dumps(channel)
-
-
-def complete_change_reason(sender, history_instance, **kwargs) -> None:
-    """Fill in what the code that saved did not say: channel, request id, actor."""
-    reason = parse_change_reason(history_instance.history_change_reason)
-    user = getattr(history_instance, "history_user", None)
-    history_instance.history_change_reason = encode_reason(
-        ChangeReason(
-            channel=reason.channel or current_channel() or Channel.SYSTEM,
-            actor=reason.actor or _actor_name(user),
-            request_id=reason.request_id or current_request_id(),
-            basis=reason.basis,
-            note=reason.note,
+def record_scope_change(model, objects, *, note: str, actor=None) -> int:
+    """A history row for each of ``objects`` whose scope changed with something above it (a project moved
+    to another team, an environment changed tier): nothing of theirs changed, but from now on their
+    history is filed under the new scope. An object whose newest row already has that scope gets none.
+    Returns how many rows were written."""
+    scope_fields = list(Scope().columns())
+    count = 0
+    for obj in objects:
+        columns = history_columns(obj, actor=actor)
+        newest = model.history.filter(id=obj.pk).order_by("-history_date", "-history_id").values(*scope_fields).first()
+        if newest == {name: columns[name] for name in scope_fields}:
+            continue
+        model.history.bulk_history_create(
+            [obj],
+            update=True,
+            default_user=actor_user(actor),
+            default_change_reason=note,
+            custom_historical_attrs=columns,
         )
-    )
+        count += 1
+    return count
 
 
 def refuse_admin_revert() -> None:
@@ -133,9 +198,7 @@ def refuse_admin_revert() -> None:
     the row, outside the services, with no run and no validation. Restoring is
     ``audit.services.deployment_restore``; this page only shows.
     """
-    from django.conf import settings
-    from django.core.exceptions import PermissionDenied
-    from simple_history.admin import SimpleHistoryAdmin
+    from simple_history.admin import SimpleHistoryAdmin  # why: the admin module needs the app registry ready
 
     original = SimpleHistoryAdmin.history_form_view
     if getattr(original, "read_only", False):

@@ -3,12 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from deployments import state_backend
+from deployments.home import home
+from deployments.runs import state_backend
 
 from . import views
 
+# The composition root: it wires every app's pages together, so it may import any layer.
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home, name="home"),
     path("accounts/login/", views.ThrottledLoginView.as_view(), name="login"),
     path("accounts/tokens/", views.api_tokens, name="api-tokens"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

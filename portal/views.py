@@ -1,43 +1,14 @@
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.utils import timezone
-
-from deployments.choices import RUN_ACTIVE, RunStatus
-from deployments.selectors import deployments_visible_to, runs_visible_to
 
 from .models import APIToken
-
-
-@login_required
-def home(request):
-    """What is running, and why: active runs first, then the estate at a glance."""
-    deployments = deployments_visible_to(request.user)
-    by_status = dict(deployments.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
-    runs = runs_visible_to(request.user)
-    # Runs the workers never picked up say more about the workers than about the runs.
-    stalled = runs.filter(status=RunStatus.QUEUED, created_at__lt=timezone.now() - timedelta(minutes=2)).count()
-    return render(
-        request,
-        "portal/home.html",
-        {
-            "by_status": by_status,
-            "total": sum(by_status.values()),
-            "active_runs": runs.filter(status__in=RUN_ACTIVE).order_by("created_at")[:20],
-            "recent_runs": runs.exclude(status__in=RUN_ACTIVE).order_by("-created_at")[:10],
-            "recent_deployments": deployments.order_by("-updated_at")[:8],
-            "stalled": stalled,
-        },
-    )
 
 
 def favicon(request):

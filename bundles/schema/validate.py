@@ -1,35 +1,22 @@
-"""JSON Schema mechanics shared by the loader, the form engine and the services.
+"""Validation: a compiled validator per schema, and its errors keyed by the JSON pointer of the field.
 
-jsonschema has the final say on every parameter set. Validators are compiled once per
-schema and cached. Remote ``$ref`` are never fetched: a bundle must be self-contained.
+jsonschema has the final say on every parameter set. Validators are compiled once per schema and
+cached; remote ``$ref`` are never fetched (:data:`refs.REGISTRY`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from referencing import Registry
-from referencing.exceptions import NoSuchResource
+
+from .dialect import DEFAULT, validator_class
+from .refs import REGISTRY, pointer, remote_refs
 
 ROOT = ""
-
-
-def _refuse_remote(uri: str):
-    raise NoSuchResource(ref=uri)
-
-
-_REGISTRY = Registry(retrieve=_refuse_remote)
-
-
-def pointer(parts) -> str:
-    """A JSON pointer (RFC 6901) for a path of keys and indexes."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def _digest(schema: dict) -> str:
@@ -40,41 +27,31 @@ _COMPILED: dict[str, Any] = {}
 
 
 def compile_validator(schema: dict):
-    """A validator for ``schema``, honouring its ``$schema`` (Draft 2020-12 by default)."""
+    """A validator for ``schema``, in its dialect (:func:`dialect.validator_class`)."""
     key = _digest(schema)
     validator = _COMPILED.get(key)
     if validator is None:
-        cls = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
-        validator = cls(schema, registry=_REGISTRY, format_checker=cls.FORMAT_CHECKER)
+        cls = validator_class(schema)
+        validator = cls(schema, registry=REGISTRY, format_checker=cls.FORMAT_CHECKER)
         if len(_COMPILED) > 512:
             _COMPILED.clear()
         _COMPILED[key] = validator
     return validator
 
 
-def remote_refs(schema: Any, path: tuple = ()) -> Iterator[tuple[str, str]]:
-    """Yield (pointer, ref) for every ``$ref`` that does not point inside the schema."""
-    if isinstance(schema, dict):
-        for key, value in schema.items():
-            if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
-                yield pointer((*path, key)), value
-            else:
-                yield from remote_refs(value, (*path, key))
-    elif isinstance(schema, list):
-        for index, item in enumerate(schema):
-            yield from remote_refs(item, (*path, index))
+def _schema_problems(schema: dict, cls) -> list[str]:
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        return [f"{pointer(exc.absolute_path) or '/'}: invalid JSON Schema: {exc.message}"]
+    return []
 
 
 def check_params_schema(schema: Any) -> list[str]:
     """Problems with a bundle's params schema, each naming its JSON pointer. Empty when fine."""
     if not isinstance(schema, dict):
         return ["params must be a JSON Schema object."]
-    problems = []
-    cls = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        problems.append(f"{pointer(exc.absolute_path) or '/'}: invalid JSON Schema: {exc.message}")
+    problems = _schema_problems(schema, validator_class(schema))
     if schema.get("type") != "object":
         problems.append('/type: the params schema must have "type": "object".')
     for where, ref in remote_refs(schema):
@@ -209,11 +186,7 @@ def check_overlay_schema(fragment) -> list[str]:
     """Problems with a policy overlay (a JSON Schema fragment combined with a bundle's schema)."""
     if not isinstance(fragment, dict):
         return [": must be a JSON Schema object."]
-    problems = []
-    try:
-        Draft202012Validator.check_schema(fragment)
-    except SchemaError as exc:
-        problems.append(f"{pointer(exc.absolute_path) or '/'}: invalid JSON Schema: {exc.message}")
+    problems = _schema_problems(fragment, DEFAULT)
     for where, ref in remote_refs(fragment):
         problems.append(f"{where}: remote reference {ref!r} is not allowed.")
     return problems

@@ -5,18 +5,20 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from bundles.models import BundleVersion
 from portal.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from portal.idempotency import idempotent
-from portal.roles import is_ops
+from portal.roles import require_ops
 
-from .. import bulk as bulk_services
-from ..estate import QueryError, deployments_matching, matched_values, param_dimensions
 from ..models import BulkChange, BulkTarget
 from ..selectors import deployments_visible_to
+from . import bulk as bulk_services
+from .dimensions import param_dimensions
+from .query import QueryError, deployments_matching, matched_values
+from .rollout import dry_run_counts, rollout_counts
 
 Q_PARAM = OpenApiParameter("q", str, description="An estate query, e.g. `bundle:postgres env.tier:production`.")
 
@@ -105,7 +107,7 @@ class BulkChangeSerializer(serializers.ModelSerializer):
         fields += ["created_at", "started_at", "finished_at", "counts"]
 
     def get_counts(self, obj) -> dict:
-        return {"dry_run": bulk_services.dry_run_counts(obj), "rollout": bulk_services.rollout_counts(obj)}
+        return {"dry_run": dry_run_counts(obj), "rollout": rollout_counts(obj)}
 
 
 class BulkChangeCreateSerializer(serializers.Serializer):
@@ -134,11 +136,14 @@ class BulkChangeViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if not is_ops(request.user):
-            raise PermissionDenied("Only platform ops can run bulk changes.")
+        require_ops(request.user, "Only platform ops can run bulk changes.")
 
     def get_queryset(self):
-        return BulkChange.objects.select_related("target_version").order_by("-created_at", "-id")
+        return (
+            BulkChange.objects.visible_to(self.request.user)
+            .select_related("target_version")
+            .order_by("-created_at", "-id")
+        )
 
     @extend_schema(
         request=BulkChangeCreateSerializer, responses={201: BulkChangeSerializer}, parameters=[IDEMPOTENCY_KEY]

@@ -19,9 +19,12 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from jsonpointer import JsonPointer
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from bundles import semver
+
+from ..models import Deployment, StateResource
 
 GRAMMAR = r"""
 ?start: expr?
@@ -64,6 +67,9 @@ RESOURCE_ROOT = "resource"
 FIELD_NAMES = [*COLUMNS, "params.<path>", "outputs.<path>", "resource.<type>.<attr>"]
 REGEX_CHARS = re.compile(r"[\^$*+?\[\]{}|\\]")
 MAX_QUERY_CHARS = 2000
+_MISSING = object()
+# What a results table shows of each deployment, fetched with it.
+DEPLOYMENT_RELATED = ("environment__project__team", "bundle_version__bundle")
 
 
 class QueryError(ValueError):
@@ -299,8 +305,6 @@ def _path(rest: str) -> str:
 
 def _leaf(c: Comparison) -> tuple[Q, bool]:
     """(condition, whether its negation needs a subquery: JSON keys may be missing, which SQL reads as NULL)."""
-    from .models import StateResource
-
     if c.field in COLUMNS:
         column = COLUMNS[c.field]
         if c.field == "version" and c.op not in (":", "~"):
@@ -340,8 +344,6 @@ def _compile(node, model) -> Q:
 
 def compile_query(node) -> Q:
     """The Q object for a parsed query (empty Q: everything)."""
-    from .models import Deployment
-
     if node is None:
         return Q()
     return _compile(node, Deployment)
@@ -370,10 +372,8 @@ def estate_query(text: str) -> EstateQuery:
 
 def deployments_matching(*, user, text: str) -> tuple[EstateQuery, QuerySet]:
     """The deployments ``user`` may see that match ``text``. Raises QueryError."""
-    from .selectors import deployments_visible_to
-
     query = estate_query(text)
-    return query, query.filter(deployments_visible_to(user)).order_by(
+    return query, query.filter(Deployment.objects.visible_to(user).select_related(*DEPLOYMENT_RELATED)).order_by(
         "environment__project__slug", "environment__slug", "name"
     )
 
@@ -382,15 +382,9 @@ def deployments_matching(*, user, text: str) -> tuple[EstateQuery, QuerySet]:
 
 
 def _dig(data: Any, parts: list[str]) -> tuple[bool, Any]:
-    node = data
-    for part in parts:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False, None
-    return True, node
+    """The value at a dotted path's parts (a digit indexes a list), and whether it is there."""
+    found = JsonPointer.from_parts(parts).resolve(data, _MISSING)
+    return found is not _MISSING, None if found is _MISSING else found
 
 
 def matched_values(deployment, fields: list[str], resources: list | None = None) -> dict[str, Any]:
@@ -428,291 +422,3 @@ def matched_values(deployment, fields: list[str], resources: list | None = None)
 
 def display(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-
-
-# --- The resource index -------------------------------------------------------------------
-
-MAX_INDEXED_STRING = 512
-
-
-def _sensitive_roots(instance: dict) -> set[str]:
-    """Top-level attributes the state marks sensitive (any path into them hides the whole attribute)."""
-    roots = set()
-    for path in instance.get("sensitive_attributes") or []:
-        steps = path if isinstance(path, list) else [path]
-        first = steps[0] if steps else None
-        if isinstance(first, dict) and first.get("type") == "get_attr":
-            roots.add(str(first.get("value")))
-        elif isinstance(first, str):  # newer engines write "attr.path" strings
-            roots.add(first.split(".")[0].split("[")[0])
-    return roots
-
-
-def _small(value: Any, depth: int = 0) -> tuple[bool, Any]:
-    """Keep what is worth querying: scalars, short strings, small nested structures.
-
-    Attributes of a dynamic type are stored by the engine as ``{"value": ..., "type": ...}``; the index
-    keeps the value, so ``resource.terraform_data.input.message`` reads like the configuration.
-    """
-    if isinstance(value, dict) and set(value) == {"value", "type"}:
-        value = value["value"]
-    if isinstance(value, str):
-        return (len(value) <= MAX_INDEXED_STRING), value
-    if value is None or isinstance(value, (bool, int, float)):
-        return True, value
-    if depth >= 4:
-        return False, None
-    if isinstance(value, dict):
-        kept = {}
-        for key, item in list(value.items())[:100]:
-            ok, small = _small(item, depth + 1)
-            if ok:
-                kept[str(key)] = small
-        return True, kept
-    if isinstance(value, list):
-        kept_list = []
-        for item in value[:50]:
-            ok, small = _small(item, depth + 1)
-            if ok:
-                kept_list.append(small)
-        return True, kept_list
-    return False, None
-
-
-def resource_rows(state: dict) -> list[dict]:
-    """One row per managed resource instance: address, type and its non-sensitive attributes."""
-    rows = []
-    for resource in state.get("resources") or []:
-        if resource.get("mode") != "managed":
-            continue
-        prefix = f"{resource['module']}." if resource.get("module") else ""
-        for instance in resource.get("instances") or []:
-            hidden = _sensitive_roots(instance)
-            attributes = {}
-            for key, value in (instance.get("attributes") or {}).items():
-                if key in hidden:
-                    continue
-                ok, small = _small(value)
-                if ok:
-                    attributes[key] = small
-            index = instance.get("index_key")
-            suffix = "" if index is None else f"[{json.dumps(index)}]"
-            rows.append(
-                {
-                    "address": f"{prefix}{resource.get('type')}.{resource.get('name')}{suffix}",
-                    "type": str(resource.get("type") or ""),
-                    "attributes": attributes,
-                }
-            )
-    return rows
-
-
-def index_state_resources(*, deployment, state: dict, state_version=None) -> int:
-    """Replace the deployment's resource index with the resources of ``state`` (called when state is written).
-
-    Attributes the state marks sensitive are never indexed; nor are the values of the deployment's
-    ``x-sensitive`` params or sensitive outputs, in case a module passes one through a plain attribute.
-    """
-    from .models import StateResource
-    from .secrets import values as secret_values
-
-    rows = resource_rows(state)
-    secrets_known = {json.dumps(v, sort_keys=True) for v in secret_values(deployment.sensitive_params)}
-    if deployment.sensitive_outputs:
-        from portal.crypto import decrypt
-
-        secrets_known |= {
-            json.dumps(v, sort_keys=True) for v in json.loads(decrypt(bytes(deployment.sensitive_outputs))).values()
-        }
-    if secrets_known:
-        for row in rows:
-            row["attributes"] = _without(row["attributes"], secrets_known)
-    StateResource.objects.filter(deployment=deployment).delete()
-    StateResource.objects.bulk_create(
-        StateResource(deployment=deployment, state_version=state_version, **row) for row in rows
-    )
-    return len(rows)
-
-
-def _without(value: Any, secrets_known: set[str]) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: _without(v, secrets_known)
-            for k, v in value.items()
-            if json.dumps(v, sort_keys=True) not in secrets_known
-        }
-    if isinstance(value, list):
-        return [_without(v, secrets_known) for v in value if json.dumps(v, sort_keys=True) not in secrets_known]
-    return value
-
-
-# --- Param dimensions and autocomplete ----------------------------------------------------
-
-
-@dataclass
-class Dimension:
-    """One queryable path: its type, where it comes from, and sample values."""
-
-    path: str
-    type: str = ""
-    title: str = ""
-    bundles: list[str] = field(default_factory=list)
-    samples: list[Any] = field(default_factory=list)
-
-    def add_sample(self, value: Any, limit: int = 8) -> None:
-        if isinstance(value, (dict, list)) or len(self.samples) >= limit:
-            return
-        from .secrets import is_mask
-
-        if is_mask(value) or value in self.samples or (isinstance(value, str) and len(value) > 80):
-            return
-        self.samples.append(value)
-
-    def as_dict(self) -> dict:
-        return {
-            "path": self.path,
-            "type": self.type,
-            "title": self.title,
-            "bundles": self.bundles,
-            "samples": self.samples,
-        }
-
-
-def _schema_type(schema: dict) -> str:
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        return "|".join(str(k) for k in kind)
-    if kind:
-        return str(kind)
-    consts = [v.get("const") for v in schema.get("oneOf") or schema.get("anyOf") or [] if isinstance(v, dict)]
-    values = schema.get("enum") or [c for c in consts if c is not None]
-    if values:
-        return {bool: "boolean", int: "integer", float: "number"}.get(type(values[0]), "string")
-    return ""
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    return {int: "integer", float: "number", str: "string", dict: "object", list: "array"}.get(type(value), "null")
-
-
-def _resolve(schema: dict, root: dict) -> dict:
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        node: Any = root
-        for part in ref[2:].split("/"):
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        return node if isinstance(node, dict) else {}
-    return schema
-
-
-def schema_paths(schema: dict, root: dict | None = None, prefix: tuple = (), depth: int = 0):
-    """Yield (path, sub-schema) for every property of a params schema, nested objects included; x-sensitive
-    properties are skipped (their stored value is a mask, so there is nothing to query)."""
-    root = root or schema
-    if depth > 6:
-        return
-    for name, sub in (schema.get("properties") or {}).items():
-        if not isinstance(sub, dict):
-            continue
-        sub = _resolve(sub, root)
-        if sub.get("x-sensitive"):
-            continue
-        path = (*prefix, name)
-        yield path, sub
-        if "properties" in sub:
-            yield from schema_paths(sub, root, path, depth + 1)
-    for branch in (schema.get("oneOf") or []) + (schema.get("anyOf") or []) + (schema.get("allOf") or []):
-        if isinstance(branch, dict) and "properties" in branch:
-            yield from schema_paths(branch, root, prefix, depth + 1)
-
-
-def _walk_values(data: Any, prefix: tuple = (), depth: int = 0):
-    if isinstance(data, dict) and depth < 4:
-        for key, value in data.items():
-            yield (*prefix, str(key)), value
-            yield from _walk_values(value, (*prefix, str(key)), depth + 1)
-
-
-def param_dimensions(*, deployments: QuerySet | None = None, sample_size: int = 300) -> list[Dimension]:
-    """Every param path across all bundle versions (type, bundles, sample values), then the outputs seen and
-    the resource types and attributes indexed. Samples come from ``deployments`` (scope it to the user)."""
-    from bundles.models import BundleVersion
-
-    from .models import StateResource
-
-    dims: dict[str, Dimension] = {}
-    for version in BundleVersion.objects.select_related("bundle").order_by("bundle__name", "-major", "-minor"):
-        for path, sub in schema_paths(version.params_schema or {}):
-            key = "params." + ".".join(path)
-            dim = dims.setdefault(key, Dimension(path=key, type=_schema_type(sub), title=str(sub.get("title", ""))))
-            if version.bundle.name not in dim.bundles:
-                dim.bundles.append(version.bundle.name)
-            for value in sub.get("enum") or []:
-                dim.add_sample(value)
-            for variant in sub.get("oneOf") or sub.get("anyOf") or []:
-                if isinstance(variant, dict) and "const" in variant:
-                    dim.add_sample(variant["const"])
-    if deployments is not None:
-        for params, outputs in deployments.order_by("-updated_at").values_list("params", "outputs")[:sample_size]:
-            for path, value in _walk_values(params or {}):
-                key = "params." + ".".join(path)
-                dim = dims.get(key)
-                parent = dims.get("params." + ".".join(path[:-1])) if len(path) > 1 else None
-                if dim is None and parent is not None and parent.type == "object":
-                    # A key of a map (additionalProperties): known from the data, not the schema.
-                    dim = dims[key] = Dimension(path=key, type=_json_type(value), bundles=list(parent.bundles))
-                if dim is not None:
-                    dim.add_sample(value)
-            for path, value in _walk_values(outputs or {}):
-                key = "outputs." + ".".join(path)
-                dim = dims.setdefault(key, Dimension(path=key, type=_json_type(value)))
-                dim.add_sample(value)
-        resources = StateResource.objects.filter(deployment__in=deployments.values("pk"))
-        for kind, attributes in resources.order_by("-id").values_list("type", "attributes")[:sample_size]:
-            for name, value in (attributes or {}).items():
-                key = f"resource.{kind}.{name}"
-                dim = dims.setdefault(key, Dimension(path=key, type=_json_type(value)))
-                dim.add_sample(value)
-    return sorted(dims.values(), key=lambda d: (d.path.split(".")[0] != "params", d.path))
-
-
-def suggestions(text: str, dimensions: list[Dimension], deployments: QuerySet, limit: int = 20) -> list[str]:
-    """Whole queries that complete the last term of ``text``: a field name, or a value of the field typed."""
-    head, last = re.match(r"^(.*?)([^\s()]*)$", text, re.S).groups()
-    negate = "-" if last.startswith("-") else ""
-    term = last[len(negate) :]
-    op_match = re.search(r"(<=|>=|[:<>~])", term)
-    fields = {**{name: None for name in COLUMNS}, **{d.path: d for d in dimensions}}
-    out: list[str] = []
-    if op_match is None:
-        for name in fields:
-            if name.lower().startswith(term.lower()):
-                out.append(f"{head}{negate}{name}:")
-        return out[:limit]
-    name, op = term[: op_match.start()], op_match.group(1)
-    typed_value = term[op_match.end() :].strip('"')
-    dim = fields.get(name)
-    samples = list(dim.samples) if dim is not None else _column_samples(name, deployments)
-    for value in samples:
-        shown = display(value)
-        if shown.lower().startswith(typed_value.lower()):
-            if isinstance(value, str) and (not shown or re.search(r'[\s()"]', shown)):
-                shown = json.dumps(value)
-            out.append(f"{head}{negate}{name}{op}{shown}")
-    return out[:limit]
-
-
-def _column_samples(name: str, deployments: QuerySet) -> list[str]:
-    """Values of a plain field among the deployments the user can see (never other teams' names)."""
-    from .choices import DeploymentStatus, Tier
-
-    if name == "env.tier":
-        return list(Tier.values)
-    if name == "status":
-        return list(DeploymentStatus.values)
-    column = COLUMNS.get(name)
-    if column is None:
-        return []
-    return list(deployments.order_by(column).values_list(column, flat=True).distinct()[:50])

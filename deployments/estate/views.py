@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import csv
-import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,22 +15,25 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from bundles.models import BundleVersion
-from portal.roles import is_ops
+from portal.errors import ServiceError
+from portal.querysets import CHANGE
+from portal.roles import is_ops, require_ops
 from portal.spreadsheets import spreadsheet_safe
 
+from ..models import BulkChange, BulkTarget, SavedQuery
+from ..selectors import deployments_visible_to
 from . import bulk as bulk_services
-from .estate import QueryError, deployments_matching, display, matched_values, param_dimensions, suggestions
-from .models import BulkChange, BulkTarget, SavedQuery
-from .selectors import deployments_visible_to
-from .services import ServiceError
+from . import rollout
+from .dimensions import param_dimensions, suggestions
+from .forms import BulkChangeForm, RolloutForm
+from .query import QueryError, deployments_matching, display, matched_values
 
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
 
 
 def _require_ops(request) -> None:
-    if not is_ops(request.user):
-        raise PermissionDenied("Only platform ops can run bulk changes.")
+    require_ops(request.user, "Only platform ops can run bulk changes.")
 
 
 def _get_bulk_for_ops(request, pk) -> BulkChange:
@@ -52,7 +52,7 @@ def _rows(page_objects, fields: list[str]) -> list[dict]:
 
 
 def _saved_queries(user):
-    return SavedQuery.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner")
+    return SavedQuery.objects.visible_to(user).select_related("owner")
 
 
 @login_required
@@ -163,7 +163,7 @@ def saved_query_save(request):
 @login_required
 @require_POST
 def saved_query_delete(request, pk: int):
-    saved = SavedQuery.objects.filter(pk=pk, owner=request.user).first()
+    saved = SavedQuery.objects.actionable_by(request.user, CHANGE).filter(pk=pk).first()
     if saved is None:
         raise Http404("No such saved query of yours.")
     saved.delete()
@@ -172,28 +172,6 @@ def saved_query_delete(request, pk: int):
 
 
 # --- Bulk changes ----------------------------------------------------------------------------
-
-
-def parse_change_lines(text: str) -> list[dict]:
-    """``set /path = <json or text>`` and ``unset /path``, one per line."""
-    patch = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        verb, _, rest = line.partition(" ")
-        if verb == "unset":
-            patch.append({"op": "unset", "path": rest.strip()})
-        elif verb == "set" and "=" in rest:
-            path, _, value = rest.partition("=")
-            try:
-                parsed = json.loads(value.strip())
-            except ValueError:
-                parsed = value.strip()
-            patch.append({"op": "set", "path": path.strip(), "value": parsed})
-        else:
-            raise ServiceError(f"Line {number}: write `set /path = value` or `unset /path`.", field="changes")
-    return patch
 
 
 @login_required
@@ -206,35 +184,25 @@ def bulk_list(request):
 @login_required
 def bulk_new(request):
     _require_ops(request)
-    versions = BundleVersion.objects.select_related("bundle").order_by("bundle__name", "-major", "-minor", "-patch")
-    form = {
-        "title": request.POST.get("title", ""),
-        "q": request.POST.get("q", request.GET.get("q", "")),
-        "changes": request.POST.get("changes", ""),
-        "target_version": request.POST.get("target_version", ""),
-        "plan": request.POST.get("plan") == "1" if request.method == "POST" else True,
-    }
-    error = None
-    if request.method == "POST":
+    form = BulkChangeForm(request.POST or None, initial={"q": request.GET.get("q", "")})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            target = (
-                versions.filter(pk=int(form["target_version"])).first() if form["target_version"].isdigit() else None
-            )
             change = bulk_services.bulk_change_create(
-                title=form["title"],
-                query=form["q"],
-                patch=parse_change_lines(form["changes"]),
-                target_version=target,
-                plan=form["plan"],
+                title=data["title"],
+                query=data["q"],
+                patch=data["changes"],
+                target_version=data["target_version"],
+                plan=data["plan"],
                 actor=request.user,
             )
             bulk_services.bulk_dry_run_start(bulk=change, actor=request.user)
         except ServiceError as exc:
-            error = exc.message
+            form.add_error({"query": "q", "patch": "changes"}.get(exc.field or ""), exc.message)
         else:
             messages.success(request, f"Dry run of bulk change #{change.pk} started.")
             return redirect(change)
-    return render(request, "deployments/bulk_new.html", {"form": form, "versions": versions, "error": error})
+    return render(request, "deployments/bulk_new.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @login_required
@@ -259,8 +227,8 @@ def _bulk_context(bulk: BulkChange) -> dict:
     targets = bulk.targets.select_related(
         "deployment__environment__project__team", "from_version", "plan_run", "run"
     ).order_by("verdict", "id")
-    dry = bulk_services.dry_run_counts(bulk)
-    roll = bulk_services.rollout_counts(bulk)
+    dry = rollout.dry_run_counts(bulk)
+    roll = rollout.rollout_counts(bulk)
     return {
         "bulk": bulk,
         "change": bulk_services.describe_change(bulk),
@@ -275,14 +243,14 @@ def _bulk_context(bulk: BulkChange) -> dict:
         "roll": roll,
         "roll_percent": round(100 * roll["done"] / roll["eligible"]) if roll["eligible"] else 0,
         "rolled": [t for t in targets if t.rollout != BulkTarget.Rollout.SKIPPED and t.wave],
+        "rollout_form": RolloutForm(initial={f: getattr(bulk, f) for f in RolloutForm.base_fields}),
+        "quiet": rollout.is_quiet(bulk),
     }
 
 
 @login_required
 def bulk_detail(request, pk: int):
     bulk = _get_bulk_for_ops(request, pk)
-    if bulk.is_active:
-        bulk_services.bulk_kick(bulk=bulk)  # a page left open restarts a driver that went quiet
     context = _bulk_context(bulk)
     if request.htmx and not request.htmx.boosted:
         response = render(request, "deployments/bulk_detail.html#progress", context)
@@ -295,13 +263,6 @@ def bulk_detail(request, pk: int):
     return render(request, "deployments/bulk_detail.html", context)
 
 
-def _int(value, default: int) -> int:
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError):
-        return default
-
-
 @login_required
 @require_POST
 def bulk_action(request, pk: int):
@@ -312,18 +273,18 @@ def bulk_action(request, pk: int):
             bulk_services.bulk_dry_run_start(bulk=bulk, actor=request.user, plan=request.POST.get("plan") == "1")
             messages.success(request, "Dry run started.")
         elif action == "rollout":
-            bulk_services.bulk_rollout_start(
-                bulk=bulk,
-                actor=request.user,
-                wave_size=_int(request.POST.get("wave_size"), 5),
-                pause_seconds=_int(request.POST.get("pause_seconds"), 0),
-                failure_threshold=_int(request.POST.get("failure_threshold"), 1),
-                include_risky=request.POST.get("include_risky") == "1",
-            )
+            form = RolloutForm(request.POST)
+            if not form.is_valid():
+                problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+                raise ServiceError(f"Check the rollout settings: {problems}")
+            bulk_services.bulk_rollout_start(bulk=bulk, actor=request.user, **form.cleaned_data)
             messages.success(request, "Rollout started.")
         elif action == "cancel":
             bulk_services.bulk_cancel(bulk=bulk, actor=request.user)
             messages.success(request, "Bulk change cancelled.")
+        elif action == "restart":
+            restarted = rollout.bulk_kick(bulk=bulk)
+            messages.success(request, "The driver was restarted." if restarted else "The driver is running.")
         else:
             messages.error(request, "Unknown action.")
     except ServiceError as exc:

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bundles.models import BundleVersion
-from bundles.schema import param_errors
+from bundles.schema import option_label, param_errors
+from portal.errors import ParamsInvalid
+from portal.history import record_change
 
-from .models import Deployment, Environment, Policy, default_gated_actions
+from ..models import Deployment, Environment, ExceptionRequest, Policy, default_gated_actions
 
 
 def default_policy_follows_tier(sender, instance: Environment, created: bool, raw: bool = False, **kwargs) -> None:
@@ -25,16 +27,14 @@ def default_policy_follows_tier(sender, instance: Environment, created: bool, ra
     the tier: an environment made production later gets production's gates."""
     if raw:
         return
-    from audit.history import change_reason
-
     tier, wanted = instance.get_tier_display(), default_gated_actions(instance.tier)
     policy = None if created else Policy.objects.filter(environment=instance).first()
     if policy is None:
         policy = Policy(environment=instance, gated_actions=wanted)
-        policy._change_reason = change_reason(note=f"the default policy of a new {tier} environment")
+        record_change(policy, note=f"the default policy of a new {tier} environment")
     elif policy.version == 1 and policy.gated_actions != wanted:  # the untouched default of another tier
         policy.gated_actions = wanted
-        policy._change_reason = change_reason(note=f"the default policy follows the environment's tier: {tier}")
+        record_change(policy, note=f"the default policy follows the environment's tier: {tier}")
     else:
         return
     policy.save()
@@ -42,10 +42,12 @@ def default_policy_follows_tier(sender, instance: Environment, created: bool, ra
 
 
 def policy_for(environment: Environment) -> Policy:
+    """The environment's policy. Every environment gets one when it is created; for one that somehow has
+    none, the tier's default (unsaved: reading a page writes nothing)."""
     policy = getattr(environment, "_policy_cache", None)
     if policy is None:
-        policy, _ = Policy.objects.get_or_create(
-            environment=environment, defaults={"gated_actions": default_gated_actions(environment.tier)}
+        policy = Policy.objects.filter(environment=environment).first() or Policy(
+            environment=environment, gated_actions=default_gated_actions(environment.tier)
         )
         environment._policy_cache = policy
     return policy
@@ -55,15 +57,18 @@ def overlay_for(environment: Environment, bundle_version: BundleVersion) -> dict
     return (policy_for(environment).overlays or {}).get(bundle_version.bundle.name) or {}
 
 
+def with_overlay(schema: dict, overlay: dict) -> dict:
+    """A bundle's schema with a policy overlay added under ``allOf`` (``$defs`` stay at the root)."""
+    return {**schema, "allOf": [*(schema.get("allOf") or []), overlay]} if overlay else schema
+
+
 def effective_schema(*, environment: Environment, bundle_version: BundleVersion) -> dict:
-    """The bundle's schema with the environment's overlay added under ``allOf`` (keeps ``$defs`` at the root)."""
-    overlay = overlay_for(environment, bundle_version)
-    schema = bundle_version.params_schema
-    if not overlay:
-        return schema
-    combined = dict(schema)
-    combined["allOf"] = [*(schema.get("allOf") or []), overlay]
-    return combined
+    """The bundle's schema with the environment's overlay: what jsonschema validates a change against."""
+    return with_overlay(bundle_version.params_schema, overlay_for(environment, bundle_version))
+
+
+def not_allowed(bundle_name: str, environment: Environment) -> dict[str, list[str]]:
+    return {"": [f"{bundle_name} is not in the allowed bundles of {environment}."]}
 
 
 @dataclass
@@ -90,19 +95,50 @@ class PolicyCheck:
         return f"These params are outside the policy of {where}. Change them, or request an exception."
 
 
+class PolicyViolation(ParamsInvalid):
+    """Params the bundle accepts but the environment's policy does not; they need an exception."""
+
+    def __init__(self, check: PolicyCheck):
+        self.check = check
+        super().__init__(check.errors, check.message())
+
+
 def check_params(*, environment: Environment, bundle_version: BundleVersion, params: dict) -> PolicyCheck:
     policy = policy_for(environment)
     if not policy.allows_bundle(bundle_version.bundle.name):
         return PolicyCheck(
-            policy=policy,
-            bundle_allowed=False,
-            errors={"": [f"{bundle_version.bundle.name} is not in the allowed bundles of {environment}."]},
+            policy=policy, bundle_allowed=False, errors=not_allowed(bundle_version.bundle.name, environment)
         )
     overlay = overlay_for(environment, bundle_version)
     if not overlay:
         return PolicyCheck(policy=policy)
     errors = param_errors(effective_schema(environment=environment, bundle_version=bundle_version), params)
     return PolicyCheck(policy=policy, errors=errors)
+
+
+def params_approve(
+    *,
+    environment: Environment,
+    bundle_version: BundleVersion,
+    params: dict,
+    exception: ExceptionRequest | None,
+    current: dict | None = None,
+) -> str:
+    """Validate params for the environment's policy (they already satisfy the bundle); return the approval basis.
+
+    In-policy params are approved by the policy itself. Anything else needs an approved exception,
+    except values that stay as they are: an exception granted once is not undone by the next,
+    unrelated change (``current`` holds the deployment's params before this change).
+    """
+    check = check_params(environment=environment, bundle_version=bundle_version, params=params)
+    if check.ok:
+        return f"approved by policy {check.policy.label}"
+    if exception is not None and exception.status == ExceptionRequest.Status.APPROVED:
+        return f"approved by exception #{exception.pk} ({exception.decided_by_name})"
+    kept = current is not None and check.bundle_allowed and check.fields and "" not in check.errors
+    if kept and all(params.get(name) == current.get(name) for name in check.fields):
+        return f"approved by policy {check.policy.label}; kept as approved before: {', '.join(check.fields)}"
+    raise PolicyViolation(check)
 
 
 def needs_person(*, environment: Environment, summary: dict) -> list[str]:
@@ -115,12 +151,9 @@ def needs_person(*, environment: Environment, summary: dict) -> list[str]:
 
 
 def _label(schema: dict, value: Any) -> str:
-    titles = schema.get("x-enum-titles") or {}
-    if isinstance(titles, dict) and str(value) in titles:
-        return str(titles[str(value)])
-    for variant in schema.get("oneOf") or schema.get("anyOf") or []:
-        if isinstance(variant, dict) and variant.get("const") == value:
-            return str(variant.get("title", value))
+    label = option_label(schema, value)
+    if label is not None:
+        return label
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from bundles.display import params_rows
+from portal.errors import ServiceError
+from portal.querysets import OPERATE, VIEW, object_for
 from portal.roles import is_ops
 
+from ..choices import RunStatus
+from ..forms import DecisionForm
+from ..models import ExceptionRequest
+from ..runs.selectors import runs_visible_to
+from ..runs.views import run_for
 from . import services
-from .choices import RunStatus
-from .forms import DecisionForm
-from .models import ExceptionRequest
-from .selectors import exceptions_visible_to, runs_visible_to
-from .services import ServiceError
+from .selectors import EXCEPTION_RELATED, exceptions_visible_to
 
 
 @login_required
@@ -43,16 +44,14 @@ def exception_queue(request):
     return render(request, "deployments/exceptions.html", context)
 
 
-def _get_exception_for_user(request, pk) -> ExceptionRequest:
-    found = exceptions_visible_to(request.user).filter(pk=pk).first()
-    if found is None:
-        raise Http404("No such exception request.")
-    return found
+def exception_for(request, pk, action: str = VIEW, message: str = "") -> ExceptionRequest:
+    queryset = ExceptionRequest.objects.select_related(*EXCEPTION_RELATED)
+    return object_for(request.user, queryset, action=action, message=message, pk=pk)
 
 
 @login_required
 def exception_detail(request, pk):
-    exception = _get_exception_for_user(request, pk)
+    exception = exception_for(request, pk)
     version = exception.bundle_version
     current = params_rows(version.params_schema, exception.deployment.params) if exception.deployment else []
     now = {row.pointer: row.value for row in current}
@@ -73,49 +72,49 @@ def exception_detail(request, pk):
     )
 
 
-@login_required
-@require_POST
-def exception_decide(request, pk):
-    exception = _get_exception_for_user(request, pk)
-    if not is_ops(request.user):
-        raise PermissionDenied("Only platform ops decide exceptions.")
+def _decide(request, target, *, approve, reject, approved, rejected: str):
+    """An ops decision from a page (approve or reject, with a comment), for exceptions and held plans alike."""
     form = DecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose approve or reject.")
-        return redirect(exception)
+        return redirect(target)
     comment = form.cleaned_data["comment"]
     try:
         if form.cleaned_data["decision"] == "approve":
-            run = services.exception_approve(request=exception, actor=request.user, comment=comment)
-            messages.success(request, f"Exception #{exception.pk} approved: run #{run.pk} is on its way.")
+            run = approve(target, actor=request.user, comment=comment)
+            messages.success(request, approved(run))
             return redirect(run)
-        services.exception_reject(request=exception, actor=request.user, comment=comment)
-        messages.info(request, f"Exception #{exception.pk} rejected; {exception.requested_by_name} will see why.")
+        reject(target, actor=request.user, comment=comment)
+        messages.info(request, rejected)
     except ServiceError as exc:
         messages.error(request, exc.message)
-    return redirect(exception)
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def exception_decide(request, pk):
+    exception = exception_for(request, pk, OPERATE, "Only platform ops decide exceptions.")
+    return _decide(
+        request,
+        exception,
+        approve=lambda target, **kw: services.exception_approve(request=target, **kw),
+        reject=lambda target, **kw: services.exception_reject(request=target, **kw),
+        approved=lambda run: f"Exception #{exception.pk} approved: run #{run.pk} is on its way.",
+        rejected=f"Exception #{exception.pk} rejected; {exception.requested_by_name} will see why.",
+    )
 
 
 @login_required
 @require_POST
 def run_decide(request, pk):
     """Ops approve or reject a plan the environment's policy held back."""
-    run = runs_visible_to(request.user).filter(pk=pk).first()
-    if run is None:
-        raise Http404("No such run.")
-    if not is_ops(request.user):
-        raise PermissionDenied("Only platform ops approve held plans.")
-    form = DecisionForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose approve or reject.")
-        return redirect(run)
-    try:
-        if form.cleaned_data["decision"] == "approve":
-            services.run_approve(run=run, actor=request.user, comment=form.cleaned_data["comment"])
-            messages.success(request, f"Run #{run.pk} approved; it applies now.")
-        else:
-            services.run_reject(run=run, actor=request.user, comment=form.cleaned_data["comment"])
-            messages.info(request, f"Run #{run.pk} rejected.")
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    return redirect(run)
+    run = run_for(request, pk, OPERATE, "Only platform ops approve held plans.")
+    return _decide(
+        request,
+        run,
+        approve=lambda target, **kw: services.run_approve(run=target, **kw),
+        reject=lambda target, **kw: services.run_reject(run=target, **kw),
+        approved=lambda approved_run: f"Run #{approved_run.pk} approved; it applies now.",
+        rejected=f"Run #{run.pk} rejected.",
+    )

@@ -3,7 +3,8 @@
 The engine talks to ``/state/<deployment>/`` (GET, POST) and ``/state/<deployment>/lock/``
 (LOCK, UNLOCK) with HTTP basic auth: user ``run-<id>``, password a secret made for that run
 and passed only through ``TF_HTTP_PASSWORD``. The credential works only while its run executes.
-Each state the engine writes becomes a new encrypted StateVersion; nothing is overwritten.
+Each state the engine writes becomes a new encrypted StateVersion; nothing is overwritten. The
+``state_written`` signal tells whoever keeps an index of it (the estate's resource index).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from portal.crypto import decrypt, encrypt
 
-from .choices import RUN_EXECUTING
-from .estate import index_state_resources
-from .models import Deployment, Run, StateLock, StateVersion
+from ..choices import RUN_EXECUTING
+from ..models import Deployment, Run, StateLock, StateVersion
+from .signals import state_written
 
 MAX_STATE_BYTES = 64 * 1024 * 1024
 
@@ -100,7 +101,7 @@ def _write_state(request: HttpRequest, run: Run) -> HttpResponse:
                 encrypted_state=encrypt(body),
                 created_by_run=run,
             )
-            index_state_resources(deployment=deployment, state=parsed, state_version=version)
+            state_written.send(sender=StateVersion, deployment=deployment, state=parsed, state_version=version)
     return HttpResponse(status=200)
 
 

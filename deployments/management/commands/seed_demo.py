@@ -11,7 +11,7 @@ from django.db import transaction
 
 from deployments.choices import Tier
 from deployments.models import Environment, Project
-from deployments.policy import policy_for
+from deployments.policy.rules import policy_for
 from portal.models import Membership, Team
 from portal.roles import COMPLIANCE_GROUP, OPS_GROUP
 
