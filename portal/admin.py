@@ -1,7 +1,33 @@
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import APIToken, Membership, Team
+
+
+def refuse_admin_revert() -> None:
+    """Make the admin's "view a past version" page read-only, for every SimpleHistoryAdmin.
+
+    ``SIMPLE_HISTORY_REVERT_DISABLED`` only hides the revert button: simple-history's
+    ``history_form_view`` still saves a POSTed form, which would write an old version back over
+    the row, outside the services, with no run and no validation. Restoring is
+    ``audit.services.deployment_restore``; this page only shows.
+    """
+    original = SimpleHistoryAdmin.history_form_view
+    if getattr(original, "read_only", False):
+        return
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD") and getattr(settings, "SIMPLE_HISTORY_REVERT_DISABLED", False):
+            raise PermissionDenied("History is read-only; restore a configuration from its history page instead.")
+        return original(self, request, object_id, version_id, extra_context)
+
+    history_form_view.read_only = True
+    SimpleHistoryAdmin.history_form_view = history_form_view
+
+
+refuse_admin_revert()  # the admin loads this module (autodiscovery) before it serves any page
 
 admin.site.site_header = "Slipway administration"
 admin.site.site_title = "Slipway admin"

@@ -75,7 +75,7 @@ class SlipwayAutoSchema(AutoSchema):
         codes = ["400", "401", "403"]
         if "{" in self.path:
             codes.append("404")
-        from .idempotency import HEADER
+        from .idempotency import HEADER  # why: DRF loads this module from settings, before models may load
 
         if any(getattr(p, "name", None) == HEADER for p in self.get_override_parameters()):
             codes += ["409", "422"]

@@ -7,7 +7,6 @@ class PortalConfig(AppConfig):
     verbose_name = "Accounts and teams"
 
     def ready(self) -> None:
-        from .history import complete_history_row, refuse_admin_revert  # why: imports models (app registry)
+        from .history import complete_history_row  # why: it defines (abstract) models: registry first
 
         pre_create_historical_record.connect(complete_history_row, dispatch_uid="portal.complete_history_row")
-        refuse_admin_revert()

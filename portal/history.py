@@ -28,8 +28,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -188,26 +186,3 @@ def record_scope_change(model, objects, *, note: str, actor=None) -> int:
         )
         count += 1
     return count
-
-
-def refuse_admin_revert() -> None:
-    """Make the admin's "view a past version" page read-only, for every SimpleHistoryAdmin.
-
-    ``SIMPLE_HISTORY_REVERT_DISABLED`` only hides the revert button: simple-history's
-    ``history_form_view`` still saves a POSTed form, which would write an old version back over
-    the row, outside the services, with no run and no validation. Restoring is
-    ``audit.services.deployment_restore``; this page only shows.
-    """
-    from simple_history.admin import SimpleHistoryAdmin  # why: the admin module needs the app registry ready
-
-    original = SimpleHistoryAdmin.history_form_view
-    if getattr(original, "read_only", False):
-        return
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method not in ("GET", "HEAD") and getattr(settings, "SIMPLE_HISTORY_REVERT_DISABLED", False):
-            raise PermissionDenied("History is read-only; restore a configuration from its history page instead.")
-        return original(self, request, object_id, version_id, extra_context)
-
-    history_form_view.read_only = True
-    SimpleHistoryAdmin.history_form_view = history_form_view

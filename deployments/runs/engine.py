@@ -4,6 +4,7 @@ cancel (SIGINT, then SIGKILL of the group) and a timeout enforced here, not by C
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import queue
@@ -26,8 +27,6 @@ def _die_with_parent() -> None:
     stays in place (the reaper reports it) and nothing changes behind the run's back.
     """
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
