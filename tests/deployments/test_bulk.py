@@ -123,7 +123,7 @@ def test_a_superseded_driver_chain_stops_and_a_quiet_one_is_restarted(ops, echoe
     )
     change = bulk.bulk_dry_run_start(bulk=change, actor=ops)
     old_token = change.driver_token
-    # Nobody drove it for a while (the worker restarted): a look at the page starts a new chain.
+    # Nobody drove it for a while (the worker restarted): the periodic kick (or the restart button) starts a new chain.
     BulkChange.objects.filter(pk=change.pk).update(driven_at=timezone.now() - timedelta(minutes=5))
     change.refresh_from_db()
     assert rollout.bulk_kick(bulk=change)
