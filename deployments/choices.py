@@ -14,6 +14,7 @@ class DeploymentStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     DESTROYING = "destroying", "Destroying"
     DESTROYED = "destroyed", "Destroyed"
+    # In the vocabulary (and the query language) for drift detection; no run outcome sets it yet.
     DRIFTED = "drifted", "Drifted"
 
 

@@ -1,9 +1,10 @@
 """Writes for deployments: create, change, re-apply, destroy, reveal an output.
 
 Every door (a page, the API, the CLI through the API, a restore, an approved exception, a bulk
-change's rollout) changes a deployment through these functions, and each change queues its run
-through :func:`deployments.runs.services.run_create`. Runs, policy decisions and bulk changes have
-their services in their own packages.
+change's rollout) changes a deployment's configuration through these functions, and each change
+queues its run through :func:`deployments.runs.services.run_create`. What a run produces (the
+deployment's status and outputs) is written by the runner (``runs.status``, ``runs.steps``). Runs,
+policy decisions and bulk changes have their services in their own packages.
 """
 
 from __future__ import annotations

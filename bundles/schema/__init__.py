@@ -18,7 +18,7 @@ from .dialect import is_legacy, validator_class
 from .labels import MISSING, as_text, human_value, option_label, options, same, title, variant_title
 from .refs import REGISTRY, pointer, remote_refs, resolve_ref
 from .resolve import MAX_DEPTH, Resolver, combine
-from .validate import ROOT, check_overlay_schema, check_params_schema, compile_validator, param_errors
+from .validate import check_overlay_schema, check_params_schema, compile_validator, param_errors
 from .values import deep_merge, defaults, initial_values
 from .walk import (
     ANY,
@@ -37,7 +37,6 @@ __all__ = [
     "MAX_DEPTH",
     "MISSING",
     "REGISTRY",
-    "ROOT",
     "Match",
     "Node",
     "Resolver",

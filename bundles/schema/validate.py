@@ -16,8 +16,6 @@ from jsonschema.exceptions import SchemaError
 from .dialect import DEFAULT, validator_class
 from .refs import REGISTRY, pointer, remote_refs
 
-ROOT = ""
-
 
 def _digest(schema: dict) -> str:
     return hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()

@@ -82,10 +82,6 @@ class CommandResult:
     timed_out: bool = False
 
 
-class Stopped(Exception):
-    """The command was cancelled or timed out."""
-
-
 def run_command(
     args: list[str],
     *,
