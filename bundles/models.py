@@ -36,6 +36,9 @@ class Bundle(models.Model):
 class BundleVersion(models.Model):
     """One published, immutable version of a bundle."""
 
+    # What a version publishes beside its schema, shown as it is (the admin's page, the API).
+    PUBLISHED = ("ui_schema", "presets", "connections", "artifacts", "runbook", "changelog", "module_sha256")
+
     bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="versions")
     version = models.CharField(max_length=64)
     major = models.PositiveIntegerField(editable=False, default=0)

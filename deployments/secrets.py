@@ -66,6 +66,12 @@ def split(schema: dict, params: dict) -> tuple[dict, bytes | None]:
     return masked, (encrypt(json.dumps(secrets).encode()) if secrets else None)
 
 
+def stored(schema: dict, params: dict) -> dict[str, Any]:
+    """The two columns a record keeps params in (``params`` masked, ``sensitive_params`` encrypted)."""
+    masked, encrypted = split(schema, params)
+    return {"params": masked, "sensitive_params": encrypted}
+
+
 def _masks(doc: Any, parts: tuple = ()) -> Iterable[tuple[str, str]]:
     """(pointer, mask) of every mask in ``doc``."""
     if is_mask(doc):

@@ -98,6 +98,19 @@ def known_secrets(deployment: Deployment) -> Iterable[bytes | None]:
     yield from deployment.runs.exclude(sensitive_params=None).values_list("sensitive_params", flat=True)
 
 
+def _apply(deployment: Deployment, actor, *, channel: str, reason: str, auto_apply: bool, basis: str) -> Run:
+    """Queue the apply that makes the deployment's configuration real, on the basis it was approved on."""
+    return run_create(
+        deployment=deployment,
+        action=RunAction.APPLY,
+        actor=actor,
+        channel=channel,
+        reason=reason,
+        auto_apply=auto_apply,
+        approval_basis=basis,
+    )
+
+
 @transaction.atomic
 def deployment_create(
     *,
@@ -115,28 +128,18 @@ def deployment_create(
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
     if Deployment.objects.filter(environment=environment, name=name).exists():
         raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
-    masked, encrypted = secrets.split(bundle_version.params_schema, params)
     deployment = Deployment(
         environment=environment,
         name=name,
         bundle_version=bundle_version,
-        params=masked,
-        sensitive_params=encrypted,
         status=DeploymentStatus.DEPLOYING,
         created_by=actor_user(actor),
+        **secrets.stored(bundle_version.params_schema, params),
     )
     deployment.full_clean(exclude=["sensitive_outputs", "sensitive_params", "created_by"])
     record_change(deployment, channel=channel, actor=actor, basis=basis, note=reason or "created")
     deployment.save()
-    run_create(
-        deployment=deployment,
-        action=RunAction.APPLY,
-        actor=actor,
-        channel=channel,
-        reason=reason,
-        auto_apply=auto_apply,
-        approval_basis=basis,
-    )
+    _apply(deployment, actor, channel=channel, reason=reason, auto_apply=auto_apply, basis=basis)
     return deployment
 
 
@@ -188,15 +191,7 @@ def deployment_update(
     record_change(locked, channel=channel, actor=actor, basis=basis, note=reason)
     locked.save()
     deployment.refresh_from_db()
-    return run_create(
-        deployment=locked,
-        action=RunAction.APPLY,
-        actor=actor,
-        channel=channel,
-        reason=reason,
-        auto_apply=auto_apply,
-        approval_basis=basis,
-    )
+    return _apply(locked, actor, channel=channel, reason=reason, auto_apply=auto_apply, basis=basis)
 
 
 def deployment_reapply(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "", auto_apply=True) -> Run:
@@ -211,20 +206,17 @@ def deployment_reapply(*, deployment: Deployment, actor, channel: str = "ui", re
         exception=None,
         current=current,
     )
-    return run_create(
-        deployment=deployment,
-        action=RunAction.APPLY,
-        actor=actor,
-        channel=channel,
-        reason=reason,
-        auto_apply=auto_apply,
-        approval_basis=basis,
-    )
+    return _apply(deployment, actor, channel=channel, reason=reason, auto_apply=auto_apply, basis=basis)
 
 
-def deployment_plan(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "") -> Run:
-    """Plan the current configuration without applying it."""
-    return run_create(deployment=deployment, action=RunAction.PLAN, actor=actor, channel=channel, reason=reason)
+def deployment_plan(
+    *, deployment: Deployment, actor, channel: str = "ui", reason: str = "", proposed: tuple | None = None
+) -> Run:
+    """Plan the current configuration without applying it; or, with ``proposed`` = (bundle version, params in
+    clear), a configuration the deployment does not have (a bulk change's dry run), leaving it unchanged."""
+    version, params = proposed or (None, None)
+    said = {"actor": actor, "channel": channel, "reason": reason, "auto_apply": proposed is None}
+    return run_create(deployment=deployment, action=RunAction.PLAN, bundle_version=version, params=params, **said)
 
 
 def deployment_destroy(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "") -> Run:

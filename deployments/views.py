@@ -137,22 +137,14 @@ def deployment_new(request, bundle_name: str):
         values = parse_post(schema, request.POST)
         if meta.is_valid():
             data = meta.cleaned_data
+            target = {"environment": data["environment"], "bundle_version": version, "name": data["name"]}
             submitted = _submit(
                 request,
                 form=meta,
                 exception_form=exception_form,
-                target={"environment": data["environment"], "bundle_version": version, "name": data["name"]},
+                target=target,
                 params=values,
-                save=lambda: services.deployment_create(
-                    environment=data["environment"],
-                    name=data["name"],
-                    bundle_version=version,
-                    params=values,
-                    actor=request.user,
-                    channel="ui",
-                    reason=data["reason"],
-                    auto_apply=not data["review_first"],
-                ),
+                save=lambda: services.deployment_create(**target, params=values, **_said(request, data)),
                 done=f"{data['name']} is being deployed.",
             )
             if submitted.response is not None:
@@ -260,16 +252,14 @@ def deployment_edit(request, pk):
     return render(request, "deployments/edit.html", context, status=400 if request.method == "POST" else 200)
 
 
+def _said(request, data: dict) -> dict:
+    """Who changes and why, as a change page's form says it (``ChangeReasonForm``)."""
+    return {"actor": request.user, "channel": "ui", "reason": data["reason"], "auto_apply": not data["review_first"]}
+
+
 def _change(request, deployment: Deployment, values: dict, data: dict, expected: str | None) -> Deployment:
-    services.deployment_update(
-        deployment=deployment,
-        params=values,
-        actor=request.user,
-        channel="ui",
-        reason=data["reason"],
-        auto_apply=not data["review_first"],
-        expected_version=int(expected) if expected and expected.isdigit() else None,
-    )
+    version = int(expected) if expected and expected.isdigit() else None
+    services.deployment_update(deployment=deployment, params=values, expected_version=version, **_said(request, data))
     return deployment
 
 

@@ -25,3 +25,8 @@ def actor_name(actor) -> str:
     """The name stored as text beside (or instead of) the user, so a record outlives its user."""
     user = actor_user(actor)
     return user.get_username() if user is not None else "system"
+
+
+def actor_fields(actor, field: str = "requested_by") -> dict:
+    """A record's actor columns: the user (``field``) and the name kept as text beside it (``field_name``)."""
+    return {field: actor_user(actor), f"{field}_name": actor_name(actor)}

@@ -29,6 +29,24 @@ def refuse_admin_revert() -> None:
 
 refuse_admin_revert()  # the admin loads this module (autodiscovery) before it serves any page
 
+
+class MadeElsewhere:
+    """For an admin (or inline) of records that are made by the services, never typed in here: nothing is
+    added, and changing or deleting is allowed only where the admin says so."""
+
+    allow_change = False
+    allow_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return self.allow_change and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.allow_delete and super().has_delete_permission(request, obj)
+
+
 admin.site.site_header = "Slipway administration"
 admin.site.site_title = "Slipway admin"
 admin.site.index_title = "Bundles, policies, teams and runs"

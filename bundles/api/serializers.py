@@ -31,20 +31,7 @@ class BundleVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BundleVersion
-        fields = [
-            "bundle",
-            "version",
-            "params_schema",
-            "inputs",
-            "ui_schema",
-            "presets",
-            "connections",
-            "artifacts",
-            "runbook",
-            "changelog",
-            "module_sha256",
-            "published_at",
-        ]
+        fields = ["bundle", "version", "params_schema", "inputs", *BundleVersion.PUBLISHED, "published_at"]
 
     @extend_schema_field(InputSerializer(many=True))
     def get_inputs(self, version: BundleVersion) -> list[dict]:

@@ -61,51 +61,44 @@ def _describe(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
+# What each failed keyword means, in words ({} is the keyword's value).
+_MESSAGES = {
+    "minimum": "Must be at least {}.",
+    "maximum": "Must be at most {}.",
+    "exclusiveMinimum": "Must be greater than {}.",
+    "exclusiveMaximum": "Must be less than {}.",
+    "multipleOf": "Must be a multiple of {}.",
+    "minLength": "Must be at least {} characters long.",
+    "maxLength": "Must be at most {} characters long.",
+    "pattern": "Must match the pattern {}.",
+    "format": "Must be a valid {}.",
+    "minItems": "Must have at least {} items.",
+    "maxItems": "Must have at most {} items.",
+    "uniqueItems": "Items must be unique.",
+    "oneOf": "Does not match any of the allowed options.",
+    "anyOf": "Does not match any of the allowed options.",
+}
+_TYPE_NAMES = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+    "null": "empty",
+}
+
+
 def _friendly(error: jsonschema.ValidationError) -> str:
     v, expected = error.validator, error.validator_value
-    if v == "minimum":
-        return f"Must be at least {expected}."
-    if v == "maximum":
-        return f"Must be at most {expected}."
-    if v == "exclusiveMinimum":
-        return f"Must be greater than {expected}."
-    if v == "exclusiveMaximum":
-        return f"Must be less than {expected}."
-    if v == "multipleOf":
-        return f"Must be a multiple of {expected}."
     if v == "enum":
         return "Must be one of: " + ", ".join(_describe(x) for x in expected) + "."
     if v == "const":
         return f"Must be {_describe(expected)}."
     if v == "type":
         kinds = expected if isinstance(expected, list) else [expected]
-        names = {
-            "integer": "a whole number",
-            "number": "a number",
-            "string": "text",
-            "boolean": "true or false",
-            "object": "an object",
-            "array": "a list",
-            "null": "empty",
-        }
-        return "Must be " + " or ".join(names.get(k, k) for k in kinds) + "."
-    if v == "minLength":
-        return f"Must be at least {expected} characters long."
-    if v == "maxLength":
-        return f"Must be at most {expected} characters long."
-    if v == "pattern":
-        return f"Must match the pattern {expected}."
-    if v == "format":
-        return f"Must be a valid {expected}."
-    if v == "minItems":
-        return f"Must have at least {expected} items."
-    if v == "maxItems":
-        return f"Must have at most {expected} items."
-    if v == "uniqueItems":
-        return "Items must be unique."
-    if v in ("oneOf", "anyOf"):
-        return "Does not match any of the allowed options."
-    return error.message
+        return "Must be " + " or ".join(_TYPE_NAMES.get(k, k) for k in kinds) + "."
+    return _MESSAGES[v].format(expected) if v in _MESSAGES else error.message
 
 
 def _closest_branch(error: jsonschema.ValidationError) -> list | None:

@@ -111,6 +111,8 @@ class BulkChangeSerializer(serializers.ModelSerializer):
 
 
 class BulkChangeCreateSerializer(serializers.Serializer):
+    """The arguments of ``bulk_change_create``, by name."""
+
     title = serializers.CharField(required=False, allow_blank=True, default="")
     query = serializers.CharField()
     patch = serializers.ListField(child=serializers.DictField(), required=False, default=list)
@@ -153,16 +155,7 @@ class BulkChangeViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         body = BulkChangeCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        bulk = bulk_services.bulk_change_create(
-            title=data["title"],
-            query=data["query"],
-            patch=data["patch"],
-            target_version=data["target_version"],
-            plan=data["plan"],
-            actor=request.user,
-        )
-        if data["dry_run"]:
-            bulk = bulk_services.bulk_dry_run_start(bulk=bulk, actor=request.user)
+        bulk = bulk_services.bulk_change_create(**data, actor=request.user)
         return Response(BulkChangeSerializer(bulk).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])

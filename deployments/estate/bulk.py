@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bundles.models import BundleVersion
-from portal.actor import actor_name, actor_user
+from portal.actor import actor_fields, actor_name
 from portal.errors import ServiceError
 from portal.events import record_event
 from portal.roles import is_ops, require_ops
@@ -31,6 +31,7 @@ __all__ = ["apply_patch", "clean_patch", "describe_change"]
 
 
 @transaction.atomic
+@transaction.atomic
 def bulk_change_create(
     *,
     title: str,
@@ -39,8 +40,10 @@ def bulk_change_create(
     target_version: BundleVersion | None = None,
     plan: bool = False,
     actor,
+    dry_run: bool = False,
 ) -> BulkChange:
-    """Record a bulk change (nothing runs yet). Only ops may."""
+    """Record a bulk change; with ``dry_run``, start testing it at once (nothing changes until a rollout).
+    Only ops may."""
     require_ops(actor, "Only platform ops can run bulk changes.")
     try:
         estate_query(query)
@@ -57,10 +60,9 @@ def bulk_change_create(
         patch=patch,
         target_version=target_version,
         plan=plan,
-        created_by=actor_user(actor),
-        created_by_name=actor_name(actor),
+        **actor_fields(actor, "created_by"),
     )
-    return bulk
+    return bulk_dry_run_start(bulk=bulk, actor=actor) if dry_run else bulk
 
 
 def upgrade_query(version: BundleVersion) -> str:
@@ -83,7 +85,7 @@ def upgrade_offer(request, version: BundleVersion | None) -> dict:
     return {"upgrade_offer": {"version": version, "count": count}} if count else {}
 
 
-def bulk_upgrade_create(*, version: BundleVersion, plan: bool = True, actor) -> BulkChange:
+def bulk_upgrade_create(*, version: BundleVersion, plan: bool = True, actor, dry_run: bool = False) -> BulkChange:
     """The offer made when a version is published: dry-run the upgrade of the deployments on older versions."""
     return bulk_change_create(
         title=f"Upgrade {version.bundle.name} to {version.version}",
@@ -91,6 +93,7 @@ def bulk_upgrade_create(*, version: BundleVersion, plan: bool = True, actor) -> 
         target_version=version,
         plan=plan,
         actor=actor,
+        dry_run=dry_run,
     )
 
 

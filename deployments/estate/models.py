@@ -83,13 +83,13 @@ class BulkChange(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
+        DRAFT = "draft"
         DRY_RUNNING = "dry_running", "Dry run in progress"
         TESTED = "tested", "Dry run done"
         ROLLING_OUT = "rolling_out", "Rolling out"
-        COMPLETED = "completed", "Completed"
-        STOPPED = "stopped", "Stopped"
-        CANCELLED = "cancelled", "Cancelled"
+        COMPLETED = "completed"
+        STOPPED = "stopped"
+        CANCELLED = "cancelled"
 
     ACTIVE = (Status.DRY_RUNNING, Status.ROLLING_OUT)
     FINISHED = (Status.COMPLETED, Status.STOPPED, Status.CANCELLED)
@@ -147,18 +147,18 @@ class BulkTarget(models.Model):
     """One deployment a bulk change selected: its dry-run verdict, then its rollout."""
 
     class Verdict(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PLANNING = "planning", "Planning"
-        CLEAN = "clean", "Clean"
-        INVALID = "invalid", "Invalid"
+        PENDING = "pending"
+        PLANNING = "planning"
+        CLEAN = "clean"
+        INVALID = "invalid"
         RISKY = "risky", "Would replace or destroy"
 
     class Rollout(models.TextChoices):
-        WAITING = "waiting", "Waiting"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
+        WAITING = "waiting"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
         HELD = "held", "Waiting for review"
-        FAILED = "failed", "Failed"
+        FAILED = "failed"
         SKIPPED = "skipped", "Not rolled out"
 
     bulk_change = models.ForeignKey(BulkChange, on_delete=models.CASCADE, related_name="targets")

@@ -27,8 +27,7 @@ from portal.events import record_event
 
 from ..choices import RUN_TERMINAL, RunAction, RunStatus
 from ..models import BulkChange, BulkTarget, Deployment, Run
-from ..runs.services import run_create
-from ..services import changed_immutables, deployment_update
+from ..services import changed_immutables, deployment_plan, deployment_update
 from .patch import apply_patch
 from .validation import Validators
 
@@ -184,15 +183,12 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
             target.verdict, target.errors = BulkTarget.Verdict.INVALID, errors
         elif bulk.plan:
             target.verdict = BulkTarget.Verdict.PLANNING
-            target.plan_run = run_create(
+            target.plan_run = deployment_plan(
                 deployment=deployment,
-                action=RunAction.PLAN,
                 actor=bulk.created_by,
                 channel=CHANNEL,
                 reason=reason,
-                auto_apply=False,
-                bundle_version=version,
-                params=proposed,
+                proposed=(version, proposed),
             )
         else:
             target.verdict = BulkTarget.Verdict.CLEAN

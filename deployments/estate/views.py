@@ -195,8 +195,8 @@ def bulk_new(request):
                 target_version=data["target_version"],
                 plan=data["plan"],
                 actor=request.user,
+                dry_run=True,
             )
-            bulk_services.bulk_dry_run_start(bulk=change, actor=request.user)
         except ServiceError as exc:
             form.add_error({"query": "q", "patch": "changes"}.get(exc.field or ""), exc.message)
         else:
@@ -213,9 +213,8 @@ def bulk_upgrade(request, version_pk: int):
     version = get_object_or_404(BundleVersion.objects.select_related("bundle"), pk=version_pk)
     try:
         change = bulk_services.bulk_upgrade_create(
-            version=version, plan=request.POST.get("plan") != "0", actor=request.user
+            version=version, plan=request.POST.get("plan") != "0", actor=request.user, dry_run=True
         )
-        bulk_services.bulk_dry_run_start(bulk=change, actor=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("bundles:detail", name=version.bundle.name)

@@ -15,7 +15,7 @@ from portal.querysets import CHANGE, object_for
 
 from ..filters import ExceptionRequestFilter
 from ..models import Deployment, Environment, ExceptionRequest
-from ..runs.api import DecisionSerializer, RunSerializer
+from ..runs.api import DecisionSerializer, RunSerializer, decide
 from ..selectors import environments_writable_by
 from .selectors import exceptions_visible_to
 from .services import exception_approve, exception_reject, exception_request_create
@@ -129,19 +129,10 @@ class ExceptionRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVie
     @extend_schema(request=DecisionSerializer, responses={202: RunSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        body = DecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        run = exception_approve(
-            request=self.get_object(), actor=request.user, comment=body.validated_data["comment"], channel="api"
-        )
+        run = decide(request, exception_approve, request=self.get_object())
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=DecisionSerializer, responses={200: ExceptionRequestSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        body = DecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        exception = exception_reject(
-            request=self.get_object(), actor=request.user, comment=body.validated_data["comment"], channel="api"
-        )
-        return Response(ExceptionRequestSerializer(exception).data)
+        return Response(ExceptionRequestSerializer(decide(request, exception_reject, request=self.get_object())).data)

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bundles.models import BundleVersion
-from portal.actor import actor_name, actor_user
+from portal.actor import actor_fields, actor_name
 from portal.errors import ServiceError
 from portal.events import record_event
 from portal.roles import require_ops
@@ -42,44 +42,40 @@ def _announce(*, event: str, actor, target, channel: str, data: dict, requester,
 @transaction.atomic
 def run_approve(*, run: Run, actor, comment: str = "", channel: str = "ui") -> Run:
     """Ops approve a plan the policy held back: the worker applies exactly that plan."""
-    name = _decision(actor=actor, comment=comment, rejecting=False, what="plan")
-    run = run_for_update(run, expected=(RunStatus.AWAITING_APPROVAL,), doing="awaiting approval")
-    basis = f"{run.approval_basis}; plan approved by {name}" + (f": {comment}" if comment else "")
-    run.transition(RunStatus.QUEUED, apply_confirmed_by=name, approval_basis=basis[:255], enqueued_at=None)
-    _announce(
-        event="run.approved",
-        actor=actor,
-        target=run.deployment,
-        channel=channel,
-        data={"run": run.pk, "comment": comment},
-        requester=run.requested_by,
-        subject=f"Run #{run.pk} of {run.deployment} approved",
-        body=f"{name} approved the plan of run #{run.pk}. {comment}".strip(),
-        path=run.get_absolute_url(),
-    )
-    transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
-    return run
+    return _decide_run(run, actor=actor, comment=comment, channel=channel, approve=True)
 
 
 @transaction.atomic
 def run_reject(*, run: Run, actor, comment: str, channel: str = "ui") -> Run:
     """Ops reject a held plan: it never applies, and the requester sees why."""
-    name = _decision(actor=actor, comment=comment, rejecting=True, what="plan")
+    return _decide_run(run, actor=actor, comment=comment, channel=channel, approve=False)
+
+
+def _decide_run(run: Run, *, actor, comment: str, channel: str, approve: bool) -> Run:
+    name = _decision(actor=actor, comment=comment, rejecting=not approve, what="plan")
     run = run_for_update(run, expected=(RunStatus.AWAITING_APPROVAL,), doing="awaiting approval")
-    run.transition(RunStatus.CANCELLED, error=f"Rejected by {name}: {comment}", plan_file=None)
-    settle_deployment(run)
+    if approve:
+        basis = f"{run.approval_basis}; plan approved by {name}" + (f": {comment}" if comment else "")
+        run.transition(RunStatus.QUEUED, apply_confirmed_by=name, approval_basis=basis[:255], enqueued_at=None)
+        said = f"{name} approved the plan of run #{run.pk}. {comment}".strip()
+        transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+    else:
+        run.transition(RunStatus.CANCELLED, error=f"Rejected by {name}: {comment}", plan_file=None)
+        settle_deployment(run)
+        said = f"{name} rejected the plan of run #{run.pk}: {comment}"
+        transaction.on_commit(lambda: run_enqueue_next(deployment_id=run.deployment_id))
+    verb = "approved" if approve else "rejected"
     _announce(
-        event="run.rejected",
+        event=f"run.{verb}",
         actor=actor,
         target=run.deployment,
         channel=channel,
         data={"run": run.pk, "comment": comment},
         requester=run.requested_by,
-        subject=f"Run #{run.pk} of {run.deployment} rejected",
-        body=f"{name} rejected the plan of run #{run.pk}: {comment}",
+        subject=f"Run #{run.pk} of {run.deployment} {verb}",
+        body=said,
         path=run.get_absolute_url(),
     )
-    transaction.on_commit(lambda: run_enqueue_next(deployment_id=run.deployment_id))
     return run
 
 
@@ -111,20 +107,17 @@ def exception_request_create(
     check = check_params(environment=environment, bundle_version=bundle_version, params=params)
     if check.ok:
         raise ServiceError("These params are within the policy: no exception is needed, just submit them.")
-    masked, encrypted = secrets.split(bundle_version.params_schema, params)
     request = ExceptionRequest.objects.create(
         environment=environment,
         bundle_version=bundle_version,
         deployment=deployment,
         name=name,
-        params=masked,
-        sensitive_params=encrypted,
         violations=check.errors,
         fields=check.fields,
         policy_version=check.policy.version,
         reason=reason,
-        requested_by=actor_user(actor),
-        requested_by_name=actor_name(actor),
+        **secrets.stored(bundle_version.params_schema, params),
+        **actor_fields(actor),
     )
     record_event(
         event_type="exception.requested",

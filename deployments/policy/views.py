@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -72,7 +75,31 @@ def exception_detail(request, pk):
     )
 
 
-def _decide(request, target, *, approve, reject, approved, rejected: str):
+@dataclass(frozen=True)
+class _Decision:
+    """How a page decides one kind of thing: the services, and what to say after ({target}, {run})."""
+
+    approve: Callable
+    reject: Callable
+    approved: str
+    rejected: str
+
+
+EXCEPTION = _Decision(
+    approve=lambda target, **kw: services.exception_approve(request=target, **kw),
+    reject=lambda target, **kw: services.exception_reject(request=target, **kw),
+    approved="Exception #{target.pk} approved: run #{run.pk} is on its way.",
+    rejected="Exception #{target.pk} rejected; {target.requested_by_name} will see why.",
+)
+HELD_PLAN = _Decision(
+    approve=lambda target, **kw: services.run_approve(run=target, **kw),
+    reject=lambda target, **kw: services.run_reject(run=target, **kw),
+    approved="Run #{run.pk} approved; it applies now.",
+    rejected="Run #{target.pk} rejected.",
+)
+
+
+def _decide(request, target, decision: _Decision):
     """An ops decision from a page (approve or reject, with a comment), for exceptions and held plans alike."""
     form = DecisionForm(request.POST)
     if not form.is_valid():
@@ -81,11 +108,11 @@ def _decide(request, target, *, approve, reject, approved, rejected: str):
     comment = form.cleaned_data["comment"]
     try:
         if form.cleaned_data["decision"] == "approve":
-            run = approve(target, actor=request.user, comment=comment)
-            messages.success(request, approved(run))
+            run = decision.approve(target, actor=request.user, comment=comment)
+            messages.success(request, decision.approved.format(target=target, run=run))
             return redirect(run)
-        reject(target, actor=request.user, comment=comment)
-        messages.info(request, rejected)
+        decision.reject(target, actor=request.user, comment=comment)
+        messages.info(request, decision.rejected.format(target=target))
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect(target)
@@ -94,27 +121,11 @@ def _decide(request, target, *, approve, reject, approved, rejected: str):
 @login_required
 @require_POST
 def exception_decide(request, pk):
-    exception = exception_for(request, pk, OPERATE, "Only platform ops decide exceptions.")
-    return _decide(
-        request,
-        exception,
-        approve=lambda target, **kw: services.exception_approve(request=target, **kw),
-        reject=lambda target, **kw: services.exception_reject(request=target, **kw),
-        approved=lambda run: f"Exception #{exception.pk} approved: run #{run.pk} is on its way.",
-        rejected=f"Exception #{exception.pk} rejected; {exception.requested_by_name} will see why.",
-    )
+    return _decide(request, exception_for(request, pk, OPERATE, "Only platform ops decide exceptions."), EXCEPTION)
 
 
 @login_required
 @require_POST
 def run_decide(request, pk):
     """Ops approve or reject a plan the environment's policy held back."""
-    run = run_for(request, pk, OPERATE, "Only platform ops approve held plans.")
-    return _decide(
-        request,
-        run,
-        approve=lambda target, **kw: services.run_approve(run=target, **kw),
-        reject=lambda target, **kw: services.run_reject(run=target, **kw),
-        approved=lambda approved_run: f"Run #{approved_run.pk} approved; it applies now.",
-        rejected=f"Run #{run.pk} rejected.",
-    )
+    return _decide(request, run_for(request, pk, OPERATE, "Only platform ops approve held plans."), HELD_PLAN)

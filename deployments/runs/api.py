@@ -70,6 +70,13 @@ class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
+def decide(http, service, **target):
+    """An ops decision through the API (a held plan, an exception): the comment from the body, ``service``'s answer."""
+    body = DecisionSerializer(data=http.data)
+    body.is_valid(raise_exception=True)
+    return service(**target, actor=http.user, channel="api", comment=body.validated_data["comment"])
+
+
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RunSerializer
     filterset_class = RunFilter
@@ -101,10 +108,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(RunLogPageSerializer(data).data)
 
     def _decide(self, request, service):
-        run = self.get_object()
-        body = DecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        run = service(run=run, actor=request.user, channel="api", comment=body.validated_data["comment"])
+        run = decide(request, service, run=self.get_object())
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: RunSerializer})

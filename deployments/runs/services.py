@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from bundles.models import BundleVersion
-from portal.actor import actor_name, actor_user
+from portal.actor import actor_fields, actor_name
 from portal.errors import ServiceError
 from portal.events import record_event
 from portal.history import record_change
@@ -42,24 +42,22 @@ def run_create(
     configuration instead, without changing the deployment: a bulk change's dry-run plan.
     """
     version = bundle_version or deployment.bundle_version
-    if params is None:
-        masked, encrypted = deployment.params, deployment.sensitive_params
+    if params is None:  # the deployment's own configuration, its secrets still encrypted
+        snapshot = {"params": deployment.params, "sensitive_params": deployment.sensitive_params}
     else:
-        masked, encrypted = secrets.split(version.params_schema, params)
+        snapshot = secrets.stored(version.params_schema, params)
     if not approval_basis and action != RunAction.APPLY:
         approval_basis = f"{action} requested by {actor_name(actor)}"
     run = Run.objects.create(
         deployment=deployment,
         action=action,
         bundle_version=version,
-        params=masked,
-        sensitive_params=encrypted,
         auto_apply=auto_apply,
-        requested_by=actor_user(actor),
-        requested_by_name=actor_name(actor),
         channel=channel,
         reason=reason,
         approval_basis=approval_basis,
+        **snapshot,
+        **actor_fields(actor),
     )
     if action == RunAction.DESTROY and deployment.status != DeploymentStatus.DESTROYING:
         deployment.status = DeploymentStatus.DESTROYING
