@@ -43,9 +43,11 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
+## make lint: ruff, the import contract (pyproject.toml [tool.importlinter]), compose file and Dockerfile.
 lint: install lint-deploy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 ## The deployment files: docker-compose.yml against the compose specification (the schema that
 ## check-jsonschema vendors), and the Dockerfile through hadolint (.hadolint.yaml). No Docker needed.

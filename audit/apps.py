@@ -1,14 +1,13 @@
 from django.apps import AppConfig
 
+from portal.events import set_recorder
+
 
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit"
 
     def ready(self) -> None:
-        from simple_history.signals import pre_create_historical_record
+        from .services import audit_event_record  # why: imports models, allowed once the registry is ready
 
-        from .history import complete_change_reason, refuse_admin_revert
-
-        pre_create_historical_record.connect(complete_change_reason, dispatch_uid="audit.complete_change_reason")
-        refuse_admin_revert()
+        set_recorder(audit_event_record)

@@ -18,41 +18,17 @@ from portal.spreadsheets import spreadsheet_safe
 
 from .selectors import EstateDiff, TimelineEntry
 
+# Where a record's subject was, and what it is: the same columns in both exports.
+_WHERE = ["name", "where", "tier", "team", "bundle"]
 TIMELINE_FIELDS = [
-    "at",
-    "kind",
-    "id",
-    "event_type",
-    "actor",
-    "channel",
-    "request_id",
-    "deployment",
-    "name",
-    "where",
-    "tier",
-    "team",
-    "bundle",
-    "approval_basis",
-    "detail",
-    "data",
+    *("at", "kind", "id", "event_type", "actor", "channel", "request_id", "deployment"),
+    *_WHERE,
+    *("approval_basis", "detail", "data"),
 ]
 DIFF_FIELDS = [
-    "kind",
-    "deployment",
-    "name",
-    "where",
-    "tier",
-    "team",
-    "bundle",
-    "old_version",
-    "new_version",
-    "old_status",
-    "new_status",
-    "path",
-    "change",
-    "old",
-    "new",
-    "runs",
+    *("kind", "deployment"),
+    *_WHERE,
+    *("old_version", "new_version", "old_status", "new_status", "path", "change", "old", "new", "runs"),
     "applied_without_approval",
 ]
 

@@ -8,9 +8,8 @@ import uuid
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
+from portal.context import bound
 from portal.roles import is_auditor, is_ops
-
-from .context import bound
 
 # An id from a trusted proxy is kept so logs across services line up; anything odd is replaced.
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

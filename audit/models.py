@@ -4,18 +4,22 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.actor import Channel
+from portal.history import ScopeColumns
+from portal.querysets import TeamScopedQuerySet
 
-class Channel(models.TextChoices):
-    UI = "ui", "Web UI"
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    BULK = "bulk", "Bulk change"
-    RESTORE = "restore", "Restore"
-    SYSTEM = "system", "System"
+__all__ = ["AuditEvent", "Channel"]
 
 
-class AuditEvent(models.Model):
-    """An append-only record of something that happened, with who did it and through which door."""
+class AuditEventQuerySet(TeamScopedQuerySet):
+    """Reviewers and ops see every event; others the events of the deployments they can see."""
+
+    team_path = "deployment__environment__project__team"
+
+
+class AuditEvent(ScopeColumns):
+    """An append-only record of something that happened, with who did it and through which door, and
+    where its subject stood then (team, project, environment, tier: the scope columns)."""
 
     event_type = models.CharField(max_length=60, db_index=True)
     actor = models.ForeignKey(
@@ -39,6 +43,8 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.SYSTEM)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

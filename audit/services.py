@@ -6,14 +6,14 @@ from typing import Any
 
 from django.db import models, transaction
 
-from .context import current_channel, current_request_id
+from deployments.models import Deployment
+from deployments.services import deployment_update
+from portal.actor import actor_name, actor_user
+from portal.context import current_channel, current_request_id
+from portal.errors import ServiceError
+from portal.history import scope_of
+
 from .models import AuditEvent, Channel
-
-
-def actor_label(actor) -> str:
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return "system"
-    return actor.get_username()
 
 
 def audit_event_record(
@@ -28,20 +28,20 @@ def audit_event_record(
     """Write one audit event. Call it inside the service's transaction so both land or neither.
 
     ``channel`` and ``request_id`` default to those of the current request (``system`` and none
-    outside a request, e.g. in the worker). The actor's name is stored as text.
+    outside a request, e.g. in the worker). The actor's name is stored as text, and the target's
+    scope (team, project, environment, tier) as it is now.
     """
-    from deployments.models import Deployment
-
     return AuditEvent.objects.create(
         event_type=event_type,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        actor_name=actor_label(actor),
+        actor=actor_user(actor),
+        actor_name=actor_name(actor),
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         deployment_id=target.pk if isinstance(target, Deployment) else None,
         data=data or {},
         channel=channel or current_channel() or Channel.SYSTEM,
         request_id=current_request_id() if request_id is None else request_id,
+        **(scope_of(target).columns() if target is not None else {}),
     )
 
 
@@ -50,10 +50,9 @@ def deployment_restore(*, deployment, history_id: int, actor, reason: str = ""):
     """Queue a run that brings ``deployment`` back to its params as of one of its history entries.
 
     It is an ordinary change through ``deployment_update`` (same validation, same policy path,
-    same run), recorded with channel ``restore`` and an event naming the entry restored.
+    same run), recorded with channel ``restore`` and an event naming the entry restored. Secrets
+    masked in the entry are the ones Slipway still holds (the deployment's, or a past run's).
     """
-    from deployments.services import ServiceError, deployment_update
-
     entry = deployment.history.filter(history_id=history_id).first()
     if entry is None:
         raise ServiceError(f"History entry #{history_id} does not belong to {deployment.name}.")

@@ -15,10 +15,10 @@ from django.views.decorators.http import require_POST
 
 from deployments.models import Deployment
 from deployments.selectors import can_change_deployment
-from deployments.services import ParamsInvalid, ServiceError
+from portal.errors import ParamsInvalid, ServiceError
 
 from . import export, services
-from .access import get_deployment_for_history, require_reviewer
+from .access import deployment_for_history, require_reviewer
 from .forms import AsOfForm, DiffForm, TimelineForm
 from .models import AuditEvent
 from .selectors import (
@@ -42,7 +42,7 @@ def _query_without_page(request) -> str:
 
 @login_required
 def timeline_view(request):
-    require_reviewer(request)
+    require_reviewer(request.user)
     form = TimelineForm(request.GET or None)
     fmt = request.GET.get("format")
     if form.is_bound and not form.is_valid():
@@ -73,7 +73,7 @@ def timeline_view(request):
 
 @login_required
 def event_detail(request, pk: int):
-    require_reviewer(request)
+    require_reviewer(request.user)
     event = get_object_or_404(AuditEvent.objects.select_related("deployment"), pk=pk)
     deployment = _event_deployment(event)
     run_id = event.data.get("run") if isinstance(event.data, dict) else None
@@ -85,7 +85,7 @@ def event_detail(request, pk: int):
 @login_required
 def config_detail(request, model: str, history_id: int):
     """One change to a team, membership, project, environment, policy or bundle, field by field."""
-    require_reviewer(request)
+    require_reviewer(request.user)
     change = config_change(model, history_id)
     if change is None:
         raise Http404("No such change.")
@@ -100,7 +100,7 @@ def _event_deployment(event: AuditEvent) -> Deployment | None:
 
 @login_required
 def as_of_view(request):
-    require_reviewer(request)
+    require_reviewer(request.user)
     form = AsOfForm(request.GET or None)
     when = form.when() if form.is_bound else AsOfForm().when()
     filters = form.filters() if form.is_bound else AsOfForm().filters()
@@ -112,7 +112,7 @@ def as_of_view(request):
 
 @login_required
 def diff_view(request):
-    require_reviewer(request)
+    require_reviewer(request.user)
     form = DiffForm(request.GET or None)
     start, end = form.window() if form.is_bound else DiffForm().window()
     filters = form.filters() if form.is_bound else DiffForm().filters()
@@ -141,7 +141,7 @@ def diff_view(request):
 
 @login_required
 def deployment_history_view(request, pk):
-    deployment = get_deployment_for_history(request, pk)
+    deployment = deployment_for_history(request.user, pk)
     steps = deployment_history(deployment)
     show_all = request.GET.get("all") == "1"
     visible = steps if show_all else [s for s in steps if s.kind != "other"]
@@ -159,7 +159,7 @@ def deployment_history_view(request, pk):
 @login_required
 @require_POST
 def deployment_restore(request, pk, history_id: int):
-    deployment = get_deployment_for_history(request, pk, write=True)
+    deployment = deployment_for_history(request.user, pk, write=True)
     try:
         run = services.deployment_restore(
             deployment=deployment,

@@ -136,7 +136,10 @@ def generate(deployments: int, versions: int, start) -> None:
         },
         f"FROM generate_series(1, {deployments}) d",
     )
-    reason = "'{\"c\":\"' || (ARRAY['ui','api','ui','bulk'])[1 + (d + k) % 4] || '\",\"a\":\"dev' || d % 50 || '\"}'"
+    # Where deployment d stands: environment 1 + d % 600, its project and team as generated above.
+    env = "(1 + d % 600)"
+    project = f"(1 + ({env} - 1) / 3)"
+    team = f"(1 + {project} % 20)"
     insert_select(
         "deployments_historicaldeployment",
         {
@@ -150,8 +153,17 @@ def generate(deployments: int, versions: int, start) -> None:
             "version": "k",
             "created_at": created,
             "history_date": when,
-            "history_change_reason": reason,
+            "history_change_reason": "''",
+            "history_channel": "(ARRAY['ui','api','ui','bulk'])[1 + (d + k) % 4]",
+            "history_actor": "'dev' || d % 50",
             "history_type": "CASE WHEN k = 1 THEN '+' ELSE '~' END",
+            "scope_team_id": team,
+            "scope_team": f"'team-' || {team}",
+            "scope_project_id": project,
+            "scope_project": f"'project-' || {project}",
+            "scope_environment_id": env,
+            "scope_environment": f"(ARRAY['proto','staging','production'])[1 + {env} % 3]",
+            "scope_tier": f"(ARRAY['prototype','staging','production'])[1 + {env} % 3]",
         },
         f"FROM generate_series(1, {deployments}) d, generate_series(1, {versions}) k",
     )

@@ -39,8 +39,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from bundles.models import Bundle, BundleVersion  # noqa: E402
-from deployments.bulk import Validators  # noqa: E402
-from deployments.estate import estate_query  # noqa: E402
+from deployments.estate.query import estate_query  # noqa: E402
+from deployments.estate.validation import Validators  # noqa: E402
 from deployments.models import Deployment, Environment, Project  # noqa: E402
 from portal.models import Team  # noqa: E402
 

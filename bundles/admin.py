@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from portal.admin import MadeElsewhere
 from portal.roles import is_ops
 
 from .diff import schema_changes, unified
@@ -18,16 +19,14 @@ from .services import bundle_version_publish_archive
 UPLOAD_MAX_BYTES = 25 * 1024 * 1024
 
 
-class BundleVersionInline(admin.TabularInline):
+class BundleVersionInline(MadeElsewhere, admin.TabularInline):
     model = BundleVersion
     fields = ["version", "module_sha256", "published_at", "published_by"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    allow_change = True
 
 
 @admin.register(Bundle)
@@ -117,27 +116,16 @@ class BundleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(BundleVersion)
-class BundleVersionAdmin(SimpleHistoryAdmin):
+class BundleVersionAdmin(MadeElsewhere, SimpleHistoryAdmin):
     """Published versions are immutable: everything is read-only here."""
 
     list_display = ["__str__", "published_at", "published_by", "sha"]
     list_filter = ["bundle"]
     search_fields = ["bundle__name", "version"]
     readonly_fields = [
-        "bundle",
-        "version",
-        "pretty_schema",
-        "ui_schema",
-        "presets",
-        "connections",
-        "artifacts",
-        "runbook",
-        "changelog",
-        "module_sha256",
-        "manifest_sha256",
-        "module_variables",
-        "published_at",
-        "published_by",
+        *("bundle", "version", "pretty_schema"),
+        *BundleVersion.PUBLISHED,
+        *("manifest_sha256", "module_variables", "published_at", "published_by"),
     ]
     exclude = ["params_schema"]
 
@@ -149,11 +137,5 @@ class BundleVersionAdmin(SimpleHistoryAdmin):
     def pretty_schema(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.params_schema, indent=2))
 
-    def has_add_permission(self, request):
-        return False
-
     def has_change_permission(self, request, obj=None):
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return False

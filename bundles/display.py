@@ -6,12 +6,10 @@ Deployment pages, exception requests and reviews show configuration as "Size: La
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .forms import _merge, _Walker
-from .schema import pointer as to_pointer
+from .schema import Resolver, human_value, pointer, sensitive_values, title, variant_title
 
 
 @dataclass
@@ -23,84 +21,71 @@ class Row:
     errors: list[str] = field(default_factory=list)
 
 
-def _title(schema: dict, name: str) -> str:
-    return str(schema.get("title") or str(name).replace("_", " ").capitalize())
-
-
-def human_value(schema: dict, value: Any) -> str:
-    """One value as a person reads it: the labels the form offers, units, Yes/No."""
-    if value is None:
-        return "—"
-    for option, label in _Walker.options(schema) or []:
-        if option == value and type(option) is type(value):
-            return label
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    unit = schema.get("x-unit")
-    return f"{value} {unit}" if unit else str(value)
-
-
 def params_rows(schema: dict, params: Any, errors: dict[str, list[str]] | None = None) -> list[Row]:
     """Every value in ``params`` (in the schema's order, then any extra keys), flattened to rows.
 
     The schema is read the way the form engine reads it (``$ref``, ``allOf``, conditions, the
-    chosen ``oneOf``/``anyOf`` variant), so a row carries the label the form showed for it."""
-    rows: list[Row] = []
-    _walk(_Walker(schema), schema, params if isinstance(params, dict) else {}, (), [], rows, errors or {})
-    return rows
+    chosen ``oneOf``/``anyOf`` variant), so a row carries the label the form showed for it. A value
+    any branch of the schema marks ``x-sensitive`` is masked, wherever it sits."""
+    params = params if isinstance(params, dict) else {}
+    hidden = {match.pointer for match in sensitive_values(schema, params)}
+    reading = _Reading(Resolver(schema), [], errors or {}, hidden)
+    reading.walk(schema, params, (), [])
+    return reading.rows
 
 
-def _object(walker: _Walker, schema: Any, value: dict, labels: list[str], path, rows) -> tuple[dict, set]:
-    """The object schema that applies to ``value`` and the names of its variant's discriminators.
-    A chosen variant gets a row of its own ("Authentication: Bearer token")."""
-    schema = walker.resolve(schema)
-    found = walker.variants(schema)
-    discriminators: set[str] = set()
-    if found and _Walker.options(schema) is None:
-        key, variants = found
-        base = walker.variant_base(schema, key)
-        index = walker.active_variant(variants, base, value)
-        chosen = variants[index]
-        if labels:
-            rows.append(Row(to_pointer(path), " \u203a ".join(labels), walker.variant_title(chosen, index)))
-        discriminators = {n for n, sub in (chosen.get("properties") or {}).items() if "const" in (sub or {})}
-        schema = _merge(walker.resolve(base), chosen)
-    return walker.effective_object(schema, value), discriminators
+@dataclass
+class _Reading:
+    resolver: Resolver
+    rows: list[Row]
+    errors: dict[str, list[str]]
+    hidden: set[str]
 
+    def _object(self, schema: Any, value: dict, labels: list[str], path) -> tuple[dict, set]:
+        """The object schema that applies to ``value`` and the names of its variant's discriminators.
+        A chosen variant gets a row of its own ("Authentication: Bearer token")."""
+        schema, variant, index = self.resolver.chosen(self.resolver.resolve(schema), value)
+        discriminators: set[str] = set()
+        if variant is not None:
+            if labels:
+                self.rows.append(Row(pointer(path), " \u203a ".join(labels), variant_title(variant, index)))
+            discriminators = {n for n, sub in (variant.get("properties") or {}).items() if "const" in (sub or {})}
+        return self.resolver.effective_object(schema, value), discriminators
 
-def _walk(walker: _Walker, schema, value, path, labels, rows, errors) -> None:
-    schema, discriminators = _object(walker, schema, value, labels, path, rows)
-    properties = schema.get("properties") or {}
-    names = [n for n in properties if n in value] + [n for n in value if n not in properties]
-    for name in names:
-        if name in discriminators:
-            continue  # said by the variant's own row
-        sub = walker.nullable(walker.resolve(properties.get(name) or {}))[0]
-        item = value[name]
-        label = [*labels, _title(sub, name)]
-        here = (*path, name)
-        if isinstance(item, dict) and not sub.get("x-sensitive"):
-            _walk(walker, sub, item, here, label, rows, errors)
-            continue
-        if isinstance(item, list) and item and all(isinstance(i, dict) for i in item):
+    def walk(self, schema, value: dict, path: tuple, labels: list[str]) -> None:
+        schema, discriminators = self._object(schema, value, labels, path)
+        properties = schema.get("properties") or {}
+        extra = schema.get("additionalProperties") if isinstance(schema.get("additionalProperties"), dict) else {}
+        names = [n for n in properties if n in value] + [n for n in value if n not in properties]
+        for name in names:
+            if name in discriminators:
+                continue  # said by the variant's own row
+            sub = self.resolver.nullable(self.resolver.resolve(properties.get(name, extra)))[0]
+            self.value(sub, value[name], (*path, name), [*labels, title(sub, name)])
+
+    def value(self, sub: dict, item: Any, here: tuple, label: list[str]) -> None:
+        where = pointer(here)
+        sensitive = where in self.hidden
+        if isinstance(item, dict) and not sensitive:
+            self.walk(sub, item, here, label)
+            return
+        if isinstance(item, list) and item and all(isinstance(i, dict) for i in item) and not sensitive:
             items = sub.get("items") or {}
             for index, element in enumerate(item):
-                _walk(walker, items, element, (*here, index), [*label[:-1], f"{label[-1]} {index + 1}"], rows, errors)
-            continue
+                self.walk(items, element, (*here, index), [*label[:-1], f"{label[-1]} {index + 1}"])
+            return
         if isinstance(item, list):
-            items = walker.resolve(sub.get("items") or {})
+            items = self.resolver.resolve(sub.get("items") or {})
             shown = ", ".join(human_value(items, i) for i in item) or "(none)"
+            sensitive = sensitive or any(pointer((*here, i)) in self.hidden for i in range(len(item)))
         else:
             shown = human_value(sub, item)
-        where = to_pointer(here)
-        rows.append(
+        self.rows.append(
             Row(
                 pointer=where,
                 label=" \u203a ".join(label),  # a right-pointing angle quote between levels
-                value="••••••" if sub.get("x-sensitive") else shown,
-                sensitive=bool(sub.get("x-sensitive")),
-                errors=list(errors.get(where, [])),
+                value="••••••" if sensitive else shown,
+                sensitive=sensitive,
+                errors=list(self.errors.get(where, [])),
             )
         )

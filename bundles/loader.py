@@ -19,7 +19,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from . import hcl, semver
-from .schema import check_params_schema, compile_validator, param_errors, pointer
+from .schema import Resolver, check_params_schema, compile_validator, param_errors, pointer, walk
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,50}[a-z0-9]$")
 MODULE_MAX_BYTES = 10 * 1024 * 1024
@@ -101,15 +101,13 @@ def _meta_problems(data: dict) -> list[str]:
 
 def _contract_problems(params: dict, connections: list, variables: dict[str, hcl.Block]) -> list[str]:
     """Params versus the module's variables: names, types, and every variable without a default covered."""
-    from .forms import _Walker  # the engine's $ref/allOf resolution, so lint sees what the form draws
-
-    walker = _Walker(params)
+    walker = Resolver(params)  # the form engine's reading ($ref, allOf), so lint sees what the form draws
     properties = _names_at(walker, params)  # conditional and variant fields are variables too
     required = set(params.get("required") or [])
     connected = {c.get("name") for c in connections if isinstance(c, dict)}
     problems = []
     for name, sub in properties.items():
-        here = f"{WHERE} /params/properties/{name.replace('~', '~0').replace('/', '~1')}"
+        here = f"{WHERE} /params{pointer(('properties', name))}"
         block = variables.get(name)
         if block is None:
             problems.append(
@@ -138,18 +136,14 @@ def _contract_problems(params: dict, connections: list, variables: dict[str, hcl
     return problems
 
 
-def _examples(schema, path=()):
-    """(pointer, schema, example) for every ``examples`` entry in a schema."""
-    if isinstance(schema, dict):
-        if isinstance(schema.get("examples"), list):
-            for index, example in enumerate(schema["examples"]):
-                yield pointer((*path, "examples", index)), schema, example
-        for key, value in schema.items():
-            if key not in ("examples", "enum", "const", "default"):
-                yield from _examples(value, (*path, key))
-    elif isinstance(schema, list):
-        for index, item in enumerate(schema):
-            yield from _examples(item, (*path, index))
+def _examples(schema):
+    """(pointer, schema, example) for every ``examples`` entry of a subschema (each place once)."""
+    seen = set()
+    for node in walk(schema):
+        if isinstance(node.schema.get("examples"), list) and node.pointer not in seen:
+            seen.add(node.pointer)
+            for index, example in enumerate(node.schema["examples"]):
+                yield f"{node.pointer}/examples/{index}", node.schema, example
 
 
 def _value_problems(params: dict, presets: list) -> list[str]:
@@ -174,7 +168,7 @@ def _value_problems(params: dict, presets: list) -> list[str]:
     return problems
 
 
-def _names_at(walker, schema: dict) -> dict[str, dict]:
+def _names_at(walker: Resolver, schema: dict) -> dict[str, dict]:
     """Every property that can appear at this level: declared, in a condition's branch or in a variant."""
     resolved = walker.resolve(schema)
     names = dict(resolved.get("properties") or {})
@@ -189,14 +183,14 @@ def _names_at(walker, schema: dict) -> dict[str, dict]:
     return names
 
 
-def _ui_problems(walker, ui, schema: dict, path: str = "/ui") -> list[str]:
+def _ui_problems(walker: Resolver, ui, schema: dict, path: str = "/ui") -> list[str]:
     if not isinstance(ui, dict):
         return []
     problems = []
     resolved = walker.nullable(walker.resolve(schema))[0]
     names = _names_at(walker, resolved)
     for key, value in ui.items():
-        here = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
+        here = path + pointer((key,))
         if key == "ui:order":
             for index, entry in enumerate(value or []):
                 if entry != "*" and entry not in names:
@@ -219,8 +213,6 @@ def read_bundle(path: Path | str) -> Manifest:
     ``manage.py lint_bundle``, ``sync_bundles`` and the admin upload all come through here, so a
     bundle is held to the same rules whichever door it comes in by.
     """
-    from .forms import _Walker
-
     root = Path(path)
     manifest_file = root / "bundle.yaml"
     src = root / "src"
@@ -262,7 +254,7 @@ def read_bundle(path: Path | str) -> Manifest:
         presets = data.get("presets") if isinstance(data.get("presets"), list) else []
         problems += _contract_problems(params, connections, variables)
         problems += _value_problems(params, presets)
-        problems += _ui_problems(_Walker(params), data.get("ui") or {}, params)
+        problems += _ui_problems(Resolver(params), data.get("ui") or {}, params)
     if problems:
         raise BundleError(root, problems)
 

@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from simple_history.models import HistoricalRecords
+
+from portal.history import tracked_history
 
 from . import semver
 from .schema import check_params_schema
@@ -20,7 +21,7 @@ class Bundle(models.Model):
     owner = models.CharField(max_length=120, blank=True, help_text="The team that curates it.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = tracked_history()
 
     class Meta:
         ordering = ["category", "name"]
@@ -34,6 +35,9 @@ class Bundle(models.Model):
 
 class BundleVersion(models.Model):
     """One published, immutable version of a bundle."""
+
+    # What a version publishes beside its schema, shown as it is (the admin's page, the API).
+    PUBLISHED = ("ui_schema", "presets", "connections", "artifacts", "runbook", "changelog", "module_sha256")
 
     bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="versions")
     version = models.CharField(max_length=64)
@@ -59,7 +63,7 @@ class BundleVersion(models.Model):
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    history = HistoricalRecords(excluded_fields=["module_archive"])
+    history = tracked_history(excluded_fields=["module_archive"])
 
     class Meta:
         ordering = ["bundle__name", "-major", "-minor", "-patch", "-prerelease"]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.db import transaction
 
+from portal.actor import actor_user
+
 from .archive import ArchiveError, extract
 from .loader import BundleError, Manifest, read_bundle
 from .models import Bundle, BundleVersion
@@ -17,6 +19,22 @@ from .models import Bundle, BundleVersion
 class PublishResult:
     version: BundleVersion
     created: bool
+
+
+# What a version keeps of its manifest under the same name.
+_KEPT_AS_IS = (
+    "version",
+    "presets",
+    "connections",
+    "artifacts",
+    "runbook",
+    "changelog",
+    "module_archive",
+    "module_sha256",
+    "manifest_sha256",
+    "module_variables",
+    "module_outputs",
+)
 
 
 @transaction.atomic
@@ -45,20 +63,10 @@ def bundle_version_publish(*, manifest: Manifest, actor=None) -> PublishResult:
 
     version = BundleVersion(
         bundle=bundle,
-        version=manifest.version,
         params_schema=manifest.params,
         ui_schema=manifest.ui,
-        presets=manifest.presets,
-        connections=manifest.connections,
-        artifacts=manifest.artifacts,
-        runbook=manifest.runbook,
-        changelog=manifest.changelog,
-        module_archive=manifest.module_archive,
-        module_sha256=manifest.module_sha256,
-        manifest_sha256=manifest.manifest_sha256,
-        module_variables=manifest.module_variables,
-        module_outputs=manifest.module_outputs,
-        published_by=actor if getattr(actor, "is_authenticated", False) else None,
+        published_by=actor_user(actor),
+        **{name: getattr(manifest, name) for name in _KEPT_AS_IS},
     )
     version.full_clean(exclude=["module_archive", "published_by"])
     version._change_reason = "published"
@@ -67,10 +75,8 @@ def bundle_version_publish(*, manifest: Manifest, actor=None) -> PublishResult:
     # The bundle's card shows the newest version's metadata.
     latest = bundle.latest_version()
     if latest == version:
-        bundle.title = manifest.title
-        bundle.description = manifest.description
-        bundle.category = manifest.category
-        bundle.icon = manifest.icon
+        for name in ("title", "description", "category", "icon"):
+            setattr(bundle, name, getattr(manifest, name))
         bundle._change_reason = f"published {manifest.version}"
         bundle.save()
     return PublishResult(version, created=True)

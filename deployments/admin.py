@@ -1,6 +1,10 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from bundles.models import Bundle
+from portal.admin import MadeElsewhere
+
+from .estate.bulk import upgrade_candidates
 from .models import (
     BulkChange,
     BulkTarget,
@@ -39,8 +43,10 @@ class EnvironmentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(SimpleHistoryAdmin):
+class DeploymentAdmin(MadeElsewhere, SimpleHistoryAdmin):
     """Read-mostly: configuration changes go through the portal so they are validated and run."""
+
+    allow_change = allow_delete = True
 
     list_display = ["name", "environment", "bundle_version", "status", "version", "updated_at"]
     list_filter = ["status", "environment__tier", "bundle_version__bundle"]
@@ -60,9 +66,6 @@ class DeploymentAdmin(SimpleHistoryAdmin):
     ]
     exclude = ["sensitive_outputs"]
 
-    def has_add_permission(self, request):
-        return False
-
 
 class RunLogLineInline(admin.TabularInline):
     model = RunLogLine
@@ -74,8 +77,10 @@ class RunLogLineInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
-    """Runs are an append-only record."""
+class RunAdmin(MadeElsewhere, admin.ModelAdmin):
+    """Runs are made by the services and kept: viewable, never added or deleted here."""
+
+    allow_change = True  # every field is read-only
 
     list_display = ["id", "deployment", "action", "status", "requested_by_name", "channel", "created_at", "finished_at"]
     list_filter = ["status", "action", "channel"]
@@ -83,43 +88,19 @@ class RunAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Run._meta.fields]
     inlines = [RunLogLineInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(RunLogLine)
-class RunLogLineAdmin(admin.ModelAdmin):
+class RunLogLineAdmin(MadeElsewhere, admin.ModelAdmin):
     list_display = ["run", "seq", "stream", "level", "text"]
     list_filter = ["stream", "level"]
     readonly_fields = ["run", "seq", "stream", "level", "text", "event", "created_at"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(StateVersion)
-class StateVersionAdmin(admin.ModelAdmin):
+class StateVersionAdmin(MadeElsewhere, admin.ModelAdmin):
     list_display = ["deployment", "serial", "lineage", "sha256", "created_by_run", "created_at"]
     readonly_fields = ["deployment", "serial", "lineage", "sha256", "created_by_run", "created_at"]
     exclude = ["encrypted_state"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Policy)
@@ -141,22 +122,13 @@ class PolicyAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ExceptionRequest)
-class ExceptionRequestAdmin(admin.ModelAdmin):
+class ExceptionRequestAdmin(MadeElsewhere, admin.ModelAdmin):
     """Decisions are made on the Approvals page, where they run through the services and are audited."""
 
     list_display = ["id", "environment", "name", "bundle_version", "status", "requested_by_name", "created_at"]
     list_filter = ["status", "environment__tier"]
     readonly_fields = [f.name for f in ExceptionRequest._meta.fields if f.name != "sensitive_params"]
     exclude = ["sensitive_params"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- The estate as a database: saved queries and bulk changes ------------------------------
@@ -169,19 +141,17 @@ class SavedQueryAdmin(admin.ModelAdmin):
     search_fields = ["name", "query"]
 
 
-class BulkTargetInline(admin.TabularInline):
+class BulkTargetInline(MadeElsewhere, admin.TabularInline):
     model = BulkTarget
     fields = ["deployment", "from_version", "verdict", "errors", "resources", "wave", "rollout", "run", "error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    allow_change = True
 
 
 @admin.register(BulkChange)
-class BulkChangeAdmin(admin.ModelAdmin):
+class BulkChangeAdmin(MadeElsewhere, admin.ModelAdmin):
     """Read-only here: bulk changes are created, dry-run and rolled out from the portal, where each step is checked.
 
     The changelist offers the bundle upgrades waiting: every latest version with deployments on older ones.
@@ -192,21 +162,12 @@ class BulkChangeAdmin(admin.ModelAdmin):
     search_fields = ["title", "query"]
     inlines = [BulkTargetInline]
     change_list_template = "deployments/bulk_admin_changelist.html"
+    allow_change = True  # every field is read-only
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in BulkChange._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def changelist_view(self, request, extra_context=None):
-        from bundles.models import Bundle
-
-        from .bulk import upgrade_candidates
-
         offers = []
         for bundle in Bundle.objects.order_by("name"):
             latest = bundle.latest_version()

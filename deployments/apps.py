@@ -15,9 +15,6 @@ class DeploymentsConfig(AppConfig):
     )
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
+        from . import wiring  # why: it imports models, which Django allows only once the registry is ready
 
-        from .models import Environment
-        from .policy import default_policy_follows_tier
-
-        post_save.connect(default_policy_follows_tier, sender=Environment, dispatch_uid="deployments.default_policy")
+        wiring.connect()

@@ -1,38 +1,42 @@
+"""The vocabularies of deployments and runs. A label the name already says ("Live" for LIVE) is left to
+Django, which derives it from the name; only the others are written out."""
+
 from django.db import models
 
 
 class Tier(models.TextChoices):
-    PROTOTYPE = "prototype", "Prototype"
-    STAGING = "staging", "Staging"
-    PRODUCTION = "production", "Production"
+    PROTOTYPE = "prototype"
+    STAGING = "staging"
+    PRODUCTION = "production"
 
 
 class DeploymentStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    DEPLOYING = "deploying", "Deploying"
-    LIVE = "live", "Live"
-    FAILED = "failed", "Failed"
-    DESTROYING = "destroying", "Destroying"
-    DESTROYED = "destroyed", "Destroyed"
-    DRIFTED = "drifted", "Drifted"
+    DRAFT = "draft"
+    DEPLOYING = "deploying"
+    LIVE = "live"
+    FAILED = "failed"
+    DESTROYING = "destroying"
+    DESTROYED = "destroyed"
+    # In the vocabulary (and the query language) for drift detection; no run outcome sets it yet.
+    DRIFTED = "drifted"
 
 
 class RunAction(models.TextChoices):
-    PLAN = "plan", "Plan"
-    APPLY = "apply", "Apply"
-    DESTROY = "destroy", "Destroy"
+    PLAN = "plan"
+    APPLY = "apply"
+    DESTROY = "destroy"
 
 
 class RunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    PLANNED = "planned", "Planned"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PLANNED = "planned"
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-    APPLYING = "applying", "Applying"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    INTERRUPTED = "interrupted", "Interrupted"
+    APPLYING = "applying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
 
 
 # A worker holds the deployment while the engine runs: at most one such run per deployment.

@@ -12,7 +12,20 @@ class EnvironmentChoiceField(forms.ModelChoiceField):
 REVIEW_HELP = "Otherwise the plan is applied at once unless it replaces or destroys something."
 
 
-class NewDeploymentForm(forms.Form):
+class ChangeReasonForm(forms.Form):
+    """What a change says about itself: why, and whether to stop at the plan."""
+
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "Why? (shown in the audit trail)"}),
+    )
+    review_first = forms.BooleanField(
+        required=False, label="Let me review the plan before it is applied", help_text=REVIEW_HELP
+    )
+
+
+class NewDeploymentForm(ChangeReasonForm):
     """The fields around the params: where it goes and what it is called."""
 
     environment = EnvironmentChoiceField(queryset=Environment.objects.none(), empty_label="— choose —")
@@ -20,29 +33,11 @@ class NewDeploymentForm(forms.Form):
         max_length=60,
         help_text="Lowercase letters, digits and dashes; unique within the environment, e.g. orders-db.",
     )
-    reason = forms.CharField(
-        required=False,
-        max_length=500,
-        widget=forms.TextInput(attrs={"placeholder": "Why? (shown in the audit trail)"}),
-    )
-    review_first = forms.BooleanField(
-        required=False, label="Let me review the plan before it is applied", help_text=REVIEW_HELP
-    )
+    field_order = ["environment", "name", "reason", "review_first"]
 
     def __init__(self, *args, environments, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["environment"].queryset = environments
-
-
-class ChangeReasonForm(forms.Form):
-    reason = forms.CharField(
-        required=False,
-        max_length=500,
-        widget=forms.TextInput(attrs={"placeholder": "Why? (shown in the audit trail)"}),
-    )
-    review_first = forms.BooleanField(
-        required=False, label="Let me review the plan before it is applied", help_text=REVIEW_HELP
-    )
 
 
 class ForceUnlockForm(forms.Form):

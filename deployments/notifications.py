@@ -2,21 +2,23 @@
 
 Links carry ``SLIPWAY_PUBLIC_URL``. A delivery that fails never fails the request that caused it, but it
 is not swallowed either: it is logged and recorded as a ``notification.failed`` audit event, which ops
-see on the overview (:func:`recent_failures`).
+see on the overview (``audit_tags.failed_notifications``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import timedelta
+import urllib.request
 
+from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
+from portal.events import record_event
 from portal.roles import OPS_GROUP
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,6 @@ def notify(*, subject: str, body: str, path: str, recipients: list[str], webhook
     text = f"{body}\n\nOpen: {link}\n"
 
     def deliver():
-        from .tasks import deliver_webhook
-
         if recipients:
             try:
                 send_mail(f"[Slipway] {subject}", text, settings.DEFAULT_FROM_EMAIL, recipients)
@@ -59,11 +59,11 @@ FAILED = "notification.failed"
 
 
 def record_failure(*, channel: str, subject: str, error: BaseException, recipients: int = 0) -> None:
-    """Leave a visible trace of a notification that did not go out (never raises: it runs after commit)."""
-    from audit.services import audit_event_record
+    """Leave a visible trace of a notification that did not go out (never raises: it runs after commit).
 
+    Ops read these on the overview (``audit_tags.failed_notifications``)."""
     try:
-        audit_event_record(
+        record_event(
             event_type=FAILED,
             data={
                 "channel": channel,
@@ -76,9 +76,24 @@ def record_failure(*, channel: str, subject: str, error: BaseException, recipien
         log.exception("could not record the failed %s notification %r", channel, subject)
 
 
-def recent_failures(hours: int = 24):
-    """Notifications that failed lately, newest first (the overview warns ops about them)."""
-    from audit.models import AuditEvent
+@shared_task(
+    name="deployments.tasks.deliver_webhook", bind=True, ignore_result=True, max_retries=5, default_retry_delay=30
+)
+def deliver_webhook(self, url: str, payload: dict) -> None:
+    """POST a notification to an environment's webhook; retried with a delay when the receiver fails."""
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # the URL is set by ops in the policy
+            response.read()
+    except OSError as exc:
+        if self.request.retries >= self.max_retries:
+            record_failure(channel="webhook", subject=payload.get("subject", ""), error=exc)
+            raise
+        raise self.retry(exc=exc) from exc
 
-    since = timezone.now() - timedelta(hours=hours)
-    return AuditEvent.objects.filter(event_type=FAILED, created_at__gte=since).order_by("-created_at")
+
+def tell(*, user, subject: str, body: str, path: str, event: str) -> None:
+    """Notify one person (the requester of a run or an exception) by email, if they have an address."""
+    notify(subject=subject, body=body, path=path, recipients=[user.email] if user and user.email else [], event=event)

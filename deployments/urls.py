@@ -1,6 +1,9 @@
 from django.urls import path
 
-from . import views, views_estate, views_policy
+from . import views
+from .estate import views as estate
+from .policy import views as policy
+from .runs import views as runs
 
 app_name = "deployments"
 urlpatterns = [
@@ -10,24 +13,24 @@ urlpatterns = [
     path("<uuid:pk>/edit/", views.deployment_edit, name="edit"),
     path("<uuid:pk>/destroy/", views.deployment_destroy, name="destroy"),
     path("<uuid:pk>/apply/", views.deployment_apply, name="apply"),
-    path("runs/<int:pk>/", views.run_detail, name="run"),
-    path("runs/<int:pk>/logs/", views.run_logs, name="run-logs"),
-    path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
-    path("runs/<int:pk>/apply/", views.run_apply, name="run-apply"),
+    path("runs/<int:pk>/", runs.run_detail, name="run"),
+    path("runs/<int:pk>/logs/", runs.run_logs, name="run-logs"),
+    path("runs/<int:pk>/cancel/", runs.run_cancel, name="run-cancel"),
+    path("runs/<int:pk>/apply/", runs.run_apply, name="run-apply"),
     path("<uuid:pk>/unlock/", views.deployment_force_unlock, name="force-unlock"),
-    path("runs/<int:pk>/decide/", views_policy.run_decide, name="run-decide"),
-    path("exceptions/", views_policy.exception_queue, name="exceptions"),
-    path("exceptions/<int:pk>/", views_policy.exception_detail, name="exception"),
-    path("exceptions/<int:pk>/decide/", views_policy.exception_decide, name="exception-decide"),
+    path("runs/<int:pk>/decide/", policy.run_decide, name="run-decide"),
+    path("exceptions/", policy.exception_queue, name="exceptions"),
+    path("exceptions/<int:pk>/", policy.exception_detail, name="exception"),
+    path("exceptions/<int:pk>/decide/", policy.exception_decide, name="exception-decide"),
     path("<uuid:pk>/outputs/<str:name>/reveal/", views.output_reveal, name="reveal"),
-    path("estate/", views_estate.estate, name="estate"),
-    path("estate/suggest/", views_estate.estate_suggest, name="estate-suggest"),
-    path("estate/dimensions/", views_estate.estate_dimensions, name="estate-dimensions"),
-    path("estate/saved/", views_estate.saved_query_save, name="estate-saved-save"),
-    path("estate/saved/<int:pk>/delete/", views_estate.saved_query_delete, name="estate-saved-delete"),
-    path("bulk/", views_estate.bulk_list, name="bulk-list"),
-    path("bulk/new/", views_estate.bulk_new, name="bulk-new"),
-    path("bulk/upgrade/<int:version_pk>/", views_estate.bulk_upgrade, name="bulk-upgrade"),
-    path("bulk/<int:pk>/", views_estate.bulk_detail, name="bulk"),
-    path("bulk/<int:pk>/action/", views_estate.bulk_action, name="bulk-action"),
+    path("estate/", estate.estate, name="estate"),
+    path("estate/suggest/", estate.estate_suggest, name="estate-suggest"),
+    path("estate/dimensions/", estate.estate_dimensions, name="estate-dimensions"),
+    path("estate/saved/", estate.saved_query_save, name="estate-saved-save"),
+    path("estate/saved/<int:pk>/delete/", estate.saved_query_delete, name="estate-saved-delete"),
+    path("bulk/", estate.bulk_list, name="bulk-list"),
+    path("bulk/new/", estate.bulk_new, name="bulk-new"),
+    path("bulk/upgrade/<int:version_pk>/", estate.bulk_upgrade, name="bulk-upgrade"),
+    path("bulk/<int:pk>/", estate.bulk_detail, name="bulk"),
+    path("bulk/<int:pk>/action/", estate.bulk_action, name="bulk-action"),
 ]

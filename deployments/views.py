@@ -1,73 +1,60 @@
+"""Deployment pages: the list, new, edit, the deployment's page, and its actions (apply, destroy,
+force-unlock, reveal). Run pages are in :mod:`.runs.views`, approvals in :mod:`.policy.views`, the
+estate and bulk changes in :mod:`.estate.views`."""
+
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from bundles.display import params_rows
 from bundles.forms import build_fields, initial_values, parse_post, render_markdown, unplaced_errors
 from bundles.models import Bundle
 from bundles.schema import param_errors
-from bundles.views import drawn_preset, form_state
+from bundles.views import drawn_preset
 from portal.crypto import decrypt
+from portal.errors import ParamsInvalid, ServiceError
+from portal.querysets import CHANGE, OPERATE, VIEW, object_for
 from portal.roles import is_ops
 
-from . import policy, services
+from . import services
 from .choices import DeploymentStatus, Tier
+from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
-from .models import Deployment, Run, StateLock
-from .selectors import (
-    can_change_deployment,
-    deployment_active_runs,
-    deployments_visible_to,
-    environments_writable_by,
-    run_log_after,
-    runs_visible_to,
-)
-from .services import ParamsInvalid, ServiceError
+from .models import Deployment, StateLock
+from .params_form import environment_from, form_state
+from .policy import rules as policy
+from .policy.services import exception_request_create
+from .runs.selectors import run_log_after
+from .runs.services import state_lock_force_unlock
+from .selectors import DEPLOYMENT_RELATED, can_change_deployment, deployment_active_runs, environments_writable_by
 
 
-def _get_deployment_for_user(request, pk, *, write: bool = False) -> Deployment:
-    """404 when the user may not see it (nothing leaks), 403 when they may see but not change it."""
-    deployment = deployments_visible_to(request.user).filter(pk=pk).first()
-    if deployment is None:
-        raise Http404("No such deployment.")
-    if write and not can_change_deployment(request.user, deployment):
-        raise PermissionDenied("You can read this deployment but not change it.")
-    return deployment
-
-
-def _get_run_for_user(request, pk) -> Run:
-    run = runs_visible_to(request.user).filter(pk=pk).first()
-    if run is None:
-        raise Http404("No such run.")
-    return run
+def deployment_for(request, pk, action: str = VIEW, message: str = "") -> Deployment:
+    """404 when the user may not see it (nothing leaks), 403 when they may see but not ``action`` it."""
+    queryset = Deployment.objects.select_related(*DEPLOYMENT_RELATED)
+    return object_for(request.user, queryset, action=action, message=message, pk=pk)
 
 
 @login_required
 def deployment_list(request):
-    qs = deployments_visible_to(request.user)
-    query = request.GET.get("q", "").strip()
-    status = request.GET.get("status", "")
-    if query:
-        qs = qs.filter(
-            Q(name__icontains=query)
-            | Q(environment__project__slug__icontains=query)
-            | Q(bundle_version__bundle__name__icontains=query)
-        )
-    if status:
-        qs = qs.filter(status=status)
-    page = Paginator(qs.order_by("-updated_at"), 50).get_page(request.GET.get("page"))
-    context = {"page": page, "query": query, "status": status, "statuses": DeploymentStatus.choices}
+    visible = Deployment.objects.visible_to(request.user).select_related(*DEPLOYMENT_RELATED)
+    filters = DeploymentFilter(request.GET, queryset=visible.order_by("-updated_at"))
+    page = Paginator(filters.qs if filters.is_valid() else visible.none(), 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "query": request.GET.get("q", "").strip(),
+        "status": request.GET.get("status", ""),
+        "statuses": DeploymentStatus.choices,
+    }
     if request.htmx and not request.htmx.boosted:
         return render(request, "deployments/list.html#results", context)
     return render(request, "deployments/list.html", context)
@@ -77,9 +64,58 @@ def _wants_outside_policy(request) -> bool:
     return (request.POST.get("outside_policy") or request.GET.get("outside_policy")) == "1"
 
 
-def _environment_from(request, environments):
-    raw = request.POST.get("environment") or request.GET.get("environment") or ""
-    return environments.filter(pk=int(raw)).first() if raw.isdigit() else None
+@dataclass
+class _Submitted:
+    """What became of a submitted params form: a response to send, or the errors to draw it again with."""
+
+    response: object = None
+    errors: dict = field(default_factory=dict)
+    violation: str | None = None
+    outside: bool = False
+
+
+def _submit(request, *, form, exception_form, target: dict, params: dict, save, done: str) -> _Submitted:
+    """The one ladder of the new and edit pages: request an exception, or save; then say what happened.
+
+    ``target`` names where the params go (environment, bundle version, name, deployment); ``save()``
+    makes the change and returns what to go to.
+    """
+    try:
+        if "request_exception" in request.POST:
+            if not exception_form.is_valid():
+                check = policy.check_params(
+                    environment=target["environment"], bundle_version=target["bundle_version"], params=params
+                )
+                raise policy.PolicyViolation(check)
+            exception = exception_request_create(
+                **target, params=params, reason=exception_form.cleaned_data["exception_reason"], actor=request.user
+            )
+            messages.success(request, f"Exception #{exception.pk} requested; ops have been notified.")
+            return _Submitted(response=redirect(exception))
+        saved = save()
+    except policy.PolicyViolation as exc:
+        # Keep what was asked for on screen (an exception asks for exactly that): draw every choice the
+        # bundle has, as "Show choices outside this policy" does.
+        return _Submitted(errors=exc.errors, violation=exc.message, outside=True)
+    except ParamsInvalid as exc:
+        return _Submitted(errors=exc.errors)
+    except ServiceError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _Submitted()
+    messages.success(request, done)
+    return _Submitted(response=redirect(saved))
+
+
+def _params_context(version, view, shown, values, submitted: _Submitted, **build) -> dict:
+    fields = build_fields(shown, version.ui_schema, values, submitted.errors, **build)
+    return {
+        "version": version,
+        "fields": fields,
+        "root_errors": unplaced_errors(fields, submitted.errors),
+        "policy_hints": view.hints,
+        "violation": submitted.violation,
+        "outside_policy": view.outside or submitted.outside,
+    }
 
 
 @login_required
@@ -89,75 +125,46 @@ def deployment_new(request, bundle_name: str):
     if version is None:
         raise Http404("This bundle has no published version.")
     environments = environments_writable_by(request.user)
-    environment = _environment_from(request, environments)
-    schema, ui = version.params_schema, version.ui_schema
+    environment = environment_from(request.POST if request.method == "POST" else request.GET, request.user)
+    schema = version.params_schema
     # The form shows what this environment's policy allows; validation still uses the full rules.
     view = policy.form_view(environment=environment, bundle_version=version, outside=_wants_outside_policy(request))
-    shown, hints, outside_policy = view.schema, view.hints, view.outside
     preset = version.preset(request.GET.get("preset", "")) if request.method == "GET" else None
-    param_errs: dict[str, list[str]] = {}
-    violation = None
     exception_form = ExceptionReasonForm(request.POST if "request_exception" in request.POST else None)
+    submitted = _Submitted()
     if request.method == "POST":
         meta = NewDeploymentForm(request.POST, environments=environments)
         values = parse_post(schema, request.POST)
         if meta.is_valid():
             data = meta.cleaned_data
-            try:
-                if "request_exception" in request.POST:
-                    if not exception_form.is_valid():
-                        raise services.PolicyViolation(
-                            policy.check_params(environment=data["environment"], bundle_version=version, params=values)
-                        )
-                    exception = services.exception_request_create(
-                        environment=data["environment"],
-                        bundle_version=version,
-                        name=data["name"],
-                        params=values,
-                        reason=exception_form.cleaned_data["exception_reason"],
-                        actor=request.user,
-                    )
-                    messages.success(request, f"Exception #{exception.pk} requested; ops have been notified.")
-                    return redirect(exception)
-                deployment = services.deployment_create(
-                    environment=data["environment"],
-                    name=data["name"],
-                    bundle_version=version,
-                    params=values,
-                    actor=request.user,
-                    channel="ui",
-                    reason=data["reason"],
-                    auto_apply=not data["review_first"],
-                )
-            except services.PolicyViolation as exc:
-                param_errs, violation = exc.errors, exc.message
-                # Keep what was asked for on screen (an exception asks for exactly that): draw every
-                # choice the bundle has, as "Show choices outside this policy" does.
-                shown, outside_policy = schema, True
-            except ParamsInvalid as exc:
-                param_errs = exc.errors
-            except ServiceError as exc:
-                meta.add_error(exc.field if exc.field in meta.fields else None, exc.message)
-            else:
-                messages.success(request, f"{deployment.name} is being deployed.")
-                return redirect(deployment)
+            target = {"environment": data["environment"], "bundle_version": version, "name": data["name"]}
+            submitted = _submit(
+                request,
+                form=meta,
+                exception_form=exception_form,
+                target=target,
+                params=values,
+                save=lambda: services.deployment_create(**target, params=values, **_said(request, data)),
+                done=f"{data['name']} is being deployed.",
+            )
+            if submitted.response is not None:
+                return submitted.response
         else:
             # Still check the params, so every error shows at once.
-            param_errs = param_errors(schema, values)
+            submitted.errors = param_errors(schema, values)
     else:
         meta = NewDeploymentForm(
             initial={"environment": environment.pk if environment else None}, environments=environments
         )
         # A re-render for another environment keeps what was typed; picking a preset starts from it,
         # and so does a preset picked whose answer never landed (the params were drawn from another).
-        drawn_from = request.GET.get("_drawn_preset", "")
         typed = (
             request.htmx
             and request.htmx.trigger_name != "preset"
             and any(k.startswith("param/") for k in request.GET)
-            and (preset or {}).get("name", "") == drawn_from
+            and (preset or {}).get("name", "") == request.GET.get("_drawn_preset", "")
         )
-        values = parse_post(schema, request.GET) if typed else initial_values(shown, preset)
+        values = parse_post(schema, request.GET) if typed else initial_values(view.schema, preset)
     meta.fields["environment"].widget.attrs.update(
         {
             "hx-get": reverse("deployments:new", args=[bundle.name]),
@@ -167,21 +174,16 @@ def deployment_new(request, bundle_name: str):
             "hx-sync": "#deploy-form:replace",  # a later pick (a preset) wins over an answer still on its way
         }
     )
-    fields = build_fields(shown, ui, values, param_errs)
+    shown = schema if submitted.outside else view.schema
     context = {
+        **_params_context(version, view, shown, values, submitted),
         "bundle": bundle,
-        "version": version,
         "meta": meta,
-        "fields": fields,
-        "root_errors": unplaced_errors(fields, param_errs),
         "presets": version.presets,
         "preset_name": preset.get("name") if preset else drawn_preset(request, version),
         "no_environments": not environments.exists(),
-        "policy_hints": hints,
         "environment": environment,
-        "violation": violation,
         "exception_form": exception_form,
-        "outside_policy": outside_policy,
         "form_url": reverse("deployments:new", args=[bundle.name]),
     }
     if request.htmx and request.method == "GET":
@@ -191,7 +193,7 @@ def deployment_new(request, bundle_name: str):
 
 @login_required
 def deployment_edit(request, pk):
-    deployment = _get_deployment_for_user(request, pk, write=True)
+    deployment = deployment_for(request, pk, CHANGE, "You can read this deployment but not change it.")
     version = deployment.bundle_version
     schema = version.params_schema
     # Stored secrets in clear (a blank field keeps them) and whether x-immutable fields are locked yet.
@@ -203,81 +205,41 @@ def deployment_edit(request, pk):
         deployment=deployment,
         outside=_wants_outside_policy(request),
     )
-    shown, hints, outside_policy = view.schema, view.hints, view.outside
-    param_errs: dict[str, list[str]] = {}
-    violation = None
     form = ChangeReasonForm(request.POST or None)
     exception_form = ExceptionReasonForm(request.POST if "request_exception" in request.POST else None)
     expected = request.POST.get("expected_version")
+    submitted = _Submitted()
+    stored = {"stored": state.stored, "lock_immutable": state.lock_immutable}
     if request.method == "POST":
-        values = parse_post(schema, request.POST, stored=state["stored"], lock_immutable=state["lock_immutable"])
+        values = parse_post(schema, request.POST, **stored)
         if form.is_valid():
-            try:
-                if "request_exception" in request.POST:
-                    if not exception_form.is_valid():
-                        raise services.PolicyViolation(
-                            policy.check_params(
-                                environment=deployment.environment, bundle_version=version, params=values
-                            )
-                        )
-                    exception = services.exception_request_create(
-                        environment=deployment.environment,
-                        bundle_version=version,
-                        name=deployment.name,
-                        params=values,
-                        reason=exception_form.cleaned_data["exception_reason"],
-                        actor=request.user,
-                        deployment=deployment,
-                    )
-                    messages.success(request, f"Exception #{exception.pk} requested; ops have been notified.")
-                    return redirect(exception)
-                services.deployment_update(
-                    deployment=deployment,
-                    params=values,
-                    actor=request.user,
-                    channel="ui",
-                    reason=form.cleaned_data["reason"],
-                    auto_apply=not form.cleaned_data["review_first"],
-                    expected_version=int(expected) if expected and expected.isdigit() else None,
-                )
-            except services.PolicyViolation as exc:
-                param_errs, violation = exc.errors, exc.message
-                # Keep what was asked for on screen (an exception asks for exactly that): draw every
-                # choice the bundle has, as "Show choices outside this policy" does.
-                shown, outside_policy = schema, True
-            except ParamsInvalid as exc:
-                param_errs = exc.errors
-            except ServiceError as exc:
-                form.add_error(None, exc.message)
-            else:
-                messages.success(request, f"Change to {deployment.name} queued.")
-                return redirect(deployment)
+            submitted = _submit(
+                request,
+                form=form,
+                exception_form=exception_form,
+                target={
+                    "environment": deployment.environment,
+                    "bundle_version": version,
+                    "name": deployment.name,
+                    "deployment": deployment,
+                },
+                params=values,
+                save=lambda: _change(request, deployment, values, form.cleaned_data, expected),
+                done=f"Change to {deployment.name} queued.",
+            )
+            if submitted.response is not None:
+                return submitted.response
     else:
         typed = request.htmx and any(k.startswith("param/") for k in request.GET)
-        values = (
-            parse_post(schema, request.GET, stored=state["stored"], lock_immutable=state["lock_immutable"])
-            if typed
-            else deployment.params
-        )
-    fields = build_fields(
-        shown,
-        version.ui_schema,
-        values,
-        param_errs,
-        stored_secrets=state["stored_secrets"],
-        lock_immutable=state["lock_immutable"],
-    )
+        values = parse_post(schema, request.GET, **stored) if typed else deployment.params
+    shown = schema if submitted.outside else view.schema
+    build = {"stored_secrets": state.stored_secrets, "lock_immutable": state.lock_immutable}
     context = {
+        **_params_context(version, view, shown, values, submitted, **build),
         "deployment": deployment,
-        "version": version,
         "form": form,
-        "fields": fields,
-        "root_errors": unplaced_errors(fields, param_errs),
-        "policy_hints": hints,
         "environment": deployment.environment,
-        "violation": violation,
         "exception_form": exception_form,
-        "outside_policy": outside_policy,
         "form_url": reverse("deployments:edit", args=[deployment.pk]),
         # The version these values were edited from. A refused save keeps it, so saving again is
         # refused again instead of writing these values over the other person's change.
@@ -290,9 +252,20 @@ def deployment_edit(request, pk):
     return render(request, "deployments/edit.html", context, status=400 if request.method == "POST" else 200)
 
 
+def _said(request, data: dict) -> dict:
+    """Who changes and why, as a change page's form says it (``ChangeReasonForm``)."""
+    return {"actor": request.user, "channel": "ui", "reason": data["reason"], "auto_apply": not data["review_first"]}
+
+
+def _change(request, deployment: Deployment, values: dict, data: dict, expected: str | None) -> Deployment:
+    version = int(expected) if expected and expected.isdigit() else None
+    services.deployment_update(deployment=deployment, params=values, expected_version=version, **_said(request, data))
+    return deployment
+
+
 @login_required
 def deployment_detail(request, pk):
-    deployment = _get_deployment_for_user(request, pk)
+    deployment = deployment_for(request, pk)
     version = deployment.bundle_version
     runs = deployment.runs.order_by("-created_at", "-id")
     active = list(deployment_active_runs(deployment))  # the one running first, then those waiting behind it
@@ -343,28 +316,34 @@ def _not_applied_because(deployment: Deployment) -> str:
     )
 
 
+def _act(request, action, done) -> None:
+    """Run ``action()`` for a page's button; its refusal becomes the message, else ``done(result)``."""
+    try:
+        result = action()
+    except (ParamsInvalid, ServiceError) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done(result))
+
+
 @login_required
 @require_POST
 def deployment_apply(request, pk):
     """Apply the deployment's current configuration again (after a discarded plan or a failure)."""
-    deployment = _get_deployment_for_user(request, pk, write=True)
-    try:
-        run = services.deployment_reapply(
+    deployment = deployment_for(request, pk, CHANGE)
+    _act(
+        request,
+        lambda: services.deployment_reapply(
             deployment=deployment, actor=request.user, reason="apply the saved configuration"
-        )
-    except ParamsInvalid as exc:
-        messages.error(request, exc.message)
-        return redirect(deployment)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return redirect(deployment)
-    messages.success(request, f"Applying configuration v{deployment.version}: run #{run.pk}.")
+        ),
+        lambda run: f"Applying configuration v{deployment.version}: run #{run.pk}.",
+    )
     return redirect(deployment)
 
 
 @login_required
 def deployment_destroy(request, pk):
-    deployment = _get_deployment_for_user(request, pk, write=True)
+    deployment = deployment_for(request, pk, CHANGE)
     form = DestroyForm(request.POST or None, deployment=deployment)
     if request.method == "POST" and form.is_valid():
         try:
@@ -379,89 +358,15 @@ def deployment_destroy(request, pk):
 
 
 @login_required
-def run_detail(request, pk):
-    run = _get_run_for_user(request, pk)
-    return render(
-        request,
-        "deployments/run.html",
-        {
-            "run": run,
-            "deployment": run.deployment,
-            "lines": run_log_after(run, 0, limit=5000),
-            "can_change": can_change_deployment(request.user, run.deployment),
-        },
-    )
-
-
-@login_required
-def run_logs(request, pk):
-    """The log tail: lines after ``?after=N``. htmx polls this until the run ends (status 286).
-
-    ``?seen=<status>`` is the status the page last showed: when the run has moved on (to planned,
-    awaiting approval, applying), the ``run-changed`` event lets the page redraw what depends on it
-    (the buttons, the runs table) while the tail keeps following."""
-    run = _get_run_for_user(request, pk)
-    after_raw = request.GET.get("after", "0") or "0"
-    after = int(after_raw) if after_raw.isdigit() else 0
-    lines = run_log_after(run, after)
-    if request.GET.get("format") == "raw":
-        text = "\n".join(line.text for line in run.log_lines.order_by("seq"))
-        response = HttpResponse(text + "\n", content_type="text/plain; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}.log"'
-        return response
-    cursor = lines[-1].seq if lines else after
-    limit_reached = len(lines) >= 500
-    finished = run.is_terminal and not limit_reached
-    context = {"run": run, "lines": lines, "cursor": cursor, "polling": not finished}
-    response = render(request, "deployments/run.html#log-tail", context)
-    if finished:
-        # 286 tells htmx to stop polling; the event lets the page refresh what the run changed.
-        response = HttpResponseStopPolling(response.content)
-        response["HX-Trigger"] = "run-finished"
-    elif request.GET.get("seen") and request.GET["seen"] != run.status:
-        response["HX-Trigger"] = "run-changed"
-    return response
-
-
-def _run_action(request, pk, service, done: str):
-    """A developer's action on a run (cancel, apply a reviewed plan): same checks, same feedback."""
-    run = _get_run_for_user(request, pk)
-    if not can_change_deployment(request.user, run.deployment):
-        raise PermissionDenied("You cannot act on runs of this deployment.")
-    try:
-        service(run=run, actor=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.info(request, done.format(run=run))
-    return redirect(run)
-
-
-@login_required
-@require_POST
-def run_cancel(request, pk):
-    return _run_action(request, pk, services.run_cancel, "Cancel requested for run #{run.pk}.")
-
-
-@login_required
-@require_POST
-def run_apply(request, pk):
-    """Confirm a reviewed plan: the worker applies exactly the plan shown."""
-    return _run_action(request, pk, services.run_confirm_apply, "Applying the plan of run #{run.pk}.")
-
-
-@login_required
 @require_POST
 def deployment_force_unlock(request, pk):
-    deployment = _get_deployment_for_user(request, pk)
-    if not is_ops(request.user):
-        raise PermissionDenied("Only platform ops can force-unlock state.")
+    deployment = deployment_for(request, pk, OPERATE, "Only platform ops can force-unlock state.")
     form = ForceUnlockForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Say why it is safe to unlock.")
         return redirect(deployment)
     try:
-        services.state_lock_force_unlock(deployment=deployment, actor=request.user, reason=form.cleaned_data["reason"])
+        state_lock_force_unlock(deployment=deployment, actor=request.user, reason=form.cleaned_data["reason"])
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -473,7 +378,7 @@ def deployment_force_unlock(request, pk):
 @require_POST
 def output_reveal(request, pk, name):
     """Show one sensitive output to someone allowed to change the deployment; every reveal is audited."""
-    deployment = _get_deployment_for_user(request, pk, write=True)
+    deployment = deployment_for(request, pk, CHANGE)
     try:
         value = services.sensitive_output_reveal(deployment=deployment, name=name, actor=request.user)
     except ServiceError as exc:

@@ -10,9 +10,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from deployments.services import ParamsInvalid, ServiceError
-
 from .crypto import KeyMismatch
+from .errors import ParamsInvalid, ServiceError
 
 
 def _pointer_errors(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -79,7 +78,7 @@ class SlipwayAutoSchema(AutoSchema):
         codes = ["400", "401", "403"]
         if "{" in self.path:
             codes.append("404")
-        from .idempotency import HEADER
+        from .idempotency import HEADER  # why: DRF loads this module from settings, before models may load
 
         if any(getattr(p, "name", None) == HEADER for p in self.get_override_parameters()):
             codes += ["409", "422"]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from simple_history.signals import pre_create_historical_record
 
 
 class PortalConfig(AppConfig):
@@ -7,3 +8,6 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers Slipway's system checks)
+        from .history import complete_history_row  # why: it defines (abstract) models: registry first
+
+        pre_create_historical_record.connect(complete_history_row, dispatch_uid="portal.complete_history_row")

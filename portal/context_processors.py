@@ -1,4 +1,17 @@
+"""What every page's navigation shows: the user's roles, and for ops how much waits for them."""
+
+from collections.abc import Callable
+
 from .roles import is_auditor, is_ops
+
+# How many things wait for an ops decision, counted by the apps that have them (they register a counter
+# at start-up: the core does not know exceptions or held plans).
+_waiting_for_ops: list[Callable[[], int]] = []
+
+
+def count_waiting_for_ops(counter: Callable[[], int]) -> None:
+    if counter not in _waiting_for_ops:
+        _waiting_for_ops.append(counter)
 
 
 def navigation(request):
@@ -8,10 +21,5 @@ def navigation(request):
     context = {"user_is_ops": is_ops(user), "user_is_auditor": is_auditor(user)}
     context["user_can_deploy"] = context["user_is_ops"] or not context["user_is_auditor"]
     if context["user_is_ops"]:
-        from deployments.models import ExceptionRequest, Run
-
-        context["waiting_for_ops"] = (
-            ExceptionRequest.objects.filter(status=ExceptionRequest.Status.PENDING).count()
-            + Run.objects.filter(status="awaiting_approval").count()
-        )
+        context["waiting_for_ops"] = sum(counter() for counter in _waiting_for_ops)
     return context

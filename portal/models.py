@@ -6,7 +6,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
+
+from .history import Scope, tracked_history
 
 
 class Team(models.Model):
@@ -17,13 +18,16 @@ class Team(models.Model):
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
-    history = HistoricalRecords()
+    history = tracked_history()
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def history_scope(self) -> Scope:
+        return Scope(team_id=self.pk, team=self.slug)
 
 
 class Membership(models.Model):
@@ -37,13 +41,16 @@ class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = tracked_history()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.get_role_display()})"
+
+    def history_scope(self) -> Scope:
+        return self.team.history_scope()
 
 
 class APIToken(models.Model):

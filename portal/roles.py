@@ -1,6 +1,7 @@
 """Global roles are Django groups; team roles are memberships."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 
 OPS_GROUP = "platform-ops"
 COMPLIANCE_GROUP = "compliance"
@@ -28,3 +29,9 @@ def is_auditor(user) -> bool:
 
 def can_read_everything(user) -> bool:
     return is_ops(user) or is_auditor(user)
+
+
+def require_ops(actor, message: str = "Only platform ops can do this.") -> None:
+    """The one check services make before an ops-only action: 403 for anyone else."""
+    if not is_ops(actor):
+        raise PermissionDenied(message)

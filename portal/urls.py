@@ -3,12 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from deployments import state_backend
+from deployments.home import home
+from deployments.runs import state_backend
 
 from . import views
 
+# The composition root: it wires every app's pages together, so it may import any layer.
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home, name="home"),
     # Throttled by django-axes like every other door (portal.throttle).
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/tokens/", views.api_tokens, name="api-tokens"),

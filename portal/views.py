@@ -1,44 +1,11 @@
-from datetime import timedelta
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.utils import timezone
-
-from deployments import notifications
-from deployments.choices import RUN_ACTIVE, RunStatus
-from deployments.selectors import deployments_visible_to, runs_visible_to
 
 from . import health
 from .models import APIToken
-from .roles import is_ops
-
-
-@login_required
-def home(request):
-    """What is running, and why: active runs first, then the estate at a glance."""
-    deployments = deployments_visible_to(request.user)
-    by_status = dict(deployments.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
-    runs = runs_visible_to(request.user)
-    # Runs the workers never picked up say more about the workers than about the runs.
-    stalled = runs.filter(status=RunStatus.QUEUED, created_at__lt=timezone.now() - timedelta(minutes=2)).count()
-    return render(
-        request,
-        "portal/home.html",
-        {
-            "by_status": by_status,
-            "total": sum(by_status.values()),
-            "active_runs": runs.filter(status__in=RUN_ACTIVE).order_by("created_at")[:20],
-            "recent_runs": runs.exclude(status__in=RUN_ACTIVE).order_by("-created_at")[:10],
-            "recent_deployments": deployments.order_by("-updated_at")[:8],
-            "stalled": stalled,
-            # Ops learn here that email (or a webhook) is not getting through, instead of never.
-            "failed_notifications": list(notifications.recent_failures()[:100]) if is_ops(request.user) else None,
-        },
-    )
 
 
 def favicon(request):

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC
 
 import django_filters
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status, viewsets
@@ -14,15 +12,14 @@ from rest_framework.decorators import api_view
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from deployments.api.serializers import RunSerializer
 from deployments.choices import DeploymentStatus, Tier
-from deployments.selectors import can_change_deployment, deployments_visible_to
+from deployments.runs.api import RunSerializer
 from portal.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from portal.idempotency import idempotent
 from portal.pagination import Pagination
-from portal.roles import can_read_everything
 
 from .. import services
+from ..access import deployment_for_history, require_reviewer
 from ..forms import AsOfForm, WhenField
 from ..models import AuditEvent, Channel
 from ..selectors import EstateFilters, deployment_history, estate_as_of, estate_diff
@@ -51,9 +48,10 @@ class AuditEventFilter(django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     deployment = django_filters.UUIDFilter(field_name="deployment_id")
     request_id = django_filters.CharFilter()
-    team = django_filters.CharFilter(field_name="deployment__environment__project__team__slug")
-    project = django_filters.CharFilter(field_name="deployment__environment__project__slug")
-    tier = django_filters.CharFilter(field_name="deployment__environment__tier")
+    # Where the event's subject stood when it was recorded.
+    team = django_filters.CharFilter(field_name="scope_team")
+    project = django_filters.CharFilter(field_name="scope_project")
+    tier = django_filters.CharFilter(field_name="scope_tier")
     bundle = django_filters.CharFilter(field_name="deployment__bundle_version__bundle__name")
 
     class Meta:
@@ -69,10 +67,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["created_at", "id"]
 
     def get_queryset(self):
-        qs = AuditEvent.objects.order_by("-created_at", "-id")
-        if can_read_everything(self.request.user):
-            return qs
-        return qs.filter(deployment_id__in=deployments_visible_to(self.request.user).values("pk"))
+        return AuditEvent.objects.visible_to(self.request.user).order_by("-created_at", "-id")
 
 
 def _when(value: str | None, name: str):
@@ -98,8 +93,7 @@ def _when(value: str | None, name: str):
 def estate_diff_view(request):
     """Deployments added, removed and changed between ``from`` and ``to``, with per-key changes,
     the runs in the window and whether a change was applied without a recorded approval."""
-    if not can_read_everything(request.user):
-        raise PermissionDenied("The estate diff is for compliance reviewers and platform ops.")
+    require_reviewer(request.user, "The estate diff is")
     start, end = _when(request.query_params.get("from"), "from"), _when(request.query_params.get("to"), "to")
     if start > end:
         raise ValidationError({"from": "Must be before `to`."})
@@ -140,28 +134,18 @@ class EstateAsOfView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return estate_as_of(timezone.now()).none()
-        if not can_read_everything(self.request.user):
-            raise PermissionDenied("The estate as of a time is for compliance reviewers and platform ops.")
+        require_reviewer(self.request.user, "The estate as of a time is")
         form = AsOfForm(self.request.query_params)
         if not form.is_valid():
             raise ValidationError({name: list(messages) for name, messages in form.errors.items()})
         return estate_as_of(form.when(), form.filters())
 
 
-def _deployment(request, pk, *, write: bool = False):
-    deployment = deployments_visible_to(request.user).filter(pk=pk).first()
-    if deployment is None:
-        raise Http404("No such deployment.")
-    if write and not can_change_deployment(request.user, deployment):
-        raise PermissionDenied("You can read this deployment but not change it.")
-    return deployment
-
-
 @extend_schema(responses=HistoryStepSerializer(many=True))
 @api_view(["GET"])
 def deployment_history_view(request, pk):
     """Every version of the deployment, newest first, with key-by-key changes and the run each caused."""
-    steps = deployment_history(_deployment(request, pk))
+    steps = deployment_history(deployment_for_history(request.user, pk))
     return Response(HistoryStepSerializer(steps, many=True).data)
 
 
@@ -170,7 +154,7 @@ def deployment_history_view(request, pk):
 @idempotent
 def deployment_restore_view(request, pk):
     """Queue a run that restores the params of one history entry (channel ``restore``)."""
-    deployment = _deployment(request, pk, write=True)
+    deployment = deployment_for_history(request.user, pk, write=True)
     serializer = RestoreSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     run = services.deployment_restore(

@@ -1,26 +1,41 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Bundle, BundleVersion
+from ..schema import describe_inputs
+
+
+class ChoiceSerializer(serializers.Serializer):
+    value = serializers.JSONField()
+    label = serializers.CharField(help_text="The label the form shows; empty when it is the value itself.")
+
+
+class InputSerializer(serializers.Serializer):
+    """One param, described in words (what ``slipway bundles show`` prints)."""
+
+    path = serializers.CharField(help_text="Dotted, with [] for the items of a list: storage.size_gb, rules[].port.")
+    depth = serializers.IntegerField()
+    type = serializers.CharField()
+    required = serializers.BooleanField()
+    immutable = serializers.BooleanField()
+    sensitive = serializers.BooleanField()
+    title = serializers.CharField()
+    constraints = serializers.ListField(child=serializers.CharField(), help_text='e.g. ">= 1", "unit days".')
+    choices = ChoiceSerializer(many=True)
+    description = serializers.CharField()
 
 
 class BundleVersionSerializer(serializers.ModelSerializer):
     bundle = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    inputs = serializers.SerializerMethodField(help_text="The params schema described in words, param by param.")
 
     class Meta:
         model = BundleVersion
-        fields = [
-            "bundle",
-            "version",
-            "params_schema",
-            "ui_schema",
-            "presets",
-            "connections",
-            "artifacts",
-            "runbook",
-            "changelog",
-            "module_sha256",
-            "published_at",
-        ]
+        fields = ["bundle", "version", "params_schema", "inputs", *BundleVersion.PUBLISHED, "published_at"]
+
+    @extend_schema_field(InputSerializer(many=True))
+    def get_inputs(self, version: BundleVersion) -> list[dict]:
+        return describe_inputs(version.params_schema or {})
 
 
 class BundleSerializer(serializers.ModelSerializer):

@@ -1,8 +1,10 @@
 from rest_framework import serializers
 
 from bundles.models import Bundle
+from bundles.schema import deep_merge
 
-from ..models import Deployment, Environment, ExceptionRequest, Project, Run, RunLogLine
+from ..models import Deployment, Environment, Project
+from ..runs.api import RunSerializer
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -19,36 +21,6 @@ class EnvironmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Environment
         fields = ["id", "project", "slug", "name", "tier"]
-
-
-class RunSerializer(serializers.ModelSerializer):
-    bundle_version = serializers.StringRelatedField()
-    progress_percent = serializers.IntegerField(read_only=True)
-
-    class Meta:
-        model = Run
-        fields = [
-            "id",
-            "deployment",
-            "action",
-            "status",
-            "bundle_version",
-            "params",
-            "auto_apply",
-            "requested_by_name",
-            "channel",
-            "reason",
-            "approval_basis",
-            "plan_summary",
-            "resources_planned",
-            "resources_done",
-            "progress_percent",
-            "error",
-            "cancel_requested",
-            "created_at",
-            "started_at",
-            "finished_at",
-        ]
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
@@ -122,7 +94,7 @@ class DeploymentCreateSerializer(serializers.Serializer):
             if preset is None:
                 names = ", ".join(p.get("name", "") for p in version.presets) or "none"
                 raise serializers.ValidationError({"preset": f"No preset {attrs['preset']!r}. Presets: {names}."})
-            params = {**(preset.get("params") or {}), **params}
+            params = deep_merge(preset.get("params") or {}, params)
         attrs["bundle_version"] = version
         attrs["params"] = params
         return attrs
@@ -136,79 +108,6 @@ class DeploymentCreatedSerializer(DeploymentSerializer):
 
     def get_run(self, deployment: Deployment) -> dict:
         return RunSerializer(deployment.runs.order_by("-created_at", "-id").first()).data
-
-
-class RunLogLineSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = RunLogLine
-        fields = ["seq", "stream", "level", "text", "event", "created_at"]
-
-
-class RunLogPageSerializer(serializers.Serializer):
-    lines = RunLogLineSerializer(many=True)
-    next = serializers.IntegerField(help_text="Pass as ?after= to get the lines that follow.")
-    finished = serializers.BooleanField(help_text="True when the run has ended and every line was returned.")
-    waiting = serializers.BooleanField(
-        help_text="True when the run waits for a person (its plan to be confirmed or approved) and every line so far "
-        "was returned: no line comes until someone acts. Poll again after that."
-    )
-    status = serializers.CharField()
-
-
-class ExceptionRequestSerializer(serializers.ModelSerializer):
-    environment = serializers.CharField(source="environment.__str__", read_only=True)
-    bundle = serializers.CharField(source="bundle_version.bundle.name", read_only=True)
-    bundle_version = serializers.CharField(source="bundle_version.version", read_only=True)
-
-    class Meta:
-        model = ExceptionRequest
-        fields = [
-            "id",
-            "environment",
-            "name",
-            "bundle",
-            "bundle_version",
-            "deployment",
-            "params",
-            "violations",
-            "fields",
-            "policy_version",
-            "reason",
-            "status",
-            "requested_by_name",
-            "decided_by_name",
-            "decision_comment",
-            "run",
-            "created_at",
-            "decided_at",
-        ]
-
-
-class ExceptionRequestCreateSerializer(serializers.Serializer):
-    """Ask for params outside the policy: for a new deployment (environment + name + bundle) or an existing one."""
-
-    deployment = serializers.UUIDField(required=False)
-    environment = serializers.PrimaryKeyRelatedField(queryset=Environment.objects.none(), required=False)
-    name = serializers.SlugField(max_length=60, required=False)
-    bundle = serializers.SlugRelatedField(slug_field="name", queryset=Bundle.objects.all(), required=False)
-    params = serializers.JSONField()
-    reason = serializers.CharField(max_length=2000)
-
-    def __init__(self, *args, environments=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if environments is not None:
-            self.fields["environment"].queryset = environments
-
-    def validate(self, attrs):
-        if not isinstance(attrs.get("params"), dict):
-            raise serializers.ValidationError({"params": "Must be a JSON object."})
-        if "deployment" not in attrs and not {"environment", "name", "bundle"} <= set(attrs):
-            raise serializers.ValidationError("Give either a deployment, or an environment, a name and a bundle.")
-        return attrs
-
-
-class DecisionSerializer(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
 class DeploymentActionSerializer(serializers.Serializer):

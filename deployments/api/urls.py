@@ -1,7 +1,9 @@
 from rest_framework.routers import SimpleRouter
 
-from .estate import BulkChangeViewSet, EstateViewSet
-from .views import DeploymentViewSet, EnvironmentViewSet, ExceptionRequestViewSet, ProjectViewSet, RunViewSet
+from ..estate.api import BulkChangeViewSet, EstateViewSet
+from ..policy.api import ExceptionRequestViewSet
+from ..runs.api import RunViewSet
+from .views import DeploymentViewSet, EnvironmentViewSet, ProjectViewSet
 
 router = SimpleRouter()
 router.register("projects", ProjectViewSet, basename="project")

@@ -5,8 +5,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from audit.history import change_reason
-from deployments import policy
+from deployments.policy import rules as policy
+from portal.history import record_change
 from portal.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def timeline(client, **filters) -> list[dict]:
 def test_a_policy_change_shows_who_why_and_what_changed(client, auditor, ops, catalog, prod_env):
     current = policy.policy_for(prod_env)
     current.overlays = {"postgres": {"properties": {"high_availability": {"const": True}}}}
-    current._change_reason = change_reason(channel="admin", actor=ops, note="production databases need a standby")
+    record_change(current, channel="admin", actor=ops, note="production databases need a standby")
     current.full_clean()
     current.save()
 
@@ -51,7 +51,7 @@ def test_a_policy_change_shows_who_why_and_what_changed(client, auditor, ops, ca
 
 def test_who_joined_a_team_is_in_that_teams_timeline(client, auditor, ops, team, other_team, outsider):
     joined = Membership(user=outsider, team=team, role="member")
-    joined._change_reason = change_reason(channel="admin", actor=ops, note="joins the payments on-call rota")
+    record_change(joined, channel="admin", actor=ops, note="joins the payments on-call rota")
     joined.save()
 
     client.force_login(auditor)

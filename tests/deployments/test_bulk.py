@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 
-from deployments import bulk
+from deployments.estate import bulk, rollout, validation
 from deployments.models import BulkChange, BulkTarget, Deployment, Policy
 from deployments.services import ServiceError
 
@@ -53,7 +53,7 @@ def echoes(catalog, proto_env, prod_env):
 
 def drive_until_settled(change, limit=20):
     for _ in range(limit):
-        if bulk.bulk_drive(change.pk) is None:
+        if rollout.bulk_drive(change.pk) is None:
             break
     change.refresh_from_db()
     return change
@@ -80,9 +80,9 @@ def test_the_dry_run_sorts_targets_by_their_effective_schema(ops, echoes, prod_e
 
 def test_validators_are_compiled_once_per_version_and_overlay(ops, echoes, monkeypatch):
     compiled = []
-    original = bulk.compile_validator
-    monkeypatch.setattr(bulk, "compile_validator", lambda schema: compiled.append(1) or original(schema))
-    validators = bulk.Validators()
+    original = validation.compile_validator
+    monkeypatch.setattr(validation, "compile_validator", lambda schema: compiled.append(1) or original(schema))
+    validators = validation.Validators()
     for d in Deployment.objects.select_related("environment", "bundle_version__bundle"):
         validators.check(environment=d.environment, bundle_version=d.bundle_version, params=d.params)
     assert len(compiled) == 1
@@ -123,16 +123,16 @@ def test_a_superseded_driver_chain_stops_and_a_quiet_one_is_restarted(ops, echoe
     )
     change = bulk.bulk_dry_run_start(bulk=change, actor=ops)
     old_token = change.driver_token
-    # Nobody drove it for a while (the worker restarted): a look at the page starts a new chain.
+    # Nobody drove it for a while (the worker restarted): the periodic kick (or the restart button) starts a new chain.
     BulkChange.objects.filter(pk=change.pk).update(driven_at=timezone.now() - timedelta(minutes=5))
     change.refresh_from_db()
-    assert bulk.bulk_kick(bulk=change)
+    assert rollout.bulk_kick(bulk=change)
     change.refresh_from_db()
     assert change.driver_token != old_token
-    assert bulk.bulk_drive(change.pk, old_token) is None  # the old chain's next message does nothing
+    assert rollout.bulk_drive(change.pk, old_token) is None  # the old chain's next message does nothing
     assert change.targets.filter(verdict=BulkTarget.Verdict.PENDING).count() == 4
-    assert not bulk.bulk_kick(bulk=change)  # fresh: no second chain
-    bulk.bulk_drive(change.pk, change.driver_token)
+    assert not rollout.bulk_kick(bulk=change)  # fresh: no second chain
+    rollout.bulk_drive(change.pk, change.driver_token)
     assert not change.targets.filter(verdict=BulkTarget.Verdict.PENDING).exists()
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from audit.history import parse_change_reason
 from audit.models import AuditEvent
 from bundles.loader import read_bundle
 from bundles.services import bundle_version_publish
-from deployments import bulk, services
-from deployments.estate import estate_query
+from deployments import services
+from deployments.estate import bulk
+from deployments.estate.query import estate_query
 from deployments.models import BulkChange, BulkTarget, Deployment, StateResource
+from portal.history import change_of
 from tests.conftest import wait_for_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -124,7 +125,7 @@ def test_a_bundle_upgrade_is_dry_run_against_every_deployment_then_rolled_out_in
     assert "14 succeeded, 0 failed, 3 waiting for review, in 4 waves" in change.message
 
     history = Deployment.objects.get(name="node-00").history.all()
-    reasons = [parse_change_reason(h.history_change_reason) for h in history]
+    reasons = [change_of(h) for h in history]
     [reason] = [r for r in reasons if r.channel == "bulk"]
     assert f"bulk change #{change.pk}" in reason.note and reason.actor == "ops"
     assert reason.basis.startswith("approved by policy")

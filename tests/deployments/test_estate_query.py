@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from deployments.estate import And, Comparison, Not, Or, QueryError, param_dimensions, parse, suggestions
+from deployments.estate.dimensions import param_dimensions, suggestions
+from deployments.estate.query import And, Comparison, Not, Or, QueryError, parse
 from deployments.models import Deployment, SavedQuery, StateResource
 
 # --- grammar ----------------------------------------------------------------------------------
@@ -119,7 +120,7 @@ def estate(catalog, proto_env, prod_env, other_env):
 
 
 def names(text):
-    from deployments.estate import estate_query
+    from deployments.estate.query import estate_query
 
     return sorted(estate_query(text).filter(Deployment.objects.all()).values_list("name", flat=True))
 

@@ -1,6 +1,6 @@
 """What the plan review says about one resource change."""
 
-from deployments.plans import UNKNOWN, attribute_diff
+from deployments.runs.plans import UNKNOWN, attribute_diff
 
 
 def test_an_attribute_known_only_after_apply_is_said_so_not_shown_as_removed():

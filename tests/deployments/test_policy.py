@@ -11,9 +11,12 @@ from django.core import mail
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from deployments import policy, services
+from deployments import services
 from deployments.models import Deployment, ExceptionRequest, Run
+from deployments.policy import rules as policy
+from deployments.policy import services as decisions
 from deployments.services import PolicyViolation
+from portal.history import change_of
 from portal.models import APIToken
 from tests.conftest import wait_for_run
 
@@ -121,7 +124,6 @@ def test_saving_a_policy_bumps_its_version_and_keeps_history(proto_env):
 
 @pytest.mark.django_db
 def test_a_new_environment_starts_with_its_tiers_policy_which_follows_the_tier_until_edited(project):
-    from audit.history import parse_change_reason
     from deployments.models import Environment, Policy
 
     env = Environment.objects.create(project=project, slug="later", name="Later")  # prototype by default
@@ -129,7 +131,7 @@ def test_a_new_environment_starts_with_its_tiers_policy_which_follows_the_tier_u
     env.tier = "production"
     env.save()
     assert Policy.objects.get(environment=env).gated_actions == ["replace", "destroy"]
-    notes = [parse_change_reason(h.history_change_reason).note for h in Policy.history.order_by("history_id")]
+    notes = [change_of(h).note for h in Policy.history.order_by("history_id")]
     assert notes[-2:] == [
         "the default policy of a new Prototype environment",
         "the default policy follows the environment's tier: Production",
@@ -209,7 +211,7 @@ def test_the_form_offers_an_exception_and_ops_are_told(
 
 @pytest.mark.django_db
 def test_a_rejected_exception_never_runs_and_the_developer_sees_why(dev, ops, dev_client, catalog, prod_env, policies):
-    exception = services.exception_request_create(
+    exception = decisions.exception_request_create(
         environment=prod_env,
         bundle_version=catalog["postgres"],
         name="db",
@@ -238,7 +240,7 @@ def test_a_rejected_exception_never_runs_and_the_developer_sees_why(dev, ops, de
 def test_only_ops_decide(dev, teammate, catalog, prod_env, policies):
     from django.core.exceptions import PermissionDenied
 
-    exception = services.exception_request_create(
+    exception = decisions.exception_request_create(
         environment=prod_env,
         bundle_version=catalog["postgres"],
         name="db",
@@ -247,7 +249,7 @@ def test_only_ops_decide(dev, teammate, catalog, prod_env, policies):
         actor=dev,
     )
     with pytest.raises(PermissionDenied):
-        services.exception_approve(request=exception, actor=teammate)
+        decisions.exception_approve(request=exception, actor=teammate)
 
 
 @pytest.mark.django_db
@@ -304,7 +306,7 @@ def test_in_policy_changes_apply_with_no_human_step(celery_worker, dev, catalog,
 def test_an_approved_exception_runs_and_every_step_is_audited(
     celery_worker, dev, ops, client, catalog, prod_env, policies
 ):
-    exception = services.exception_request_create(
+    exception = decisions.exception_request_create(
         environment=prod_env,
         bundle_version=catalog["postgres"],
         name="db",
@@ -380,7 +382,7 @@ def test_a_replace_in_production_waits_for_ops_with_the_plan_in_front_of_them(
 def test_values_approved_as_an_exception_survive_the_next_unrelated_change(
     dev, ops, dev_client, catalog, prod_env, policies
 ):
-    exception = services.exception_request_create(
+    exception = decisions.exception_request_create(
         environment=prod_env,
         bundle_version=catalog["postgres"],
         name="db",
@@ -388,7 +390,7 @@ def test_values_approved_as_an_exception_survive_the_next_unrelated_change(
         reason="load test",
         actor=dev,
     )
-    run = services.exception_approve(request=exception, actor=ops, comment="ok")
+    run = decisions.exception_approve(request=exception, actor=ops, comment="ok")
     deployment = run.deployment
     run.transition("running")
     run.transition("succeeded")
@@ -422,7 +424,7 @@ def test_the_exception_page_sets_each_requested_value_beside_the_value_now(
     deployment = services.deployment_create(
         environment=prod_env, name="db", bundle_version=catalog["postgres"], params=POSTGRES, actor=dev
     )
-    exception = services.exception_request_create(
+    exception = decisions.exception_request_create(
         environment=prod_env,
         bundle_version=catalog["postgres"],
         name="db",

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from deployments import services
 from deployments.models import Run, StateLock, StateVersion
+from deployments.runs import services as run_services
 from deployments.tasks import reap_interrupted_runs
 from portal.crypto import decrypt
 from tests.conftest import service_env, start_worker, stop_process, wait_for_run
@@ -41,7 +42,7 @@ def wait_until(predicate, timeout=60, what="condition"):
 
 def engine_processes_in(workdir_prefix: str, *, engine_only: bool = False) -> list[int]:
     """PIDs of processes working in a run's workdir: engine, plugins, provisioners (or the engine alone)."""
-    from deployments.engine import engine_binary
+    from deployments.runs.engine import engine_binary
 
     engine = os.path.realpath(engine_binary())
     pids = []
@@ -133,7 +134,7 @@ def test_cancel_mid_apply_leaves_no_engine_process_and_no_lock(celery_worker, de
         lambda: run.log_lines.filter(text__contains="terraform_data.slow[0]: Creating").exists(),
         what="the slow step to start",
     )
-    services.run_cancel(run=run, actor=dev)
+    run_services.run_cancel(run=run, actor=dev)
     run = wait_for_run(run, timeout=60)
     assert run.status == "cancelled"
     deployment.refresh_from_db()
@@ -149,7 +150,7 @@ def test_a_worker_killed_mid_apply_gives_an_interrupted_run_and_a_visible_lock(
     from deployments.tasks import execute_run
 
     monkeypatch.setattr(
-        services, "run_enqueue", lambda run_id: execute_run.apply_async(args=[run_id], queue="doomed") and True
+        run_services, "run_enqueue", lambda run_id: execute_run.apply_async(args=[run_id], queue="doomed") and True
     )
     doomed = start_worker(
         tmp_path / "doomed.log",
@@ -226,7 +227,7 @@ def test_wrong_or_expired_credentials_get_401_and_write_nothing(celery_worker, c
 def test_lock_and_unlock_follow_the_http_backend_protocol(client, dev, catalog, proto_env):
     import base64
 
-    from deployments.state_backend import credential_hash
+    from deployments.runs.state_backend import credential_hash
 
     deployment = create(proto_env, dev, catalog, "locky")
     run = deployment.runs.get()

@@ -7,8 +7,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from deployments import runner, services
+from deployments import services
 from deployments.models import Run, RunLogLine
+from deployments.runs import runner
+from deployments.runs import services as run_services
 from deployments.tasks import requeue_lost_runs
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +43,7 @@ def test_a_stale_transition_does_not_overwrite_a_concurrent_one(deployment):
 
 def test_runs_of_one_deployment_are_claimed_in_order_one_at_a_time(dev, deployment):
     first = deployment.runs.get()
-    second = services.run_request(deployment=deployment, action="apply", actor=dev)
+    second = run_services.run_create(deployment=deployment, action="apply", actor=dev)
     assert runner.claim(second.pk) is None  # the older one goes first
     assert runner.claim(first.pk) is not None
     assert runner.claim(second.pk) is None  # the first is still executing
@@ -95,7 +97,7 @@ def test_the_api_log_page_reports_the_cursor_and_the_end(dev_client, deployment)
 
 def test_cancelling_a_queued_run_ends_it_at_once(dev, deployment):
     run = deployment.runs.get()
-    services.run_cancel(run=run, actor=dev)
+    run_services.run_cancel(run=run, actor=dev)
     run.refresh_from_db()
     deployment.refresh_from_db()
     assert run.status == "cancelled"
@@ -120,5 +122,5 @@ def test_a_run_request_is_accepted_even_when_the_broker_is_down(dev, deployment,
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setattr("deployments.tasks.execute_run.apply_async", broker_down)
-    assert services.run_enqueue(run_id=deployment.runs.get().pk) is False
+    assert run_services.run_enqueue(run_id=deployment.runs.get().pk) is False
     assert deployment.runs.get().status == "queued"

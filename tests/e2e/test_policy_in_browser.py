@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from deployments import policy
+from deployments.policy import rules as policy
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import login
 

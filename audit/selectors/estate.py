@@ -1,0 +1,339 @@
+"""Reads for reviewers: the estate as of a time, and the diff between two times.
+
+"The estate at T" is, for every deployment, its newest history row at or before T, unless that
+row is a deletion or says ``destroyed``. Each history row carries the team, project, environment
+and tier its deployment had when the row was written (``portal.history``), so a deployment is filed
+where it stood at T, even if its project moved to another team or its environment changed tier
+since. The bundle never changes for a deployment (a new version stays in the same bundle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast
+
+from bundles.models import BundleVersion
+from deployments.choices import DeploymentStatus, RunAction, RunStatus
+from deployments.models import Deployment, Run
+
+from ..diff import ADDED, REMOVED, Change, diff_params, summarize
+
+HistoricalDeployment = Deployment.history.model
+
+
+@dataclass(frozen=True)
+class EstateFilters:
+    """What a reviewer narrowed the estate to. Empty means everything."""
+
+    team: str = ""
+    project: str = ""
+    tier: str = ""
+    bundle: str = ""
+    status: str = ""
+    name: str = ""
+    include_destroyed: bool = False
+
+    def scope_q(self) -> Q:
+        """Conditions on a record's scope columns (a history row or an audit event): where its subject
+        stood when it was written."""
+        q = Q()
+        for name in ("team", "project", "tier"):
+            if getattr(self, name):
+                q &= Q(**{f"scope_{name}": getattr(self, name)})
+        return q
+
+    def bundle_q(self, prefix: str = "") -> Q:
+        """The bundle (it never changes for a deployment) on a model reaching ``bundle_version`` through ``prefix``."""
+        return Q(**{f"{prefix}bundle_version__bundle__name": self.bundle}) if self.bundle else Q()
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.team or self.project or self.tier)
+
+
+# --- as of -------------------------------------------------------------------------------
+
+
+def _latest_rows(rows: QuerySet) -> QuerySet:
+    """The newest of ``rows`` for each deployment.
+
+    PostgreSQL: ``DISTINCT ON (id)`` along the (id, history_date, history_id) index added by the
+    audit migrations. Elsewhere: rows with no later row for the same deployment.
+    """
+    if connection.vendor == "postgresql":
+        newest = rows.order_by("id", "-history_date", "-history_id").distinct("id").values("history_id")
+        return HistoricalDeployment.objects.filter(history_id__in=newest).order_by()
+    newest = rows.filter(id=OuterRef("id")).order_by("-history_date", "-history_id").values("history_id")[:1]
+    return rows.filter(history_id=Subquery(newest)).order_by()
+
+
+def _ever_in_scope(rows: QuerySet, filters: EstateFilters) -> QuerySet:
+    """``rows`` of the deployments that had a row in the filters' scope among them (a narrowing that is
+    safe before choosing each one's newest row: the newest row is then checked against the scope)."""
+    if not filters.scoped:
+        return rows
+    return rows.filter(id__in=rows.filter(filters.scope_q()).values("id"))
+
+
+def estate_as_of(when: datetime, filters: EstateFilters = EstateFilters()) -> QuerySet:
+    """Historical deployment rows: every deployment as it was at ``when``, filed where it stood then."""
+    rows = HistoricalDeployment.objects.filter(filters.bundle_q(), history_date__lte=when)
+    if filters.name:
+        rows = rows.filter(name__icontains=filters.name)
+    qs = _latest_rows(_ever_in_scope(rows, filters)).filter(filters.scope_q()).exclude(history_type="-")
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    elif not filters.include_destroyed:
+        qs = qs.exclude(status=DeploymentStatus.DESTROYED)
+    return qs.select_related("bundle_version", "bundle_version__bundle").order_by(
+        "scope_project", "scope_environment", "name", "id"
+    )
+
+
+def params_summary(params: Any, limit: int = 4) -> str:
+    """``key=value`` for the first few top-level params, to recognise a configuration at a glance."""
+    if not isinstance(params, dict) or not params:
+        return "—"
+    items = [f"{key}={_scalar(value)}" for key, value in sorted(params.items())[:limit]]
+    more = len(params) - limit
+    return ", ".join(items) + (f", +{more} more" if more > 0 else "")
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{…}"
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    text = str(value)
+    return text if len(text) <= 30 else text[:29] + "…"
+
+
+# --- diff --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RunLine:
+    """A run inside the diff window: who asked, through which door, on what basis, and the outcome."""
+
+    id: int
+    action: str
+    status: str
+    requested_by: str
+    channel: str
+    reason: str
+    approval_basis: str
+    created_at: datetime
+
+    @property
+    def applied_without_approval(self) -> bool:
+        return (
+            self.status == RunStatus.SUCCEEDED
+            and self.action in (RunAction.APPLY, RunAction.DESTROY)
+            and not self.approval_basis
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "action": self.action,
+            "status": self.status,
+            "requested_by": self.requested_by,
+            "channel": self.channel,
+            "reason": self.reason,
+            "approval_basis": self.approval_basis,
+            "created_at": self.created_at.isoformat(),
+            "applied_without_approval": self.applied_without_approval,
+        }
+
+
+@dataclass(slots=True)
+class DiffEntry:
+    deployment_id: Any
+    name: str
+    kind: str  # added | removed | changed
+    environment_id: int
+    old_version_id: int | None
+    new_version_id: int | None
+    old_status: str
+    new_status: str
+    changes: list[Change] = field(default_factory=list)
+    runs: list[RunLine] = field(default_factory=list)
+    label: str = ""
+    tier: str = ""
+    team: str = ""
+    bundle: str = ""
+    old_version: str = ""
+    new_version: str = ""
+
+    @property
+    def version_changed(self) -> bool:
+        return self.kind == "changed" and self.old_version_id != self.new_version_id
+
+    @property
+    def unapproved(self) -> bool:
+        return any(run.applied_without_approval for run in self.runs)
+
+    @property
+    def summary(self) -> str:
+        return summarize(self.changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "deployment": str(self.deployment_id),
+            "name": self.name,
+            "where": self.label,
+            "tier": self.tier,
+            "team": self.team,
+            "bundle": self.bundle,
+            "kind": self.kind,
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "old_status": self.old_status,
+            "new_status": self.new_status,
+            "changes": [c.as_dict() for c in self.changes],
+            "runs": [r.as_dict() for r in self.runs],
+            "applied_without_approval": self.unapproved,
+        }
+
+
+@dataclass(slots=True)
+class EstateDiff:
+    start: datetime
+    end: datetime
+    entries: list[DiffEntry]
+
+    def counts(self) -> dict[str, int]:
+        out = {"added": 0, "removed": 0, "changed": 0, "keys_changed": 0, "without_approval": 0}
+        for entry in self.entries:
+            out[entry.kind] += 1
+            out["keys_changed"] += len(entry.changes)
+            out["without_approval"] += entry.unapproved
+        return out
+
+
+_STATE_FIELDS = (
+    "id",
+    "history_id",
+    "history_type",
+    "name",
+    "status",
+    "params",
+    "bundle_version_id",
+    "environment_id",
+    "scope_team",
+    "scope_project",
+    "scope_environment",
+    "scope_tier",
+)
+
+
+def _present(row: dict | None) -> bool:
+    return row is not None and row["history_type"] != "-" and row["status"] != DeploymentStatus.DESTROYED
+
+
+def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateFilters()) -> EstateDiff:
+    """What was added, removed and changed (params or bundle version) between ``start`` and ``end``.
+
+    Only deployments with a history row inside the window can differ, so both states are read
+    for those alone. Changes are net: a key changed and changed back inside the window is no change.
+    A deployment is filed where it stood at the end of the window (where it stood before, if it was
+    removed); a scope filter keeps those filed there.
+    """
+    window = HistoricalDeployment.objects.filter(filters.bundle_q(), history_date__gt=start, history_date__lte=end)
+    if filters.name:
+        window = window.filter(name__icontains=filters.name)
+    touched = _ever_in_scope(window, filters).order_by().values("id").distinct()
+
+    def state(when: datetime) -> dict[Any, dict]:
+        # One index probe per touched deployment (newest row at or before ``when``), rather than a
+        # walk over every row before ``when``: the window is usually small next to the estate.
+        newest = (
+            HistoricalDeployment.objects.filter(id=OuterRef("id"), history_date__lte=when)
+            .order_by("-history_date", "-history_id")
+            .values("history_id")[:1]
+        )
+        latest_ids = touched.annotate(latest=Subquery(newest)).values("latest")
+        rows = HistoricalDeployment.objects.filter(history_id__in=latest_ids).order_by()
+        # A plain fetch: tens of thousands of small rows come faster than through a server-side cursor.
+        return {row[0]: dict(zip(_STATE_FIELDS, row, strict=True)) for row in rows.values_list(*_STATE_FIELDS)}
+
+    before, after = state(start), state(end)
+    entries: list[DiffEntry] = []
+    for dep_id, new in after.items():
+        old = before.get(dep_id)
+        was, now = _present(old), _present(new)
+        if (not was and not now) or not _in_scope(new if now else old, filters):
+            continue
+        if was and now:
+            changes = diff_params(old["params"], new["params"])
+            if not changes and old["bundle_version_id"] == new["bundle_version_id"]:
+                continue
+            kind = "changed"
+        elif now:
+            kind, changes = ADDED, diff_params({}, new["params"])
+        else:
+            kind, changes = REMOVED, []
+        entries.append(
+            DiffEntry(
+                deployment_id=dep_id,
+                name=new["name"],
+                kind=kind,
+                environment_id=new["environment_id"],
+                old_version_id=old["bundle_version_id"] if was else None,
+                new_version_id=new["bundle_version_id"] if now else None,
+                old_status=old["status"] if old else "",
+                new_status=new["status"] if new["history_type"] != "-" else "deleted",
+                changes=changes,
+                label=f"{(new if now else old)['scope_project']}/{(new if now else old)['scope_environment']}",
+                tier=(new if now else old)["scope_tier"],
+                team=(new if now else old)["scope_team"],
+            )
+        )
+    _attach_runs(entries, start, end, touched)
+    _attach_labels(entries)
+    entries.sort(key=lambda e: ({"added": 0, "changed": 1, "removed": 2}[e.kind], e.label, e.name))
+    return EstateDiff(start=start, end=end, entries=entries)
+
+
+def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime, touched: QuerySet) -> None:
+    by_id = {entry.deployment_id: entry for entry in entries}
+    if not by_id:
+        return
+    runs = Run.objects.filter(created_at__gt=start, created_at__lte=end, deployment_id__in=touched)
+    fields = ("deployment_id", "id", "action", "status", "requested_by_name", "channel", "reason", "approval_basis")
+    # Tens of thousands of timestamps: read as text and parsed by datetime.fromisoformat, which is
+    # many times faster than the driver's general-purpose parser.
+    rows = runs.order_by("created_at", "id").annotate(created_text=Cast("created_at", TextField()))
+    for deployment_id, *values, created_text in rows.values_list(*fields, "created_text"):
+        entry = by_id.get(deployment_id)
+        if entry is not None:
+            entry.runs.append(RunLine(*values, created_at=_timestamp(created_text)))
+
+
+def _timestamp(text: str) -> datetime:
+    """A timestamp as the database prints it (PostgreSQL ``+00``, or SQLite's naive UTC)."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _in_scope(row: dict, filters: EstateFilters) -> bool:
+    return all(
+        not getattr(filters, name) or row[f"scope_{name}"] == getattr(filters, name)
+        for name in ("team", "project", "tier")
+    )
+
+
+def _attach_labels(entries: list[DiffEntry]) -> None:
+    """Bundle versions by name (where and whose come from the rows' scope columns)."""
+    version_ids = {v for e in entries for v in (e.old_version_id, e.new_version_id) if v}
+    versions = {v.pk: v for v in BundleVersion.objects.filter(pk__in=version_ids).select_related("bundle")}
+    for entry in entries:
+        old, new = versions.get(entry.old_version_id), versions.get(entry.new_version_id)
+        entry.old_version = str(old) if old else ""
+        entry.new_version = str(new) if new else ""
+        entry.bundle = (new or old).bundle.name if (new or old) else ""

@@ -1,0 +1,295 @@
+"""Rendering: a schema (what the environment's policy lets the form draw), ui hints and values in, a tree
+of :class:`FormField` out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jsonpointer import escape
+
+from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, defaults, same, variant_title
+from ..schema import options as _options
+from .fields import (
+    EXTRA,
+    JSON_NOTICE,
+    LEN,
+    MAPKEY,
+    PREFIX,
+    PRESENT,
+    RADIO_MAX,
+    VARIANT,
+    Choice,
+    FormField,
+    render_markdown,
+)
+
+
+class _Builder:
+    def __init__(self, resolver: Resolver, errors: dict, stored_secrets: set[str], lock_immutable: bool):
+        self.w = resolver
+        self.lock_immutable = lock_immutable
+        self.errors = errors
+        self.stored_secrets = stored_secrets
+
+    def node(self, label_name, pointer, name, schema, ui, value, required, depth) -> FormField:
+        ui = ui if isinstance(ui, dict) else {}
+        schema = self.w.resolve(schema)
+        schema, _nullable = self.w.nullable(schema)
+        f = FormField(
+            pointer=pointer,
+            name=name,
+            label=str(ui.get("ui:title") or schema.get("title") or str(label_name).replace("_", " ").capitalize()),
+            widget="text",
+            required=required,
+            help=render_markdown(ui.get("ui:help") or schema.get("description") or ""),
+            unit=str(schema.get("x-unit", "")),
+            errors=list(self.errors.get(pointer, [])),
+            group=str(ui.get("ui:group") or ""),
+            depth=depth,
+        )
+        if ui.get("ui:placeholder"):
+            f.attrs["placeholder"] = ui["ui:placeholder"]
+        if schema.get("readOnly"):
+            f.locked, f.locked_reason = True, "Read-only: set by the bundle."
+        elif schema.get("x-immutable") and self.lock_immutable:
+            f.locked, f.locked_reason = True, "Cannot be changed after the first successful apply."
+        if depth > MAX_DEPTH or schema.get("_unresolved"):
+            return self.json(f, value)
+        options = _options(schema)
+        if options is not None:
+            return self.choice(f, schema, ui, options, value)
+        kind = self.w.kind(schema)
+        if kind == "const":
+            f.widget, f.value = "const", as_text(schema["const"])
+            return f
+        found = self.w.variants(schema)
+        if found and kind in (None, "object"):
+            return self.variant(f, schema, ui, found, value, depth)
+        if kind == "boolean":
+            f.widget = "checkbox"
+            f.checked = value is True if value is not MISSING else schema.get("default") is True
+            return f
+        if kind in ("integer", "number"):
+            return self.number(f, schema, ui, kind, value)
+        if kind == "string":
+            return self.string(f, schema, ui, value)
+        if kind == "object":
+            if self.w.map_values(schema) is not None:
+                return self.map(f, schema, value, depth)
+            return self.object(f, schema, ui, value, depth)
+        if kind == "array":
+            return self.array(f, schema, ui, value, required, depth)
+        return self.json(f, value)
+
+    def json(self, f: FormField, value: Any) -> FormField:
+        f.widget = "json"
+        f.value = json.dumps(value, indent=2) if value is not MISSING else ""
+        f.notice = JSON_NOTICE
+        return f
+
+    def choice(self, f, schema, ui, options, value) -> FormField:
+        options = [(v, label) for v, label in options if v is not None]  # the blank choice stands for null
+        current = as_text(value)
+        chosen = [v for v, _ in options if value is not MISSING and same(v, value)]
+        widget = ui.get("ui:widget")
+        f.widget = widget if widget in ("select", "radio") else ("radio" if len(options) <= RADIO_MAX else "select")
+        if not f.required or not chosen:
+            f.choices.append(Choice("", "— choose —" if f.required else "(not set)", not chosen))
+        f.choices += [Choice(as_text(v), label, bool(chosen) and as_text(v) == current) for v, label in options]
+        return f
+
+    def number(self, f, schema, ui, kind, value) -> FormField:
+        f.widget = "number"
+        f.value = as_text(value)
+        for key, attr in (("minimum", "min"), ("maximum", "max")):
+            if isinstance(schema.get(key), (int, float)) and not isinstance(schema.get(key), bool):
+                f.attrs[attr] = schema[key]
+        for key, attr in (("exclusiveMinimum", "gt"), ("exclusiveMaximum", "lt")):
+            if isinstance(schema.get(key), (int, float)) and not isinstance(schema.get(key), bool):
+                f.attrs[attr] = schema[key]
+        f.attrs["step"] = schema.get("multipleOf") or (1 if kind == "integer" else "any")
+        if ui.get("ui:widget") == "range" and "min" in f.attrs and "max" in f.attrs:
+            f.widget = "range"
+            if value is MISSING:
+                f.notice = "Not set: move the slider to choose a value."
+        return f
+
+    def string(self, f, schema, ui, value) -> FormField:
+        f.value = as_text(value)
+        if schema.get("x-sensitive"):
+            f.widget, f.value, f.sensitive = "password", "", True
+            f.has_stored_secret = f.pointer in self.stored_secrets
+        elif ui.get("ui:widget") == "textarea" or schema.get("format") == "textarea" or "\n" in f.value:
+            f.widget = "textarea"  # a single-line input would strip the line breaks
+        elif ui.get("ui:widget") == "password":
+            f.widget = "password"
+        for key, attr in (("pattern", "pattern"), ("maxLength", "maxlength"), ("minLength", "minlength")):
+            if key in schema:
+                f.attrs[attr] = schema[key]
+        fmt = schema.get("format")
+        if fmt in ("email", "uri", "date") and f.widget == "text":
+            f.attrs["type"] = {"email": "email", "uri": "url", "date": "date"}[fmt]
+        return f
+
+    def object(self, f, schema, ui, value, depth) -> FormField:
+        f.widget = "object"
+        current = value if isinstance(value, dict) else {}
+        if f.pointer and not f.required:
+            # An optional section is switched on explicitly: absent and {} are different params.
+            f.attrs["toggle_name"] = PRESENT + f.pointer
+            f.attrs["toggle_id"] = f.html_id + "-present"
+            f.checked = isinstance(value, dict)
+            if not f.checked:
+                return f
+        effective = self.w.effective_object(schema, current)
+        properties = effective.get("properties") or {}
+        required = set(effective.get("required") or [])
+        controllers = self.w.controllers(schema) | self.w.controllers(effective)
+        order = list(ui.get("ui:order") or [])
+        if "*" in order:
+            rest = [n for n in properties if n not in order]
+            star = order.index("*")
+            order = order[:star] + rest + order[star + 1 :]
+        names = [n for n in order if n in properties] + [n for n in properties if n not in order]
+        for prop in names:
+            sub = properties[prop]
+            child_value = current.get(prop, MISSING) if isinstance(value, dict) else MISSING
+            child = self.node(
+                prop,
+                f"{f.pointer}/{escape(prop)}",
+                f"{f.name}/{escape(prop)}",
+                sub if isinstance(sub, dict) else {},
+                ui.get(prop) or {},
+                child_value,
+                prop in required,
+                depth + 1,
+            )
+            child.refresh = child.refresh or prop in controllers
+            f.children.append(child)
+        extra = {k: v for k, v in current.items() if k not in properties}
+        if extra:
+            f.children.append(
+                FormField(
+                    pointer=f.pointer + "#other",  # not a real pointer: no key can collide with it
+                    name=EXTRA + f.pointer,
+                    label="Other fields",
+                    widget="json",
+                    value=json.dumps(extra, indent=2),
+                    notice="These keys are not declared by the schema, so the form cannot draw them: edit as JSON.",
+                    depth=depth + 1,
+                )
+            )
+        return f
+
+    def map(self, f, schema, value, depth) -> FormField:
+        values_schema = self.w.resolve(self.w.map_values(schema))
+        if self.w.kind(values_schema) not in ("string", "integer", "number", "boolean") and not _options(values_schema):
+            return self.json(f, value)
+        f.widget = "map"
+        items = list(value.items()) if isinstance(value, dict) else []
+        if isinstance(value, dict):
+            f.hidden.append((LEN + f.pointer, str(len(items))))
+        for index, (key, item) in enumerate(items):
+            row = self.node(
+                key, f"{f.pointer}/{escape(key)}", f"{f.name}/{index}", values_schema, {}, item, True, depth + 1
+            )
+            row.label, row.key_name, row.key_value = f"Value for key {index + 1}", f"{MAPKEY}{f.pointer}/{index}", key
+            f.rows.append(row)
+        f.can_add = not f.locked
+        f.can_remove = not f.locked
+        return f
+
+    def array(self, f, schema, ui, value, required, depth) -> FormField:
+        items = value if isinstance(value, list) else []
+        item_ui = ui.get("items") if isinstance(ui.get("items"), dict) else {}
+        tuple_schemas = self.w.tuple_items(schema)
+        item_schema = self.w.resolve(schema.get("items")) if tuple_schemas is None else None
+        for key, attr in (("minItems", "minitems"), ("maxItems", "maxitems")):
+            if key in schema:
+                f.attrs[attr] = schema[key]
+        if tuple_schemas is None and item_schema is not None and schema.get("uniqueItems"):
+            options = _options(item_schema)
+            if options is not None:
+                f.widget = "multiselect"
+                chosen = [as_text(v) for v in items]
+                # Selected options first, in the value's order: a browser posts them in document order.
+                ordered = sorted(options, key=lambda o: chosen.index(as_text(o[0])) if as_text(o[0]) in chosen else 1e9)
+                f.choices = [Choice(as_text(v), label, as_text(v) in chosen) for v, label in ordered]
+                if isinstance(value, list):
+                    f.hidden.append((LEN + f.pointer, str(len(items))))
+                return f
+        if tuple_schemas is None and not isinstance(schema.get("items"), dict):
+            return self.json(f, value)
+        if tuple_schemas is not None and len(items) > len(tuple_schemas):
+            return self.json(f, value)
+        f.widget = "array"
+        if tuple_schemas is not None:
+            count = len(tuple_schemas) if (isinstance(value, list) or required) else 0
+            if isinstance(value, list):
+                count = len(items)
+        else:
+            count = len(items)
+        if isinstance(value, list) or count:
+            f.hidden.append((LEN + f.pointer, str(count)))
+        for index in range(count):
+            sub = tuple_schemas[index] if tuple_schemas is not None else schema["items"]
+            row = self.node(
+                f"{f.label} item {index + 1}",
+                f"{f.pointer}/{index}",
+                f"{f.name}/{index}",
+                sub,
+                item_ui,
+                items[index] if index < len(items) else MISSING,
+                True,
+                depth + 1,
+            )
+            if row.widget not in ("object", "array", "variant", "map"):
+                row.label = f"{f.label} item {index + 1}"
+            f.rows.append(row)
+        if tuple_schemas is None and not f.locked:
+            f.can_add = count < schema.get("maxItems", 10**9)
+            f.can_remove = count > schema.get("minItems", 0)
+        return f
+
+    def variant(self, f, schema, ui, found, value, depth) -> FormField:
+        key, variants = found
+        base = self.w.variant_base(schema, key)
+        f.widget = "variant"
+        f.refresh = True
+        chosen = self.w.active_variant(variants, base, value) if value is not MISSING else -1
+        f.choices.append(Choice("", "— choose —" if f.required else "(not set)", chosen < 0))
+        f.choices += [Choice(str(i), variant_title(v, i), i == chosen) for i, v in enumerate(variants)]
+        f.attrs["selector_name"] = VARIANT + f.pointer
+        f.attrs["selector_id"] = f.html_id + "-variant"
+        if chosen >= 0:
+            merged = combine(base, variants[chosen])
+            merged.pop("title", None)
+            child = self.node(f.label, f.pointer, f.name, merged, ui, value, True, depth + 1)
+            child.errors = []  # the variant's own errors are shown once, on the selector
+            child.help = ""
+            f.children.append(child)
+        return f
+
+
+def build_fields(
+    schema: dict,
+    ui: dict | None = None,
+    values: dict | None = None,
+    errors: dict[str, list[str]] | None = None,
+    *,
+    stored_secrets: set[str] | None = None,
+    lock_immutable: bool = False,
+) -> list[FormField]:
+    """The fields for a params object, in ``ui:order`` order, filled from ``values`` (or the defaults).
+
+    ``stored_secrets`` are pointers (or top-level names) of sensitive values already stored: their
+    field says so and a blank submission keeps them. ``lock_immutable`` makes ``x-immutable``
+    fields read-only (after the deployment's first successful apply).
+    """
+    resolver = Resolver(schema)
+    secrets = {s if s.startswith("/") else "/" + escape(s) for s in (stored_secrets or set())}
+    builder = _Builder(resolver, errors or {}, secrets, lock_immutable)
+    start = values if values is not None else defaults(resolver, schema)
+    root = builder.node("params", "", PREFIX, schema, ui or {}, start, True, 0)
+    return root.children if root.widget == "object" else [root]

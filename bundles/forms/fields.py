@@ -1,0 +1,124 @@
+"""The form's nodes: one :class:`FormField` per value, nested as the params are, and the helpers
+that find fields and place errors. (The package docstring says how inputs are named.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import markdown
+import nh3
+from django.utils.safestring import SafeString, mark_safe
+
+PREFIX = "param"
+LEN, VARIANT, PRESENT, EXTRA, MAPKEY = "_len", "_variant", "_present", "_extra", "_mapk"
+RADIO_MAX = 4
+JSON_NOTICE = "This field is edited as JSON: the form cannot draw it yet."
+
+
+@dataclass
+class Choice:
+    value: str
+    label: str
+    selected: bool = False
+
+
+@dataclass
+class FormField:
+    """One node of the form. Scalars have a widget; ``object``, ``array``, ``map`` and ``variant`` nest.
+
+    widget is one of: text, textarea, password, number, range, select, radio, checkbox,
+    multiselect, const, json, object, array, map, variant.
+    """
+
+    pointer: str
+    name: str
+    label: str
+    widget: str
+    value: str = ""
+    checked: bool = False
+    required: bool = False
+    help: SafeString | str = ""
+    unit: str = ""
+    choices: list[Choice] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    notice: str = ""
+    sensitive: bool = False
+    has_stored_secret: bool = False
+    locked: bool = False
+    locked_reason: str = ""
+    refresh: bool = False  # a change re-renders the form: it controls a condition or a variant
+    children: list[FormField] = field(default_factory=list)
+    rows: list[FormField] = field(default_factory=list)
+    hidden: list[tuple[str, str]] = field(default_factory=list)
+    can_add: bool = False
+    can_remove: bool = False
+    key_name: str = ""  # a map row: the input holding the key
+    key_value: str = ""
+    group: str = ""
+    depth: int = 0
+
+    @property
+    def html_id(self) -> str:
+        return "f" + self.name[len(PREFIX) :].replace("/", "-").replace("~", "_").replace(" ", "_")
+
+    @property
+    def path(self) -> str:
+        """The name without its prefix: the pointer, with row indexes for map entries too."""
+        return self.name[len(PREFIX) :]
+
+    @property
+    def error_id(self) -> str:
+        return self.html_id + "-errors"
+
+    @property
+    def help_id(self) -> str:
+        return self.html_id + "-help"
+
+    @property
+    def described_by(self) -> str:
+        ids = []
+        if self.help or self.unit or "min" in self.attrs or "max" in self.attrs:
+            ids.append(self.help_id)
+        if self.errors:
+            ids.append(self.error_id)
+        return " ".join(ids)
+
+    def walk(self):
+        """This node and every node below it."""
+        yield self
+        for child in (*self.children, *self.rows):
+            yield from child.walk()
+
+
+def render_markdown(text: str) -> SafeString:
+    """Markdown to HTML, sanitised: bundle text is trusted to ops, never to run scripts."""
+    if not text:
+        return mark_safe("")
+    html = markdown.markdown(str(text), extensions=["extra"])
+    return mark_safe(nh3.clean(html, link_rel="noopener noreferrer"))
+
+
+def all_fields(fields: list[FormField]):
+    for f in fields:
+        yield from f.walk()
+
+
+def find_field(fields: list[FormField], name: str) -> FormField | None:
+    """The node whose input (or variant selector) is named ``name``: the target of a live validation."""
+    for f in all_fields(fields):
+        if name in (f.name, f.attrs.get("selector_name"), f.key_name):
+            return f
+    return None
+
+
+def unplaced_errors(fields: list[FormField], errors: dict[str, list[str]]) -> list[str]:
+    """Errors with no field to stand beside (the object itself, undeclared keys), for the top of the form."""
+    placed = {f.pointer for f in all_fields(fields)}
+    return [
+        f"{pointer}: {message}" if pointer else message
+        for pointer, messages in errors.items()
+        if pointer not in placed
+        for message in messages
+    ]

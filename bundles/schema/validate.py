@@ -1,0 +1,183 @@
+"""Validation: a compiled validator per schema, and its errors keyed by the JSON pointer of the field.
+
+jsonschema has the final say on every parameter set. Validators are compiled once per schema and
+cached; remote ``$ref`` are never fetched (:data:`refs.REGISTRY`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import SchemaError
+
+from .dialect import DEFAULT, validator_class
+from .refs import REGISTRY, pointer, remote_refs
+
+
+def _digest(schema: dict) -> str:
+    return hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def compile_validator(schema: dict):
+    """A validator for ``schema``, in its dialect (:func:`dialect.validator_class`)."""
+    key = _digest(schema)
+    validator = _COMPILED.get(key)
+    if validator is None:
+        cls = validator_class(schema)
+        validator = cls(schema, registry=REGISTRY, format_checker=cls.FORMAT_CHECKER)
+        if len(_COMPILED) > 512:
+            _COMPILED.clear()
+        _COMPILED[key] = validator
+    return validator
+
+
+def _schema_problems(schema: dict, cls) -> list[str]:
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        return [f"{pointer(exc.absolute_path) or '/'}: invalid JSON Schema: {exc.message}"]
+    return []
+
+
+def check_params_schema(schema: Any) -> list[str]:
+    """Problems with a bundle's params schema, each naming its JSON pointer. Empty when fine."""
+    if not isinstance(schema, dict):
+        return ["params must be a JSON Schema object."]
+    problems = _schema_problems(schema, validator_class(schema))
+    if schema.get("type") != "object":
+        problems.append('/type: the params schema must have "type": "object".')
+    for where, ref in remote_refs(schema):
+        problems.append(f"{where}: remote reference {ref!r} is not allowed; a bundle's schema must be self-contained.")
+    return problems
+
+
+def _describe(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+# What each failed keyword means, in words ({} is the keyword's value).
+_MESSAGES = {
+    "minimum": "Must be at least {}.",
+    "maximum": "Must be at most {}.",
+    "exclusiveMinimum": "Must be greater than {}.",
+    "exclusiveMaximum": "Must be less than {}.",
+    "multipleOf": "Must be a multiple of {}.",
+    "minLength": "Must be at least {} characters long.",
+    "maxLength": "Must be at most {} characters long.",
+    "pattern": "Must match the pattern {}.",
+    "format": "Must be a valid {}.",
+    "minItems": "Must have at least {} items.",
+    "maxItems": "Must have at most {} items.",
+    "uniqueItems": "Items must be unique.",
+    "oneOf": "Does not match any of the allowed options.",
+    "anyOf": "Does not match any of the allowed options.",
+}
+_TYPE_NAMES = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+    "null": "empty",
+}
+
+
+def _friendly(error: jsonschema.ValidationError) -> str:
+    v, expected = error.validator, error.validator_value
+    if v == "enum":
+        return "Must be one of: " + ", ".join(_describe(x) for x in expected) + "."
+    if v == "const":
+        return f"Must be {_describe(expected)}."
+    if v == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        return "Must be " + " or ".join(_TYPE_NAMES.get(k, k) for k in kinds) + "."
+    return _MESSAGES[v].format(expected) if v in _MESSAGES else error.message
+
+
+def _closest_branch(error: jsonschema.ValidationError) -> list | None:
+    """The errors of the ``oneOf``/``anyOf`` branch the value was most likely meant for.
+
+    A branch whose constant discriminator or type already fails is not the one the user chose; among
+    the rest, the one with the fewest errors. None when no branch stands out (then the message stays
+    on the field itself).
+    """
+    branches: dict[int, list] = {}
+    for sub in error.context:
+        branches.setdefault(sub.schema_path[0] if sub.schema_path else 0, []).append(sub)
+    if not branches:
+        return None
+
+    def mismatch(subs) -> bool:
+        return any(s.validator in ("const", "type") and len(s.relative_path) <= 1 for s in subs)
+
+    fitting = [subs for _, subs in sorted(branches.items()) if not mismatch(subs)]
+    if not fitting:
+        return None
+    return min(fitting, key=len)
+
+
+def _errors_of(errors) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    _collect(errors, out)
+    return out
+
+
+def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
+    """Validate params; return messages keyed by the JSON pointer of the field they belong to."""
+    validator = compile_validator(schema)
+    errors: dict[str, list[str]] = {}
+    _collect(validator.iter_errors(params), errors)
+    return errors
+
+
+def _collect(found, errors: dict[str, list[str]]) -> None:
+    for error in found:
+        base = list(error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, dict):
+            for name in error.validator_value:
+                if name not in error.instance and repr(name) in error.message:
+                    errors.setdefault(pointer([*base, name]), []).append("This field is required.")
+            continue
+        if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
+            declared = set((error.schema.get("properties") or {}).keys())
+            extras = [k for k in error.instance if k not in declared] or [None]
+            for name in extras:
+                where = pointer([*base, name]) if name is not None else pointer(base)
+                errors.setdefault(where, []).append(
+                    f"Unknown field {name!r}: this bundle does not declare it." if name else error.message
+                )
+            continue
+        if error.validator in ("dependentRequired", "dependencies") and isinstance(error.instance, dict):
+            placed = False
+            for trigger, needed in error.validator_value.items():
+                if trigger in error.instance and isinstance(needed, list):
+                    for name in needed:
+                        if name not in error.instance and repr(name) in error.message:
+                            errors.setdefault(pointer([*base, name]), []).append(f"Required when {trigger!r} is set.")
+                            placed = True
+            if placed:
+                continue
+        if error.validator in ("oneOf", "anyOf") and error.context:
+            branch = _closest_branch(error)
+            if branch is not None:
+                for where, messages in _errors_of(branch).items():
+                    errors.setdefault(where, []).extend(m for m in messages if m not in errors.get(where, []))
+                continue
+        errors.setdefault(pointer(base), []).append(_friendly(error))
+
+
+def check_overlay_schema(fragment) -> list[str]:
+    """Problems with a policy overlay (a JSON Schema fragment combined with a bundle's schema)."""
+    if not isinstance(fragment, dict):
+        return [": must be a JSON Schema object."]
+    problems = _schema_problems(fragment, DEFAULT)
+    for where, ref in remote_refs(fragment):
+        problems.append(f"{where}: remote reference {ref!r} is not allowed.")
+    return problems

@@ -1,0 +1,424 @@
+"""The estate as a database: a small query language over every live configuration.
+
+``bundle:postgres env.tier:production params.storage.encrypted:false`` or
+``params.instance_class~r6g (team:payments OR team:search)`` parse with lark into a tree, and
+the tree compiles to one Django ``Q`` over deployments: plain columns for ``bundle``, ``env`` and
+friends, key transforms on the JSON ``params`` and ``outputs`` (GIN-indexed on PostgreSQL, the
+JSON1 functions on SQLite), and an ``EXISTS`` over :class:`StateResource`, the small index of
+non-sensitive resource attributes written each time the engine stores a new state.
+
+The language is documented in ``docs/query.md``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from jsonpointer import JsonPointer
+from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from bundles import semver
+
+from ..models import Deployment, StateResource
+
+GRAMMAR = r"""
+?start: expr?
+?expr: and_expr (_OR and_expr)*         -> any_of
+?and_expr: unary+                        -> all_of
+?unary: NEG atom                         -> negated
+      | atom
+?atom: comparison
+     | "(" expr ")"
+comparison: FIELD OP value
+?value: STRING -> quoted
+      | BARE   -> bare
+
+_OR.2: /OR(?![^\s()])/
+NEG: "-"
+FIELD: /[A-Za-z_][A-Za-z0-9_.\-]*/
+OP: "<=" | ">=" | "<" | ">" | ":" | "~"
+STRING: /"(\\.|[^"\\])*"/
+BARE: /[^\s()"]+/
+
+%import common.WS
+%ignore WS
+"""
+
+_PARSER = Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
+
+# Plain fields: the column each compares, and what the value means.
+COLUMNS = {
+    "name": "name",
+    "bundle": "bundle_version__bundle__name",
+    "version": "bundle_version__version",
+    "env": "environment__slug",
+    "env.tier": "environment__tier",
+    "project": "environment__project__slug",
+    "team": "environment__project__team__slug",
+    "status": "status",
+}
+JSON_ROOTS = ("params", "outputs")
+RESOURCE_ROOT = "resource"
+FIELD_NAMES = [*COLUMNS, "params.<path>", "outputs.<path>", "resource.<type>.<attr>"]
+REGEX_CHARS = re.compile(r"[\^$*+?\[\]{}|\\]")
+MAX_QUERY_CHARS = 2000
+_MISSING = object()
+# What a results table shows of each deployment, fetched with it.
+DEPLOYMENT_RELATED = ("environment__project__team", "bundle_version__bundle")
+
+
+class QueryError(ValueError):
+    """A query that cannot be parsed or compiled: ``position`` is the 0-based offset of the problem."""
+
+    def __init__(self, message: str, *, position: int, hint: str = ""):
+        self.message = message
+        self.position = position
+        self.hint = hint
+        super().__init__(f"{message} (at {position + 1})" + (f" {hint}" if hint else ""))
+
+    def as_dict(self) -> dict:
+        return {"message": self.message, "position": self.position, "column": self.position + 1, "hint": self.hint}
+
+
+# --- The tree -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    field: str
+    op: str
+    value: Any
+    raw: str
+    quoted: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class Not:
+    node: Any
+
+
+@dataclass(frozen=True)
+class And:
+    nodes: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    nodes: tuple
+
+
+class _ToTree(Transformer):
+    def comparison(self, items):
+        name, op, (raw, quoted) = items
+        return Comparison(field=str(name), op=str(op), value=raw, raw=raw, quoted=quoted, position=name.start_pos or 0)
+
+    def quoted(self, items):
+        # Only \" and \\ are escapes; any other backslash stays, so regexes read naturally ("^db\.r6g").
+        return re.sub(r'\\(["\\])', r"\1", str(items[0])[1:-1]), True
+
+    def bare(self, items):
+        return str(items[0]), False
+
+    def negated(self, items):
+        return Not(items[1])
+
+    def all_of(self, items):
+        return And(tuple(items)) if len(items) > 1 else items[0]
+
+    def any_of(self, items):
+        return Or(tuple(items)) if len(items) > 1 else items[0]
+
+
+def _hint_for(exc: UnexpectedInput, text: str) -> tuple[str, str]:
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        if text.count("(") > text.count(")"):
+            return "The query ends inside a group.", "Close it with `)`."
+        if text.rstrip().endswith(("OR", "-")):
+            return "The query ends after an operator.", "Add a condition after it, e.g. `team:payments`."
+        return "The query ends where a value is expected.", 'Add a value, e.g. `status:live` or `name:"my app"`.'
+    if isinstance(exc, UnexpectedToken):
+        token = exc.token
+        if token.type == "RPAR":
+            return "Unexpected `)`.", "Every `)` needs a `(` before it."
+        if token.type == "_OR":
+            return "`OR` needs a condition on both sides.", "Write `a:1 OR b:2`."
+        if token.type == "BARE" and token.value.startswith("="):
+            return "Unexpected `=`.", "Use `:` for equals, or `<=` / `>=`."
+        if token.type in ("BARE", "STRING"):
+            return f"Expected a field before {token.value!r}.", "Write `field:value`, e.g. `bundle:postgres`."
+        if token.type == "OP":
+            return f"Unexpected {token.value!r}.", "One operator per condition: `:`, `<`, `>`, `<=`, `>=` or `~`."
+        if token.type in ("FIELD", "LPAR", "NEG"):
+            return f"Expected an operator before {token.value!r}.", "Write `field:value`; `:` means equals."
+        return f"Unexpected {token.value!r}.", ""
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        if char == '"':
+            return "Unclosed quote.", 'End the string with `"`.'
+        if char == "=":
+            return "Unexpected `=`.", "Use `:` for equals, or `<=` / `>=`."
+        return f"Unexpected {char!r}.", "Write `field:value`, e.g. `params.size>=3`."
+    return "The query cannot be read.", ""
+
+
+def parse(text: str):
+    """The query's tree, or None for an empty query. Raises QueryError with a position and a hint."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"The query is longer than {MAX_QUERY_CHARS} characters.", position=MAX_QUERY_CHARS)
+    if not text.strip():
+        return None
+    try:
+        tree = _PARSER.parse(text)
+    except UnexpectedInput as exc:
+        message, hint = _hint_for(exc, text)
+        position = getattr(exc, "pos_in_stream", None)
+        if (isinstance(exc, UnexpectedToken) and exc.token.type == "$END") or position is None or position < 0:
+            position = len(text)
+        raise QueryError(message, position=position, hint=hint) from None
+    node = _ToTree().transform(tree)
+    if isinstance(node, Token):  # an empty start rule
+        return None
+    for comparison in comparisons(node):
+        _check_field(comparison)
+    return node
+
+
+def comparisons(node) -> list[Comparison]:
+    if node is None:
+        return []
+    if isinstance(node, Comparison):
+        return [node]
+    if isinstance(node, Not):
+        return comparisons(node.node)
+    return [c for child in node.nodes for c in comparisons(child)]
+
+
+def _check_field(c: Comparison) -> None:
+    root, _, rest = c.field.partition(".")
+    if c.field in COLUMNS:
+        if c.op in ("<", ">", "<=", ">=") and c.field != "version":
+            raise QueryError(
+                f"`{c.field}` is text: it cannot be compared with `{c.op}`.",
+                position=c.position,
+                hint="Use `:` or `~`; only `version` and params, outputs and resources take `<` and `>`.",
+            )
+        if c.field == "version" and c.op in ("<", ">", "<=", ">="):
+            try:
+                semver.parse(c.raw)
+            except ValueError:
+                raise QueryError(
+                    f"{c.raw!r} is not a version.", position=c.position, hint="Write a version like `2.1.0`."
+                ) from None
+        return
+    if root in JSON_ROOTS and rest and all(rest.split(".")):
+        return
+    if root == RESOURCE_ROOT and len(rest.split(".")) >= 2 and all(rest.split(".")):
+        return
+    known = ", ".join(f"`{n}`" for n in FIELD_NAMES)
+    if root in (*JSON_ROOTS, RESOURCE_ROOT):
+        shape = "resource.<type>.<attr>" if root == RESOURCE_ROOT else f"{root}.<path>"
+        raise QueryError(f"`{c.field}` is incomplete.", position=c.position, hint=f"Write `{shape}`.")
+    raise QueryError(f"Unknown field `{c.field}`.", position=c.position, hint=f"Fields: {known}.")
+
+
+# --- Compiling to the ORM ------------------------------------------------------------------
+
+
+def typed(value: str, quoted: bool) -> Any:
+    """A bare value's JSON meaning: numbers, true/false and null; a quoted value is always text."""
+    if quoted:
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    if value == "null":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _text_match(lhs: str, value: str) -> Q:
+    """``~``: a regular expression when the value has regex characters, else a case-insensitive substring."""
+    if REGEX_CHARS.search(value):
+        return Q(**{f"{lhs}__iregex": value})
+    return Q(**{f"{lhs}__icontains": value})
+
+
+def _json_leaf(lhs: str, c: Comparison) -> Q:
+    if c.op == "~":
+        return _text_match(lhs, str(c.value))
+    value = typed(c.value, c.quoted)
+    if c.op == ":":
+        if c.raw == "*" and not c.quoted:
+            return Q(**{f"{lhs}__isnull": False})
+        q = _json_equals(lhs, value)
+        if not c.quoted and not isinstance(value, str):
+            q |= _json_equals(lhs, c.raw)  # `size:3` also finds "3" stored as text
+        return q
+    lookup = {"<": "lt", ">": "gt", "<=": "lte", ">=": "gte"}[c.op]
+    return Q(**{f"{lhs}__{lookup}": value})
+
+
+def _json_equals(lhs: str, value: Any) -> Q:
+    """Equality on a JSON path. On PostgreSQL it is written as containment (``params @> '{"a": {"b": 1}}'``)
+    so the GIN index answers it; elsewhere (SQLite) it is a key transform."""
+    column, *parts = lhs.split("__")
+    if connection.vendor == "postgresql" and not any(p.isdigit() for p in parts) and value is not None:
+        nested: Any = value
+        for part in reversed(parts):
+            nested = {part: nested}
+        return Q(**{f"{column}__contains": nested})
+    return Q(**{lhs: value})
+
+
+def _version_compare(c: Comparison) -> Q:
+    v = semver.parse(c.raw)
+    major, minor, patch = v.major, v.minor, v.patch
+    base = "bundle_version__"
+    strict = c.op in ("<", ">")
+    less = c.op in ("<", "<=")
+    cmp = "lt" if less else "gt"
+    q = (
+        Q(**{f"{base}major__{cmp}": major})
+        | Q(**{f"{base}major": major, f"{base}minor__{cmp}": minor})
+        | Q(**{f"{base}major": major, f"{base}minor": minor, f"{base}patch__{cmp}": patch})
+    )
+    if not strict:
+        q |= Q(**{f"{base}major": major, f"{base}minor": minor, f"{base}patch": patch})
+    return q
+
+
+def _path(rest: str) -> str:
+    return "__".join(rest.split("."))
+
+
+def _leaf(c: Comparison) -> tuple[Q, bool]:
+    """(condition, whether its negation needs a subquery: JSON keys may be missing, which SQL reads as NULL)."""
+    if c.field in COLUMNS:
+        column = COLUMNS[c.field]
+        if c.field == "version" and c.op not in (":", "~"):
+            return _version_compare(c), False
+        if c.op == "~":
+            return _text_match(column, c.raw if not c.quoted else c.value), False
+        if c.field in ("version", "env.tier", "status"):
+            # Fixed vocabularies stored lower-case: an exact match can use the column's index.
+            return Q(**{column: c.value if c.field == "version" else str(c.value).lower()}), False
+        return Q(**{f"{column}__iexact": c.value}), False
+    root, _, rest = c.field.partition(".")
+    if root in JSON_ROOTS:
+        return _json_leaf(f"{root}__{_path(rest)}", c), True
+    kind, _, attr = rest.partition(".")
+    resources = StateResource.objects.filter(_json_leaf(f"attributes__{_path(attr)}", c), deployment=OuterRef("pk"))
+    return Q(Exists(resources.filter(type=kind))), False
+
+
+def _compile(node, model) -> Q:
+    if isinstance(node, Comparison):
+        q, _ = _leaf(node)
+        return q
+    if isinstance(node, Not):
+        inner = node.node
+        if isinstance(inner, Comparison):
+            q, needs_subquery = _leaf(inner)
+            if needs_subquery:
+                return ~Q(pk__in=model.objects.filter(q).values("pk"))
+            return ~q
+        return ~Q(pk__in=model.objects.filter(_compile(inner, model)).values("pk"))
+    parts = [_compile(child, model) for child in node.nodes]
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = (combined & part) if isinstance(node, And) else (combined | part)
+    return combined
+
+
+def compile_query(node) -> Q:
+    """The Q object for a parsed query (empty Q: everything)."""
+    if node is None:
+        return Q()
+    return _compile(node, Deployment)
+
+
+@dataclass
+class EstateQuery:
+    """A parsed query, ready to filter a queryset, and the fields whose values the results show."""
+
+    text: str
+    tree: Any
+    fields: list[str] = field(default_factory=list)
+
+    def filter(self, qs: QuerySet) -> QuerySet:
+        return qs.filter(compile_query(self.tree)) if self.tree is not None else qs
+
+
+def estate_query(text: str) -> EstateQuery:
+    tree = parse(text)
+    fields: list[str] = []
+    for c in comparisons(tree):
+        if c.field not in fields:
+            fields.append(c.field)
+    return EstateQuery(text=text, tree=tree, fields=fields)
+
+
+def deployments_matching(*, user, text: str) -> tuple[EstateQuery, QuerySet]:
+    """The deployments ``user`` may see that match ``text``. Raises QueryError."""
+    query = estate_query(text)
+    return query, query.filter(Deployment.objects.visible_to(user).select_related(*DEPLOYMENT_RELATED)).order_by(
+        "environment__project__slug", "environment__slug", "name"
+    )
+
+
+# --- Matched values for the results --------------------------------------------------------
+
+
+def _dig(data: Any, parts: list[str]) -> tuple[bool, Any]:
+    """The value at a dotted path's parts (a digit indexes a list), and whether it is there."""
+    found = JsonPointer.from_parts(parts).resolve(data, _MISSING)
+    return found is not _MISSING, None if found is _MISSING else found
+
+
+def matched_values(deployment, fields: list[str], resources: list | None = None) -> dict[str, Any]:
+    """The value of each queried field on one deployment (what the results table shows)."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        root, _, rest = name.partition(".")
+        if name in COLUMNS:
+            out[name] = {
+                "name": deployment.name,
+                "bundle": deployment.bundle_version.bundle.name,
+                "version": deployment.bundle_version.version,
+                "env": deployment.environment.slug,
+                "env.tier": deployment.environment.tier,
+                "project": deployment.environment.project.slug,
+                "team": deployment.environment.project.team.slug,
+                "status": deployment.status,
+            }[name]
+        elif root in JSON_ROOTS:
+            found, value = _dig(getattr(deployment, root), rest.split("."))
+            if found:
+                out[name] = value
+        elif root == RESOURCE_ROOT:
+            kind, _, attr = rest.partition(".")
+            values = []
+            for res in resources if resources is not None else deployment.state_resources.all():
+                if res.type == kind:
+                    found, value = _dig(res.attributes, attr.split("."))
+                    if found:
+                        values.append(value)
+            if values:
+                out[name] = values[0] if len(values) == 1 else values
+    return out
+
+
+def display(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)

@@ -1,0 +1,61 @@
+"""Validating many params sets at once, each validator compiled once: a bulk change's dry run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bundles.models import BundleVersion
+from bundles.schema import compile_validator, param_errors
+
+from ..models import Environment, Policy
+from ..policy.rules import not_allowed, with_overlay
+
+
+@dataclass
+class Verdict:
+    errors: dict[str, list[str]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Validators:
+    """Validate many params sets: one compiled validator per (bundle version, environment overlay), and the
+    environments' policies read once."""
+
+    def __init__(self, environment_ids=None):
+        self._compiled: dict[tuple, tuple[dict, Any]] = {}
+        self._policies: dict[int, Policy | None] = {}
+        if environment_ids is not None:
+            found = {p.environment_id: p for p in Policy.objects.filter(environment_id__in=set(environment_ids))}
+            self._policies = {env_id: found.get(env_id) for env_id in set(environment_ids)}
+
+    def _policy(self, environment: Environment) -> Policy | None:
+        if environment.pk not in self._policies:
+            self._policies[environment.pk] = Policy.objects.filter(environment=environment).first()
+        return self._policies[environment.pk]
+
+    def _validator(self, bundle_version: BundleVersion, overlay: dict) -> tuple[dict, Any]:
+        key = (bundle_version.pk, json.dumps(overlay, sort_keys=True) if overlay else "")
+        found = self._compiled.get(key)
+        if found is None:
+            schema = with_overlay(bundle_version.params_schema, overlay)
+            found = self._compiled[key] = (schema, compile_validator(schema))
+        return found
+
+    def check(self, *, environment: Environment, bundle_version: BundleVersion, params: Any) -> Verdict:
+        if not isinstance(params, dict):
+            return Verdict({"": ["The parameters must be a JSON object."]})
+        policy = self._policy(environment)
+        bundle_name = bundle_version.bundle.name
+        if policy is not None and not policy.allows_bundle(bundle_name):
+            return Verdict(not_allowed(bundle_name, environment))
+        overlay = ((policy.overlays or {}).get(bundle_name) or {}) if policy is not None else {}
+        schema, validator = self._validator(bundle_version, overlay)
+        if validator.is_valid(params):
+            return Verdict({})
+        # Only the invalid ones pay for the friendly messages; they name the same JSON pointers as the form.
+        return Verdict(param_errors(schema, params))

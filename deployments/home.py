@@ -1,0 +1,36 @@
+"""The overview page (``/``): what is running right now and why, then the estate at a glance."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.shortcuts import render
+from django.utils import timezone
+
+from .choices import RUN_ACTIVE, RunStatus
+from .runs.selectors import runs_visible_to
+from .selectors import deployments_visible_to
+
+
+@login_required
+def home(request):
+    """What is running, and why: active runs first, then the estate at a glance."""
+    deployments = deployments_visible_to(request.user)
+    by_status = dict(deployments.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    runs = runs_visible_to(request.user)
+    # Runs the workers never picked up say more about the workers than about the runs.
+    stalled = runs.filter(status=RunStatus.QUEUED, created_at__lt=timezone.now() - timedelta(minutes=2)).count()
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "by_status": by_status,
+            "total": sum(by_status.values()),
+            "active_runs": runs.filter(status__in=RUN_ACTIVE).order_by("created_at")[:20],
+            "recent_runs": runs.exclude(status__in=RUN_ACTIVE).order_by("-created_at")[:10],
+            "recent_deployments": deployments.order_by("-updated_at")[:8],
+            "stalled": stalled,
+        },
+    )

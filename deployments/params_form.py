@@ -1,0 +1,64 @@
+"""The deployment side of the params form: what a deployment stores, which environment's policy narrows
+the form, who may edit. The form engine lives in ``bundles``; this is what ``deployments`` lends it
+(see :mod:`bundles.extensions`), and what the new and edit pages use themselves."""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from bundles.extensions import FormContext
+from portal.querysets import CHANGE, object_for
+
+from . import secrets
+from .choices import RunAction, RunStatus
+from .models import Deployment, Environment
+from .policy import rules as policy
+
+
+def form_state(deployment: Deployment | None, schema: dict | None = None) -> FormContext:
+    """What the form engine needs to know about an existing deployment: its stored values (secrets in clear,
+    so a blank field keeps them), which secrets it stores, and whether ``x-immutable`` fields are locked."""
+    if deployment is None:
+        return FormContext(schema=schema or {})
+    version_schema = deployment.bundle_version.params_schema
+    return FormContext(
+        schema=schema or version_schema,
+        deployment=deployment,
+        stored=secrets.merge(deployment.params, deployment.sensitive_params),
+        stored_secrets=secrets.present(version_schema, deployment.params),
+        lock_immutable=deployment.runs.filter(status=RunStatus.SUCCEEDED, action=RunAction.APPLY).exists(),
+    )
+
+
+def environment_from(data, user):
+    """The environment chosen in a form (``environment`` field), among those ``user`` may deploy to."""
+    raw = data.get("environment") or ""
+    return Environment.objects.actionable_by(user, CHANGE).filter(pk=int(raw)).first() if raw.isdigit() else None
+
+
+def form_context(request, bundle_version) -> FormContext:
+    """For the form engine's htmx endpoint: the deployment being edited (``_deployment``) or the environment
+    picked, and the policy's view of the form there, as the deployment pages have it."""
+    deployment = None
+    if request.POST.get("_deployment"):
+        deployment = object_for(request.user, Deployment.objects, action=CHANGE, pk=request.POST["_deployment"])
+        if deployment.bundle_version_id != bundle_version.pk:
+            raise Http404("No such deployment.")
+    environment = deployment.environment if deployment else environment_from(request.POST, request.user)
+    view = policy.form_view(
+        environment=environment,
+        bundle_version=bundle_version,
+        deployment=deployment,
+        outside=request.POST.get("outside_policy") == "1",
+    )
+
+    def drawn(params: dict):
+        if environment is None or view.outside:
+            return view.schema, None
+        return view.schema, policy.check_params(
+            environment=environment, bundle_version=bundle_version, params=params
+        ).errors
+
+    state = form_state(deployment, bundle_version.params_schema)
+    state.policy = drawn
+    return state

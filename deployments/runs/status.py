@@ -1,0 +1,59 @@
+"""One rule for a deployment's status after a run outcome.
+
+The runner (a run that ends or stops for a person), cancel, an ops rejection and the reaper (a
+worker that died) all settle the deployment through :func:`deployment_status_after`; the pure
+rule is unit-tested on its own, :func:`settle_deployment` applies it to the rows.
+"""
+
+from __future__ import annotations
+
+from portal.history import record_change
+
+from ..choices import DeploymentStatus, RunAction, RunStatus
+from ..models import Deployment
+
+# Runs that will still change the deployment: while one of these exists, a run that merely stops
+# (cancelled, waiting for a person) does not settle the deployment back to rest.
+RUN_PENDING = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.APPLYING)
+_IN_FLIGHT = (DeploymentStatus.DEPLOYING, DeploymentStatus.DESTROYING)
+
+
+def deployment_status_after(
+    *, action: str, run_status: str, current: str, applied_before: bool, others_pending: bool
+) -> str | None:
+    """The deployment's new status once a run of ``action`` reached ``run_status``, or None to leave it.
+
+    - An apply that succeeded makes it live; a destroy that succeeded, destroyed. A plan changes nothing.
+    - An apply or destroy that failed, or whose worker died, leaves it failed.
+    - A run that stopped without changing anything (cancelled, rejected, waiting for a review or an
+      approval) puts a deploying or destroying deployment back to rest: live if an apply ever
+      succeeded, else draft; unless another run is still on its way to change it.
+    - (``drifted`` is in the vocabulary but no run outcome sets it yet: drift detection will.)
+    """
+    if run_status == RunStatus.SUCCEEDED:
+        return {RunAction.APPLY: DeploymentStatus.LIVE, RunAction.DESTROY: DeploymentStatus.DESTROYED}.get(action)
+    if run_status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
+        return DeploymentStatus.FAILED if action != RunAction.PLAN else None
+    if current in _IN_FLIGHT and not others_pending:
+        return DeploymentStatus.LIVE if applied_before else DeploymentStatus.DRAFT
+    return None
+
+
+def settle_deployment(run, *, note: str = "") -> str | None:
+    """Apply the rule to ``run``'s deployment (call it inside the transaction that moved the run).
+    Returns the new status, or None when the deployment stays as it is."""
+    deployment = Deployment.objects.select_for_update().get(pk=run.deployment_id)
+    runs = deployment.runs.exclude(pk=run.pk)
+    new = deployment_status_after(
+        action=run.action,
+        run_status=run.status,
+        current=deployment.status,
+        applied_before=deployment.runs.filter(status=RunStatus.SUCCEEDED, action=RunAction.APPLY).exists(),
+        others_pending=runs.filter(status__in=RUN_PENDING).exists(),
+    )
+    if new is None or new == deployment.status:
+        return None
+    deployment.status = new
+    record_change(deployment, note=note or f"run #{run.pk} {run.action} {run.status}")
+    deployment.save(update_fields=["status", "updated_at"])
+    return new

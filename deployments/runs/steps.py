@@ -1,0 +1,185 @@
+"""The steps every run takes, added to the pipeline's stages (:mod:`.pipeline`) in order.
+
+Other packages add theirs the same way: ``deployments.policy`` a gate step (ops approval),
+and later capabilities an input (connections) or an after-apply step (drift, cost).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+
+from bundles.loader import extract_archive
+from portal.crypto import decrypt, encrypt
+
+from ..choices import RunAction, RunStatus
+from ..models import Deployment, Run, RunLogLine, StateVersion
+from .execution import Execution, RunStopped
+from .gate import review_hold
+from .pipeline import AFTER_APPLY, APPLY, GATE, INPUTS, PIPELINE, PLAN
+from .plans import redact, summarize
+
+BACKEND_FILE = "zz_slipway_backend.tf"
+PLAN_FILE = "plan.bin"
+
+# --- inputs: the engine's variables ------------------------------------------------------------
+
+
+@PIPELINE.step(INPUTS)
+def params(ex: Execution) -> None:
+    """Each top-level param is the module variable of the same name (sensitive ones in clear, here only)."""
+    ex.variables.update(ex.params)
+
+
+@PIPELINE.step(INPUTS)
+def slipway(ex: Execution) -> None:
+    """The ``slipway`` object variable, for a module that declares one."""
+    if ex.version.takes_slipway_context:
+        ex.variables["slipway"] = slipway_context(ex.deployment)
+
+
+def slipway_context(deployment: Deployment) -> dict:
+    env = deployment.environment
+    project = env.project
+    return {
+        "deployment_id": str(deployment.pk),
+        "name_prefix": deployment.name_prefix,
+        "project": project.slug,
+        "environment": env.slug,
+        "tier": env.tier,
+        "team": project.team.slug,
+        "tags": {
+            "slipway-deployment": str(deployment.pk),
+            "project": project.slug,
+            "environment": env.slug,
+            "team": project.team.slug,
+        },
+    }
+
+
+# --- plan --------------------------------------------------------------------------------------
+
+
+@PIPELINE.step(PLAN)
+def workdir(ex: Execution) -> None:
+    """The module from its stored archive, the inputs as ``terraform.tfvars.json`` (so user strings are literal
+    values, never HCL), and a backend override that makes Slipway the engine's state backend."""
+    extract_archive(bytes(ex.version.module_archive), ex.workdir)
+    (ex.workdir / "terraform.tfvars.json").write_text(json.dumps(ex.variables, indent=2))
+    address = f"{settings.SLIPWAY_BASE_URL.rstrip('/')}/state/{ex.deployment.pk}/"
+    (ex.workdir / BACKEND_FILE).write_text(
+        "# Written by Slipway: the portal is the state backend.\n"
+        "terraform {\n"
+        '  backend "http" {\n'
+        f'    address        = "{address}"\n'
+        f'    lock_address   = "{address}lock/"\n'
+        f'    unlock_address = "{address}lock/"\n'
+        '    lock_method    = "LOCK"\n'
+        '    unlock_method  = "UNLOCK"\n'
+        "  }\n"
+        "}\n"
+    )
+
+
+@PIPELINE.step(PLAN)
+def init(ex: Execution) -> None:
+    ex.engine.run("init", "-input=false", "-no-color")
+
+
+@PIPELINE.step(PLAN)
+def plan(ex: Execution) -> None:
+    """Plan (and read the plan back: counts, per-resource changes, redacted); or, for a plan someone confirmed,
+    put that saved plan in place: exactly what they saw is applied."""
+    run = ex.run
+    if ex.reviewed:
+        (ex.workdir / PLAN_FILE).write_bytes(decrypt(bytes(run.plan_file)))
+        ex.log.system(f"Plan confirmed by {run.apply_confirmed_by}.")
+        ex.summary = run.plan_summary or {}
+        return
+    args = ["plan", "-input=false", f"-out={PLAN_FILE}", "-json"]
+    if run.action == RunAction.DESTROY:
+        args.append("-destroy")
+    ex.engine.run(*args)
+    raw = json.loads(ex.engine.capture("show", "-json", PLAN_FILE))
+    ex.summary = ex.redactor.obj(summarize(raw))
+    Run.objects.filter(pk=run.pk).update(
+        plan_summary=ex.summary, plan_json=ex.redactor.obj(redact(raw)), resources_planned=ex.summary["total"]
+    )
+    run.plan_summary = ex.summary
+    ex.log.system(summary_sentence(ex.summary))
+
+
+def summary_sentence(summary: dict) -> str:
+    if not summary["total"]:
+        return "Plan: no changes to resources."
+    return (
+        f"Plan: {summary['add']} to add, {summary['change']} to change, "
+        f"{summary['replace']} to replace, {summary['destroy']} to destroy."
+    )
+
+
+def keep_plan(ex: Execution) -> None:
+    """Store the saved plan (encrypted) for the person who must confirm or approve it."""
+    Run.objects.filter(pk=ex.run.pk).update(plan_file=encrypt((ex.workdir / PLAN_FILE).read_bytes()))
+
+
+# --- gate --------------------------------------------------------------------------------------
+
+
+@PIPELINE.step(GATE)
+def review(ex: Execution) -> None:
+    """The requester's own gate: a plan that replaces or destroys, or one they asked to see first, waits for them."""
+    hold = review_hold(action=ex.run.action, summary=ex.summary, auto_apply=ex.run.auto_apply)
+    if hold is not None:
+        ex.holds.append(hold)
+
+
+# --- apply -------------------------------------------------------------------------------------
+
+
+@PIPELINE.step(APPLY)
+def apply(ex: Execution) -> None:
+    run = ex.run
+    if not run.transition(RunStatus.APPLYING):
+        raise RunStopped(RunStatus.CANCELLED, "The run was cancelled before apply.")
+    ex.applying = True
+    ex.engine.run("apply", "-input=false", "-auto-approve", "-json", PLAN_FILE)
+    Run.objects.filter(pk=run.pk).update(resources_done=ex.summary.get("total", 0), plan_file=None)
+
+
+# --- after apply -------------------------------------------------------------------------------
+
+
+@PIPELINE.step(AFTER_APPLY)
+def outputs(ex: Execution) -> None:
+    """The module's outputs, read from the state the engine just wrote to us (no extra engine call):
+    plain ones on the deployment, sensitive ones encrypted beside them and masked in the log."""
+    raw = {} if ex.run.action == RunAction.DESTROY else _state_outputs(ex.deployment)
+    public: dict[str, Any] = {}
+    secret: dict[str, Any] = {}
+    for name, item in raw.items():
+        (secret if item.get("sensitive") else public)[name] = item.get("value")
+    ex.redactor.add(list(secret.values()))
+    deployment = Deployment.objects.get(pk=ex.deployment.pk)
+    deployment.outputs = ex.redactor.obj(public)
+    deployment.sensitive_outputs = encrypt(json.dumps(secret).encode()) if secret else None
+    deployment.save(update_fields=["outputs", "sensitive_outputs", "updated_at"])
+    if secret:
+        _scrub_logs(ex)
+
+
+def _state_outputs(deployment: Deployment) -> dict:
+    latest = StateVersion.objects.filter(deployment=deployment).order_by("-created_at", "-id").first()
+    if latest is None:
+        return {}
+    return json.loads(decrypt(bytes(latest.encrypted_state))).get("outputs") or {}
+
+
+def _scrub_logs(ex: Execution) -> None:
+    """Secrets first known after apply (generated passwords) are masked in lines already stored."""
+    for line in RunLogLine.objects.filter(run=ex.run).only("id", "text", "event"):
+        text, event = ex.redactor.text(line.text), ex.redactor.obj(line.event) if line.event else line.event
+        if text != line.text or event != line.event:
+            RunLogLine.objects.filter(pk=line.pk).update(text=text, event=event)

@@ -1,0 +1,95 @@
+"""Run pages: a run with its log, the log tail the page polls, and the requester's actions on a run."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from portal.errors import ServiceError
+from portal.querysets import CHANGE, VIEW, object_for
+
+from ..models import Run
+from ..selectors import can_change_deployment
+from . import services
+from .selectors import LOG_PAGE, run_log_after
+
+RUN_RELATED = ("deployment__environment__project", "bundle_version__bundle")
+
+
+def run_for(request, pk, action: str = VIEW, message: str = "") -> Run:
+    """404 when the user may not see the run, 403 when they may see it but not ``action`` it."""
+    return object_for(request.user, Run.objects.select_related(*RUN_RELATED), action=action, message=message, pk=pk)
+
+
+@login_required
+def run_detail(request, pk):
+    run = run_for(request, pk)
+    return render(
+        request,
+        "deployments/run.html",
+        {
+            "run": run,
+            "deployment": run.deployment,
+            "lines": run_log_after(run, 0, limit=5000),
+            "can_change": can_change_deployment(request.user, run.deployment),
+        },
+    )
+
+
+@login_required
+def run_logs(request, pk):
+    """The log tail: lines after ``?after=N``. htmx polls this until the run ends (status 286).
+
+    ``?seen=<status>`` is the status the page last showed: when the run has moved on (to planned,
+    awaiting approval, applying), the ``run-changed`` event lets the page redraw what depends on it
+    (the buttons, the runs table) while the tail keeps following."""
+    run = run_for(request, pk)
+    after_raw = request.GET.get("after", "0") or "0"
+    after = int(after_raw) if after_raw.isdigit() else 0
+    lines = run_log_after(run, after)
+    if request.GET.get("format") == "raw":
+        text = "\n".join(line.text for line in run.log_lines.order_by("seq"))
+        response = HttpResponse(text + "\n", content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}.log"'
+        return response
+    cursor = lines[-1].seq if lines else after
+    limit_reached = len(lines) >= LOG_PAGE
+    finished = run.is_terminal and not limit_reached
+    context = {"run": run, "lines": lines, "cursor": cursor, "polling": not finished}
+    response = render(request, "deployments/run.html#log-tail", context)
+    if finished:
+        # 286 tells htmx to stop polling; the event lets the page refresh what the run changed.
+        response = HttpResponseStopPolling(response.content)
+        response["HX-Trigger"] = "run-finished"
+    elif request.GET.get("seen") and request.GET["seen"] != run.status:
+        response["HX-Trigger"] = "run-changed"
+    return response
+
+
+def _run_action(request, pk, service, done: str):
+    """A developer's action on a run (cancel, apply a reviewed plan): same checks, same feedback."""
+    run = run_for(request, pk, CHANGE, "You cannot act on runs of this deployment.")
+    try:
+        service(run=run, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, done.format(run=run))
+    return redirect(run)
+
+
+@login_required
+@require_POST
+def run_cancel(request, pk):
+    return _run_action(request, pk, services.run_cancel, "Cancel requested for run #{run.pk}.")
+
+
+@login_required
+@require_POST
+def run_apply(request, pk):
+    """Confirm a reviewed plan: the worker applies exactly the plan shown."""
+    return _run_action(request, pk, services.run_confirm_apply, "Applying the plan of run #{run.pk}.")
