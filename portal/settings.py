@@ -341,9 +341,10 @@ SLIPWAY_PROVIDER_DIR = Path(env_str("SLIPWAY_PROVIDER_DIR", str(VAR_DIR / "provi
 SLIPWAY_SANDBOX_ENABLED = env_bool("SLIPWAY_SANDBOX_ENABLED", True)
 # The API's credential, handed to the provider as SANDBOX_TOKEN. Derived from SECRET_KEY unless set,
 # so the web process and every worker agree without another secret to distribute.
-SLIPWAY_SANDBOX_TOKEN = env_str("SLIPWAY_SANDBOX_TOKEN") or hmac.new(
-    SECRET_KEY.encode(), b"slipway-sandbox-token", hashlib.sha256
-).hexdigest()
+SLIPWAY_SANDBOX_TOKEN = (
+    env_str("SLIPWAY_SANDBOX_TOKEN")
+    or hmac.new(SECRET_KEY.encode(), b"slipway-sandbox-token", hashlib.sha256).hexdigest()
+)
 # Where the provider reaches the API; empty means SLIPWAY_BASE_URL + /sandbox/api/v1/.
 SLIPWAY_SANDBOX_ENDPOINT = env_str("SLIPWAY_SANDBOX_ENDPOINT")
 # Multiplies the simulated create/update/delete times (a database takes 20 s to create at 1.0); 0 for tests.

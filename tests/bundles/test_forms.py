@@ -12,11 +12,13 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bundles.forms import all_fields, build_fields, initial_values, parse_post
-from bundles.loader import read_bundle
+from bundles.loader import find_bundles, read_bundle
 from bundles.schema import param_errors
 from tests.bundles.formpost import browser_post, read_form, render_params
 
-CATALOG = {p.parent.name: read_bundle(p.parent) for p in settings.SLIPWAY_CATALOG_DIR.glob("*/bundle.yaml")}
+CATALOG = {
+    str(p.relative_to(settings.SLIPWAY_CATALOG_DIR)): read_bundle(p) for p in find_bundles(settings.SLIPWAY_CATALOG_DIR)
+}
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "schemas"
 CORPUS = {p.stem: json.loads(p.read_text()) for p in sorted(SCHEMA_DIR.glob("*.json")) if not p.stem.endswith(".ui")}
 CORPUS_UI = {p.name[: -len(".ui.json")]: json.loads(p.read_text()) for p in SCHEMA_DIR.glob("*.ui.json")}
