@@ -31,7 +31,8 @@ def install_provider_at_worker_start(**kwargs) -> None:
     try:
         path, changed = install(settings.SLIPWAY_PROVIDER_DIR)
     except OSError as exc:
-        log.error("The sandbox provider could not be installed in %s: %s", settings.SLIPWAY_PROVIDER_DIR, exc)
+        # A read-only folder (an image built with it) keeps the copy it has; runs fail clearly if there is none.
+        log.warning("The sandbox provider could not be (re)installed in %s: %s", settings.SLIPWAY_PROVIDER_DIR, exc)
         return
     if changed:
         log.info("Installed the sandbox provider at %s", path)

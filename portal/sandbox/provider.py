@@ -323,12 +323,33 @@ def _writable_home() -> None:
         os.environ["HOME"] = tempfile.gettempdir()
 
 
+def _graceful_stop() -> None:
+    """Make the protocol's StopProvider mean what it says: end in-flight operations, then wait to be shut down.
+
+    ``tf`` stops its gRPC server the moment StopProvider arrives, which cancels an apply in progress: the
+    engine then reports "Plugin did not respond" and never records a resource the cloud already made.
+    Here StopProvider only sets STOPPING (waits return what exists now); the server stops on the
+    controller's Shutdown, which the engine sends once the in-flight calls have answered.
+    """
+    from tf import runner
+
+    class StopGracefully(runner._ShutdownInterceptor):
+        def intercept_service(self, continuation, handler_call_details):
+            if handler_call_details.method == "/tfplugin6.Provider/StopProvider":
+                STOPPING.set()
+                return continuation(handler_call_details)
+            return super().intercept_service(continuation, handler_call_details)
+
+    runner._ShutdownInterceptor = StopGracefully
+
+
 def main() -> None:
     _die_with_engine()
     # The engine forwards an interrupt (cancel) to its whole process group; finish the current call
     # promptly instead of dying in the middle of it, and let the engine stop us when it is done.
     signal.signal(signal.SIGINT, lambda *_: STOPPING.set())
     _writable_home()
+    _graceful_stop()
     from tf.runner import run_provider
 
     run_provider(SandboxProvider())

@@ -6,6 +6,8 @@ filesystem mirror that ``install`` fills, as every Slipway run does.
 
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -175,6 +177,33 @@ def test_bad_configuration_fails_the_plan_and_an_unreachable_cloud_fails_with_it
     unreachable = workspace.apply(ok=False)
     assert "The sandbox API at http://127.0.0.1:9/sandbox/api/v1/ cannot be reached" in unreachable.stderr
     assert not Resource.objects.exists()
+
+
+def test_a_cancelled_apply_still_records_the_resource_the_cloud_is_creating(workspace, settings):
+    settings.SLIPWAY_SANDBOX_DELAY_SCALE = 0.5  # the network takes 1.5 s, the database 10 s
+    engine = subprocess.Popen(
+        [engine_binary(), "apply", "-input=false", "-no-color", "-auto-approve"],
+        cwd=workspace.path,
+        env=workspace.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output = []
+    for line in engine.stdout:
+        output.append(line)
+        if "sandbox_database.db: Creating..." in line:
+            os.killpg(engine.pid, signal.SIGINT)  # what the runner's cancel sends to the engine's group
+            break
+    output += engine.stdout.readlines()
+    assert engine.wait(timeout=30) != 0
+    assert "Interrupted while" in "".join(output)
+    # The database exists in the cloud, still being created, and the state knows it: nothing is orphaned.
+    database = workspace.database()
+    assert database.status == "creating"
+    state = json.loads(workspace.run("show", "-json").stdout)["values"]["root_module"]["resources"]
+    assert {r["address"]: r["values"]["id"] for r in state}["sandbox_database.db"] == database.pk
 
 
 def test_the_launcher_is_installed_once_and_runs_the_provider_without_django(tmp_path):
