@@ -175,8 +175,8 @@ class SandboxResource(Resource):
             diags.add_error(f"Invalid {type_name} name {name!r}", f"A name is {NAME_RULE}.", path=["name"])
         for field in self.kind.fields:
             value = config.get(field.name)
-            if value is None or value is Unknown:
-                continue
+            if not isinstance(value, (str, int, float, bool)):
+                continue  # null, or unknown until apply (the engine sends refined unknowns as msgpack extensions)
             problem = _field_problem(field, value)
             if problem:
                 diags.add_error(f"Invalid {type_name}.{field.name}: {problem}", path=[field.name])

@@ -41,6 +41,8 @@ resource "sandbox_database" "db" {
   storage_gb    = var.storage_gb
   database_name = var.database_name
   network_id    = sandbox_network.net.id
+  # Unknown while the engine validates (a "not null" bool): the provider must not judge it then.
+  high_availability = var.size == "large"
   tags          = { team = "payments" }
 }
 
