@@ -24,7 +24,8 @@ from .models import Event, Resource, Status
 from .selectors import settle
 from .validation import check_attributes, check_name, check_tags, kind_named
 
-SECRET_MARK = "(changed)"
+# How the activity log shows a write-only value: never the value, only that it was set or changed.
+SECRET_SET, SECRET_MARK = "(set)", "(changed)"
 
 
 @dataclass
@@ -105,8 +106,8 @@ def resource_create(*, kind: str, name: str, attributes: dict | None, tags: dict
         name=name,
         action=Event.Action.CREATE,
         actor=actor[:200],
-        changes={k: [None, v] for k, v in resource.attributes.items()}
-        | {k: [None, SECRET_MARK] for k in secret_values},
+        changes={k: [None, v] for k, v in resource.attributes.items() if v is not None}
+        | {k: [None, SECRET_SET] for k in secret_values},
         created_at=now,
     )
     return Created(resource=resource, secrets=generated)
