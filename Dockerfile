@@ -9,9 +9,10 @@
 #   docker build -t slipway .
 #   docker build --build-arg TOFU_VERSION=1.9.1 -t slipway .
 #
-# Runtime configuration comes from the environment (see portal/settings.py and
-# docker-compose.yml). With DEBUG off, SECRET_KEY and SLIPWAY_ENCRYPTION_KEY are required;
-# the image contains neither.
+# Runtime configuration comes from the environment (see portal/settings.py, README "Production"
+# and docker-compose.yml, which reads .env). With DEBUG off, SECRET_KEY and SLIPWAY_ENCRYPTION_KEY
+# are required; the image contains neither (`manage.py init_env` creates them once, outside it).
+# gunicorn and the worker refuse to start when the key cannot decrypt the data already stored.
 #
 # The application runs from its source tree in /app, not from site-packages:
 # settings.BASE_DIR is derived from the location of portal/settings.py, and templates/,
@@ -137,11 +138,11 @@ USER 10001:10001
 
 EXPOSE 8000
 
-# Liveness: /healthz answers 200 when the database does. The probe claims https through
-# X-Forwarded-Proto (settings trust it) so that SECURE_SSL_REDIRECT=1 does not turn it into a
-# redirect; its Host is 127.0.0.1, which must stay in ALLOWED_HOSTS.
+# Health: /healthz answers 200 when the database and the broker do (503 names what is down). It is
+# never redirected to https, and the probe sends the workers' host (from SLIPWAY_BASE_URL), which
+# Slipway always allows, so no ALLOWED_HOSTS setting can break it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request as u; r = u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'X-Forwarded-Proto': 'https'}), timeout=4); sys.exit(0 if r.status == 200 else 1)"]
+    CMD ["python", "-c", "import os, sys, urllib.parse as p, urllib.request as u; host = p.urlsplit(os.environ.get('SLIPWAY_BASE_URL', 'http://127.0.0.1:8000')).netloc; r = u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': host}), timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["gunicorn", "portal.wsgi:application", \

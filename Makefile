@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 TEST_DATABASE_URL      ?= postgres://postgres@127.0.0.1:5432/slipway
 TEST_CELERY_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test lint format services browser clean
+.PHONY: install run test lint lint-deploy format services browser clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -43,9 +43,15 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-lint: install
+lint: install lint-deploy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## The deployment files: docker-compose.yml against the compose specification (the schema that
+## check-jsonschema vendors), and the Dockerfile through hadolint (.hadolint.yaml). No Docker needed.
+lint-deploy: install
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/hadolint Dockerfile
 
 format: install
 	$(BIN)/ruff format .

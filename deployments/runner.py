@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from audit.services import audit_event_record
 from bundles.loader import extract_archive
-from portal.crypto import decrypt, encrypt
+from portal.crypto import KeyMismatch, decrypt, encrypt
 
 from . import notifications
 from .choices import RUN_EXECUTING, DeploymentStatus, LogStream, RunAction, RunStatus
@@ -188,7 +188,7 @@ def execute(run_id: int) -> None:
         _execute_claimed(run)
     except RunStopped as stop:
         _finish(run, stop.status, str(stop))
-    except (RunFailed, EngineNotFound) as exc:
+    except (RunFailed, EngineNotFound, KeyMismatch) as exc:  # one sentence each, no traceback
         _finish(run, RunStatus.FAILED, str(exc))
     except Exception as exc:  # never leave a run running
         log.exception("run %s crashed", run.pk)

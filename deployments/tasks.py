@@ -57,4 +57,9 @@ def deliver_webhook(self, url: str, payload: dict) -> None:
         with urllib.request.urlopen(request, timeout=10) as response:  # the URL is set by ops in the policy
             response.read()
     except OSError as exc:
+        if self.request.retries >= self.max_retries:
+            from .notifications import record_failure
+
+            record_failure(channel="webhook", subject=payload.get("subject", ""), error=exc)
+            raise
         raise self.retry(exc=exc) from exc

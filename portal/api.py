@@ -12,6 +12,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from deployments.services import ParamsInvalid, ServiceError
 
+from .crypto import KeyMismatch
+
 
 def _pointer_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     """Flatten DRF's nested error detail into messages keyed by JSON pointer."""
@@ -34,6 +36,8 @@ def _pointer_errors(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, KeyMismatch):
+        return Response({"message": str(exc), "errors": {}}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if isinstance(exc, ParamsInvalid):
         errors = {"/params" + pointer: messages for pointer, messages in exc.errors.items()}
         return Response({"message": exc.message, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)

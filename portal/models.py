@@ -50,6 +50,7 @@ class APIToken(models.Model):
     """A named API token. Only its SHA-256 is stored; the key is shown once at creation."""
 
     PREFIX = "slw_"
+    HINT_LENGTH = 10  # the public part: shown to the owner, and what the sign-in throttle calls the token
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
@@ -73,7 +74,7 @@ class APIToken(models.Model):
     def issue(cls, *, user, name: str) -> tuple["APIToken", str]:
         """Create a token and return it with its plaintext key (never stored)."""
         key = cls.PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, key_hash=cls.hash_key(key), key_hint=key[:10])
+        token = cls.objects.create(user=user, name=name, key_hash=cls.hash_key(key), key_hint=key[: cls.HINT_LENGTH])
         return token, key
 
     @property

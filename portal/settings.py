@@ -12,6 +12,7 @@ import hmac
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -50,11 +51,37 @@ VAR_DIR = Path(env_str("SLIPWAY_VAR_DIR", str(BASE_DIR / "var")))
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. Create it once with `python3 manage.py init_env` "
+            "(it writes .env with SECRET_KEY and SLIPWAY_ENCRYPTION_KEY) and keep a backup of that file."
+        )
     SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
 
+# How runners reach the state backend (workers call /state/ there).
+SLIPWAY_BASE_URL = env_str("SLIPWAY_BASE_URL", "http://127.0.0.1:8000")
+# Where people open links from notifications. Unset, it falls back to the runners' address, which
+# people often cannot open (http://web:8000 under compose): `manage.py doctor` says so.
+SLIPWAY_PUBLIC_URL = env_str("SLIPWAY_PUBLIC_URL") or SLIPWAY_BASE_URL
+
+
+def _origin(url: str) -> tuple[str, str]:
+    """(host name, scheme://host[:port]) of a configured URL."""
+    parts = urlsplit(url)
+    return (parts.hostname or ""), f"{parts.scheme}://{parts.netloc}"
+
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if not DEBUG else "*")
+# The workers' host must always be allowed (else every run fails at `init` against the state backend),
+# and so must the public URL's: an operator who lists only their own domain cannot drop either.
+for _url in (SLIPWAY_BASE_URL, SLIPWAY_PUBLIC_URL):
+    _host = _origin(_url)[0]
+    if _host and "*" not in ALLOWED_HOSTS and _host not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_host)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# People post forms from the public URL: trust its origin (needed when a proxy rewrites Host or port).
+_public_origin = _origin(SLIPWAY_PUBLIC_URL)[1]
+if SLIPWAY_PUBLIC_URL.startswith(("http://", "https://")) and _public_origin not in CSRF_TRUSTED_ORIGINS:
+    CSRF_TRUSTED_ORIGINS.append(_public_origin)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -72,6 +99,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "simple_history",
+    "axes",
     "portal",
     "bundles",
     "deployments",
@@ -89,8 +117,13 @@ MIDDLEWARE = [
     "audit.middleware.ReviewerReadOnlyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # One sentence instead of a traceback when the encryption key cannot read stored data.
+    "portal.middleware.KeyMismatchMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 # History is append-only: the admin shows past versions but never reverts to one (restoring a
 # configuration is a new change through the services, see audit.services.deployment_restore).
@@ -168,29 +201,84 @@ STORAGES = {
     },
 }
 
-# --- Cache (login throttling) ----------------------------------------------------------
-# Shared across web processes when Redis is there; per process otherwise (the embedded default).
-_broker = env_str("CELERY_BROKER_URL")
-_cache_url = env_str("CACHE_URL") or (_broker if _broker.startswith(("redis://", "rediss://")) else "")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
-    if _cache_url
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
-SLIPWAY_LOGIN_ATTEMPTS = env_int("SLIPWAY_LOGIN_ATTEMPTS", 5)
-SLIPWAY_LOGIN_LOCKOUT_SECONDS = env_int("SLIPWAY_LOGIN_LOCKOUT_SECONDS", 900)
+# --- Cache -----------------------------------------------------------------------------
+# Nothing in Slipway needs a shared cache: the sign-in throttle keeps its counts in the database,
+# so a Redis outage (Redis is the broker) never breaks signing in. Per process, in memory.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# --- Security when DEBUG is off -------------------------------------------------------
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# --- Sign-in throttle (django-axes) ------------------------------------------------------
+# One throttle for every door: the site's sign-in, /admin/login/ and anything else that calls
+# authenticate(), and API tokens (portal.authentication). The policy is Slipway's own
+# (portal.throttle.SlipwayAxesHandler): an account is locked after SLIPWAY_LOGIN_ATTEMPTS failures
+# from anywhere; an address only after failures against SLIPWAY_LOGIN_ADDRESS_ACCOUNTS different
+# real accounts, so made-up usernames from a shared address (a proxy, an office NAT) lock nobody out.
+SLIPWAY_LOGIN_ATTEMPTS = env_int("SLIPWAY_LOGIN_ATTEMPTS", 5)
+SLIPWAY_LOGIN_ADDRESS_ACCOUNTS = env_int("SLIPWAY_LOGIN_ADDRESS_ACCOUNTS", 10)
+SLIPWAY_LOGIN_LOCKOUT_SECONDS = env_int("SLIPWAY_LOGIN_LOCKOUT_SECONDS", 900)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked account or address before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "portal.throttle.SlipwayAxesHandler"
+AXES_FAILURE_LIMIT = SLIPWAY_LOGIN_ATTEMPTS
+AXES_COOLOFF_TIME = SLIPWAY_LOGIN_LOCKOUT_SECONDS / 3600  # hours
+# Axes keys its own bookkeeping (the reset after a successful sign-in) by username only, so signing in
+# to one's own account never wipes an address's record; the handler checks the address itself, which
+# axes' check W006 cannot see.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_USERNAME_CALLABLE = "portal.throttle.account_key"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept; failures are, while they count
+# The client's address: REMOTE_ADDR; with SLIPWAY_PROXY_COUNT trusted proxies in front, the address the
+# outermost of them saw, from X-Forwarded-For (believed only then, and only that far).
+SLIPWAY_PROXY_COUNT = env_int("SLIPWAY_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "portal.throttle.client_address"
+
+# --- TLS, cookies, headers -------------------------------------------------------------
+# SLIPWAY_TLS says where TLS ends, and the rest follows from it:
+#   off    plain HTTP (development, or a private network): no redirect, no secure-only cookies, no HSTS
+#   proxy  a reverse proxy terminates TLS and sets X-Forwarded-Proto (the header is trusted in this mode only)
+#   on     this server itself is reached over https
+# Each Django setting can still be set by its own variable. /state/ and /healthz are never redirected:
+# workers and health probes use SLIPWAY_BASE_URL as it is, often plain http inside the network.
+SLIPWAY_TLS = env_str("SLIPWAY_TLS", "off" if DEBUG else "on").strip().lower()
+if SLIPWAY_TLS not in {"off", "proxy", "on"}:
+    raise ImproperlyConfigured(f"SLIPWAY_TLS must be off, proxy or on (not {SLIPWAY_TLS!r}).")
+_tls = SLIPWAY_TLS != "off"
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _tls)
+SECURE_REDIRECT_EXEMPT = [r"^state/", r"^healthz$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _tls)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _tls)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _tls and not DEBUG else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if SLIPWAY_TLS == "proxy":
+    # Only a proxy the operator named may say a request came over https: any client can send the header.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files (htmx,
+# static/js, the admin's, Swagger UI's from drf-spectacular-sidecar), so an injected inline script
+# never runs. Swagger UI is served by drf-spectacular's "split" view, whose setup script is a file.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -271,9 +359,6 @@ CELERY_TASK_ALWAYS_EAGER = False
 # --- Slipway --------------------------------------------------------------------------
 SLIPWAY_TOFU_BINARY = env_str("SLIPWAY_TOFU_BINARY") or shutil.which("tofu") or shutil.which("terraform") or ""
 SLIPWAY_WORKDIR = Path(env_str("SLIPWAY_WORKDIR", str(VAR_DIR / "work")))
-SLIPWAY_BASE_URL = env_str("SLIPWAY_BASE_URL", "http://127.0.0.1:8000")
-# Where people open links from notifications (defaults to the runners' address).
-SLIPWAY_PUBLIC_URL = env_str("SLIPWAY_PUBLIC_URL", SLIPWAY_BASE_URL)
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
@@ -298,8 +383,8 @@ SLIPWAY_ENCRYPTION_KEY = env_str("SLIPWAY_ENCRYPTION_KEY")
 if not SLIPWAY_ENCRYPTION_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SLIPWAY_ENCRYPTION_KEY must be set when DEBUG is off. Generate one with: python -c "
-            '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            "SLIPWAY_ENCRYPTION_KEY must be set when DEBUG is off. Create both keys once with "
+            "`python3 manage.py init_env` (it writes .env) and keep a backup of that file."
         )
     # Development only: a stable key derived from the development SECRET_KEY.
     SLIPWAY_ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
@@ -351,3 +436,5 @@ SLIPWAY_SANDBOX_ENDPOINT = env_str("SLIPWAY_SANDBOX_ENDPOINT")
 SLIPWAY_SANDBOX_DELAY_SCALE = env_float("SLIPWAY_SANDBOX_DELAY_SCALE", 1.0)
 if SLIPWAY_SANDBOX_ENABLED:
     INSTALLED_APPS.append("portal.sandbox")
+    # The provider calls the API at SLIPWAY_BASE_URL as it is, like the workers' /state/ calls.
+    SECURE_REDIRECT_EXEMPT.append(r"^sandbox/api/")

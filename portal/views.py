@@ -1,21 +1,20 @@
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.utils import timezone
 
+from deployments import notifications
 from deployments.choices import RUN_ACTIVE, RunStatus
 from deployments.selectors import deployments_visible_to, runs_visible_to
 
+from . import health
 from .models import APIToken
+from .roles import is_ops
 
 
 @login_required
@@ -36,6 +35,8 @@ def home(request):
             "recent_runs": runs.exclude(status__in=RUN_ACTIVE).order_by("-created_at")[:10],
             "recent_deployments": deployments.order_by("-updated_at")[:8],
             "stalled": stalled,
+            # Ops learn here that email (or a webhook) is not getting through, instead of never.
+            "failed_notifications": list(notifications.recent_failures()[:100]) if is_ops(request.user) else None,
         },
     )
 
@@ -46,46 +47,14 @@ def favicon(request):
 
 
 def healthz(request):
-    """Liveness for load balancers and compose: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"ok": True})
+    """Readiness for load balancers and compose: the database and the broker answer.
 
-
-class ThrottledLoginView(auth_views.LoginView):
-    """Sign-in that locks a username (and an address) out for a while after repeated failures."""
-
-    redirect_authenticated_user = True
-
-    def _keys(self) -> list[str]:
-        username = (self.request.POST.get("username") or "").strip().lower()
-        address = self.request.META.get("REMOTE_ADDR", "")
-        return [f"login-fail:user:{username}", f"login-fail:addr:{address}"]
-
-    def _locked(self) -> bool:
-        limits = (settings.SLIPWAY_LOGIN_ATTEMPTS, settings.SLIPWAY_LOGIN_ATTEMPTS * 4)
-        return any((cache.get(key) or 0) >= limit for key, limit in zip(self._keys(), limits, strict=True))
-
-    def post(self, request, *args, **kwargs):
-        if self._locked():
-            form = self.get_form()
-            minutes = settings.SLIPWAY_LOGIN_LOCKOUT_SECONDS // 60
-            form.add_error(None, f"Too many failed sign-ins. Try again in {minutes} minutes.")
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        for key in self._keys():
-            cache.add(key, 0, settings.SLIPWAY_LOGIN_LOCKOUT_SECONDS)
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, settings.SLIPWAY_LOGIN_LOCKOUT_SECONDS)
-        return super().form_invalid(form)
-
-    def form_valid(self, form):
-        cache.delete(self._keys()[0])
-        return super().form_valid(form)
+    503 names what is down, so a probe, an operator or a test sees a broker outage instead of a
+    cheerful 200 (signing in and browsing still work meanwhile; runs wait in the database).
+    """
+    checks = {"database": health.database_problem() or "ok", "broker": health.broker_problem() or "ok"}
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"ok": healthy, **checks}, status=200 if healthy else 503)
 
 
 @login_required

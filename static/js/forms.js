@@ -215,3 +215,11 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
   document.addEventListener("htmx:afterRequest", settled);
   document.addEventListener("htmx:onLoadError", settled); // htmx skips afterRequest when handling the answer throws
 })();
+
+/* A range slider shows its value in the <output> beside it. A listener here rather than an inline
+   `oninput`: the Content-Security-Policy runs no inline script or handler. */
+document.addEventListener("input", (event) => {
+  const slider = event.target;
+  const output = slider.nextElementSibling;
+  if (slider.type === "range" && output && output.tagName === "OUTPUT") output.value = slider.value;
+});
