@@ -11,6 +11,8 @@ class Command(BaseCommand):
         "Install (or check) the sandbox cloud's provider in the engine's provider folder "
         "(SLIPWAY_PROVIDER_DIR). Idempotent; every worker also does it when it starts."
     )
+    # It writes one file: it must work where nothing else is set up yet (an image being built).
+    requires_system_checks: list = []
 
     def add_arguments(self, parser):
         parser.add_argument("--dir", help="The provider folder (default: SLIPWAY_PROVIDER_DIR).")
