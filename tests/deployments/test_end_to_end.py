@@ -147,3 +147,29 @@ def test_a_second_apply_reuses_the_stored_state(celery_worker, dev, catalog, pro
     assert deployment.outputs["message"] == "two"
     assert deployment.version == 2
     assert deployment.state_versions.count() >= 2
+
+
+def test_a_1_0_0_database_moves_into_the_sandbox_with_its_params_after_review(celery_worker, dev, catalog, proto_env):
+    from bundles.models import BundleVersion
+    from deployments import services
+
+    params = {"size": "medium", "storage_gb": 40, "database_name": "orders"}
+    old = BundleVersion.objects.get(bundle__name="postgres", version="1.0.0")
+    deployment = services.deployment_create(
+        environment=proto_env, name="legacy", bundle_version=old, params=params, actor=dev
+    )
+    assert wait_for_run(deployment.runs.get()).status == "succeeded"
+    assert not Resource.objects.exists()  # 1.0.0 is a model: nothing in the cloud
+
+    run = wait_for_run(
+        services.deployment_update(deployment=deployment, params=params, bundle_version=catalog["postgres"], actor=dev)
+    )
+    # The 1.0.0 model goes away: a destroy in the plan, so a person looks before it applies.
+    assert run.status == "planned", run.error
+    assert (run.plan_summary["add"], run.plan_summary["destroy"]) == (1, 2)
+    run = wait_for_run(services.run_confirm_apply(run=run, actor=dev))
+    assert run.status == "succeeded", run.error
+    server = Resource.objects.get(kind="database")
+    assert (server.attributes["size"], server.attributes["storage_gb"]) == ("medium", 40)
+    deployment.refresh_from_db()
+    assert deployment.bundle_version == catalog["postgres"] and deployment.outputs["database_id"] == server.pk
