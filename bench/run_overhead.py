@@ -117,7 +117,9 @@ def raw_engine_once(module_tar: Path, params: dict, engine_env: dict) -> float:
         env.update(SANDBOX_ENDPOINT=engine_env["endpoint"], SANDBOX_TOKEN=engine_env["token"])
         started = time.perf_counter()
         for args in (["init", "-input=false"], ["plan", "-input=false", "-out=plan.bin"], ["apply", "plan.bin"]):
-            subprocess.run([engine(), *args], cwd=work, env=env, check=True, capture_output=True)
+            done = subprocess.run([engine(), *args], cwd=work, env=env, capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(f"raw `{' '.join(args)}` failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         return time.perf_counter() - started
 
 
@@ -212,9 +214,12 @@ def main() -> None:
             )
             % (work / "providers"),
             "endpoint": f"{base}/sandbox/api/v1/",
+            # The last line: `shell` may print a banner first.
             "token": manage(
                 env, "shell", "-c", "from django.conf import settings; print(settings.SLIPWAY_SANDBOX_TOKEN)"
-            ).strip(),
+            )
+            .strip()
+            .splitlines()[-1],
         }
 
         deploy_and_wait(api, base, environment, "warmup", params)

@@ -85,6 +85,13 @@ class SandboxProvider(Provider):
     def configure_provider(self, diags: Diagnostics, config: Config):
         endpoint = _known(config.get("endpoint")) or os.environ.get("SANDBOX_ENDPOINT", "")
         token = _known(config.get("token")) or os.environ.get("SANDBOX_TOKEN", "")
+        token = token.strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in token + endpoint):
+            diags.add_error(
+                "The sandbox provider's endpoint or token holds control characters",
+                "Check SANDBOX_ENDPOINT and SANDBOX_TOKEN (a line break copied with the token, for example).",
+            )
+            return
         if not endpoint or not token:
             diags.add_error(
                 "The sandbox provider is not configured",
