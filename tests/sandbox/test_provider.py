@@ -174,6 +174,9 @@ def test_bad_configuration_fails_the_plan_and_an_unreachable_cloud_fails_with_it
     workspace.env = {k: v for k, v in workspace.env.items() if k != "SANDBOX_TOKEN"}
     unconfigured = workspace.run("plan", "-input=false", "-no-color", ok=False)
     assert "The sandbox provider is not configured" in unconfigured.stderr
+    workspace.env["SANDBOX_TOKEN"] = "pasted\nwith a line break"
+    mangled = workspace.run("plan", "-input=false", "-no-color", ok=False)
+    assert "endpoint or token holds control characters" in mangled.stderr
 
     workspace.env = engine_env(workspace.path) | {"SANDBOX_ENDPOINT": "http://127.0.0.1:9/sandbox/api/v1/"}
     unreachable = workspace.apply(ok=False)
