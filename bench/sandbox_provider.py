@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -122,6 +123,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        shutil.rmtree(VAR, ignore_errors=True)
 
     version = subprocess.run([engine_binary(), "version"], capture_output=True, text=True).stdout.splitlines()[0]
     print(f"\nengine: {version}; {opts.runs} runs each, median seconds, sandbox delays scaled to 0\n")
