@@ -84,6 +84,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SLIPWAY_TOFU_BINARY=/usr/local/bin/tofu \
     SLIPWAY_VAR_DIR=/var/lib/slipway \
     SLIPWAY_WORKDIR=/var/lib/slipway/work \
+    SLIPWAY_PROVIDER_DIR=/opt/slipway/providers \
     STATIC_ROOT=/app/staticfiles \
     HOME=/var/lib/slipway \
     WEB_CONCURRENCY=2
@@ -125,6 +126,13 @@ RUN set -eu; \
     python manage.py collectstatic --noinput; \
     test -f "$STATIC_ROOT/staticfiles.json"; \
     rm -rf /tmp/slipway-build
+
+# The sandbox cloud's provider, where the engine's CLI config looks for it (SLIPWAY_PROVIDER_DIR):
+# owned by root, read-only for the app user; workers find it current at start and leave it alone.
+# DEBUG=1 only so settings load without the keys; nothing else runs.
+RUN DEBUG=1 SLIPWAY_VAR_DIR=/tmp/slipway-build python manage.py sandbox_provider \
+ && DEBUG=1 SLIPWAY_VAR_DIR=/tmp/slipway-build python manage.py sandbox_provider --check \
+ && rm -rf /tmp/slipway-build
 
 USER 10001:10001
 

@@ -28,6 +28,9 @@ from pathlib import Path
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bundles.loader import find_bundles  # plain Python: needs no Django set-up
+
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "slipway_bench_runs"
 BUNDLE = "postgres"
@@ -92,13 +95,15 @@ def deploy_and_wait(api, base, environment: int, name: str, params: dict) -> flo
         time.sleep(0.05)
 
 
-def raw_engine_once(module_tar: Path, params: dict) -> float:
+def raw_engine_once(module_tar: Path, params: dict, engine_env: dict) -> float:
+    """The same module run by hand: the catalog's is on the sandbox cloud, so the engine gets the sandbox
+    provider's folder and endpoint (``engine_env``) as Slipway's runs do, and a fresh name each time."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.unpack_archive(module_tar, work)
         context = {
             "deployment_id": "bench",
-            "name_prefix": "bench-raw",
+            "name_prefix": f"bench-raw-{work.name}",
             "project": "bench",
             "environment": "proto",
             "tier": "prototype",
@@ -107,11 +112,14 @@ def raw_engine_once(module_tar: Path, params: dict) -> float:
         }
         (work / "terraform.tfvars.json").write_text(json.dumps({**params, "slipway": context}))
         rc = work / "tfrc"
-        rc.write_text("")
+        rc.write_text(engine_env["tfrc"])
         env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": str(rc)}
+        env.update(SANDBOX_ENDPOINT=engine_env["endpoint"], SANDBOX_TOKEN=engine_env["token"])
         started = time.perf_counter()
         for args in (["init", "-input=false"], ["plan", "-input=false", "-out=plan.bin"], ["apply", "plan.bin"]):
-            subprocess.run([engine(), *args], cwd=work, env=env, check=True, capture_output=True)
+            done = subprocess.run([engine(), *args], cwd=work, env=env, capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(f"raw `{' '.join(args)}` failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         return time.perf_counter() - started
 
 
@@ -135,6 +143,9 @@ def main() -> None:
         "SLIPWAY_WORKDIR": str(work / "engine"),
         "DEBUG": "1",
         "LOG_LEVEL": "WARNING",
+        # The catalog runs on the sandbox cloud: its simulated waits would only measure themselves.
+        "SLIPWAY_SANDBOX_DELAY_SCALE": "0",
+        "SLIPWAY_PROVIDER_DIR": str(work / "providers"),
     }
     subprocess.run(["redis-cli", "-n", "9", "flushdb"], check=True, capture_output=True)
     manage(env, "migrate", "--noinput")
@@ -194,15 +205,29 @@ def main() -> None:
         params = preset_params(api, base)
 
         module_tar = work / "module.tar.gz"
-        module_src = ROOT / "bundles" / "catalog" / BUNDLE / "src"
+        module_src = find_bundles(ROOT / "bundles" / "catalog" / BUNDLE)[-1] / "src"  # the newest version
         shutil.make_archive(str(module_tar).removesuffix(".tar.gz"), "gztar", module_src)
+        raw_env = {
+            "tfrc": (
+                'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n'
+                '    include = ["slipway.local/*/*"]\n  }\n  direct {\n    exclude = ["slipway.local/*/*"]\n  }\n}\n'
+            )
+            % (work / "providers"),
+            "endpoint": f"{base}/sandbox/api/v1/",
+            # The last line: `shell` may print a banner first.
+            "token": manage(
+                env, "shell", "-c", "from django.conf import settings; print(settings.SLIPWAY_SANDBOX_TOKEN)"
+            )
+            .strip()
+            .splitlines()[-1],
+        }
 
         deploy_and_wait(api, base, environment, "warmup", params)
         for values in PHASES.values():
             values.clear()
-        raw_engine_once(module_tar, params)
+        raw_engine_once(module_tar, params, raw_env)
         slipway = [deploy_and_wait(api, base, environment, f"single-{i}", params) for i in range(opts.runs)]
-        raw = [raw_engine_once(module_tar, params) for _ in range(opts.runs)]
+        raw = [raw_engine_once(module_tar, params, raw_env) for _ in range(opts.runs)]
 
         started = time.perf_counter()
         ids = []

@@ -285,6 +285,28 @@ def read_bundle(path: Path | str) -> Manifest:
     )
 
 
+def find_bundles(path: Path | str) -> list[Path]:
+    """The bundle directories at ``path``: itself, its children, or its children's version folders.
+
+    A catalog keeps each published version in a folder of its own (``catalog/postgres/1.0.0/``,
+    ``catalog/postgres/2.0.0/``) so old versions stay loadable; a flat ``catalog/NAME/`` works too.
+    Ordered by name, then version, oldest first.
+    """
+    root = Path(path)
+    if (root / "bundle.yaml").is_file():
+        return [root]
+    found = sorted({p.parent for pattern in ("*/bundle.yaml", "*/*/bundle.yaml") for p in root.glob(pattern)})
+
+    def order(directory: Path):
+        try:
+            parsed = semver.parse(directory.name)
+            return (directory.parent.name, 1, parsed.major, parsed.minor, parsed.patch, parsed.prerelease or "~")
+        except ValueError:
+            return (directory.name, 0, 0, 0, 0, "")
+
+    return sorted(found, key=order)
+
+
 def runbook_bytes(root: Path) -> bytes:
     runbook = root / "operator.md"
     return runbook.read_bytes() if runbook.is_file() else b""

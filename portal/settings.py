@@ -8,6 +8,7 @@ PostgreSQL and Redis. With ``DEBUG`` off, a missing ``SECRET_KEY`` or
 
 import base64
 import hashlib
+import hmac
 import os
 import shutil
 from pathlib import Path
@@ -33,6 +34,11 @@ def env_bool(name: str, default: bool = False) -> bool:
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value not in (None, "") else default
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -410,3 +416,25 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 SLIPWAY_CANCEL_GRACE_SECONDS = env_int("SLIPWAY_CANCEL_GRACE_SECONDS", 20)
+
+# Providers the engine installs from this folder (a filesystem mirror) instead of a registry:
+# Slipway's set-up puts the sandbox cloud's provider here (see portal/sandbox/install.py).
+SLIPWAY_PROVIDER_DIR = Path(env_str("SLIPWAY_PROVIDER_DIR", str(VAR_DIR / "providers")))
+
+# --- The sandbox cloud: a stand-in for a cloud provider's API (portal/sandbox, docs/sandbox.md) ---
+# Served by the web process under /sandbox/; nothing else in Slipway depends on it.
+SLIPWAY_SANDBOX_ENABLED = env_bool("SLIPWAY_SANDBOX_ENABLED", True)
+# The API's credential, handed to the provider as SANDBOX_TOKEN. Derived from SECRET_KEY unless set,
+# so the web process and every worker agree without another secret to distribute.
+SLIPWAY_SANDBOX_TOKEN = (
+    env_str("SLIPWAY_SANDBOX_TOKEN")
+    or hmac.new(SECRET_KEY.encode(), b"slipway-sandbox-token", hashlib.sha256).hexdigest()
+)
+# Where the provider reaches the API; empty means SLIPWAY_BASE_URL + /sandbox/api/v1/.
+SLIPWAY_SANDBOX_ENDPOINT = env_str("SLIPWAY_SANDBOX_ENDPOINT")
+# Multiplies the simulated create/update/delete times (a database takes 20 s to create at 1.0); 0 for tests.
+SLIPWAY_SANDBOX_DELAY_SCALE = env_float("SLIPWAY_SANDBOX_DELAY_SCALE", 1.0)
+if SLIPWAY_SANDBOX_ENABLED:
+    INSTALLED_APPS.append("portal.sandbox")
+    # The provider calls the API at SLIPWAY_BASE_URL as it is, like the workers' /state/ calls.
+    SECURE_REDIRECT_EXEMPT.append(r"^sandbox/api/")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -28,3 +29,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
 ]
+
+if settings.SLIPWAY_SANDBOX_ENABLED:
+    # The sandbox cloud: a fake cloud's console and API, served here so `make run` needs nothing more.
+    urlpatterns.append(path("sandbox/", include("portal.sandbox.urls")))

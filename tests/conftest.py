@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from deployments.choices import RUN_TERMINAL, Tier
+from deployments.choices import RUN_TERMINAL, RUN_WAITING, Tier
 from deployments.models import Environment, Project, Run
 from portal.models import Membership, Team
 from portal.roles import COMPLIANCE_GROUP, OPS_GROUP
@@ -108,11 +108,22 @@ def other_env(other_team):
 
 @pytest.fixture
 def catalog(db):
-    """The shipped catalog plus the test fixture bundles, published."""
+    """The shipped catalog plus the test fixture bundles, published: each name maps to its newest version
+    (what the catalog page offers). Older versions are in the database too."""
     call_command("sync_bundles", str(settings.SLIPWAY_CATALOG_DIR), str(FIXTURE_BUNDLES), stdout=io.StringIO())
     from bundles.models import BundleVersion
 
-    return {v.bundle.name: v for v in BundleVersion.objects.select_related("bundle")}
+    oldest_first = BundleVersion.objects.select_related("bundle").order_by(
+        "bundle__name", "major", "minor", "patch", "prerelease"
+    )
+    return {v.bundle.name: v for v in oldest_first}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def instant_sandbox():
+    """The sandbox cloud (served by the live server in this process) completes every operation at once;
+    a test that needs its simulated delays sets SLIPWAY_SANDBOX_DELAY_SCALE with the ``settings`` fixture."""
+    settings.SLIPWAY_SANDBOX_DELAY_SCALE = 0.0
 
 
 @pytest.fixture
@@ -210,7 +221,7 @@ def wait_for_run(run: Run, timeout: float = 90) -> Run:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run.refresh_from_db()
-        if run.status in RUN_TERMINAL:
+        if run.status in RUN_TERMINAL or run.status in RUN_WAITING:
             return run
         time.sleep(0.2)
     lines = "\n".join(run.log_lines.order_by("seq").values_list("text", flat=True))

@@ -52,16 +52,54 @@ def engine_binary() -> str:
     raise EngineNotFound("No engine found: install OpenTofu (tofu) or set SLIPWAY_TOFU_BINARY.")
 
 
+# Providers under this host come from Slipway's provider folder, never from a registry (the
+# sandbox cloud's provider is slipway.local/slipway/sandbox).
+LOCAL_PROVIDERS = "slipway.local/*/*"
+
+
+def cli_config_text(cache: Path) -> str:
+    """Our CLI config: the plugin cache, and providers under slipway.local from the filesystem mirror
+    in SLIPWAY_PROVIDER_DIR (the unpacked layout HOST/NAMESPACE/TYPE/VERSION/OS_ARCH/); all others as usual."""
+    return (
+        f"plugin_cache_dir = {json.dumps(str(cache))}\n"
+        "disable_checkpoint = true\n"
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path    = {json.dumps(str(settings.SLIPWAY_PROVIDER_DIR))}\n"
+        f'    include = ["{LOCAL_PROVIDERS}"]\n'
+        "  }\n"
+        "  direct {\n"
+        f'    exclude = ["{LOCAL_PROVIDERS}"]\n'
+        "  }\n"
+        "}\n"
+    )
+
+
+def sandbox_env() -> dict[str, str]:
+    """Where the sandbox cloud's provider finds its API, and its credential (as AWS_* are for AWS)."""
+    if not settings.SLIPWAY_SANDBOX_ENABLED:
+        return {}
+    endpoint = settings.SLIPWAY_SANDBOX_ENDPOINT or f"{settings.SLIPWAY_BASE_URL.rstrip('/')}/sandbox/api/v1/"
+    return {"SANDBOX_ENDPOINT": endpoint, "SANDBOX_TOKEN": settings.SLIPWAY_SANDBOX_TOKEN}
+
+
 def engine_env(workdir: Path) -> dict[str, str]:
     """A clean environment for the engine, with our own CLI config and a shared plugin cache."""
     base = Path(settings.SLIPWAY_WORKDIR)
     cache = base / "plugin-cache"
     cache.mkdir(parents=True, exist_ok=True)
     cli_config = base / "slipway.tfrc"
-    if not cli_config.exists():
-        cli_config.write_text(f'plugin_cache_dir = "{cache}"\ndisable_checkpoint = true\n')
+    text = cli_config_text(cache)
+    if not cli_config.is_file() or cli_config.read_text() != text:
+        # Beside it, then renamed over it: a run starting meanwhile never reads half a file.
+        partial = cli_config.with_name(f".{cli_config.name}.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(cli_config)
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "HTTPS_PROXY", "HTTP_PROXY")
-    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(("AWS_", "GOOGLE_", "ARM_"))}
+    prefixes = ("AWS_", "GOOGLE_", "ARM_", "SANDBOX_")
+    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(prefixes)}
+    for key, value in sandbox_env().items():
+        env.setdefault(key, value)  # set in the worker's environment, they win
     # The state backend is Slipway itself: never send its credentials through a proxy.
     env["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
     env.update(

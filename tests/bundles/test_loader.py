@@ -7,13 +7,14 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from bundles.loader import BundleError, read_bundle
+from bundles.loader import BundleError, find_bundles, read_bundle
 from bundles.models import Bundle, BundleVersion
 from bundles.schema import param_errors
 from tests.conftest import FIXTURE_BUNDLES
 
 pytestmark = pytest.mark.django_db
-CATALOG = sorted(p.parent for p in settings.SLIPWAY_CATALOG_DIR.glob("*/bundle.yaml"))
+CATALOG = find_bundles(settings.SLIPWAY_CATALOG_DIR)
+CATALOG_IDS = [str(p.relative_to(settings.SLIPWAY_CATALOG_DIR)) for p in CATALOG]
 
 
 def sync(*paths):
@@ -30,6 +31,23 @@ def test_sync_bundles_loads_the_catalog_and_is_idempotent():
     assert "published" in first and "published" not in second
     assert second.count("unchanged") == count
     assert BundleVersion.objects.count() == count
+
+
+def test_the_catalog_keeps_every_version_in_a_folder_of_its_own_and_the_newest_is_the_card():
+    sync()
+    postgres = Bundle.objects.get(name="postgres")
+    assert {"1.0.0", "2.0.0"} <= set(postgres.versions.values_list("version", flat=True))
+    assert postgres.latest_version().version == "2.0.0"
+    assert "sandbox" in postgres.latest_version().changelog
+    # Versions are found oldest first, whatever the folders' alphabetical order says.
+    found = [p.name for p in find_bundles(settings.SLIPWAY_CATALOG_DIR / "postgres")]
+    assert found == sorted(found, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def test_a_folder_of_version_folders_sorts_by_semantic_version(tmp_path):
+    for version in ("1.10.0", "1.9.0", "1.9.0-rc.1"):
+        shutil.copytree(FIXTURE_BUNDLES / "echo", tmp_path / "echo" / version)
+    assert [p.name for p in find_bundles(tmp_path)] == ["1.9.0-rc.1", "1.9.0", "1.10.0"]
 
 
 def test_it_stores_the_module_as_an_archive_with_its_sha256():
@@ -86,7 +104,7 @@ def test_it_names_the_file_and_place_of_each_problem(tmp_path):
     assert "bundle.yaml /params/properties/message/minLength" in problems
 
 
-@pytest.mark.parametrize("path", CATALOG, ids=[p.name for p in CATALOG])
+@pytest.mark.parametrize("path", CATALOG, ids=CATALOG_IDS)
 def test_every_catalog_bundle_has_priced_presets_that_validate(path):
     manifest = read_bundle(path)
     names = [p["name"] for p in manifest.presets]
@@ -96,7 +114,7 @@ def test_every_catalog_bundle_has_priced_presets_that_validate(path):
         assert param_errors(manifest.params, preset["params"]) == {}, preset["name"]
 
 
-@pytest.mark.parametrize("path", CATALOG, ids=[p.name for p in CATALOG])
+@pytest.mark.parametrize("path", CATALOG, ids=CATALOG_IDS)
 def test_every_catalog_param_is_a_module_variable_with_validation(path):
     manifest = read_bundle(path)
     assert "slipway" in manifest.module_variables

@@ -11,6 +11,7 @@ from django.core import mail
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from bundles.models import BundleVersion
 from deployments import services
 from deployments.models import Deployment, ExceptionRequest, Run
 from deployments.policy import rules as policy
@@ -254,8 +255,9 @@ def test_only_ops_decide(dev, teammate, catalog, prod_env, policies):
 
 @pytest.mark.django_db
 def test_x_immutable_fields_cannot_change_after_the_first_apply(dev, client, catalog, proto_env):
+    locked_name = BundleVersion.objects.get(bundle__name="postgres", version="1.0.0")  # 2.0.0 replaces instead
     deployment = services.deployment_create(
-        environment=proto_env, name="db", bundle_version=catalog["postgres"], params=POSTGRES, actor=dev
+        environment=proto_env, name="db", bundle_version=locked_name, params=POSTGRES, actor=dev
     )
     run = deployment.runs.get()
     run.transition("running")

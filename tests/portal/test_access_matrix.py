@@ -378,6 +378,31 @@ RULES = {
         {},
         ops_only() | {"anonymous": UNAUTHORIZED},
     ),
+    # The sandbox cloud's console: everyone signed in reads it; reviewers change nothing.
+    "sandbox:console": ("GET", lambda w: reverse("sandbox:console"), None, everyone()),
+    "sandbox:resource": ("GET", lambda w: w["cloud_resource"].get_absolute_url(), None, everyone()),
+    "sandbox:resource-edit": (
+        "POST",
+        lambda w: reverse("sandbox:resource-edit", args=[w["cloud_resource"].pk]),
+        {},
+        writers(),
+    ),
+    "sandbox:resource-delete": (
+        "POST",
+        lambda w: reverse("sandbox:resource-delete", args=[w["cloud_resource"].pk]),
+        {"confirm": "not-its-name"},
+        writers(),
+    ),
+    # Its API takes only the sandbox's own token, as a cloud takes only its credentials: no session.
+    "sandbox:api-kinds": ("GET", lambda w: "/sandbox/api/v1/kinds/", None, dict.fromkeys(ROLES, UNAUTHORIZED)),
+    "sandbox:api-resources": ("GET", lambda w: "/sandbox/api/v1/resources/", None, dict.fromkeys(ROLES, UNAUTHORIZED)),
+    "sandbox:api-resource": (
+        "GET",
+        lambda w: f"/sandbox/api/v1/resources/{w['cloud_resource'].pk}/",
+        None,
+        dict.fromkeys(ROLES, UNAUTHORIZED),
+    ),
+    "sandbox:api-events": ("GET", lambda w: "/sandbox/api/v1/events/", None, dict.fromkeys(ROLES, UNAUTHORIZED)),
     # The state backend takes only a running run's credentials: a session, even ops', is not enough.
     "state": ("GET", lambda w: reverse("state", args=[w["deployment"].pk]), None, dict.fromkeys(ROLES, UNAUTHORIZED)),
     "state-lock": (
@@ -439,7 +464,14 @@ def world(dev, teammate, outsider, ops, auditor, catalog, proto_env, other_env):
     saved = SavedQuery.objects.create(name="mine-already", query="bundle:echo", owner=dev)
     bulk = BulkChange.objects.create(title="t", query="bundle:echo", created_by=ops, created_by_name="ops")
 
+    from portal.sandbox.services import resource_create
+
+    cloud_resource = resource_create(
+        kind="bucket", name="in-the-cloud", attributes={}, tags={}, actor="api: t"
+    ).resource
+
     return {
+        "cloud_resource": cloud_resource,
         "deployment": deployment,
         "run": run,
         "exception": exception,
@@ -473,7 +505,7 @@ def test_each_role_gets_exactly_what_its_rule_says(world):
             url = build(world)
             if method == "GET":
                 response = client.get(url)
-            elif method == "POST" and name.startswith(("bundles:", "deployments:", "audit:", "logout")):
+            elif method == "POST" and name.startswith(("bundles:", "deployments:", "audit:", "sandbox:", "logout")):
                 response = client.post(url, body)
             else:
                 response = client.generic(method, url, json.dumps(body), content_type="application/json")

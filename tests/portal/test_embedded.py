@@ -25,6 +25,9 @@ def embedded(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("embedded")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env.update(SLIPWAY_VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="portal.settings", DEBUG="1")
+    # The catalog deploys into the sandbox cloud, served by this web process from the same SQLite file:
+    # short but real waits, so the provider polls while the worker writes.
+    env.update(SLIPWAY_SANDBOX_DELAY_SCALE="0.1", SLIPWAY_SANDBOX_TOKEN="embedded-sandbox-token")
     manage = [sys.executable, "manage.py"]
 
     def run(*args):
@@ -99,6 +102,16 @@ def test_the_embedded_configuration_deploys_a_bundle_over_http(embedded):
     worker_log = (embedded["logs"] / "worker.log").read_text()
     assert current["status"] == "live", worker_log[-3000:]
     assert current["outputs"]["queue_name"].startswith("checkout-proto-jobs")
+    # The queue and its dead-letter queue are in the sandbox cloud, and the worker installed its provider.
+    cloud = requests.get(
+        f"{base}/sandbox/api/v1/resources/",
+        params={"kind": "queue"},
+        headers={"Authorization": "Bearer embedded-sandbox-token"},
+        timeout=10,
+    ).json()
+    assert sorted(q["name"] for q in cloud["results"]) == ["checkout-proto-jobs", "checkout-proto-jobs-dlq"]
+    assert current["outputs"]["queue_id"] in {q["id"] for q in cloud["results"]}
+    assert list((embedded["var"] / "providers" / "slipway.local" / "slipway" / "sandbox").iterdir())
     logs = api.get(f"{base}/api/v1/runs/{deployment['run']['id']}/logs/", params={"after": 0}, timeout=10).json()
     assert logs["finished"] is True
     assert any("Apply complete!" in line["text"] for line in logs["lines"])

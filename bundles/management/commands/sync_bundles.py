@@ -3,12 +3,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from bundles.loader import BundleError, read_bundle
+from bundles.loader import BundleError, find_bundles, read_bundle
 from bundles.services import bundle_version_publish
 
 
 class Command(BaseCommand):
-    help = "Load bundle directories (default: every bundle in bundles/catalog/) as published versions. Idempotent."
+    help = (
+        "Load bundle directories (default: every bundle in bundles/catalog/, each version in its own folder) "
+        "as published versions. Idempotent."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="*", help="Bundle directories, or folders of bundle directories.")
@@ -17,10 +20,8 @@ class Command(BaseCommand):
         targets: list[Path] = []
         for raw in paths or [str(settings.SLIPWAY_CATALOG_DIR)]:
             path = Path(raw)
-            if (path / "bundle.yaml").is_file():
-                targets.append(path)
-            elif path.is_dir():
-                targets += sorted(p.parent for p in path.glob("*/bundle.yaml"))
+            if path.is_dir() and find_bundles(path):
+                targets += find_bundles(path)
             else:
                 raise CommandError(f"{path}: not a bundle directory (no bundle.yaml) nor a folder of bundles")
         failures = 0
