@@ -92,9 +92,12 @@ def merge(params: dict, encrypted: bytes | None) -> dict:
         return full
     by_mask = {fingerprint(value): value for value in stored.values()}
     for where, mask in _masks(full):
-        value = stored.get(where, _MISSING)
+        at_pointer = stored.get(where, _MISSING)
+        value = at_pointer
         if value is _MISSING or fingerprint(value) != mask:
-            value = by_mask.get(mask, _MISSING)
+            # A row moved (an array item removed before it): the value is found by its mask. When no
+            # mask matches, the masks were made under another SECRET_KEY: the pointer still holds it.
+            value = by_mask.get(mask, at_pointer)
         if value is not _MISSING:
             if where:
                 JsonPointer(where).set(full, copy.deepcopy(value))

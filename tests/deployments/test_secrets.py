@@ -64,6 +64,13 @@ def test_merge_finds_a_moved_secret_by_its_mask(schema):
 
 
 @pytest.mark.django_db
+def test_secrets_still_merge_after_the_secret_key_changed(schema, settings):
+    masked, encrypted = secrets.split(schema, PARAMS)
+    settings.SECRET_KEY = "another-secret-key-after-a-rotation"  # every mask was made under the old one
+    assert secrets.merge(masked, encrypted) == PARAMS
+
+
+@pytest.mark.django_db
 def test_secrets_stored_before_pointers_still_merge():
     old = encrypt(json.dumps({json.dumps(["db", "password"]): "hunter22"}).encode())
     assert secrets.merge({"db": {"password": secrets.fingerprint("hunter22")}}, old) == {"db": {"password": "hunter22"}}
