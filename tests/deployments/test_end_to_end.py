@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from deployments.models import Deployment, Run
+from deployments.runs import services as run_services
 from portal.crypto import decrypt
 from portal.sandbox.models import Resource
 from tests.conftest import wait_for_run
@@ -109,7 +110,7 @@ def test_a_new_database_name_replaces_the_server_after_review(celery_worker, dev
     assert "because database_name changed" in change["words"]
     assert Resource.objects.get(kind="database").pk == first.pk  # nothing changed yet
 
-    run = wait_for_run(services.run_confirm_apply(run=run, actor=dev))
+    run = wait_for_run(run_services.run_confirm_apply(run=run, actor=dev))
     assert run.status == "succeeded", run.error
     second = Resource.objects.get(kind="database")
     assert second.pk != first.pk and second.attributes["database_name"] == "ledger"
@@ -167,7 +168,7 @@ def test_a_1_0_0_database_moves_into_the_sandbox_with_its_params_after_review(ce
     # The 1.0.0 model goes away: a destroy in the plan, so a person looks before it applies.
     assert run.status == "planned", run.error
     assert (run.plan_summary["add"], run.plan_summary["destroy"]) == (1, 2)
-    run = wait_for_run(services.run_confirm_apply(run=run, actor=dev))
+    run = wait_for_run(run_services.run_confirm_apply(run=run, actor=dev))
     assert run.status == "succeeded", run.error
     server = Resource.objects.get(kind="database")
     assert (server.attributes["size"], server.attributes["storage_gb"]) == ("medium", 40)
