@@ -189,15 +189,11 @@ def check_database() -> list[Finding]:
 
 def check_broker() -> list[Finding]:
     problem = health.broker_problem()
-    if problem:
-        return [
-            (
-                ERROR,
-                f"The broker ({settings.CELERY_BROKER_URL.split('@')[-1]}) does not answer: {problem}. New runs "
-                "wait in the database and go once it is back.",
-            )
-        ]
-    return [(OK, "The broker answers.")]
+    if not problem:
+        return [(OK, "The broker answers.")]
+    where = settings.CELERY_BROKER_URL.split("@")[-1]  # never the password
+    message = f"The broker ({where}) does not answer: {problem}. New runs wait in the database and go once it is back."
+    return [(ERROR, message)]
 
 
 def check_engine() -> list[Finding]:

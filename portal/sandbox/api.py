@@ -26,6 +26,10 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_LIMIT = 500
 
 
+def _timestamp(moment) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def resource_json(resource: Resource) -> dict:
     """A resource as the API shows it. Write-only values appear only as the names of those that are set."""
     return {
@@ -40,8 +44,8 @@ def resource_json(resource: Resource) -> dict:
         "tags": resource.tags,
         "metrics": resource.metrics,
         "version": resource.version,
-        "created_at": resource.created_at.isoformat().replace("+00:00", "Z"),
-        "updated_at": resource.updated_at.isoformat().replace("+00:00", "Z"),
+        "created_at": _timestamp(resource.created_at),
+        "updated_at": _timestamp(resource.updated_at),
     }
 
 
@@ -54,7 +58,7 @@ def event_json(event: Event) -> dict:
         "action": event.action,
         "actor": event.actor,
         "changes": event.changes,
-        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": _timestamp(event.created_at),
     }
 
 

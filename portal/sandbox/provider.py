@@ -209,6 +209,17 @@ class SandboxResource(Resource):
             diags.add_error("The sandbox provider is not configured")
         return self.provider.client
 
+    def _call(self, ctx, method: str, path: str, body: dict | None, failure: str) -> tuple[int, dict] | None:
+        """(status, body) from the sandbox; None once ``failure`` is on the engine's diagnostics.
+
+        The callers check that the provider is configured first: a None here means the call failed.
+        """
+        try:
+            return self.provider.client.call(method, path, body)
+        except ClientError as exc:
+            ctx.diagnostics.add_error(failure, exc.detail())
+            return None
+
     def _wait(self, ctx, resource_id: str, done, what: str) -> tuple[bool, dict | None]:
         """(finished, resource) after waiting; warns or errors on the engine's diagnostics otherwise."""
         client = self.provider.client
@@ -226,17 +237,15 @@ class SandboxResource(Resource):
         return False, None
 
     def create(self, ctx: CreateContext, planned: State) -> State | None:
-        client = self._client(ctx.diagnostics)
-        if client is None:
+        if self._client(ctx.diagnostics) is None:
             return None
         attributes = {f.name: planned[f.name] for f in self.kind.fields if planned.get(f.name) not in (None, Unknown)}
         body = {"kind": self.kind.name, "name": planned["name"], "attributes": attributes}
         body["tags"] = planned.get("tags") if isinstance(planned.get("tags"), dict) else {}
-        try:
-            _, created = client.call("POST", "resources/", body)
-        except ClientError as exc:
-            ctx.diagnostics.add_error(f"Could not create {ctx.type_name} {planned['name']!r}", exc.detail())
+        answer = self._call(ctx, "POST", "resources/", body, f"Could not create {ctx.type_name} {planned['name']!r}")
+        if answer is None:
             return None
+        _, created = answer
         secrets = {k: v for k, v in self._secrets(planned).items() if v is not Unknown} | created.get("secrets", {})
         finished, found = self._wait(
             ctx, created["id"], lambda r: r is None or r["status"] == "available", "being created"
@@ -247,21 +256,20 @@ class SandboxResource(Resource):
         return self._state(found or created, secrets)
 
     def read(self, ctx: ReadContext, current: State) -> State | None:
-        client = self._client(ctx.diagnostics)
-        if client is None:
+        if self._client(ctx.diagnostics) is None:
             return current
-        try:
-            status, found = client.call("GET", f"resources/{current['id']}/")
-        except ClientError as exc:
-            ctx.diagnostics.add_error(f"Could not read {ctx.type_name} {current.get('id')!r}", exc.detail())
+        answer = self._call(
+            ctx, "GET", f"resources/{current['id']}/", None, f"Could not read {ctx.type_name} {current.get('id')!r}"
+        )
+        if answer is None:
             return current
+        status, found = answer
         if status == 404 or found.get("status") == "deleting":
             return None  # deleted outside the engine: the engine plans to create it again
         return self._state(found, self._secrets(current))
 
     def update(self, ctx: UpdateContext, current: State, planned: State) -> State | None:
-        client = self._client(ctx.diagnostics)
-        if client is None:
+        if self._client(ctx.diagnostics) is None:
             return None
         resource_id = current["id"]
         # A console change may still be in progress: the cloud refuses a second one meanwhile.
@@ -281,11 +289,12 @@ class SandboxResource(Resource):
         body: dict[str, Any] = {"attributes": changed}
         if isinstance(planned.get("tags"), dict) and planned["tags"] != found.get("tags"):
             body["tags"] = planned["tags"]
-        try:
-            status, updated = client.call("PATCH", f"resources/{resource_id}/", body)
-        except ClientError as exc:
-            ctx.diagnostics.add_error(f"Could not modify {ctx.type_name} {planned['name']!r}", exc.detail())
+        answer = self._call(
+            ctx, "PATCH", f"resources/{resource_id}/", body, f"Could not modify {ctx.type_name} {planned['name']!r}"
+        )
+        if answer is None:
             return current
+        status, updated = answer
         if status == 404:
             ctx.diagnostics.add_error(f"{resource_id} was deleted outside the engine", "Plan again to recreate it.")
             return None
@@ -296,14 +305,13 @@ class SandboxResource(Resource):
         return self._state(found or updated, secrets)
 
     def delete(self, ctx: DeleteContext, current: State):
-        client = self._client(ctx.diagnostics)
-        if client is None:
+        if self._client(ctx.diagnostics) is None:
             return None
-        try:
-            status, _ = client.call("DELETE", f"resources/{current['id']}/")
-        except ClientError as exc:
-            ctx.diagnostics.add_error(f"Could not delete {ctx.type_name} {current.get('name')!r}", exc.detail())
+        failure = f"Could not delete {ctx.type_name} {current.get('name')!r}"
+        answer = self._call(ctx, "DELETE", f"resources/{current['id']}/", None, failure)
+        if answer is None:
             return current
+        status, _ = answer
         if status != 404:
             self._wait(ctx, current["id"], lambda r: r is None, "being deleted")
         return None

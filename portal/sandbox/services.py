@@ -61,6 +61,19 @@ def _pending(resource: Resource, status: str, seconds: float, now) -> None:
         resource.status, resource.ready_at = Status.AVAILABLE, None
 
 
+def _record(resource: Resource, action: str, actor: str, changes: dict, now) -> None:
+    """The activity log line for one change (the console and the API show these)."""
+    Event.objects.create(
+        resource_id=resource.id,
+        kind=resource.kind,
+        name=resource.name,
+        action=action,
+        actor=actor[:200],
+        changes=changes,
+        created_at=now,
+    )
+
+
 @transaction.atomic
 def resource_create(*, kind: str, name: str, attributes: dict | None, tags: dict | None, actor: str) -> Created:
     """Create a resource; it is ``creating`` for the kind's create time, then ``available``.
@@ -100,15 +113,13 @@ def resource_create(*, kind: str, name: str, attributes: dict | None, tags: dict
             resource.save(force_insert=True)
     except IntegrityError as exc:  # the same name, created concurrently
         raise Conflict(f"A {spec.title.lower()} named {name!r} already exists.", {"/name": ["Already taken."]}) from exc
-    Event.objects.create(
-        resource_id=resource.id,
-        kind=spec.name,
-        name=name,
-        action=Event.Action.CREATE,
-        actor=actor[:200],
-        changes={k: [None, v] for k, v in resource.attributes.items() if v is not None}
+    _record(
+        resource,
+        Event.Action.CREATE,
+        actor,
+        {k: [None, v] for k, v in resource.attributes.items() if v is not None}
         | {k: [None, SECRET_SET] for k in secret_values},
-        created_at=now,
+        now,
     )
     return Created(resource=resource, secrets=generated)
 
@@ -178,15 +189,7 @@ def resource_update(
     resource.updated_at = now
     _pending(resource, Status.MODIFYING, spec.update_seconds, now)
     resource.save()
-    Event.objects.create(
-        resource_id=resource.id,
-        kind=resource.kind,
-        name=resource.name,
-        action=Event.Action.UPDATE,
-        actor=actor[:200],
-        changes=changes,
-        created_at=now,
-    )
+    _record(resource, Event.Action.UPDATE, actor, changes, now)
     return resource
 
 
@@ -203,15 +206,7 @@ def resource_delete(*, resource_id: str, actor: str) -> Resource | None:
     if resource.status == Status.DELETING:
         return resource
     now = timezone.now()
-    Event.objects.create(
-        resource_id=resource.id,
-        kind=resource.kind,
-        name=resource.name,
-        action=Event.Action.DELETE,
-        actor=actor[:200],
-        changes={},
-        created_at=now,
-    )
+    _record(resource, Event.Action.DELETE, actor, {}, now)
     delay = _delay(resource.spec.delete_seconds)
     if not delay:
         resource.delete()
