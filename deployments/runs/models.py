@@ -174,3 +174,19 @@ class StateVersion(models.Model):
 
     def __str__(self) -> str:
         return f"state {self.serial} of {self.deployment_id}"
+
+
+class Worker(models.Model):
+    """A Celery worker that has started, by its node name (``name@host``); its main process updates
+    ``seen_at`` while it lives, so pages can say plainly when no worker is alive."""
+
+    name = models.CharField(max_length=200, unique=True)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return self.name
