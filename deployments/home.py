@@ -10,13 +10,15 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from .choices import RUN_ACTIVE, RunStatus
-from .runs.selectors import runs_visible_to
+from .runs import services as run_services
+from .runs.selectors import last_worker_seen, runs_visible_to, workers_alive
 from .selectors import deployments_visible_to
 
 
 @login_required
 def home(request):
     """What is running, and why: active runs first, then the estate at a glance."""
+    run_services.runs_reap_due()  # beat and the workers do it too; this page must not show a dead run running
     deployments = deployments_visible_to(request.user)
     by_status = dict(deployments.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
     runs = runs_visible_to(request.user)
@@ -32,5 +34,7 @@ def home(request):
             "recent_runs": runs.exclude(status__in=RUN_ACTIVE).order_by("-created_at")[:10],
             "recent_deployments": deployments.order_by("-updated_at")[:8],
             "stalled": stalled,
+            "workers_alive": workers_alive().count(),
+            "last_worker": last_worker_seen(),
         },
     )

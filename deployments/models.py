@@ -130,7 +130,7 @@ class Deployment(models.Model):
 # The sub-domains' models, defined in their own packages (Django finds them through this module).
 from .estate.models import BulkChange, BulkTarget, SavedQuery, StateResource  # noqa: E402
 from .policy.models import ExceptionRequest, Policy, default_gated_actions  # noqa: E402
-from .runs.models import Run, RunLogLine, StateLock, StateVersion  # noqa: E402
+from .runs.models import Run, RunLogLine, StateLock, StateVersion, Worker  # noqa: E402
 
 __all__ = [
     "BulkChange",
@@ -146,5 +146,6 @@ __all__ = [
     "StateLock",
     "StateResource",
     "StateVersion",
+    "Worker",
     "default_gated_actions",
 ]

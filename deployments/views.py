@@ -26,14 +26,15 @@ from portal.querysets import CHANGE, OPERATE, VIEW, object_for
 from portal.roles import is_ops
 
 from . import services
-from .choices import DeploymentStatus, Tier
+from .choices import DeploymentStatus, RunStatus, Tier
 from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
 from .models import Deployment, StateLock
 from .params_form import environment_from, form_state
 from .policy import rules as policy
 from .policy.services import exception_request_create
-from .runs.selectors import run_log_after
+from .runs import services as run_services
+from .runs.selectors import queued_reason, run_log_after
 from .runs.services import state_lock_force_unlock
 from .selectors import DEPLOYMENT_RELATED, can_change_deployment, deployment_active_runs, environments_writable_by
 
@@ -265,6 +266,7 @@ def _change(request, deployment: Deployment, values: dict, data: dict, expected:
 
 @login_required
 def deployment_detail(request, pk):
+    run_services.runs_reap_due()  # a run whose worker died is shown interrupted even with no worker alive
     deployment = deployment_for(request, pk)
     version = deployment.bundle_version
     runs = deployment.runs.order_by("-created_at", "-id")
@@ -283,6 +285,7 @@ def deployment_detail(request, pk):
         "sensitive_outputs": sensitive_names,
         "current_run": current,
         "current_lines": run_log_after(current, 0, limit=5000) if current else [],
+        "waiting_reason": queued_reason(current) if current and current.status == RunStatus.QUEUED else "",
         "waiting": active[1:],
         "runs": runs[:20],
         "can_change": can_change_deployment(request.user, deployment),

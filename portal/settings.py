@@ -392,20 +392,21 @@ if not SLIPWAY_ENCRYPTION_KEY:
 # A run whose worker sent no heartbeat for this long is interrupted (the reaper runs every
 # SLIPWAY_REAPER_INTERVAL seconds, so detection takes at most the sum of the two).
 SLIPWAY_RUN_STALE_SECONDS = env_int("SLIPWAY_RUN_STALE_SECONDS", 30)
+SLIPWAY_REAPER_INTERVAL = env_int("SLIPWAY_REAPER_INTERVAL", 15)
 # A bulk change whose driver has not stepped for this long gets a new one (its worker restarted).
 SLIPWAY_BULK_STALE_SECONDS = env_int("SLIPWAY_BULK_STALE_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "requeue-lost-runs": {
         "task": "deployments.tasks.requeue_lost_runs",
-        "schedule": env_int("SLIPWAY_REAPER_INTERVAL", 15),
+        "schedule": SLIPWAY_REAPER_INTERVAL,
     },
     "kick-bulk-changes": {
         "task": "deployments.bulk.kick_bulk_changes",
-        "schedule": env_int("SLIPWAY_REAPER_INTERVAL", 15),
+        "schedule": SLIPWAY_REAPER_INTERVAL,
     },
     "reap-interrupted-runs": {
         "task": "deployments.tasks.reap_interrupted_runs",
-        "schedule": env_int("SLIPWAY_REAPER_INTERVAL", 15),
+        "schedule": SLIPWAY_REAPER_INTERVAL,
     },
 }
 
@@ -416,6 +417,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 SLIPWAY_CANCEL_GRACE_SECONDS = env_int("SLIPWAY_CANCEL_GRACE_SECONDS", 20)
+# When a worker dies mid-command, its engine is interrupted (it saves state and unlocks) and killed
+# if it is still running this long after (docs/architecture.md, "When a worker dies").
+SLIPWAY_ORPHAN_GRACE_SECONDS = env_int("SLIPWAY_ORPHAN_GRACE_SECONDS", 300)
+# When the worker runs as root: the unprivileged user the engine (and whatever a module runs) runs as,
+# so it cannot read the worker's environment or files (README, "Runs are isolated from the worker").
+SLIPWAY_ENGINE_USER = env_str("SLIPWAY_ENGINE_USER")
+# The engine also writes its state to Slipway every this many seconds during a long apply (its
+# TF_STATE_PERSIST_INTERVAL; Terraform ignores values under its own default of 20).
+SLIPWAY_STATE_PERSIST_SECONDS = env_int("SLIPWAY_STATE_PERSIST_SECONDS", 20)
+# The largest state the engine may write to /state/ (its own limit, not DATA_UPLOAD_MAX_MEMORY_SIZE).
+SLIPWAY_STATE_MAX_BYTES = env_int("SLIPWAY_STATE_MAX_BYTES", 64 * 1024 * 1024)
 
 # Providers the engine installs from this folder (a filesystem mirror) instead of a registry:
 # Slipway's set-up puts the sandbox cloud's provider here (see portal/sandbox/install.py).

@@ -1,5 +1,6 @@
-"""The OpenTofu/Terraform CLI wrapper: one process group per command, streamed output,
-cancel (SIGINT, then SIGKILL of the group) and a timeout enforced here, not by Celery."""
+"""The OpenTofu/Terraform CLI wrapper: one supervised process group per command, streamed output,
+cancel (SIGINT, then SIGKILL of the group) and a timeout enforced here, not by Celery; the engine
+outlives a dead worker long enough to save its state (:mod:`.supervise`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import contextlib
 import ctypes
 import json
 import os
+import pwd
 import queue
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,17 +23,17 @@ from pathlib import Path
 from django.conf import settings
 
 
-def _die_with_parent() -> None:
-    """In the child: ask Linux to SIGKILL the engine if the worker that started it dies.
+def _term_with_parent() -> None:
+    """In the child (the supervisor): ask Linux to send SIGTERM when the worker that started it dies.
 
-    A worker killed mid-apply must not leave an engine running unsupervised: the lock it holds
-    stays in place (the reaper reports it) and nothing changes behind the run's back.
+    SIGTERM is catchable: the supervisor interrupts the engine, which saves its state and releases its
+    lock, instead of dying with its worker (which loses what it created since its last state write).
     """
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass  # not Linux: the engine outlives a dead worker, as it would anywhere else
+        pass  # not Linux: the supervisor notices its parent changed instead
 
 
 class EngineNotFound(RuntimeError):
@@ -83,21 +86,49 @@ def sandbox_env() -> dict[str, str]:
     return {"SANDBOX_ENDPOINT": endpoint, "SANDBOX_TOKEN": settings.SLIPWAY_SANDBOX_TOKEN}
 
 
-def engine_env(workdir: Path) -> dict[str, str]:
-    """A clean environment for the engine, with our own CLI config and a shared plugin cache."""
+def engine_user():
+    """The unprivileged account the engine runs as (``SLIPWAY_ENGINE_USER``), when the worker is root and may
+    switch to it; else None (the engine runs as the worker's own user)."""
+    name = settings.SLIPWAY_ENGINE_USER
+    if not name or os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise EngineNotFound(f"SLIPWAY_ENGINE_USER={name!r} is not a user on this host.") from None
+
+
+def plugin_cache() -> tuple[Path, Path]:
+    """This worker process's own plugin cache and CLI config: the engine documents a shared cache as unsafe
+    for concurrent use, so each process has one (``plugin-cache-<pid>``; a starting worker removes those of
+    processes that are gone)."""
     base = Path(settings.SLIPWAY_WORKDIR)
-    cache = base / "plugin-cache"
+    cache = base / f"plugin-cache-{os.getpid()}"
     cache.mkdir(parents=True, exist_ok=True)
-    cli_config = base / "slipway.tfrc"
+    cli_config = base / f"slipway-{os.getpid()}.tfrc"
     text = cli_config_text(cache)
     if not cli_config.is_file() or cli_config.read_text() != text:
         # Beside it, then renamed over it: a run starting meanwhile never reads half a file.
-        partial = cli_config.with_name(f".{cli_config.name}.{os.getpid()}")
+        partial = cli_config.with_name(f".{cli_config.name}.tmp")
         partial.write_text(text)
+        partial.chmod(0o644)
         partial.replace(cli_config)
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "HTTPS_PROXY", "HTTP_PROXY")
-    prefixes = ("AWS_", "GOOGLE_", "ARM_", "SANDBOX_")
-    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(prefixes)}
+    return cache, cli_config
+
+
+# What the engine inherits from the worker's environment: nothing else (no DATABASE_URL, SECRET_KEY,
+# SLIPWAY_ENCRYPTION_KEY, broker URL). Cloud credentials pass by their providers' own prefixes.
+ENGINE_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY")
+ENGINE_ENV_PREFIXES = ("AWS_", "GOOGLE_", "ARM_", "SANDBOX_")
+
+
+def engine_env(workdir: Path) -> dict[str, str]:
+    """A minimal environment for the engine, with our own CLI config and this process's plugin cache."""
+    cache, cli_config = plugin_cache()
+    env = {k: v for k, v in os.environ.items() if k in ENGINE_ENV_KEEP or k.startswith(ENGINE_ENV_PREFIXES)}
+    user = engine_user()
+    # The engine's home is the run's own folder when it runs as its own user (it cannot write the worker's).
+    env["HOME"] = str(workdir / ".slipway") if user else os.environ.get("HOME", str(workdir / ".slipway"))
     for key, value in sandbox_env().items():
         env.setdefault(key, value)  # set in the worker's environment, they win
     # The state backend is Slipway itself: never send its credentials through a proxy.
@@ -109,8 +140,33 @@ def engine_env(workdir: Path) -> dict[str, str]:
         TF_CLI_CONFIG_FILE=str(cli_config),
         TF_PLUGIN_CACHE_DIR=str(cache),
         TF_DATA_DIR=str(workdir / ".terraform"),
+        # Intermediate state snapshots during a long apply: a killed engine loses at most this much.
+        TF_STATE_PERSIST_INTERVAL=str(settings.SLIPWAY_STATE_PERSIST_SECONDS),
     )
     return env
+
+
+def hand_over(workdir: Path) -> None:
+    """Give the run's folder and this process's plugin cache to the engine's user (when it has one)."""
+    user = engine_user()
+    if user is None:
+        return
+    cache, _ = plugin_cache()
+    for top in (workdir, cache):
+        for path in (top, *top.rglob("*")):
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+
+
+def protect_environment() -> None:
+    """Make this process non-dumpable: other processes of the same user (the engine, a provider, a
+    ``local-exec`` command) can no longer read its ``/proc/<pid>/environ`` or memory. Root still can, which
+    is why a root worker should run the engine as ``SLIPWAY_ENGINE_USER``."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(4, 0)  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass
@@ -118,6 +174,29 @@ class CommandResult:
     returncode: int
     cancelled: bool = False
     timed_out: bool = False
+
+
+OUTPUT_DIR = ".slipway"
+
+
+def _tail(path: Path, name: str, lines: queue.Queue, done: threading.Event) -> None:
+    """Feed each complete line written to ``path`` to ``lines``; stop once ``done`` is set and all is read."""
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        partial = ""
+        while True:
+            chunk = stream.readline()
+            if chunk:
+                partial += chunk
+                if partial.endswith("\n"):
+                    lines.put((name, partial.rstrip("\n")))
+                    partial = ""
+                continue
+            if done.is_set():
+                if partial:
+                    lines.put((name, partial))
+                break
+            time.sleep(0.05)
+    lines.put(None)
 
 
 def run_command(
@@ -130,58 +209,68 @@ def run_command(
     timeout: float,
     grace: float | None = None,
     poll: float = 0.5,
+    pass_fds: tuple[int, ...] = (),
 ) -> CommandResult:
-    """Run one engine command in its own process group, feeding each output line to ``on_line``.
+    """Run one engine command under its supervisor (:mod:`.supervise`), feeding each output line to ``on_line``.
 
-    ``should_stop`` is polled; when it turns true (cancel) or ``timeout`` passes, the group gets
+    The supervisor runs in a session of its own and the engine in a process group of its own, so a
+    worker killed (even its whole process group) does not take the engine down with it: the kernel
+    sends the supervisor SIGTERM, the engine is interrupted and saves its state. The engine writes its
+    output to files in ``cwd/.slipway/``, which are followed here.
+
+    ``should_stop`` is polled; when it turns true (cancel) or ``timeout`` passes, the engine's group gets
     SIGINT so the engine can release its lock and save state, then SIGKILL after ``grace``.
     """
     grace = settings.SLIPWAY_CANCEL_GRACE_SECONDS if grace is None else grace
-    proc = subprocess.Popen(
-        args,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # own process group: signals reach the engine and its plugins
-        preexec_fn=_die_with_parent,
-        text=True,
-        bufsize=1,
-    )
+    out_dir = cwd / OUTPUT_DIR
+    out_dir.mkdir(exist_ok=True)
+    number = len(list(out_dir.glob("*.out")))
+    paths = {"stdout": out_dir / f"{number:03d}.out", "stderr": out_dir / f"{number:03d}.err"}
+    with open(paths["stdout"], "wb") as stdout, open(paths["stderr"], "wb") as stderr:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                SUPERVISOR,
+                str(settings.SLIPWAY_ORPHAN_GRACE_SECONDS),
+                user.pw_name if (user := engine_user()) else "",
+                "--",
+                *args,
+            ],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,  # the worker's death (or its group's) does not reach the engine directly
+            preexec_fn=_term_with_parent,
+            pass_fds=pass_fds,  # the work directory's lock (workdirs.claim): held while the engine lives
+        )
     lines: queue.Queue[tuple[str, str] | None] = queue.Queue()
-
-    def pump(stream, name):
-        for line in stream:
-            lines.put((name, line.rstrip("\n")))
-        lines.put(None)
-
+    exited = threading.Event()
     readers = [
-        threading.Thread(target=pump, args=(s, n), daemon=True)
-        for s, n in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))
+        threading.Thread(target=_tail, args=(path, name, lines, exited), daemon=True) for name, path in paths.items()
     ]
     for reader in readers:
         reader.start()
 
     deadline = time.monotonic() + timeout
     interrupted_at: float | None = None
+    killed = False
     result = CommandResult(returncode=0)
     open_streams = 2
-    exited_at: float | None = None
-    while open_streams or proc.poll() is None:
+    while open_streams:
         item = False
-        if open_streams:
-            with contextlib.suppress(queue.Empty):
-                item = lines.get(timeout=poll)
-        else:
-            # Output is over: wait on the process itself, which returns the moment it exits
-            # (waiting on the empty queue would add up to ``poll`` seconds to every command).
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=poll)
+        with contextlib.suppress(queue.Empty):
+            item = lines.get(timeout=poll)
         if item is None:
             open_streams -= 1
         elif item:
             on_line(*item)
+        if proc.poll() is not None:
+            exited.set()  # the readers finish what is written, then stop
+            continue
         now = time.monotonic()
         if interrupted_at is None:
             if should_stop():
@@ -189,27 +278,23 @@ def run_command(
             elif now > deadline:
                 result.timed_out = True
             if result.cancelled or result.timed_out:
-                _signal_group(proc, signal.SIGINT)
+                _signal(proc, signal.SIGINT)
                 interrupted_at = now
-        elif now - interrupted_at > grace and proc.poll() is None:
-            _signal_group(proc, signal.SIGKILL)
-        if open_streams == 0 and proc.poll() is not None:
-            break
-        if proc.poll() is not None:
-            # The engine exited but a child still holds the pipes open: end the group.
-            exited_at = exited_at or now
-            if now - exited_at > 5:
-                _signal_group(proc, signal.SIGKILL)
-    proc.wait()
-    # Whatever the engine started (provider plugins) goes with it.
-    _signal_group(proc, signal.SIGKILL)
-    result.returncode = proc.returncode
+        elif now - interrupted_at > grace and not killed:
+            _signal(proc, signal.SIGUSR1)  # the supervisor kills the engine's group
+            killed = True
+    result.returncode = proc.wait()
+    for path in paths.values():  # all read; the output may hold values (``show -json``) that must not stay on disk
+        path.unlink(missing_ok=True)
     return result
 
 
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+SUPERVISOR = str(Path(__file__).with_name("supervise.py"))
+
+
+def _signal(proc: subprocess.Popen, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
+        proc.send_signal(sig)
 
 
 def parse_json_line(line: str) -> dict | None:

@@ -21,8 +21,9 @@ from ..choices import LogStream, RunStatus
 from ..models import Run, RunLogLine
 from ..secrets import merge as merge_sensitive
 from ..secrets import values as secret_values
-from .engine import engine_binary, engine_env, parse_json_line, run_command
+from .engine import engine_binary, engine_env, hand_over, parse_json_line, run_command
 from .state_backend import credential_hash
+from .workdirs import ERRORED_STATE, META_DIR, store_errored_state
 
 MASK = "(sensitive)"
 # How often a running engine is asked whether the run was cancelled (one indexed read).
@@ -160,6 +161,7 @@ class EngineProcess:
         self.env.update(TF_HTTP_USERNAME=f"run-{ex.run.pk}", TF_HTTP_PASSWORD=password)
 
     def _command(self, args, on_line):
+        hand_over(self.ex.workdir)
         return run_command(
             [self.binary, *args],
             cwd=self.ex.workdir,
@@ -167,6 +169,7 @@ class EngineProcess:
             on_line=on_line,
             should_stop=self.ex.should_stop,
             timeout=max(self.ex.timeout_at - time.monotonic(), 1),
+            pass_fds=() if self.ex.lock_fd is None else (self.ex.lock_fd,),
         )
 
     def run(self, *args: str) -> None:
@@ -174,6 +177,7 @@ class EngineProcess:
         self.ex.log.system(f"$ {label}")
         result = self._command(args, self.ex.log.engine)
         self.ex.log.flush()
+        self._recover_state()
         if result.cancelled:
             raise RunStopped(RunStatus.CANCELLED, f"Cancelled while running `{label}`.")
         if result.timed_out:
@@ -181,6 +185,19 @@ class EngineProcess:
             raise RunStopped(RunStatus.FAILED, f"Timed out after {limit} s while running `{label}`.")
         if result.returncode != 0:
             raise RunFailed(self._failure_message(label, result.returncode))
+
+    def _recover_state(self) -> None:
+        """The engine could not write its state to us and left it in ``errored.tfstate``: store it as a state
+        version (nothing it created is forgotten), say so in the log, and keep the file out of the next command."""
+        version = store_errored_state(self.ex.workdir, run_id=self.ex.run.pk, deployment_id=self.ex.deployment.pk)
+        if version is None:
+            return
+        (self.ex.workdir / ERRORED_STATE).rename(self.ex.workdir / META_DIR / f"{ERRORED_STATE}.{version.pk}")
+        self.ex.log.system(
+            f"The engine could not save its state to Slipway and wrote it to {ERRORED_STATE}; "
+            f"it is stored as state version {version.pk} (serial {version.serial}).",
+            level="warn",
+        )
 
     def _failure_message(self, label: str, code: int) -> str:
         errors = list(self.ex.run.log_lines.filter(level="error").order_by("seq").values_list("text", flat=True)[:20])
@@ -212,8 +229,9 @@ class EngineProcess:
 class Execution:
     """The state of one run while the pipeline works on it: what the steps read and fill in."""
 
-    def __init__(self, run: Run, workdir: Path, engine_factory=EngineProcess):
+    def __init__(self, run: Run, workdir: Path, engine_factory=EngineProcess, lock_fd: int | None = None):
         self.run = run
+        self.lock_fd = lock_fd  # the work directory's lock, passed on to the engine's supervisor
         self.deployment = run.deployment
         self.version = run.bundle_version
         self.workdir = workdir

@@ -13,8 +13,31 @@ from portal.querysets import TeamScopedQuerySet
 from ..choices import RUN_ACTIVE, RUN_EXECUTING, RUN_TERMINAL, RUN_TRANSITIONS, LogStream, RunAction, RunStatus
 
 
+class AppendOnly(Exception):
+    """A write that would change evidence (a run's approval basis, a log line) or delete it."""
+
+
 class RunQuerySet(TeamScopedQuerySet):
+    """Runs are evidence: never deleted, and their approval basis only ever grows (an approval is appended
+    to the policy's basis). PostgreSQL enforces the same with a trigger (migration 0008); here the model
+    refuses it on every database, including SQLite."""
+
     team_path = "deployment__environment__project__team"
+
+    def update(self, **kwargs):
+        if "approval_basis" in kwargs:
+            new = kwargs["approval_basis"]
+            for old in self.values_list("approval_basis", flat=True):
+                if not _extends(old, new):
+                    raise AppendOnly(f"A run's approval basis can only be added to, not changed: {old!r}.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        raise AppendOnly("Runs are evidence and are never deleted.")
+
+
+def _extends(old: str, new) -> bool:
+    return not old or (isinstance(new, str) and new.startswith(old))
 
 
 class Run(models.Model):
@@ -76,8 +99,18 @@ class Run(models.Model):
     def __str__(self) -> str:
         return f"run #{self.pk} {self.action} of {self.deployment_id} ({self.status})"
 
+    def save(self, *args, **kwargs):
+        if not self._state.adding and self.pk is not None:
+            old = Run.objects.filter(pk=self.pk).values_list("approval_basis", flat=True).first()
+            if old is not None and not _extends(old, self.approval_basis):
+                raise AppendOnly(f"A run's approval basis can only be added to, not changed: {old!r}.")
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("deployments:run", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("Runs are evidence and are never deleted.")
 
     @property
     def is_terminal(self) -> bool:
@@ -125,8 +158,24 @@ class Run(models.Model):
         return bool(moved)
 
 
+class RunLogLineQuerySet(models.QuerySet):
+    """Log lines are evidence: never deleted, and only their text may change, and only while their run
+    executes (secrets first known after apply are masked in lines already stored). PostgreSQL enforces
+    the same with a trigger (migration 0008)."""
+
+    def update(self, **kwargs):
+        if set(kwargs) - {"text", "event"}:
+            raise AppendOnly("Run log lines are append-only: only their text may be masked while the run executes.")
+        if self.exclude(run__status__in=RUN_EXECUTING).exists():
+            raise AppendOnly("Run log lines of a run that is over are append-only.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        raise AppendOnly("Run log lines are append-only and are never deleted.")
+
+
 class RunLogLine(models.Model):
-    """One line of engine output, ordered by ``seq`` within its run."""
+    """One line of engine output, ordered by ``seq`` within its run. Append-only (see the queryset)."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines")
     seq = models.PositiveIntegerField()
@@ -136,12 +185,22 @@ class RunLogLine(models.Model):
     event = models.JSONField(null=True, blank=True, help_text="The engine's -json message, redacted.")
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = RunLogLineQuerySet.as_manager()
+
     class Meta:
         ordering = ["run", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="runlogline_unique_seq")]
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.seq} {self.text[:60]}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnly("Run log lines are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("Run log lines are append-only and are never deleted.")
 
 
 class StateLock(models.Model):
@@ -174,3 +233,19 @@ class StateVersion(models.Model):
 
     def __str__(self) -> str:
         return f"state {self.serial} of {self.deployment_id}"
+
+
+class Worker(models.Model):
+    """A Celery worker that has started, by its node name (``name@host``); its main process updates
+    ``seen_at`` while it lives, so pages can say plainly when no worker is alive."""
+
+    name = models.CharField(max_length=200, unique=True)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return self.name

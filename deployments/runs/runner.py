@@ -8,9 +8,9 @@ waiting status with its error, never left ``running``. What a run does is the pi
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import tempfile
-import traceback
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from portal.events import record_event
 
 from ..choices import RUN_EXECUTING, RunAction, RunStatus
 from ..models import Deployment, Run, StateLock
-from . import steps
+from . import steps, workdirs
 from .engine import EngineNotFound
 from .execution import EngineProcess, Execution, RunFailed, RunStopped
 from .gate import Decision, decide
@@ -42,7 +42,7 @@ EVENT_FOR_STATUS = {
 }
 
 
-def claim(run_id: int) -> Run | None:
+def claim(run_id: int, worker: str = "") -> Run | None:
     """Take the run if it is queued, first in its deployment's line, and nothing else executes there.
 
     Returns None when another worker has it or it must wait; the run that finishes first kicks the
@@ -63,30 +63,39 @@ def claim(run_id: int) -> Run | None:
             return None
         try:
             with transaction.atomic():
-                moved = run.transition(RunStatus.RUNNING, worker=socket.gethostname())
+                moved = run.transition(RunStatus.RUNNING, worker=worker or socket.gethostname())
         except IntegrityError:  # another run of this deployment started in between
             return None
     return run if moved else None
 
 
-def execute(run_id: int, *, pipeline: Pipeline = PIPELINE, engine_factory=EngineProcess) -> None:
+def execute(run_id: int, *, pipeline: Pipeline = PIPELINE, engine_factory=EngineProcess, worker: str = "") -> None:
     """Claim the run and take it through the pipeline; end it whatever happens (``engine_factory``: tests
-    pass a fake engine)."""
-    run = claim(run_id)
+    pass a fake engine; ``worker``: the Celery node name, recorded on the run)."""
+    run = claim(run_id, worker)
     if run is None:
         return
     base = Path(settings.SLIPWAY_WORKDIR)
     try:
         base.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"run-{run.pk}-", dir=base, ignore_cleanup_errors=True) as workdir:
-            follow(Execution(run, Path(workdir), engine_factory), pipeline)
+            lock_fd = workdirs.claim(Path(workdir), run)
+            try:
+                follow(Execution(run, Path(workdir), engine_factory, lock_fd=lock_fd), pipeline)
+            finally:
+                os.close(lock_fd)
     except RunStopped as stop:
         finish(run, stop.status, str(stop))
     except (RunFailed, EngineNotFound, KeyMismatch) as exc:  # one sentence each, no traceback
         finish(run, RunStatus.FAILED, str(exc))
-    except Exception as exc:  # never leave a run running
+    except Exception as exc:  # never leave a run running; people get a sentence, the worker log the traceback
         log.exception("run %s crashed", run.pk)
-        finish(run, RunStatus.FAILED, f"Slipway error: {exc}\n\n{traceback.format_exc()}")
+        finish(
+            run,
+            RunStatus.FAILED,
+            f"Slipway failed while running this ({type(exc).__name__}); the details are in the log of worker "
+            f"{run.worker or 'unknown'}, under run {run.pk}.",
+        )
 
 
 def follow(ex: Execution, pipeline: Pipeline = PIPELINE) -> None:
@@ -128,7 +137,10 @@ def finish(run: Run, status: str, error: str) -> None:
     if run.cancel_requested and status == RunStatus.FAILED:
         status = RunStatus.CANCELLED
     with transaction.atomic():
-        if not run.transition(status, error=error[:20000], state_credential=""):
+        # An interrupted run's engine may still be saving state (its worker died, it did not): its
+        # credential works until it releases the lock (state_backend).
+        credential = {} if status == RunStatus.INTERRUPTED else {"state_credential": ""}
+        if not run.transition(status, error=error[:20000], **credential):
             return
         deployment = Deployment.objects.select_for_update().get(pk=run.deployment_id)
         if status != RunStatus.INTERRUPTED:
@@ -160,8 +172,9 @@ def reap_interrupted(*, stale_after: float) -> list[Run]:
         )
         if lock is not None:
             message += (
-                f" The state lock {lock.lock_id} it held is still in place: check the resources, then an ops "
-                "admin can force-unlock it from the deployment page before the next run."
+                f" Its engine was told to stop and save its state; the state lock {lock.lock_id} is still in place. "
+                "If it is not released within a few minutes, check the resources, then an ops admin can "
+                "force-unlock it from the deployment page before the next run."
             )
         finish(run, RunStatus.INTERRUPTED, message)
         reaped.append(run)

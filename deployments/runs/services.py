@@ -7,6 +7,9 @@ here, so each run is snapshotted, recorded (``run.requested``) and enqueued the 
 
 from __future__ import annotations
 
+import time
+
+from django.conf import settings
 from django.db import transaction
 
 from bundles.models import BundleVersion
@@ -18,6 +21,7 @@ from portal.history import record_change
 from .. import secrets
 from ..choices import DeploymentStatus, RunAction, RunStatus
 from ..models import Deployment, Run, StateLock
+from .runner import reap_interrupted
 from .status import settle_deployment
 from .tasks import run_enqueue, run_enqueue_next
 
@@ -129,6 +133,25 @@ def state_lock_force_unlock(*, deployment: Deployment, actor, channel: str = "ui
         raise ServiceError(f"Run #{lock.run_id} is still running and holds the lock; cancel it instead.")
     info = {"lock_id": lock.lock_id, "info": lock.info, "run": lock.run_id, "reason": reason}
     lock.delete()
+    if lock.run_id:  # an engine left running by a dead worker can no longer write state
+        Run.objects.filter(pk=lock.run_id).update(state_credential="")
     transaction.on_commit(lambda: run_enqueue_next(deployment_id=deployment.pk))
     record_event(event_type="state.lock_forced", actor=actor, target=deployment, channel=channel, data=info)
     return info
+
+
+_last_reap = 0.0
+
+
+def runs_reap_due() -> int:
+    """Mark runs whose worker died as interrupted, at most once per ``SLIPWAY_REAPER_INTERVAL`` in this process.
+
+    Beat's periodic task needs a worker to execute it; the web process (and beat itself, ``tasks.beat_started``)
+    call this so a dead run is shown interrupted even when no worker is alive.
+    """
+    global _last_reap
+    now = time.monotonic()
+    if now - _last_reap < settings.SLIPWAY_REAPER_INTERVAL:
+        return 0
+    _last_reap = now
+    return len(reap_interrupted(stale_after=settings.SLIPWAY_RUN_STALE_SECONDS))

@@ -2,7 +2,9 @@
 
 The engine talks to ``/state/<deployment>/`` (GET, POST) and ``/state/<deployment>/lock/``
 (LOCK, UNLOCK) with HTTP basic auth: user ``run-<id>``, password a secret made for that run
-and passed only through ``TF_HTTP_PASSWORD``. The credential works only while its run executes.
+and passed only through ``TF_HTTP_PASSWORD``. The credential works only while its run executes,
+or, once its worker died (the run is interrupted), while that run's engine still holds the lock:
+it saves what it did, then unlocks.
 Each state the engine writes becomes a new encrypted StateVersion; nothing is overwritten. The
 ``state_written`` signal tells whoever keeps an index of it (the estate's resource index).
 """
@@ -15,17 +17,16 @@ import hashlib
 import hmac
 import json
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from portal.crypto import decrypt, encrypt
 
-from ..choices import RUN_EXECUTING
+from ..choices import RUN_EXECUTING, RunStatus
 from ..models import Deployment, Run, StateLock, StateVersion
 from .signals import state_written
-
-MAX_STATE_BYTES = 64 * 1024 * 1024
 
 
 def credential_hash(password: str) -> str:
@@ -49,8 +50,13 @@ def _authenticate(request: HttpRequest, deployment_id) -> Run | None:
         return None
     if not username.startswith("run-") or not username[4:].isdigit() or not password:
         return None
-    run = Run.objects.filter(pk=int(username[4:]), deployment_id=deployment_id, status__in=RUN_EXECUTING).first()
+    run = Run.objects.filter(pk=int(username[4:]), deployment_id=deployment_id).first()
     if run is None or not run.state_credential:
+        return None
+    if run.status not in RUN_EXECUTING and not (
+        # The worker died, but its engine is still saving what it did and releasing its lock.
+        run.status == RunStatus.INTERRUPTED and StateLock.objects.filter(deployment_id=deployment_id, run=run).exists()
+    ):
         return None
     if not hmac.compare_digest(run.state_credential, credential_hash(password)):
         return None
@@ -76,10 +82,30 @@ def state(request: HttpRequest, deployment_id) -> HttpResponse:
     return JsonResponse({"message": f"{request.method} is not supported here."}, status=405)
 
 
+def _read_state_body(request: HttpRequest) -> bytes | None:
+    """The request body up to the backend's own limit (``SLIPWAY_STATE_MAX_BYTES``), or None when larger.
+
+    Read from the stream, not ``request.body``: Django caps that at ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    (2.5 MiB), a limit for form posts that a real estate's state outgrows.
+    """
+    limit = settings.SLIPWAY_STATE_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    body = request.read(limit + 1)
+    return None if len(body) > limit else body
+
+
 def _write_state(request: HttpRequest, run: Run) -> HttpResponse:
-    body = request.body
-    if len(body) > MAX_STATE_BYTES:
-        return JsonResponse({"message": "State too large."}, status=413)
+    body = _read_state_body(request)
+    if body is None:
+        limit = settings.SLIPWAY_STATE_MAX_BYTES
+        return JsonResponse(
+            {"message": f"State too large: the limit is {limit} bytes (SLIPWAY_STATE_MAX_BYTES)."}, status=413
+        )
     try:
         parsed = json.loads(body)
     except ValueError:
@@ -130,6 +156,12 @@ def state_lock(request: HttpRequest, deployment_id) -> HttpResponse:
             # An empty body is what `force-unlock` sends: the caller has the run's credentials.
             if not info or info.get("ID") == lock.lock_id:
                 lock.delete()
+                if run.status == RunStatus.INTERRUPTED:
+                    Run.objects.filter(pk=run.pk).update(state_credential="")  # its engine is done
+                    # why: tasks imports the runner, which imports this module
+                    from .tasks import run_enqueue_next
+
+                    transaction.on_commit(lambda: run_enqueue_next(deployment_id=deployment.pk))
                 return HttpResponse(status=200)
             return HttpResponse(_lock_body(lock).content, status=409, content_type="application/json")
     return JsonResponse({"message": f"{request.method} is not supported here."}, status=405)

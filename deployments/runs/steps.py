@@ -23,6 +23,7 @@ from .plans import redact, summarize
 
 BACKEND_FILE = "zz_slipway_backend.tf"
 PLAN_FILE = "plan.bin"
+TFVARS_FILE = "terraform.tfvars.json"
 
 # --- inputs: the engine's variables ------------------------------------------------------------
 
@@ -67,7 +68,7 @@ def workdir(ex: Execution) -> None:
     """The module from its stored archive, the inputs as ``terraform.tfvars.json`` (so user strings are literal
     values, never HCL), and a backend override that makes Slipway the engine's state backend."""
     extract_archive(bytes(ex.version.module_archive), ex.workdir)
-    (ex.workdir / "terraform.tfvars.json").write_text(json.dumps(ex.variables, indent=2))
+    (ex.workdir / TFVARS_FILE).write_text(json.dumps(ex.variables, indent=2))
     address = f"{settings.SLIPWAY_BASE_URL.rstrip('/')}/state/{ex.deployment.pk}/"
     (ex.workdir / BACKEND_FILE).write_text(
         "# Written by Slipway: the portal is the state backend.\n"
@@ -91,7 +92,15 @@ def init(ex: Execution) -> None:
 @PIPELINE.step(PLAN)
 def plan(ex: Execution) -> None:
     """Plan (and read the plan back: counts, per-resource changes, redacted); or, for a plan someone confirmed,
-    put that saved plan in place: exactly what they saw is applied."""
+    put that saved plan in place: exactly what they saw is applied. Either way the plaintext inputs leave the
+    disk here: applying a saved plan does not read them."""
+    try:
+        _plan(ex)
+    finally:
+        (ex.workdir / TFVARS_FILE).unlink(missing_ok=True)
+
+
+def _plan(ex: Execution) -> None:
     run = ex.run
     if ex.reviewed:
         (ex.workdir / PLAN_FILE).write_bytes(decrypt(bytes(run.plan_file)))

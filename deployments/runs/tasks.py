@@ -3,17 +3,25 @@ were first published under, so messages already queued (and the beat schedule) s
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from celery import shared_task
+from celery.signals import beat_init, worker_init, worker_process_init, worker_ready, worker_shutting_down
 from django.conf import settings
+from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
 from ..choices import RunStatus
-from ..models import Run
-from . import runner
+from ..models import Run, Worker
+from . import engine, runner, workdirs
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +31,8 @@ def execute_run(run_id: int) -> None:
     """Run the pipeline for one run; then send the next run queued behind it on the same deployment."""
     deployment_id = Run.objects.filter(pk=run_id).values_list("deployment_id", flat=True).first()
     try:
-        runner.execute(run_id)
+        # The Celery node name (``name@host``): two workers on one host are told apart.
+        runner.execute(run_id, worker=execute_run.request.hostname or "")
     finally:
         if deployment_id is not None:
             run_enqueue_next(deployment_id=deployment_id)
@@ -70,3 +79,61 @@ def requeue_lost_runs() -> int:
 def reap_interrupted_runs() -> int:
     """Runs whose worker died (no heartbeat) become interrupted, with the lock they left behind."""
     return len(runner.reap_interrupted(stale_after=settings.SLIPWAY_RUN_STALE_SECONDS))
+
+
+@worker_init.connect
+@worker_process_init.connect
+def worker_environment_protected(**kwargs) -> None:
+    """Neither the engine nor anything a module runs may read a worker's environment (its keys) from /proc."""
+    engine.protect_environment()
+
+
+@worker_ready.connect
+def worker_started(sender=None, **kwargs) -> None:
+    """A worker starting removes what crashed runs left on this host's disk (after saving any state in it),
+    and from then on tells the database it is alive (the overview says when no worker is)."""
+    try:
+        workdirs.clean(Path(settings.SLIPWAY_WORKDIR))
+    except Exception:  # never stop a worker from starting over a directory it cannot read
+        log.exception("cleaning the work directories failed")
+    name = getattr(sender, "hostname", "") or socket.gethostname()
+    threading.Thread(target=_worker_alive, args=(name,), name="slipway-worker-alive", daemon=True).start()
+
+
+def _worker_alive(name: str) -> None:
+    started = timezone.now()
+    while True:
+        try:
+            Worker.objects.update_or_create(
+                name=name, defaults={"pid": os.getpid(), "started_at": started, "seen_at": timezone.now()}
+            )
+        except Exception:  # the database is away: try again at the next beat
+            log.warning("could not record that worker %s is alive", name, exc_info=True)
+        finally:
+            close_old_connections()
+        time.sleep(settings.SLIPWAY_HEARTBEAT_SECONDS)
+
+
+@worker_shutting_down.connect
+def worker_stopping(sender=None, **kwargs) -> None:
+    """A worker stopping on purpose is no longer counted as alive."""
+    with contextlib.suppress(Exception):
+        Worker.objects.filter(name=str(sender or "")).delete()
+
+
+@beat_init.connect
+def beat_started(**kwargs) -> None:
+    """Beat marks dead runs itself: its scheduled reaper needs a worker to execute it, and when every worker
+    is gone is exactly when runs must be shown interrupted."""
+    threading.Thread(target=_reap_forever, name="slipway-reaper", daemon=True).start()
+
+
+def _reap_forever() -> None:
+    while True:
+        try:
+            runner.reap_interrupted(stale_after=settings.SLIPWAY_RUN_STALE_SECONDS)
+        except Exception:  # the database is away: try again next time
+            log.warning("reaping interrupted runs failed", exc_info=True)
+        finally:
+            close_old_connections()
+        time.sleep(settings.SLIPWAY_REAPER_INTERVAL)

@@ -12,10 +12,11 @@ from django_htmx.http import HttpResponseStopPolling
 from portal.errors import ServiceError
 from portal.querysets import CHANGE, VIEW, object_for
 
+from ..choices import RunStatus
 from ..models import Run
 from ..selectors import can_change_deployment
 from . import services
-from .selectors import LOG_PAGE, run_log_after
+from .selectors import LOG_PAGE, queued_reason, run_log_after
 
 RUN_RELATED = ("deployment__environment__project", "bundle_version__bundle")
 
@@ -28,11 +29,14 @@ def run_for(request, pk, action: str = VIEW, message: str = "") -> Run:
 @login_required
 def run_detail(request, pk):
     run = run_for(request, pk)
+    services.runs_reap_due()  # a run whose worker died is shown interrupted even with no worker alive
+    run.refresh_from_db(fields=["status", "error", "finished_at"])
     return render(
         request,
         "deployments/run.html",
         {
             "run": run,
+            "waiting_reason": queued_reason(run) if run.status == RunStatus.QUEUED else "",
             "deployment": run.deployment,
             "lines": run_log_after(run, 0, limit=5000),
             "can_change": can_change_deployment(request.user, run.deployment),

@@ -4,6 +4,7 @@ driven with a fake engine (fast: the real engine's end-to-end tests are in test_
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,22 @@ def test_one_rule_settles_a_deployment_after_any_run_outcome(
     )
 
 
+@pytest.mark.parametrize(
+    ("applied_before", "holds_resources", "expected"),
+    [(False, True, FAILED), (False, False, DRAFT), (True, True, LIVE)],
+)
+def test_a_cancelled_first_apply_that_created_resources_is_not_draft(applied_before, holds_resources, expected):
+    status = deployment_status_after(
+        action="apply",
+        run_status=RunStatus.CANCELLED,
+        current=DEPLOYING,
+        applied_before=applied_before,
+        others_pending=False,
+        holds_resources=holds_resources,
+    )
+    assert status == expected
+
+
 # --- the stages, with a fake engine --------------------------------------------------------------
 
 
@@ -122,10 +139,12 @@ class FakeEngine:
     def __init__(self, ex):
         self.ex = ex
         self.commands: list[tuple] = []
+        self.inputs_on_disk: list[tuple[str, bool]] = []
         FakeEngine.last = self
 
     def run(self, *args):
         self.commands.append(args)
+        self.inputs_on_disk.append((args[0], (self.ex.workdir / "terraform.tfvars.json").exists()))
         if args[0] == "plan":
             (self.ex.workdir / "plan.bin").write_bytes(b"a saved plan")
 
@@ -176,6 +195,32 @@ def test_a_harmless_plan_applies_and_the_deployment_goes_live(fake, version, dev
     assert tfvars == []  # the inputs are a file, never on a command line
 
 
+def test_plaintext_inputs_leave_the_disk_after_the_plan_and_the_work_directory_after_the_run(
+    fake, version, dev, proto_env, settings
+):
+    deployment = deploy(proto_env, version, dev)
+    run = execute(deployment)
+    assert run.status == RunStatus.SUCCEEDED
+    # The plan reads them; applying the saved plan does not, so they are gone by then.
+    assert FakeEngine.last.inputs_on_disk == [("init", True), ("plan", True), ("apply", False)]
+    assert list(Path(settings.SLIPWAY_WORKDIR).iterdir()) == []
+
+
+def test_a_failed_plan_leaves_no_inputs_on_disk(fake, version, dev, proto_env, settings):
+    class FailingPlan(FakeEngine):
+        def run(self, *args):
+            super().run(*args)
+            if args[0] == "plan":
+                raise RunFailed("`terraform plan` failed (exit 1).")
+
+    deployment = deploy(proto_env, version, dev)
+    run = deployment.runs.get()
+    runner.execute(run.pk, engine_factory=FailingPlan)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert list(Path(settings.SLIPWAY_WORKDIR).iterdir()) == []
+
+
 def test_a_gated_replace_in_production_waits_for_ops_with_its_plan(fake, version, dev, prod_env):
     FakeEngine.plan = plan_json("delete+create")
     deployment = deploy(prod_env, version, dev)
@@ -221,3 +266,22 @@ def test_a_failing_engine_fails_the_run_and_the_deployment(fake, version, dev, p
     run.refresh_from_db()
     deployment.refresh_from_db()
     assert run.status == RunStatus.FAILED and "apply" in run.error and deployment.status == DeploymentStatus.FAILED
+
+
+def test_a_crash_in_slipway_shows_people_one_sentence_and_the_worker_log_the_traceback(
+    fake, version, dev, proto_env, caplog
+):
+    pipeline = Pipeline()
+
+    @pipeline.step(INPUTS)
+    def broken(ex):
+        raise KeyError("a bug in a step")
+
+    deployment = deploy(proto_env, version, dev)
+    run = deployment.runs.get()
+    runner.execute(run.pk, engine_factory=FakeEngine, pipeline=pipeline, worker="celery-a@host")
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.worker == "celery-a@host"
+    assert "\n" not in run.error and "Traceback" not in run.error
+    assert "KeyError" in run.error and "celery-a@host" in run.error
+    assert "Traceback" in caplog.text and "a bug in a step" in caplog.text

@@ -63,6 +63,10 @@ def test_the_engine_reads_and_writes_state_through_slipway(celery_worker, dev, c
     deployment = create(proto_env, dev, catalog, "stateful", message="one")
     run = wait_for_run(deployment.runs.get())
     assert run.status == "succeeded", run.error
+    assert run.worker.startswith(f"test-celery-{os.getpid()}@")  # the Celery node name, not just the host
+    from deployments.models import Worker
+
+    assert Worker.objects.filter(name=run.worker).exists()  # and that worker says it is alive
 
     versions = StateVersion.objects.filter(deployment=deployment).order_by("created_at")
     assert versions.exists() and all(v.created_by_run_id == run.pk for v in versions)
@@ -138,26 +142,130 @@ def test_cancel_mid_apply_leaves_no_engine_process_and_no_lock(celery_worker, de
     run = wait_for_run(run, timeout=60)
     assert run.status == "cancelled"
     deployment.refresh_from_db()
-    assert deployment.status == "draft"
+    # The first apply created resources before the cancel: the deployment does not pretend to be a draft.
+    assert deployment.status == "failed"
+    assert "cancelled after it created resources" in deployment.history.first().history_change_reason
     assert not StateLock.objects.filter(deployment=deployment).exists()
     assert engine_processes_in(str(Path(settings.SLIPWAY_WORKDIR) / f"run-{run.pk}-")) == []
 
 
-def test_a_worker_killed_mid_apply_gives_an_interrupted_run_and_a_visible_lock(
-    celery_worker, dev, ops, client, catalog, proto_env, tmp_path, monkeypatch, settings
-):
-    # This run goes to a worker of its own, listening on its own queue, so it can be killed.
+def _doomed_worker(monkeypatch, tmp_path, settings):
+    """A worker of its own, on its own queue, that the test can kill; runs created meanwhile go to it."""
     from deployments.tasks import execute_run
 
     monkeypatch.setattr(
         run_services, "run_enqueue", lambda run_id: execute_run.apply_async(args=[run_id], queue="doomed") and True
     )
-    doomed = start_worker(
+    return start_worker(
         tmp_path / "doomed.log",
         service_env(SLIPWAY_BASE_URL=settings.SLIPWAY_BASE_URL),
         concurrency=1,
         queues="doomed",
     )
+
+
+def _state(deployment) -> dict:
+    latest = StateVersion.objects.filter(deployment=deployment).order_by("-created_at", "-id").first()
+    return json.loads(decrypt(bytes(latest.encrypted_state))) if latest else {}
+
+
+def test_kill_test_a_worker_killed_mid_apply_loses_no_resource(
+    celery_worker, dev, ops, client, catalog, proto_env, tmp_path, monkeypatch, settings
+):
+    """SIGKILL of the whole worker (main process and pool) while the cloud is creating a slow resource:
+    the engine is interrupted instead of killed, saves what it created and releases its lock; a re-apply
+    then creates nothing new."""
+    from portal.sandbox.models import Resource
+
+    settings.SLIPWAY_SANDBOX_DELAY_SCALE = 1.0  # the database takes 20 s to create
+    doomed = _doomed_worker(monkeypatch, tmp_path, settings)
+    try:
+        deployment = services.deployment_create(
+            environment=proto_env, name="killed", bundle_version=catalog["slowcloud"], params={}, actor=dev
+        )
+        run = deployment.runs.get()
+        wait_until(
+            lambda: run.log_lines.filter(text__contains="sandbox_database.second: Creating").exists(),
+            timeout=90,
+            what="the slow database to start",
+        )
+        wait_until(lambda: Resource.objects.filter(kind="database").exists(), what="the cloud to start the database")
+        assert StateLock.objects.filter(deployment=deployment).exists()
+        os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker, as when its machine dies
+        doomed.wait()
+    finally:
+        stop_process(doomed)
+    monkeypatch.undo()
+
+    # Beat notices at once (nobody will heartbeat again); the engine may still be saving its state.
+    settings.SLIPWAY_RUN_STALE_SECONDS = 0
+    assert reap_interrupted_runs() == 1
+    run.refresh_from_db()
+    assert run.status == "interrupted" and "stopped responding" in run.error
+
+    # The engine was told to stop, not killed: it records what the cloud made and unlocks.
+    wait_until(lambda: not StateLock.objects.filter(deployment=deployment).exists(), what="the engine to unlock")
+    in_cloud = {r.id for r in Resource.objects.all()}
+    assert len(in_cloud) == 2
+    stored = {
+        instance["attributes"]["id"]
+        for resource in _state(deployment).get("resources", [])
+        for instance in resource["instances"]
+    }
+    assert stored == in_cloud, "every resource the cloud created is in the stored state"
+    run.refresh_from_db()
+    assert run.state_credential == ""  # void once its engine let go of the lock
+
+    # A re-apply (on a live worker) finds everything and creates nothing.
+    again = wait_for_run(services.deployment_reapply(deployment=deployment, actor=dev), timeout=120)
+    assert again.status == "succeeded", again.error
+    assert again.plan_summary["add"] == 0 and again.plan_summary["replace"] == 0
+    assert {r.id for r in Resource.objects.all()} == in_cloud
+
+
+def test_a_worker_killed_mid_provisioner_leaves_no_process_no_inputs_and_its_directory_goes_at_the_next_start(
+    celery_worker, dev, catalog, proto_env, tmp_path, monkeypatch, settings
+):
+    doomed = _doomed_worker(monkeypatch, tmp_path, settings)
+    try:
+        deployment = create(proto_env, dev, catalog, "sleepy", sleep_seconds=120, api_key=SECRET)
+        run = deployment.runs.get()
+        wait_until(
+            lambda: run.log_lines.filter(text__contains="terraform_data.slow[0]: Creating").exists(),
+            timeout=90,
+            what="the slow step to start",
+        )
+        workdir_prefix = str(Path(settings.SLIPWAY_WORKDIR) / f"run-{run.pk}-")
+        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+    finally:
+        stop_process(doomed)
+    monkeypatch.undo()
+
+    # The engine stops the provisioner, saves state and unlocks; its supervisor ends what is left of the group.
+    wait_until(lambda: not engine_processes_in(workdir_prefix), what="the engine and the provisioner's sleep to end")
+    wait_until(lambda: not StateLock.objects.filter(deployment=deployment).exists(), what="the engine to unlock")
+    assert {r["name"] for r in _state(deployment)["resources"]} >= {"thing", "credential"}
+    (workdir,) = Path(settings.SLIPWAY_WORKDIR).glob(f"run-{run.pk}-*")
+    assert not (workdir / "terraform.tfvars.json").exists() and not (workdir / "plan.bin").exists()
+    leftovers = [f for f in workdir.rglob("*") if f.is_file() and SECRET.encode() in f.read_bytes()]
+    assert leftovers == [], "no plaintext secret stays on disk"
+
+    # The next worker to start on this host removes the directory.
+    env = service_env(SLIPWAY_BASE_URL=settings.SLIPWAY_BASE_URL)
+    another = start_worker(tmp_path / "another.log", env, concurrency=1, queues="spare")
+    try:
+        wait_until(lambda: not workdir.exists(), what="the next worker to remove the dead run's directory")
+    finally:
+        stop_process(another)
+
+
+def test_a_machine_lost_mid_apply_leaves_an_interrupted_run_and_a_visible_lock(
+    celery_worker, dev, ops, client, catalog, proto_env, tmp_path, monkeypatch, settings
+):
+    """Worker, engine and all die at once (the machine is lost): nothing could save or unlock, so the run is
+    interrupted, its lock is shown, later runs wait for an unlock, and ops force-unlock (audited)."""
+    doomed = _doomed_worker(monkeypatch, tmp_path, settings)
     try:
         deployment = create(proto_env, dev, catalog, "crashy", sleep_seconds=120)
         run = deployment.runs.get()
@@ -167,7 +275,10 @@ def test_a_worker_killed_mid_apply_gives_an_interrupted_run_and_a_visible_lock(
             what="the slow step to start",
         )
         assert StateLock.objects.filter(deployment=deployment).exists()
-        os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker, as when its machine dies
+        workdir_prefix = str(Path(settings.SLIPWAY_WORKDIR) / f"run-{run.pk}-")
+        for pid in engine_processes_in(workdir_prefix):  # supervisor, engine, plugins, the provisioner's sleep
+            os.kill(pid, signal.SIGKILL)
+        os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait()
     finally:
         stop_process(doomed)
@@ -179,11 +290,7 @@ def test_a_worker_killed_mid_apply_gives_an_interrupted_run_and_a_visible_lock(
     run.refresh_from_db()
     assert run.status == "interrupted"
     assert "stopped responding" in run.error and "state lock" in run.error
-    # The engine dies with its worker (a provisioner's own child may linger, as on any crashed host).
-    wait_until(
-        lambda: not engine_processes_in(str(Path(settings.SLIPWAY_WORKDIR) / f"run-{run.pk}-"), engine_only=True),
-        what="the orphaned engine to die with its worker",
-    )
+    assert not engine_processes_in(workdir_prefix)
 
     client.force_login(ops)
     page = client.get(deployment.get_absolute_url()).content.decode()

@@ -1,0 +1,149 @@
+"""A run's work directory on the worker's disk: made, claimed, recovered from and removed.
+
+Each run works in ``SLIPWAY_WORKDIR/run-<id>-<random>/``. While the run (or the engine a dead
+worker left behind) uses it, ``.slipway/lock`` is held with ``flock``: the worker holds it, and the
+engine's supervisor inherits it, so it stays held as long as an engine works there. A directory
+whose lock nobody holds belongs to a run that is over: its worker died before it could clean up.
+
+Nothing found there is lost: an ``errored.tfstate`` (the engine could not write its state to
+Slipway) is stored as a new state version of the deployment before the directory goes. Plaintext
+inputs (``terraform.tfvars.json``) are removed as soon as the engine no longer needs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from django.db import transaction
+
+from portal.crypto import encrypt
+from portal.events import record_event
+
+from ..models import Deployment, Run, StateVersion
+from .signals import state_written
+
+log = logging.getLogger(__name__)
+
+META_DIR = ".slipway"
+ERRORED_STATE = "errored.tfstate"
+# A directory this young without a lock file may be one a worker is just setting up.
+YOUNG_SECONDS = 60
+
+
+def claim(workdir: Path, run: Run) -> int:
+    """Hold the directory's lock for ``run``; returns the lock's descriptor (the engine's supervisor inherits it)."""
+    meta = workdir / META_DIR
+    meta.mkdir(exist_ok=True)
+    (meta / "run.json").write_text(json.dumps({"run": run.pk, "deployment": str(run.deployment_id)}))
+    fd = os.open(meta / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def store_errored_state(workdir: Path, *, run_id: int | None, deployment_id) -> StateVersion | None:
+    """Store ``errored.tfstate`` (the state the engine could not send us) as the deployment's newest version."""
+    path = workdir / ERRORED_STATE
+    if not path.is_file():
+        return None
+    body = path.read_bytes()
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        log.error("unreadable %s in %s kept on disk", ERRORED_STATE, workdir)
+        raise
+    digest = hashlib.sha256(body).hexdigest()
+    with transaction.atomic():
+        deployment = Deployment.objects.select_for_update().get(pk=deployment_id)
+        latest = deployment.state_versions.order_by("-created_at", "-id").first()
+        if latest is not None and latest.sha256 == digest:
+            return latest
+        version = StateVersion.objects.create(
+            deployment=deployment,
+            serial=int(parsed.get("serial", 0)),
+            lineage=str(parsed.get("lineage", "")),
+            sha256=digest,
+            encrypted_state=encrypt(body),
+            created_by_run_id=run_id,
+        )
+        record_event(
+            event_type="state.recovered",
+            actor=None,
+            target=deployment,
+            data={"run": run_id, "state_version": version.pk, "serial": version.serial, "file": ERRORED_STATE},
+        )
+        state_written.send(sender=StateVersion, deployment=deployment, state=parsed, state_version=version)
+    return version
+
+
+def _meta(workdir: Path) -> dict:
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads((workdir / META_DIR / "run.json").read_text())
+    return {}
+
+
+def _in_use(workdir: Path) -> bool:
+    lock = workdir / META_DIR / "lock"
+    if not lock.exists():
+        return time.time() - workdir.stat().st_mtime < YOUNG_SECONDS
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock we took
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_plugin_caches(base: Path) -> list[Path]:
+    """Remove the plugin caches (and CLI configs) of worker processes that are gone (one per process)."""
+    removed = []
+    for path in [*base.glob("plugin-cache-*"), *base.glob("slipway-*.tfrc")]:
+        pid = path.name.removeprefix("plugin-cache-").removeprefix("slipway-").removesuffix(".tfrc")
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def clean(base: Path) -> list[Path]:
+    """Remove the work directories nobody uses any more (runs whose worker died), after storing any
+    ``errored.tfstate`` left in them. Called when a worker starts. Returns what was removed."""
+    removed = []
+    if not base.is_dir():
+        return removed
+    for workdir in sorted(base.glob("run-*")):
+        if not workdir.is_dir():
+            continue
+        try:
+            if _in_use(workdir):
+                continue
+            meta = _meta(workdir)
+            if (workdir / ERRORED_STATE).is_file() and meta.get("deployment"):
+                store_errored_state(workdir, run_id=meta.get("run"), deployment_id=meta["deployment"])
+        except Exception:  # one bad directory must not stop the worker; it stays for a person to look at
+            log.exception("could not clean up %s", workdir)
+            continue
+        shutil.rmtree(workdir, ignore_errors=True)
+        log.info("removed the work directory of a run whose worker died: %s", workdir)
+        removed.append(workdir)
+    clean_plugin_caches(base)
+    return removed
