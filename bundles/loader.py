@@ -18,6 +18,8 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator
 
+from portal.inputs import value_problems
+
 from . import hcl, semver
 from .schema import Resolver, check_params_schema, compile_validator, param_errors, pointer, walk
 
@@ -223,9 +225,16 @@ def read_bundle(path: Path | str) -> Manifest:
         data = yaml.safe_load(raw_text) or {}
     except yaml.YAMLError as exc:
         raise BundleError(manifest_file, [f"invalid YAML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise BundleError(manifest_file, ["invalid YAML: nested too deep to read"]) from exc
     if not isinstance(data, dict):
         raise BundleError(manifest_file, ["must be a mapping of keys"])
 
+    unstorable = value_problems(data)
+    if unstorable:  # a NUL, a lone surrogate, an infinite number, nesting too deep: no other check can run
+        raise BundleError(
+            manifest_file, [f"{WHERE} {where or '/'}: {'; '.join(msgs)}" for where, msgs in unstorable.items()]
+        )
     problems: list[str] = _meta_problems(data)
     name = str(data.get("name", ""))
     if not NAME_RE.match(name) and not any(p.startswith(f"{WHERE} /name") for p in problems):

@@ -19,7 +19,7 @@ from bundles.models import BundleVersion
 from bundles.schema import immutable_values, param_errors, title
 from portal.actor import actor_user
 from portal.crypto import decrypt
-from portal.errors import ParamsInvalid, ServiceError
+from portal.errors import Conflict, ParamsInvalid, ServiceError
 from portal.events import record_event
 from portal.history import record_change
 
@@ -166,9 +166,9 @@ def deployment_update(
     """
     locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
     if locked.status in (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED):
-        raise ServiceError(f"{locked.name} is {locked.get_status_display().lower()}; it cannot be changed.")
+        raise Conflict(f"{locked.name} is {locked.get_status_display().lower()}; it cannot be changed.")
     if expected_version is not None and locked.version != expected_version:
-        raise ServiceError(
+        raise Conflict(
             f"{locked.name} was changed by someone else while you were editing (version {expected_version} "
             f"is now {locked.version}). Reload to see their change."
         )
@@ -222,7 +222,7 @@ def deployment_plan(
 def deployment_destroy(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "") -> Run:
     """Queue the destruction of everything the deployment created."""
     if deployment.status == DeploymentStatus.DESTROYED:
-        raise ServiceError(f"{deployment.name} is already destroyed.")
+        raise Conflict(f"{deployment.name} is already destroyed.")
     return run_create(deployment=deployment, action=RunAction.DESTROY, actor=actor, channel=channel, reason=reason)
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import SchemaError
 
+from portal.inputs import value_problems
+
 from .dialect import DEFAULT, validator_class
 from .refs import REGISTRY, pointer, remote_refs
 
@@ -130,9 +132,15 @@ def _errors_of(errors) -> dict[str, list[str]]:
 
 
 def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
-    """Validate params; return messages keyed by the JSON pointer of the field they belong to."""
+    """Validate params; return messages keyed by the JSON pointer of the field they belong to.
+
+    Values no field can hold come first, whatever the schema says (:func:`portal.inputs.value_problems`: a NUL
+    character or a lone surrogate in a key or a string, an infinite number, an integer outside 64 bits, nesting
+    too deep); the schema is not consulted on params nested too deep to walk."""
+    errors: dict[str, list[str]] = value_problems(params)
+    if any("Nested deeper" in message for messages in errors.values() for message in messages):
+        return errors
     validator = compile_validator(schema)
-    errors: dict[str, list[str]] = {}
     _collect(validator.iter_errors(params), errors)
     return errors
 

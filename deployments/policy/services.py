@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from bundles.models import BundleVersion
 from portal.actor import actor_fields, actor_name
-from portal.errors import ServiceError
+from portal.errors import Conflict, ServiceError
 from portal.events import record_event
 from portal.roles import require_ops
 
@@ -143,7 +143,7 @@ def exception_request_create(
 def _pending(request: ExceptionRequest) -> ExceptionRequest:
     request = ExceptionRequest.objects.select_for_update().get(pk=request.pk)
     if request.status != ExceptionRequest.Status.PENDING:
-        raise ServiceError(f"Exception #{request.pk} is already {request.get_status_display().lower()}.")
+        raise Conflict(f"Exception #{request.pk} is already {request.get_status_display().lower()}.")
     return request
 
 
