@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from jsonpointer import JsonPointer
 
 from bundles.models import BundleVersion
@@ -91,6 +91,14 @@ def immutable_errors(*, deployment: Deployment, params: dict, raise_them: bool =
     return errors
 
 
+def name_check(*, environment: Environment, name: str) -> None:
+    """Refuse a name already used in ``environment``, in any case: ``ABC`` and ``abc`` are one name."""
+    taken = Deployment.objects.filter(environment=environment, name__iexact=name).values_list("name", flat=True).first()
+    if taken is not None:
+        same = "" if taken == name else f" (as {taken!r}: names are compared without regard to case)"
+        raise ServiceError(f"A deployment named {name!r} already exists in {environment}{same}.", field="name")
+
+
 def known_secrets(deployment: Deployment) -> Iterable[bytes | None]:
     """Every encrypted secret Slipway still holds for ``deployment``: its own, and each run's snapshot (a
     restored configuration may carry the mask of a secret changed since)."""
@@ -126,8 +134,7 @@ def deployment_create(
 ) -> Deployment:
     """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off)."""
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
-    if Deployment.objects.filter(environment=environment, name=name).exists():
-        raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
+    name_check(environment=environment, name=name)
     deployment = Deployment(
         environment=environment,
         name=name,
@@ -138,7 +145,12 @@ def deployment_create(
     )
     deployment.full_clean(exclude=["sensitive_outputs", "sensitive_params", "created_by"])
     record_change(deployment, channel=channel, actor=actor, basis=basis, note=reason or "created")
-    deployment.save()
+    try:
+        with transaction.atomic():
+            deployment.save()
+    except IntegrityError as exc:  # a concurrent create of the same name won the race
+        name_check(environment=environment, name=name)
+        raise ServiceError(f"A deployment named {name!r} was just created in {environment}.", field="name") from exc
     _apply(deployment, actor, channel=channel, reason=reason, auto_apply=auto_apply, basis=basis)
     return deployment
 

@@ -18,7 +18,14 @@ from ..models import Deployment, Environment, ExceptionRequest, Run
 from ..runs.services import run_for_update
 from ..runs.status import settle_deployment
 from ..runs.tasks import run_enqueue, run_enqueue_next
-from ..services import deployment_create, deployment_update, immutable_errors, known_secrets, params_validate
+from ..services import (
+    deployment_create,
+    deployment_update,
+    immutable_errors,
+    known_secrets,
+    name_check,
+    params_validate,
+)
 from .rules import check_params
 
 
@@ -102,8 +109,8 @@ def exception_request_create(
     params_validate(bundle_version=bundle_version, params=params)
     if deployment is not None:
         immutable_errors(deployment=deployment, params=params, raise_them=True)
-    elif Deployment.objects.filter(environment=environment, name=name).exists():
-        raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
+    else:
+        name_check(environment=environment, name=name)
     check = check_params(environment=environment, bundle_version=bundle_version, params=params)
     if check.ok:
         raise ServiceError("These params are within the policy: no exception is needed, just submit them.")
