@@ -133,6 +133,7 @@ def deployment_create(
     exception: ExceptionRequest | None = None,
 ) -> Deployment:
     """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off)."""
+    params = secrets.unmask(bundle_version.params_schema, params, lambda: ())  # a mask here stands for nothing held
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
     name_check(environment=environment, name=name)
     deployment = Deployment(

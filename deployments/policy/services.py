@@ -104,8 +104,8 @@ def exception_request_create(
     """Ask ops to allow params the bundle accepts but the environment's policy does not."""
     if not reason.strip():
         raise ServiceError("Say why you need an exception: ops decide on your reason.", field="reason")
-    if deployment is not None:
-        params = secrets.unmask(bundle_version.params_schema, params, lambda: known_secrets(deployment))
+    held = (lambda: known_secrets(deployment)) if deployment is not None else (lambda: ())
+    params = secrets.unmask(bundle_version.params_schema, params, held)
     params_validate(bundle_version=bundle_version, params=params)
     if deployment is not None:
         immutable_errors(deployment=deployment, params=params, raise_them=True)
