@@ -16,7 +16,8 @@ from jsonschema.exceptions import SchemaError
 from portal.inputs import value_problems
 
 from .dialect import DEFAULT, validator_class
-from .refs import REGISTRY, pointer, remote_refs
+from .refs import REGISTRY, pointer, ref_cycles, remote_refs
+from .walk import walk
 
 
 def _digest(schema: dict) -> str:
@@ -56,6 +57,12 @@ def check_params_schema(schema: Any) -> list[str]:
         problems.append('/type: the params schema must have "type": "object".')
     for where, ref in remote_refs(schema):
         problems.append(f"{where}: remote reference {ref!r} is not allowed; a bundle's schema must be self-contained.")
+    if not problems:
+        for ref in ref_cycles(schema, (node.schema for node in walk(schema))):
+            problems.append(
+                f"{ref[1:] or '/'}: {ref!r} refers back to itself without a property or item in between; "
+                "validating any value would never end."
+            )
     return problems
 
 
@@ -141,7 +148,12 @@ def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
     if any("Nested deeper" in message for messages in errors.values() for message in messages):
         return errors
     validator = compile_validator(schema)
-    _collect(validator.iter_errors(params), errors)
+    try:
+        _collect(validator.iter_errors(params), errors)
+    except RecursionError:  # a schema published before lint refused $ref cycles
+        errors.setdefault("", []).append(
+            "The bundle's schema refers to itself without end, so no value can be checked; tell your platform team."
+        )
     return errors
 
 

@@ -9,6 +9,7 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from bundles.loader import read_bundle
+from bundles.schema import check_params_schema, param_errors
 from tests.conftest import FIXTURE_BUNDLES
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +80,19 @@ def test_a_property_named_like_a_keyword_is_not_mistaken_for_one(vault):
 
     edit(vault, change)
     assert read_bundle(vault).name == "vault"
+
+
+def test_a_ref_that_comes_back_to_itself_is_refused_instead_of_crashing_every_deployment(vault):
+    def change(params):
+        params["$defs"]["loop"] = {"allOf": [{"$ref": "#/$defs/loop"}]}
+        params["properties"]["label"] = {"$ref": "#/$defs/loop"}
+
+    edit(vault, change)
+    assert "refers back to itself" in lint(vault)
+
+
+def test_a_recursive_schema_through_a_property_is_fine():
+    tree = {"type": "object", "properties": {"child": {"$ref": "#/$defs/tree"}}}
+    schema = {"type": "object", "$defs": {"tree": tree}, "properties": {"root": {"$ref": "#/$defs/tree"}}}
+    assert check_params_schema(schema) == []
+    assert param_errors(schema, {"root": {"child": {"child": {}}}}) == {}
