@@ -280,3 +280,8 @@ def test_an_api_500_is_json_with_debug_off(dev, monkeypatch):
     assert "boom" not in body["message"]
     page = client.get("/deployments/?q=x", HTTP_ACCEPT="text/html")
     assert page.status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/api/v1/runs/?deployment=", "/api/v1/audit/events/?deployment="])
+def test_a_uuid_filter_sent_empty_is_a_400_not_an_unfiltered_list(api, url):
+    assert_error(api.get(url), 400, "/deployment")
