@@ -14,6 +14,8 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from portal.inputs import text_problem
+
 MAX_FILES = 500
 MAX_BYTES = 20 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -36,6 +38,21 @@ def _safe_name(name: str) -> PurePosixPath | None:
         return None
     parts = [p for p in path.parts if p not in ("", ".")]
     return PurePosixPath(*parts) if parts else None
+
+
+def _clashes(files: list[PurePosixPath], folders: set[PurePosixPath]) -> list[str]:
+    """A path held twice, or both a file and a folder (``src`` and ``src/main.tf``): which one would win
+    depends on the order of unpacking, so the archive is refused."""
+    problems = []
+    seen: set[PurePosixPath] = set()
+    for path in files:
+        if path in seen:
+            problems.append(f"{str(path)!r}: appears more than once in the archive")
+        seen.add(path)
+    parents = {parent for path in files for parent in path.parents} | folders
+    for path in sorted(seen & parents):
+        problems.append(f"{str(path)!r}: is both a file and a folder in the archive")
+    return problems
 
 
 def _members(data: bytes, filename: str):
@@ -79,14 +96,20 @@ def extract(data: bytes, filename: str, dest: Path) -> Path:
         raise ArchiveError([f"{filename}: cannot read the archive ({exc})"]) from exc
     problems = []
     files = []
+    folders: set[PurePosixPath] = set()
     for name, kind, opener in members:
         safe = _safe_name(name)
-        if safe is None:
+        if text_problem(name):
+            problems.append(f"{name!r}: {text_problem(name)}")
+        elif safe is None:
             problems.append(f"{name!r}: absolute paths and '..' are not allowed")
         elif kind not in ("file", "dir"):
             problems.append(f"{name!r}: {kind}; an archive may hold only plain files and folders")
         elif kind == "file":
             files.append((safe, opener))
+        else:
+            folders.add(safe)
+    problems += _clashes([safe for safe, _ in files], folders)
     if len(files) > MAX_FILES:
         problems.append(f"{len(files)} files, over the limit of {MAX_FILES}")
     if problems:

@@ -18,6 +18,8 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator
 
+from portal.inputs import value_problems
+
 from . import hcl, semver
 from .schema import Resolver, check_params_schema, compile_validator, param_errors, pointer, walk
 
@@ -136,6 +138,70 @@ def _contract_problems(params: dict, connections: list, variables: dict[str, hcl
     return problems
 
 
+_NO_VALUE_HERE = {
+    "not": "`not` (a schema a value must fail)",
+    "contains": "`contains` (a test over an array, not its items' place)",
+    "propertyNames": "`propertyNames` (names, not values)",
+    "if": "an `if` condition (put it on the property `then` or `else` describe)",
+    "unevaluatedProperties": "`unevaluatedProperties` (use `additionalProperties` for a map of secrets)",
+    "unevaluatedItems": "`unevaluatedItems` (use `items`)",
+    "contentSchema": "`contentSchema`",
+}
+
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
+
+
+def _raw_marks(schema, parts=(), via=()):
+    """(pointer parts, keywords passed through, value) of every ``x-sensitive`` in ``schema``, wherever it is."""
+    if isinstance(schema, list):
+        for index, sub in enumerate(schema):
+            yield from _raw_marks(sub, (*parts, index), via)
+        return
+    if not isinstance(schema, dict):
+        return
+    if "x-sensitive" in schema:
+        yield parts, via, schema["x-sensitive"]
+    for key, sub in schema.items():
+        if key in ("x-sensitive", "default", "examples", "const", "enum"):
+            continue
+        if key in _SCHEMA_MAPS and isinstance(sub, dict):
+            for name, item in sub.items():
+                yield from _raw_marks(item, (*parts, key, name), (*via, key))
+        else:
+            yield from _raw_marks(sub, (*parts, key), (*via, key))
+
+
+def _sensitive_problems(params: dict) -> list[str]:
+    """``x-sensitive`` where the schema walk (and so storage, the API, logs and history) cannot find the values
+    it marks: such a bundle would keep its secrets in clear, so lint refuses it."""
+    walked = {node.pointer: node for node in walk(params)}
+    problems = []
+    for parts, via, value in _raw_marks(params):
+        here = f"{WHERE} /params{pointer(parts)}/x-sensitive"
+        if not isinstance(value, bool):
+            problems.append(f"{here}: must be true or false, not {value!r}")
+            continue
+        if value is False:
+            continue
+        if not parts:
+            problems.append(f"{here}: the whole params object cannot be sensitive; mark the fields that are")
+            continue
+        keyword = next((k for k in via if k in _NO_VALUE_HERE), None)
+        node = walked.get(pointer(parts))
+        if keyword is not None or (node is None and parts[0] not in ("$defs", "definitions")):
+            where = _NO_VALUE_HERE.get(keyword or "", "a place deeper than the schema walk reaches")
+            problems.append(
+                f"{here}: inside {where}, it marks no value Slipway can find, so the secret would be kept in clear"
+            )
+            continue
+        if node is not None and any(k in node.schema for k in ("default", "examples", "const")):
+            problems.append(
+                f"{here}: a secret cannot have a `default`, `examples` or `const` in the bundle, where anyone reads it"
+            )
+    return problems
+
+
 def _examples(schema):
     """(pointer, schema, example) for every ``examples`` entry of a subschema (each place once)."""
     seen = set()
@@ -223,9 +289,16 @@ def read_bundle(path: Path | str) -> Manifest:
         data = yaml.safe_load(raw_text) or {}
     except yaml.YAMLError as exc:
         raise BundleError(manifest_file, [f"invalid YAML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise BundleError(manifest_file, ["invalid YAML: nested too deep to read"]) from exc
     if not isinstance(data, dict):
         raise BundleError(manifest_file, ["must be a mapping of keys"])
 
+    unstorable = value_problems(data)
+    if unstorable:  # a NUL, a lone surrogate, an infinite number, nesting too deep: no other check can run
+        raise BundleError(
+            manifest_file, [f"{WHERE} {where or '/'}: {'; '.join(msgs)}" for where, msgs in unstorable.items()]
+        )
     problems: list[str] = _meta_problems(data)
     name = str(data.get("name", ""))
     if not NAME_RE.match(name) and not any(p.startswith(f"{WHERE} /name") for p in problems):
@@ -253,6 +326,7 @@ def read_bundle(path: Path | str) -> Manifest:
         connections = data.get("connections") if isinstance(data.get("connections"), list) else []
         presets = data.get("presets") if isinstance(data.get("presets"), list) else []
         problems += _contract_problems(params, connections, variables)
+        problems += _sensitive_problems(params)
         problems += _value_problems(params, presets)
         problems += _ui_problems(Resolver(params), data.get("ui") or {}, params)
     if problems:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
+from portal.filtering import StrictUUIDFilter
+
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
 from .models import Deployment, Environment, ExceptionRequest, Project, Run
 
@@ -33,7 +35,7 @@ class DeploymentFilter(django_filters.FilterSet):
 class RunFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=RunStatus.choices)
     action = django_filters.ChoiceFilter(choices=RunAction.choices)
-    deployment = django_filters.UUIDFilter(field_name="deployment_id")
+    deployment = StrictUUIDFilter(field_name="deployment_id")
 
     class Meta:
         model = Run

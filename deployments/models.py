@@ -7,6 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 from portal.history import Scope, tracked_history
@@ -99,7 +100,13 @@ class Deployment(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        constraints = [models.UniqueConstraint(fields=["environment", "name"], name="deployment_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "name"], name="deployment_unique_name"),
+            # `ABC` and `abc` are one name to people, to the engine's resource names and to most clouds.
+            models.UniqueConstraint(
+                "environment", Lower("name"), name="deployment_unique_name_ci", violation_error_code="name_taken"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.environment}/{self.name}"

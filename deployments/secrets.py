@@ -106,25 +106,48 @@ def merge(params: dict, encrypted: bytes | None) -> dict:
     return full
 
 
+RULE = (
+    "Sensitive values (x-sensitive) are write-only: they are never returned, only a mask such as "
+    '"(sensitive:1a2b3c4d)" in their place. Send a mask back, as read, to keep the secret unchanged; send a new '
+    "value to replace it; send null to remove it. Params are the whole configuration: a secret left out is "
+    "removed like any other field. A mask Slipway does not hold any more is refused: type the secret again."
+)
+
+
 def unmask(schema: dict, params: Any, known: Callable[[], Iterable[bytes | None]]) -> Any:
-    """``params`` with each mask in a sensitive place replaced by the secret it stands for, looked up by
-    fingerprint in the encrypted blobs ``known()`` returns (called only when there is a mask). A mask no
-    known secret matches is refused at its pointer: the value is gone and must be typed again."""
+    """The one rule for secrets sent in (:data:`RULE`), shared by the form, the API, the CLI, restore, bulk changes
+    and exception requests: each mask in a sensitive place becomes the secret it stands for, looked up by
+    fingerprint in the encrypted blobs ``known()`` returns (called only when there is a mask); an explicit
+    ``null`` in a sensitive place is removed (the key, or the array item); any other value is the new secret.
+    A mask no known secret matches is refused at its pointer: the value is gone and must be typed again."""
     if not isinstance(params, dict):
         return params
-    masked = [(where, value) for where, value, _ in sensitive_values(schema, params) if is_mask(value)]
-    if not masked:
+    found = sensitive_values(schema, params)
+    masked = [(where, value) for where, value, _ in found if is_mask(value)]
+    removed = [where for where, value, _ in found if value is None and where]
+    if not masked and not removed:
         return params
-    by_mask = {fingerprint(v): v for blob in known() for v in _stored(blob).values()}
     full = copy.deepcopy(params)
-    missing = {}
-    for where, mask in masked:
-        if mask in by_mask:
-            JsonPointer(where).set(full, copy.deepcopy(by_mask[mask]))
-        else:
-            missing[where] = ["This secret is not stored any more (only its mask is): type it again."]
-    if missing:
-        raise ParamsInvalid(missing, "Some secrets must be typed again.")
+    if masked:
+        by_mask = {fingerprint(v): v for blob in known() for v in _stored(blob).values()}
+        missing = {}
+        for where, mask in masked:
+            if mask in by_mask:
+                JsonPointer(where).set(full, copy.deepcopy(by_mask[mask]))
+            else:
+                missing[where] = ["This secret is not stored any more (only its mask is): type it again."]
+        if missing:
+            raise ParamsInvalid(missing, "Some secrets must be typed again.")
+    # Removed last to first, so that removing an array item does not move the ones still to remove.
+    for where in sorted(
+        removed, key=lambda w: [int(p) if p.isdigit() else -1 for p in JsonPointer(w).parts], reverse=True
+    ):
+        pointer = JsonPointer(where)
+        parent = JsonPointer.from_parts(pointer.parts[:-1]).resolve(full, None)
+        if isinstance(parent, dict):
+            parent.pop(pointer.parts[-1], None)
+        elif isinstance(parent, list) and pointer.parts[-1].isdigit() and int(pointer.parts[-1]) < len(parent):
+            del parent[int(pointer.parts[-1])]
     return full
 
 

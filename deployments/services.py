@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from jsonpointer import JsonPointer
 
 from bundles.models import BundleVersion
 from bundles.schema import immutable_values, param_errors, title
 from portal.actor import actor_user
 from portal.crypto import decrypt
-from portal.errors import ParamsInvalid, ServiceError
+from portal.errors import Conflict, ParamsInvalid, ServiceError
 from portal.events import record_event
 from portal.history import record_change
 
@@ -91,6 +91,14 @@ def immutable_errors(*, deployment: Deployment, params: dict, raise_them: bool =
     return errors
 
 
+def name_check(*, environment: Environment, name: str) -> None:
+    """Refuse a name already used in ``environment``, in any case: ``ABC`` and ``abc`` are one name."""
+    taken = Deployment.objects.filter(environment=environment, name__iexact=name).values_list("name", flat=True).first()
+    if taken is not None:
+        same = "" if taken == name else f" (as {taken!r}: names are compared without regard to case)"
+        raise ServiceError(f"A deployment named {name!r} already exists in {environment}{same}.", field="name")
+
+
 def known_secrets(deployment: Deployment) -> Iterable[bytes | None]:
     """Every encrypted secret Slipway still holds for ``deployment``: its own, and each run's snapshot (a
     restored configuration may carry the mask of a secret changed since)."""
@@ -125,9 +133,9 @@ def deployment_create(
     exception: ExceptionRequest | None = None,
 ) -> Deployment:
     """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off)."""
+    params = secrets.unmask(bundle_version.params_schema, params, lambda: ())  # a mask here stands for nothing held
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
-    if Deployment.objects.filter(environment=environment, name=name).exists():
-        raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
+    name_check(environment=environment, name=name)
     deployment = Deployment(
         environment=environment,
         name=name,
@@ -138,7 +146,12 @@ def deployment_create(
     )
     deployment.full_clean(exclude=["sensitive_outputs", "sensitive_params", "created_by"])
     record_change(deployment, channel=channel, actor=actor, basis=basis, note=reason or "created")
-    deployment.save()
+    try:
+        with transaction.atomic():
+            deployment.save()
+    except IntegrityError as exc:  # a concurrent create of the same name won the race
+        name_check(environment=environment, name=name)
+        raise ServiceError(f"A deployment named {name!r} was just created in {environment}.", field="name") from exc
     _apply(deployment, actor, channel=channel, reason=reason, auto_apply=auto_apply, basis=basis)
     return deployment
 
@@ -166,9 +179,9 @@ def deployment_update(
     """
     locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
     if locked.status in (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED):
-        raise ServiceError(f"{locked.name} is {locked.get_status_display().lower()}; it cannot be changed.")
+        raise Conflict(f"{locked.name} is {locked.get_status_display().lower()}; it cannot be changed.")
     if expected_version is not None and locked.version != expected_version:
-        raise ServiceError(
+        raise Conflict(
             f"{locked.name} was changed by someone else while you were editing (version {expected_version} "
             f"is now {locked.version}). Reload to see their change."
         )
@@ -222,7 +235,7 @@ def deployment_plan(
 def deployment_destroy(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "") -> Run:
     """Queue the destruction of everything the deployment created."""
     if deployment.status == DeploymentStatus.DESTROYED:
-        raise ServiceError(f"{deployment.name} is already destroyed.")
+        raise Conflict(f"{deployment.name} is already destroyed.")
     return run_create(deployment=deployment, action=RunAction.DESTROY, actor=actor, channel=channel, reason=reason)
 
 

@@ -11,7 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .crypto import KeyMismatch
-from .errors import ParamsInvalid, ServiceError
+from .errors import Conflict, ParamsInvalid, ServiceError
+from .inputs import InputInvalid
 
 
 def _pointer_errors(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -40,9 +41,12 @@ def exception_handler(exc, context):
     if isinstance(exc, ParamsInvalid):
         errors = {"/params" + pointer: messages for pointer, messages in exc.errors.items()}
         return Response({"message": exc.message, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, InputInvalid):
+        return Response({"message": exc.message, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ServiceError):
         errors = {f"/{exc.field}": [exc.message]} if exc.field else {}
-        return Response({"message": exc.message, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        code = status.HTTP_409_CONFLICT if isinstance(exc, Conflict) else status.HTTP_400_BAD_REQUEST
+        return Response({"message": exc.message, "errors": errors}, status=code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)
@@ -78,10 +82,13 @@ class SlipwayAutoSchema(AutoSchema):
         codes = ["400", "401", "403"]
         if "{" in self.path:
             codes.append("404")
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes += ["409", "413"]  # a state conflict (already finished, changed since read); a body too large
         from .idempotency import HEADER  # why: DRF loads this module from settings, before models may load
 
         if any(getattr(p, "name", None) == HEADER for p in self.get_override_parameters()):
             codes += ["409", "422"]
+        codes.append("500")
         for code in codes:
             if code not in responses:
                 responses[code] = self._get_response_for_code(ErrorSerializer, code, direction=direction)

@@ -23,3 +23,8 @@ class ParamsInvalid(Exception):
         self.errors = errors
         self.message = message
         super().__init__(message)
+
+
+class Conflict(ServiceError):
+    """A request that the object's current state refuses (a run already finished, a configuration changed by
+    someone else since it was read, a decision already taken): the API answers 409, a page shows the message."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 
 from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
@@ -33,14 +34,20 @@ from .models import IdempotencyKey
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+# 1 to 255 printable ASCII characters, not starting or ending with a space (HTTP trims those anyway).
+KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
+_KEY_RE = re.compile(KEY_PATTERN)
 
 PARAMETER = OpenApiParameter(
     HEADER,
     OpenApiTypes.STR,
     location=OpenApiParameter.HEADER,
     required=False,
-    description="Any unique string (a UUID is a good choice). Sending the same request again with the same key "
-    "returns the first response and runs nothing twice; the same key with a different body is refused (422).",
+    pattern=KEY_PATTERN,
+    description=f"1 to {MAX_KEY_LENGTH} printable ASCII characters, unique per request (a UUID is a good choice). "
+    "Sending the same request again with the same key returns the first response and runs nothing twice; the same "
+    "key with a different body is refused (422); a key still being processed answers 409. "
+    "A key that is not printable ASCII or is longer is refused (400).",
 )
 
 
@@ -56,7 +63,7 @@ class KeyInFlight(APIException):
 
 def _checked_key(raw: str) -> str:
     key = raw.strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+    if not _KEY_RE.match(key):
         raise ValidationError(
             {HEADER: f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID."}
         )

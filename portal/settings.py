@@ -114,6 +114,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # NUL characters and lone surrogates in the path, the query or a form field: a 400 naming the field.
+    "portal.inputs.InputsMiddleware",
     "audit.middleware.ReviewerReadOnlyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -281,6 +283,9 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- REST API -------------------------------------------------------------------------
+# The largest JSON body the API reads (a bundle's params, a bulk change); larger is answered 413.
+SLIPWAY_API_MAX_BODY_BYTES = env_int("SLIPWAY_API_MAX_BODY_BYTES", 2_621_440)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.authentication.APITokenAuthentication",
@@ -291,6 +296,12 @@ REST_FRAMEWORK = {
         "audit.permissions.ReviewersReadOnly",
     ],
     "DEFAULT_PAGINATION_CLASS": "portal.pagination.Pagination",
+    # JSON with limits: size (413), depth, numbers, text (400 with a message); see portal.inputs.
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.inputs.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",

@@ -30,6 +30,9 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
 ]
 
+# JSON under /api/ and /state/ for a 500, with DEBUG off too (the API's documented error format).
+handler500 = views.server_error
+
 if settings.SLIPWAY_SANDBOX_ENABLED:
     # The sandbox cloud: a fake cloud's console and API, served here so `make run` needs nothing more.
     urlpatterns.append(path("sandbox/", include("portal.sandbox.urls")))

@@ -3,6 +3,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.views import defaults
+from django.views.decorators.csrf import requires_csrf_token
 
 from . import health
 from .models import APIToken
@@ -46,3 +48,16 @@ def api_tokens(request):
         "portal/tokens.html",
         {"tokens": APIToken.objects.filter(user=request.user), "new_key": request.session.pop("new_api_token", None)},
     )
+
+
+@requires_csrf_token
+def server_error(request):
+    """Django's 500 (``handler500``), with the API's error format under ``/api/`` and ``/state/``: a client
+    that parses JSON gets JSON for every status, with ``DEBUG`` on or off."""
+    if request.path.startswith(("/api/", "/state/")):
+        message = "Internal server error: the failure is logged; tell your platform team the request id."
+        request_id = getattr(request, "id", "")
+        if request_id:
+            message = f"Internal server error: the failure is logged under request id {request_id}."
+        return JsonResponse({"message": message, "errors": {}}, status=500)
+    return defaults.server_error(request)

@@ -49,3 +49,37 @@ def remote_refs(schema: Any, path: tuple = ()) -> Iterator[tuple[str, str]]:
     elif isinstance(schema, list):
         for index, item in enumerate(schema):
             yield from remote_refs(item, (*path, index))
+
+
+_SAME_VALUE_LISTS = ("allOf", "anyOf", "oneOf")
+_SAME_VALUE_ONE = ("if", "then", "else", "not")
+
+
+def ref_cycles(schema: Any, starts: Iterator[dict]) -> list[str]:
+    """``$ref``s that come back to themselves without moving into a property or an item: a validator (or any
+    walk) following them would never stop, so every deployment of the bundle would fail. Each is named once.
+    ``starts`` are the subschemas to look from (every place :func:`walk` finds)."""
+    found: list[str] = []
+
+    def visit(sub: Any, trail: tuple[str, ...]) -> None:
+        if not isinstance(sub, dict):
+            return
+        ref = sub.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            if ref in trail:
+                if ref not in found:
+                    found.append(ref)
+                return
+            visit(resolve_ref(schema, ref), (*trail, ref))
+        for key in _SAME_VALUE_LISTS:
+            for item in sub.get(key) if isinstance(sub.get(key), list) else []:
+                visit(item, trail)
+        for key in _SAME_VALUE_ONE:
+            visit(sub.get(key), trail)
+        dependent = sub.get("dependentSchemas")
+        for item in dependent.values() if isinstance(dependent, dict) else []:
+            visit(item, trail)
+
+    for start in starts:
+        visit(start, ())
+    return found

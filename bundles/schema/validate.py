@@ -13,8 +13,11 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import SchemaError
 
+from portal.inputs import value_problems
+
 from .dialect import DEFAULT, validator_class
-from .refs import REGISTRY, pointer, remote_refs
+from .refs import REGISTRY, pointer, ref_cycles, remote_refs
+from .walk import walk
 
 
 def _digest(schema: dict) -> str:
@@ -54,6 +57,12 @@ def check_params_schema(schema: Any) -> list[str]:
         problems.append('/type: the params schema must have "type": "object".')
     for where, ref in remote_refs(schema):
         problems.append(f"{where}: remote reference {ref!r} is not allowed; a bundle's schema must be self-contained.")
+    if not problems:
+        for ref in ref_cycles(schema, (node.schema for node in walk(schema))):
+            problems.append(
+                f"{ref[1:] or '/'}: {ref!r} refers back to itself without a property or item in between; "
+                "validating any value would never end."
+            )
     return problems
 
 
@@ -130,10 +139,21 @@ def _errors_of(errors) -> dict[str, list[str]]:
 
 
 def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
-    """Validate params; return messages keyed by the JSON pointer of the field they belong to."""
+    """Validate params; return messages keyed by the JSON pointer of the field they belong to.
+
+    Values no field can hold come first, whatever the schema says (:func:`portal.inputs.value_problems`: a NUL
+    character or a lone surrogate in a key or a string, an infinite number, an integer outside 64 bits, nesting
+    too deep); the schema is not consulted on params nested too deep to walk."""
+    errors: dict[str, list[str]] = value_problems(params)
+    if any("Nested deeper" in message for messages in errors.values() for message in messages):
+        return errors
     validator = compile_validator(schema)
-    errors: dict[str, list[str]] = {}
-    _collect(validator.iter_errors(params), errors)
+    try:
+        _collect(validator.iter_errors(params), errors)
+    except RecursionError:  # a schema published before lint refused $ref cycles
+        errors.setdefault("", []).append(
+            "The bundle's schema refers to itself without end, so no value can be checked; tell your platform team."
+        )
     return errors
 
 

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from bundles.models import Bundle
 from bundles.schema import deep_merge
 
+from .. import secrets
 from ..models import Deployment, Environment, Project
 from ..runs.api import RunSerializer
 
@@ -31,6 +32,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
     bundle = serializers.CharField(source="bundle_version.bundle.name", read_only=True)
     bundle_version = serializers.CharField(source="bundle_version.version", read_only=True)
     latest_run = serializers.SerializerMethodField()
+    params = serializers.JSONField(read_only=True, help_text=f"The desired configuration. {secrets.RULE}")
 
     class Meta:
         model = Deployment
@@ -65,7 +67,9 @@ class DeploymentCreateSerializer(serializers.Serializer):
     bundle = serializers.SlugRelatedField(slug_field="name", queryset=Bundle.objects.all())
     version = serializers.CharField(required=False, help_text="Defaults to the newest version.")
     preset = serializers.CharField(required=False, help_text="Start from this preset; params override it.")
-    params = serializers.JSONField(required=False, default=dict)
+    params = serializers.JSONField(
+        required=False, default=dict, help_text=f"The params, valid for the bundle's schema. {secrets.RULE}"
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     auto_apply = serializers.BooleanField(
         required=False,
@@ -115,7 +119,10 @@ class DeploymentActionSerializer(serializers.Serializer):
 
 
 class DeploymentApplySerializer(DeploymentActionSerializer):
-    params = serializers.JSONField(required=False, help_text="New params; leave out to apply the current ones again.")
+    params = serializers.JSONField(
+        required=False,
+        help_text=f"The new params, the whole configuration; leave out to apply the current ones again. {secrets.RULE}",
+    )
     auto_apply = serializers.BooleanField(required=False, default=True)
     expected_version = serializers.IntegerField(
         required=False, help_text="The configuration version you edited; refused if someone changed it since."

@@ -13,11 +13,12 @@ The language is documented in ``docs/query.md``; keep the two in step.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from jsonpointer import JsonPointer
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -67,6 +68,10 @@ RESOURCE_ROOT = "resource"
 FIELD_NAMES = [*COLUMNS, "params.<path>", "outputs.<path>", "resource.<type>.<attr>"]
 REGEX_CHARS = re.compile(r"[\^$*+?\[\]{}|\\]")
 MAX_QUERY_CHARS = 2000
+MAX_NESTING = 64
+MAX_REGEX_CHARS = 500
+MAX_REPEAT = 255  # PostgreSQL's RE_DUP_MAX
+_REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
 _MISSING = object()
 # What a results table shows of each deployment, fetched with it.
 DEPLOYMENT_RELATED = ("environment__project__team", "bundle_version__bundle")
@@ -173,6 +178,13 @@ def parse(text: str):
         raise QueryError(f"The query is longer than {MAX_QUERY_CHARS} characters.", position=MAX_QUERY_CHARS)
     if not text.strip():
         return None
+    depth = _nesting(text)
+    if depth > MAX_NESTING:
+        raise QueryError(
+            f"The query nests parentheses or NOT {depth} deep; at most {MAX_NESTING}.",
+            position=0,
+            hint="Write the conditions side by side: `a:1 b:2` means both.",
+        )
     try:
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:
@@ -186,6 +198,7 @@ def parse(text: str):
         return None
     for comparison in comparisons(node):
         _check_field(comparison)
+        _check_value(comparison)
     return node
 
 
@@ -227,6 +240,69 @@ def _check_field(c: Comparison) -> None:
     raise QueryError(f"Unknown field `{c.field}`.", position=c.position, hint=f"Fields: {known}.")
 
 
+def _nesting(text: str) -> int:
+    """How deep parentheses and NOTs nest (an over-estimate is fine: it only bounds the parser's recursion)."""
+    depth = deepest = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|\(|\)|\bNOT\b|(?<![\w.])-(?=[\w(])', text):
+        if token.group() == ")":
+            depth = max(depth - 1, 0)
+        elif not token.group().startswith('"'):
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be a regular expression for ``~``, or None. Python compiles it first (size and
+    repetition checked), then, on PostgreSQL, the database itself, whose dialect differs in places."""
+    if len(pattern) > MAX_REGEX_CHARS:
+        return f"The regular expression is longer than {MAX_REGEX_CHARS} characters."
+    for match in _REPEAT.finditer(pattern):
+        if any(int(n) > MAX_REPEAT for n in match.groups() if n):
+            return f"Repetition counts above {MAX_REPEAT} are not allowed ({match.group()})."
+    try:
+        re.compile(pattern)
+    except (re.error, OverflowError, RecursionError) as exc:
+        return f"Not a regular expression: {getattr(exc, 'msg', exc)}."
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT '' ~* %s", [pattern])
+        except DatabaseError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else "the database refuses it"
+            return f"Not a regular expression: {reason}."
+    return None
+
+
+def number_problem(value: Any) -> str | None:
+    """A number the JSON comparison cannot hold (infinite, or an integer outside 64 bits), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is not a finite number"
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return "is outside the range of 64-bit integers"
+    return None
+
+
+def _check_value(c: Comparison) -> None:
+    if c.op == "~":
+        value = c.raw if c.field in COLUMNS and not c.quoted else str(c.value)
+        if REGEX_CHARS.search(value):
+            problem = regex_problem(value)
+            if problem:
+                raise QueryError(problem, position=c.position, hint="Escape a literal character with `\\`.")
+        return
+    if c.field in COLUMNS or c.quoted:
+        return
+    if re.fullmatch(r"[-+]?\d{21,}", c.raw):
+        problem = "is outside the range of 64-bit integers"
+    else:
+        problem = number_problem(typed(c.value, c.quoted))
+    if problem:
+        raise QueryError(
+            f"{c.raw[:40]} {problem}.", position=c.position, hint=f'Quote it to search for the text: "{c.raw[:40]}".'
+        )
+
+
 # --- Compiling to the ORM ------------------------------------------------------------------
 
 
@@ -238,6 +314,8 @@ def typed(value: str, quoted: bool) -> Any:
         return value == "true"
     if value == "null":
         return None
+    if len(value) > 40:  # more digits than any 64-bit number: text (and int() of 5000 digits refuses)
+        return value
     try:
         return int(value)
     except ValueError:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from bundles.models import BundleVersion
 from portal.actor import actor_fields, actor_name
-from portal.errors import ServiceError
+from portal.errors import Conflict, ServiceError
 from portal.events import record_event
 from portal.roles import require_ops
 
@@ -18,7 +18,14 @@ from ..models import Deployment, Environment, ExceptionRequest, Run
 from ..runs.services import run_for_update
 from ..runs.status import settle_deployment
 from ..runs.tasks import run_enqueue, run_enqueue_next
-from ..services import deployment_create, deployment_update, immutable_errors, known_secrets, params_validate
+from ..services import (
+    deployment_create,
+    deployment_update,
+    immutable_errors,
+    known_secrets,
+    name_check,
+    params_validate,
+)
 from .rules import check_params
 
 
@@ -97,13 +104,13 @@ def exception_request_create(
     """Ask ops to allow params the bundle accepts but the environment's policy does not."""
     if not reason.strip():
         raise ServiceError("Say why you need an exception: ops decide on your reason.", field="reason")
-    if deployment is not None:
-        params = secrets.unmask(bundle_version.params_schema, params, lambda: known_secrets(deployment))
+    held = (lambda: known_secrets(deployment)) if deployment is not None else (lambda: ())
+    params = secrets.unmask(bundle_version.params_schema, params, held)
     params_validate(bundle_version=bundle_version, params=params)
     if deployment is not None:
         immutable_errors(deployment=deployment, params=params, raise_them=True)
-    elif Deployment.objects.filter(environment=environment, name=name).exists():
-        raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
+    else:
+        name_check(environment=environment, name=name)
     check = check_params(environment=environment, bundle_version=bundle_version, params=params)
     if check.ok:
         raise ServiceError("These params are within the policy: no exception is needed, just submit them.")
@@ -143,7 +150,7 @@ def exception_request_create(
 def _pending(request: ExceptionRequest) -> ExceptionRequest:
     request = ExceptionRequest.objects.select_for_update().get(pk=request.pk)
     if request.status != ExceptionRequest.Status.PENDING:
-        raise ServiceError(f"Exception #{request.pk} is already {request.get_status_display().lower()}.")
+        raise Conflict(f"Exception #{request.pk} is already {request.get_status_display().lower()}.")
     return request
 
 

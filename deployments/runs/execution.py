@@ -46,10 +46,16 @@ class RunStopped(Exception):
 
 
 class Redactor:
-    """Replaces every known secret value with a mask before anything is stored."""
+    """Replaces every known secret value with a mask before anything is stored.
+
+    A secret is looked for as it is and as JSON writes it inside a string (quotes, backslashes and
+    non-ASCII escaped, the way the engine's ``-json`` lines carry it). Structures are redacted value by
+    value (keys too), so a secret with a quote in it, or a sensitive number, is masked as well.
+    """
 
     def __init__(self, secrets: list[str] | None = None):
         self.secrets: list[str] = []
+        self.scalars: set[str] = set()
         for value in secrets or []:
             self.add(value)
 
@@ -58,11 +64,18 @@ class Redactor:
             for item in value.values() if isinstance(value, dict) else value:
                 self.add(item)
             return
-        text = str(value) if value is not None else ""
+        if value is None or isinstance(value, bool):
+            return
+        text = str(value)
         # Very short values (a port, "true") would mask unrelated text and protect nothing.
-        if len(text) >= 4 and text not in self.secrets:
-            self.secrets.append(text)
-            self.secrets.sort(key=len, reverse=True)
+        if len(text) < 4:
+            return
+        if not isinstance(value, str):
+            self.scalars.add(json.dumps(value))
+        forms = {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+        for form in forms - set(self.secrets):
+            self.secrets.append(form)
+        self.secrets.sort(key=len, reverse=True)
 
     def text(self, value: str) -> str:
         for secret in self.secrets:
@@ -71,9 +84,17 @@ class Redactor:
         return value
 
     def obj(self, value: Any) -> Any:
-        if not self.secrets:
+        if not self.secrets and not self.scalars:
             return value
-        return json.loads(self.text(json.dumps(value)))
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {(self.text(k) if isinstance(k, str) else k): self.obj(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.obj(item) for item in value]
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and json.dumps(value) in self.scalars:
+            return MASK
+        return value
 
 
 class LogWriter:

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from bundles.models import BundleVersion
 from portal.actor import actor_fields, actor_name
-from portal.errors import ServiceError
+from portal.errors import Conflict, ServiceError
 from portal.events import record_event
 from portal.history import record_change
 
@@ -87,7 +87,7 @@ def run_for_update(run: Run, *, expected: tuple[str, ...], doing: str) -> Run:
     """The run, locked, if its status is one of ``expected``; else a ServiceError saying what it is."""
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.status not in expected:
-        raise ServiceError(f"Run #{run.pk} is {run.get_status_display().lower()}, not {doing}.")
+        raise Conflict(f"Run #{run.pk} is {run.get_status_display().lower()}, not {doing}.")
     return run
 
 
@@ -96,7 +96,7 @@ def run_cancel(*, run: Run, actor, channel: str = "ui") -> Run:
     """Cancel a queued run at once; ask a running one to stop (the runner acts on the flag)."""
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.is_terminal:
-        raise ServiceError(f"Run #{run.pk} has already finished ({run.get_status_display().lower()}).")
+        raise Conflict(f"Run #{run.pk} has already finished ({run.get_status_display().lower()}).")
     if run.status in (RunStatus.QUEUED, RunStatus.PLANNED, RunStatus.AWAITING_APPROVAL):
         run.transition(RunStatus.CANCELLED, cancel_requested=True, error=f"Cancelled by {actor}.")
         settle_deployment(run)
@@ -130,7 +130,7 @@ def state_lock_force_unlock(*, deployment: Deployment, actor, channel: str = "ui
     if lock is None:
         raise ServiceError(f"{deployment.name} holds no state lock.")
     if lock.run_id and Run.objects.filter(pk=lock.run_id, status__in=[RunStatus.RUNNING, RunStatus.APPLYING]).exists():
-        raise ServiceError(f"Run #{lock.run_id} is still running and holds the lock; cancel it instead.")
+        raise Conflict(f"Run #{lock.run_id} is still running and holds the lock; cancel it instead.")
     info = {"lock_id": lock.lock_id, "info": lock.info, "run": lock.run_id, "reason": reason}
     lock.delete()
     if lock.run_id:  # an engine left running by a dead worker can no longer write state

@@ -1,0 +1,287 @@
+"""Issue 11, items 10 and 11: no input, however strange, makes the server fail; the API keeps its contract.
+
+Each case was a 500 (or a silent wrong answer) before: NUL characters and lone surrogates, JSON nested
+thousands deep, regexes that do not compile, infinite and huge numbers, archives with a duplicate member,
+``offset=null``, state conflicts answered 400, an HTML answer to a body too large, an HTML 500 under /api/.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from bundles.archive import ArchiveError, extract
+from deployments import services
+from deployments.runs.services import run_cancel
+from portal.inputs import json_depth, loads, value_problems
+from portal.models import APIToken
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(dev):
+    client = APIClient()
+    _, key = APIToken.issue(user=dev, name="hostile")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def post_json(api, url, raw: str | bytes, **extra):
+    body = raw.encode() if isinstance(raw, str) else raw
+    return api.generic("POST", url, body, content_type="application/json", **extra)
+
+
+def assert_error(response, status: int, where: str | None = None):
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert set(body) >= {"message", "errors"} and body["message"], body
+    if where is not None:
+        assert where in body["errors"], body
+    return body
+
+
+# --- the one check ---------------------------------------------------------------------------
+
+
+def test_value_problems_name_each_bad_value_by_pointer():
+    problems = value_problems(
+        {"ok": "fine", "nul": "a\x00b", "s": ["x", "\ud800"], "big": 10**4000, "inf": float("inf"), "k\x00": 1}
+    )
+    assert set(problems) == {"/nul", "/s/1", "/big", "/inf", ""}
+    assert "NUL" in problems["/nul"][0] and "surrogate" in problems["/s/1"][0]
+    assert "64" in " ".join(problems["/big"])
+    assert value_problems({"a": [[[[1]]]]}, max_depth=3)
+
+
+def test_json_depth_is_counted_without_recursion_and_ignores_brackets_in_strings():
+    assert json_depth("[" * 100_000) == 100_000
+    assert json_depth('{"a": "[[[[\\"[[", "b": [1, {"c": []}]}') == 4
+    with pytest.raises(ValueError, match="nested deeper"):
+        loads("[" * 50_000 + "]" * 50_000)
+    with pytest.raises(ValueError, match="too many digits"):
+        loads("1" * 4000)
+    with pytest.raises(ValueError, match="finite"):
+        loads('{"a": NaN}')
+
+
+# --- item 10: NUL, surrogates, depth, numbers through every door ------------------------------
+
+
+def test_api_json_body_with_nul_or_lone_surrogate_is_a_field_error(api, catalog, proto_env):
+    body = {"environment": proto_env.pk, "name": "nul", "bundle": "echo", "params": {"message": "a\u0000b"}}
+    assert_error(api.post("/api/v1/deployments/", body, format="json"), 400, "/params/message")
+    raw = '{"environment": ENV, "name": "s", "bundle": "echo", "params": {"message": "\\ud800"}}'.replace(
+        "ENV", str(proto_env.pk)
+    )
+    assert_error(post_json(api, "/api/v1/deployments/", raw), 400, "/params/message")
+    raw = '{"environment": ENV, "name": "s", "bundle": "echo", "params": {"k\\u0000": "x"}}'.replace(
+        "ENV", str(proto_env.pk)
+    )
+    assert_error(post_json(api, "/api/v1/deployments/", raw), 400, "/params")
+
+
+@pytest.mark.parametrize("raw", ["[" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000])
+def test_json_nested_too_deep_is_a_400_with_a_message(api, raw):
+    body = assert_error(post_json(api, "/api/v1/deployments/", raw), 400)
+    assert "nested deeper than 64" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("number", "words"), [("1e999", "finite"), ("-1e999", "finite"), ("1" + "0" * 4000, "too many digits")]
+)
+def test_json_numbers_that_are_infinite_or_huge_are_refused_before_the_engine(api, catalog, proto_env, number, words):
+    raw = '{"environment": ENV, "name": "n", "bundle": "echo", "params": {"message": NUM}}'
+    raw = raw.replace("ENV", str(proto_env.pk)).replace("NUM", number)
+    body = assert_error(post_json(api, "/api/v1/deployments/", raw), 400)
+    assert words in body["message"]
+    assert not proto_env.deployments.exists()
+
+
+def test_an_integer_beyond_64_bits_is_refused_by_the_service_whatever_the_door(dev, catalog, proto_env):
+    with pytest.raises(services.ParamsInvalid) as refused:
+        services.deployment_create(
+            environment=proto_env, name="big", bundle_version=catalog["echo"], params={"message": 10**30}, actor=dev
+        )
+    assert "/message" in refused.value.errors
+
+
+def test_a_body_over_the_limit_is_a_json_413(api, settings):
+    settings.SLIPWAY_API_MAX_BODY_BYTES = 1000
+    body = assert_error(post_json(api, "/api/v1/deployments/", json.dumps({"x": "y" * 5000})), 413)
+    assert "1000 bytes" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("/api/v1/deployments/?name=a%00b", "/query/name"),
+        ("/api/v1/estate/?q=name:a%00", "/query/q"),
+        ("/api/v1/deploy%00ments/", "/path"),
+    ],
+)
+def test_query_strings_and_paths_with_nul_or_surrogates_are_400_not_500(api, url, where):
+    assert_error(api.get(url), 400, where)
+
+
+def test_an_encoded_surrogate_in_a_query_is_read_as_a_replacement_character_not_a_500(api):
+    assert api.get("/api/v1/estate/?q=name:%ED%A0%80").status_code == 200
+
+
+def test_a_page_with_nul_in_the_query_or_a_form_field_answers_400_with_the_field(dev_client, proto_env):
+    response = dev_client.get("/deployments/?q=a%00")
+    assert response.status_code == 400 and b"/query/q" in response.content
+    response = dev_client.post("/accounts/tokens/", {"name": "bad\x00name"})
+    assert response.status_code == 400 and b"/form/name" in response.content
+
+
+# --- item 10: the estate query's regexes and numbers -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ('params.message~"[z-a]"', "range"),
+        ('params.message~"abc\\\\"', "Not a regular expression"),
+        ('params.message~"a{1000}{1000}"', "Repetition"),
+        ("name~[z-a]", "range"),
+        ("params.size:1e999", "not a finite number"),
+        ("params.size>" + "9" * 30, "64-bit"),
+        ("(" * 70 + "name:a" + ")" * 70, "nests"),
+    ],
+)
+def test_estate_queries_that_cannot_run_are_400_with_a_message(api, query, words):
+    body = assert_error(api.get("/api/v1/estate/", {"q": query}), 400, "/q")
+    assert words in body["message"], body
+
+
+def test_postgresql_regex_dialect_is_checked_by_the_database_itself(api):
+    # Python's re accepts a named group; PostgreSQL's regex engine does not.
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's own regex dialect")
+    assert_error(api.get("/api/v1/estate/", {"q": 'params.message~"(?P<x>a)"'}), 400, "/q")
+
+
+# --- item 10: bundle archives ------------------------------------------------------------------
+
+
+def _tar(members: list[tuple[str, bytes | None]]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_an_archive_with_a_duplicate_member_is_refused_with_a_message(tmp_path):
+    data = _tar([("bundle.yaml", b"a: 1"), ("bundle.yaml", b"a: 2")])
+    with pytest.raises(ArchiveError, match="appears more than once"):
+        extract(data, "b.tar.gz", tmp_path)
+
+
+def test_an_archive_with_a_file_and_a_folder_of_one_name_is_refused(tmp_path):
+    data = _tar([("bundle.yaml", b"a: 1"), ("src", b"x"), ("src/main.tf", b"")])
+    with pytest.raises(ArchiveError, match="both a file and a folder"):
+        extract(data, "b.tar.gz", tmp_path / "one")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("src/", "")
+        archive.writestr("src", "x")
+    (tmp_path / "two").mkdir()
+    with pytest.raises(ArchiveError, match="both a file and a folder"):
+        extract(out.getvalue(), "b.zip", tmp_path / "two")
+
+
+def test_the_admin_upload_of_a_clashing_archive_answers_the_message_not_a_500(client, ops):
+    client.force_login(ops)
+    data = _tar([("bundle.yaml", b"a: 1"), ("bundle.yaml", b"a: 2")])
+    upload = io.BytesIO(data)
+    upload.name = "clash.tar.gz"
+    response = client.post(reverse("admin:bundles_bundle_publish"), {"archive": upload})
+    assert response.status_code == 400
+    assert b"appears more than once" in response.content
+
+
+# --- item 11: the API contract ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["offset=null", "offset=-1", "limit=0", "limit=abc", "offset=1e3", "limit=%EF%BC%91"])
+def test_pagination_parameters_are_strict(api, query):
+    assert_error(api.get(f"/api/v1/deployments/?{query}"), 400)
+
+
+def test_valid_pagination_still_pages(api):
+    assert api.get("/api/v1/deployments/?limit=5&offset=0").status_code == 200
+
+
+def test_finished_run_cancel_is_a_409(api, dev, catalog, proto_env):
+    deployment = services.deployment_create(
+        environment=proto_env, name="c", bundle_version=catalog["echo"], params={"message": "x"}, actor=dev
+    )
+    run = deployment.runs.get()
+    run_cancel(run=run, actor=dev)
+    assert_error(api.post(f"/api/v1/runs/{run.pk}/cancel/"), 409)
+
+
+def test_an_apply_on_a_changed_configuration_is_a_409(api, dev, catalog, proto_env):
+    deployment = services.deployment_create(
+        environment=proto_env, name="v", bundle_version=catalog["echo"], params={"message": "x"}, actor=dev
+    )
+    body = {"params": {"message": "y"}, "expected_version": deployment.version - 1}
+    assert (
+        "someone else"
+        in assert_error(api.post(f"/api/v1/deployments/{deployment.pk}/apply/", body, format="json"), 409)["message"]
+    )
+
+
+def test_idempotency_key_is_documented_as_it_is_enforced(api, catalog, proto_env):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    create = schema["paths"]["/api/v1/deployments/"]["post"]
+    header = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")
+    assert header["schema"]["pattern"] and "printable ASCII" in header["description"]
+    for code in ("409", "413", "500"):
+        assert create["responses"][code]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    body = {"environment": proto_env.pk, "name": "k", "bundle": "echo", "params": {"message": "x"}}
+    for bad in ("", " ", "x" * 256, "caf\u00e9"):
+        headers = {"HTTP_IDEMPOTENCY_KEY": bad.encode().decode("latin-1")}
+        assert_error(api.post("/api/v1/deployments/", body, format="json", **headers), 400, "/Idempotency-Key")
+
+
+@override_settings(DEBUG=False)
+def test_an_api_500_is_json_with_debug_off(dev, monkeypatch):
+    from deployments.api import views
+
+    def explode(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views.ProjectViewSet, "get_queryset", explode)
+    client = Client(raise_request_exception=False)
+    client.force_login(dev)
+    response = client.get("/api/v1/projects/")
+    body = assert_error(response, 500)
+    assert "boom" not in body["message"]
+    page = client.get("/deployments/?q=x", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/api/v1/runs/?deployment=", "/api/v1/audit/events/?deployment="])
+def test_a_uuid_filter_sent_empty_is_a_400_not_an_unfiltered_list(api, url):
+    assert_error(api.get(url), 400, "/deployment")
