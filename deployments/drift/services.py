@@ -34,7 +34,8 @@ from ..runs.execution import MASK, Redactor
 from ..secrets import values as secret_values
 from .check import CheckFailed, Finding, latest_state, refresh
 from .models import DRIFT_PENDING, DriftCheck, DriftStatus, Resolution
-from .observed import acceptable, set_path
+from .observed import set_path
+from .selectors import drift_acceptable
 
 log = logging.getLogger(__name__)
 
@@ -273,12 +274,6 @@ def drift_revert(*, check: DriftCheck, actor, channel: str = "ui", reason: str =
         data={"check": check.pk, "run": run.pk, "reason": reason},
     )
     return run
-
-
-def drift_acceptable(check: DriftCheck):
-    """What *Accept* would change: the drifted attributes a param maps from (``x-observed-from``)."""
-    deployment = check.deployment
-    return acceptable(deployment.bundle_version.params_schema, check.resources, deployment.full_params(), mask=MASK)
 
 
 @transaction.atomic
