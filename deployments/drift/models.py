@@ -27,6 +27,7 @@ class Resolution(models.TextChoices):
     REVERTED = "reverted"
     ACCEPTED = "accepted"
     CLEARED = "cleared", "Cleared by a later check"
+    SUPERSEDED = "superseded", "Superseded by a later check"
 
 
 class DriftCheckQuerySet(TeamScopedQuerySet):
@@ -65,7 +66,7 @@ class DriftCheck(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Sent to a worker (the in-flight limit).")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    resolution = models.CharField(max_length=10, choices=Resolution.choices, blank=True)
+    resolution = models.CharField(max_length=12, choices=Resolution.choices, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

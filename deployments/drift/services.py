@@ -184,16 +184,20 @@ def _index(deployment: Deployment, state_version, finding: Finding) -> None:
 
 
 def _drift_found(check: DriftCheck, deployment: Deployment, previous: DriftCheck | None) -> None:
-    if deployment.status == DeploymentStatus.LIVE:
-        deployment.status = DeploymentStatus.DRIFTED
-        record_change(deployment, channel="system", note=f"drift check #{check.pk} found drift")
-        deployment.save(update_fields=["status", "updated_at"])
     same = (
         previous is not None
         and previous.status == DriftStatus.DRIFTED
         and not previous.resolution
         and _fingerprint(previous.resources) == _fingerprint(check.resources)
     )
+    # The latest drift is the one to act on: earlier unresolved ones are superseded (they can no longer be
+    # reverted or accepted, and the estate's drift.attribute reads only the latest).
+    earlier = deployment.drift_checks.filter(status=DriftStatus.DRIFTED, resolution="").exclude(pk=check.pk)
+    earlier.update(resolution=Resolution.SUPERSEDED, resolved_at=timezone.now(), resolved_by_name="system")
+    if deployment.status == DeploymentStatus.LIVE:
+        deployment.status = DeploymentStatus.DRIFTED
+        record_change(deployment, channel="system", note=f"drift check #{check.pk} found drift")
+        deployment.save(update_fields=["status", "updated_at"])
     if same:
         return
     record_event(

@@ -160,3 +160,78 @@ def test_a_check_reads_past_a_held_state_lock_and_skips_while_a_run_changes_the_
     check.refresh_from_db()
     assert check.status == "skipped" and f"Run #{run.pk}" in check.error
     assert drift_check_execute(check.pk) is None  # a finished check is never claimed again
+
+
+def test_the_api_the_cli_and_the_estate_query_show_drift(database, dev, live_server, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from django.test import Client
+
+    from deployments.estate.query import estate_query
+    from portal.models import APIToken
+    from tests.conftest import ROOT
+
+    api = Client()
+    api.force_login(dev)
+    url = f"/api/v1/deployments/{database.pk}/drift/"
+    assert api.get(url).json() == {"deployment_status": "live", "latest": None, "pending": None}
+
+    sandbox.resource_update(resource_id=cloud(database).pk, attributes={"size": "medium"}, actor="console: ops")
+    _, key = APIToken.issue(user=dev, name="drift")
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    env.update(SLIPWAY_URL=live_server.url, SLIPWAY_TOKEN=key, XDG_CONFIG_HOME=str(tmp_path / "config"))
+    ref = "checkout/proto/orders-db"
+    cli = subprocess.run(
+        [sys.executable, "-m", "portal.cli", "deployments", "drift", ref, "--check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert cli.returncode == 1, cli.stderr  # drifted, like diff
+    assert "orders-db: DRIFTED" in cli.stdout
+    assert 'size: "small" -> "medium"' in cli.stdout
+
+    body = api.get(url).json()
+    assert body["deployment_status"] == "drifted" and body["pending"] is None
+    check = body["latest"]
+    assert check["resources"][0]["changes"] == [{"path": "size", "before": "small", "after": "medium"}]
+    listed = api.get("/api/v1/drift-checks/", {"deployment": str(database.pk), "status": "drifted"}).json()
+    assert [c["id"] for c in listed["results"]] == [check["id"]]
+
+    def found(query):
+        return [d.pk for d in estate_query(query).filter(Deployment.objects.visible_to(dev))]
+
+    for query in (
+        "status:drifted",
+        "drift.attribute:size",
+        "drift.attribute:sandbox_database.size",
+        "drift.attribute~siz",
+    ):
+        assert found(query) == [database.pk], query
+    assert found("drift.attribute:storage_gb") == [] and found("-drift.attribute:size") == []
+    assert found("resource.sandbox_database.size:medium") == [database.pk]
+
+    # Accept through the API: the observed size becomes the configuration (the prototype policy allows medium).
+    accepted = api.post(f"/api/v1/drift-checks/{check['id']}/accept/", {"reason": "we needed it"}, "application/json")
+    assert accepted.status_code == 202, accepted.content
+    assert accepted.json()["approval_basis"].startswith(f"accepted drift #{check['id']}")
+    assert wait_for_run(Run.objects.get(pk=accepted.json()["id"])).status == "succeeded"
+    again = api.post(f"/api/v1/drift-checks/{check['id']}/accept/", {}, "application/json")
+    assert again.status_code == 400 and "already accepted" in again.json()["message"]
+
+    latest = wait_for_check(latest_check(database))
+    assert latest.status == "in_sync"
+    cli = subprocess.run(
+        [sys.executable, "-m", "portal.cli", "deployments", "drift", ref],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 0 and "orders-db: in sync" in cli.stdout, cli.stdout + cli.stderr
+    assert found("drift.attribute:size") == [] and found("-drift.attribute:size") == [database.pk]
