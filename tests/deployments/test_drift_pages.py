@@ -76,7 +76,7 @@ def test_the_live_view_shows_what_the_cloud_holds_beside_what_was_applied(dev_cl
     page = dev_client.get(database.get_absolute_url()).content.decode()
     assert "Drifted." in page and "sandbox_database.main was changed outside Slipway: storage_gb." in page
     assert 'data-attribute="storage_gb"' in page and 'class="drifted"' in page
-    assert "<strong>20</strong> <span class=\"drift-flag\">changed outside Slipway</span>" in page
+    assert '<strong>20</strong> <span class="drift-flag">changed outside Slipway</span>' in page
     assert "Storage: 20 GiB" in page  # the param the attribute is observed for, as the form labels it
     assert "db-1234" in page and "•••••• sensitive" in page
     assert "{&quot;team&quot;: &quot;payments&quot;}" in page  # values read as JSON, not Python
