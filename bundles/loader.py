@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 
 from . import hcl, semver
 from .schema import Resolver, check_params_schema, compile_validator, param_errors, pointer, walk
+from .schema.observed import observed_problems
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,50}[a-z0-9]$")
 MODULE_MAX_BYTES = 10 * 1024 * 1024
@@ -247,6 +248,7 @@ def read_bundle(path: Path | str) -> Manifest:
     try:
         variables = hcl.blocks(src, "variable")
         outputs = hcl.blocks(src, "output")
+        resources = hcl.resource_addresses(src)
     except hcl.HCLError as exc:
         raise BundleError(root, [*problems, str(exc)]) from exc
     if not schema_problems and isinstance(params, dict):
@@ -255,6 +257,7 @@ def read_bundle(path: Path | str) -> Manifest:
         problems += _contract_problems(params, connections, variables)
         problems += _value_problems(params, presets)
         problems += _ui_problems(Resolver(params), data.get("ui") or {}, params)
+        problems += [f"{WHERE} /params{p}" for p in observed_problems(params, resources)]
     if problems:
         raise BundleError(root, problems)
 

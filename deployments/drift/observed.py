@@ -16,27 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bundles.schema.walk import ANY, walk
+from bundles.schema.observed import observed_sources
 
-KEY = "x-observed-from"
-
-
-@dataclass(frozen=True)
-class Source:
-    path: tuple[str, ...]  # where the param is in the params (property names)
-    source: str  # "<resource address>.<attribute path>"
-    title: str
-
-
-def observed_sources(schema: dict) -> list[Source]:
-    """Every param that declares where its value is observed (array items and map values cannot)."""
-    found: dict[tuple, Source] = {}
-    for node in walk(schema):
-        source = node.schema.get(KEY)
-        if isinstance(source, str) and source and node.path and ANY not in node.path:
-            path = tuple(str(p) for p in node.path)
-            found.setdefault(path, Source(path, source.strip(), str(node.schema.get("title") or path[-1])))
-    return list(found.values())
+__all__ = ["Acceptable", "acceptable", "observed_sources", "set_path"]
 
 
 @dataclass(frozen=True)
