@@ -28,7 +28,8 @@ def deployment_status_after(
     - A run that stopped without changing anything (cancelled, rejected, waiting for a review or an
       approval) puts a deploying or destroying deployment back to rest: live if an apply ever
       succeeded, else draft; unless another run is still on its way to change it.
-    - (``drifted`` is in the vocabulary but no run outcome sets it yet: drift detection will.)
+    - ``drifted`` is set and cleared by drift checks (``deployments.drift``), not by runs; an apply that
+      succeeds makes a drifted deployment live, as the configuration was just applied again.
     """
     if run_status == RunStatus.SUCCEEDED:
         return {RunAction.APPLY: DeploymentStatus.LIVE, RunAction.DESTROY: DeploymentStatus.DESTROYED}.get(action)
