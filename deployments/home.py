@@ -9,7 +9,8 @@ from django.db.models import Count
 from django.shortcuts import render
 from django.utils import timezone
 
-from .choices import RUN_ACTIVE, RunStatus
+from .choices import RUN_ACTIVE, DeploymentStatus, RunStatus
+from .drift.models import DriftCheck, DriftStatus
 from .runs.selectors import runs_visible_to
 from .selectors import deployments_visible_to
 
@@ -32,5 +33,10 @@ def home(request):
             "recent_runs": runs.exclude(status__in=RUN_ACTIVE).order_by("-created_at")[:10],
             "recent_deployments": deployments.order_by("-updated_at")[:8],
             "stalled": stalled,
+            # What changed behind Slipway's back and is not resolved yet, newest first.
+            "drifts": DriftCheck.objects.visible_to(request.user)
+            .filter(status=DriftStatus.DRIFTED, resolution="", deployment__status=DeploymentStatus.DRIFTED)
+            .select_related("deployment__environment__project")
+            .order_by("-finished_at")[:10],
         },
     )

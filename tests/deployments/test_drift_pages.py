@@ -150,3 +150,12 @@ def test_an_outsider_does_not_learn_a_check_exists(client, outsider, database):
     client.force_login(outsider)
     assert client.get(check.get_absolute_url()).status_code == 404
     assert client.get(f"/api/v1/drift-checks/{check.pk}/").status_code == 404
+
+
+def test_the_overview_lists_what_drifted_for_those_who_can_see_it(dev_client, client, outsider, database):
+    check = drifted(database)
+    page = dev_client.get("/").content.decode()
+    assert 'id="drifted"' in page and f"found by check #{check.pk}" in page
+    assert "sandbox_database.main was changed outside Slipway: storage_gb." in page
+    client.force_login(outsider)
+    assert 'id="drifted"' not in client.get("/").content.decode()
