@@ -74,6 +74,21 @@ def blocks(src: Path, kind: str) -> dict[str, Block]:
     return found
 
 
+def resource_addresses(src: Path) -> set[str]:
+    """``type.name`` of each top-level ``resource`` block in the module."""
+    found = set()
+    for tf in sorted(src.glob("*.tf")):
+        try:
+            parsed = hcl2.loads(tf.read_text())
+        except Exception as exc:  # python-hcl2 raises lark errors of several kinds
+            raise HCLError(f"src/{tf.name}: cannot parse HCL: {exc}") from exc
+        for block in parsed.get("resource", []):
+            for kind, named in block.items():
+                for name in named if isinstance(named, dict) else {}:
+                    found.add(f"{unquote(kind)}.{unquote(name)}")
+    return found
+
+
 # --- type constraints -----------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(

@@ -22,6 +22,7 @@ from portal.inputs import value_problems
 
 from . import hcl, semver
 from .schema import Resolver, check_params_schema, compile_validator, param_errors, pointer, walk
+from .schema.observed import observed_problems
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,50}[a-z0-9]$")
 MODULE_MAX_BYTES = 10 * 1024 * 1024
@@ -320,6 +321,7 @@ def read_bundle(path: Path | str) -> Manifest:
     try:
         variables = hcl.blocks(src, "variable")
         outputs = hcl.blocks(src, "output")
+        resources = hcl.resource_addresses(src)
     except hcl.HCLError as exc:
         raise BundleError(root, [*problems, str(exc)]) from exc
     if not schema_problems and isinstance(params, dict):
@@ -329,6 +331,7 @@ def read_bundle(path: Path | str) -> Manifest:
         problems += _sensitive_problems(params)
         problems += _value_problems(params, presets)
         problems += _ui_problems(Resolver(params), data.get("ui") or {}, params)
+        problems += [f"{WHERE} /params{p}" for p in observed_problems(params, resources)]
     if problems:
         raise BundleError(root, problems)
 

@@ -9,6 +9,7 @@ from .models import (
     BulkChange,
     BulkTarget,
     Deployment,
+    DriftCheck,
     Environment,
     ExceptionRequest,
     Policy,
@@ -87,6 +88,17 @@ class RunAdmin(MadeElsewhere, admin.ModelAdmin):
     search_fields = ["deployment__name", "requested_by_name"]
     readonly_fields = [f.name for f in Run._meta.fields]
     inlines = [RunLogLineInline]
+
+
+@admin.register(DriftCheck)
+class DriftCheckAdmin(MadeElsewhere, admin.ModelAdmin):
+    """Drift checks are made by the workers and resolved on the deployment's page: read-only here."""
+
+    allow_change = True  # every field is read-only
+    list_display = ["id", "deployment", "status", "channel", "created_at", "finished_at", "resolution"]
+    list_filter = ["status", "resolution", "channel"]
+    search_fields = ["deployment__name", "drifted_attributes"]
+    readonly_fields = [f.name for f in DriftCheck._meta.fields]
 
 
 @admin.register(RunLogLine)

@@ -17,7 +17,8 @@ class DeploymentStatus(models.TextChoices):
     FAILED = "failed"
     DESTROYING = "destroying"
     DESTROYED = "destroyed"
-    # In the vocabulary (and the query language) for drift detection; no run outcome sets it yet.
+    # Set by a drift check that finds the cloud changed behind Slipway's back (deployments.drift); cleared
+    # by a check in sync or a successful apply.
     DRIFTED = "drifted"
 
 

@@ -9,7 +9,8 @@ from django.db.models import Count
 from django.shortcuts import render
 from django.utils import timezone
 
-from .choices import RUN_ACTIVE, RunStatus
+from .choices import RUN_ACTIVE, DeploymentStatus, RunStatus
+from .drift.models import DriftCheck, DriftStatus
 from .runs import services as run_services
 from .runs.selectors import last_worker_seen, runs_visible_to, workers_alive
 from .selectors import deployments_visible_to
@@ -36,5 +37,10 @@ def home(request):
             "stalled": stalled,
             "workers_alive": workers_alive().count(),
             "last_worker": last_worker_seen(),
+            # What changed behind Slipway's back and is not resolved yet, newest first.
+            "drifts": DriftCheck.objects.visible_to(request.user)
+            .filter(status=DriftStatus.DRIFTED, resolution="", deployment__status=DeploymentStatus.DRIFTED)
+            .select_related("deployment__environment__project")
+            .order_by("-finished_at")[:10],
         },
     )

@@ -135,6 +135,7 @@ class Deployment(models.Model):
 
 
 # The sub-domains' models, defined in their own packages (Django finds them through this module).
+from .drift.models import DriftCheck  # noqa: E402
 from .estate.models import BulkChange, BulkTarget, SavedQuery, StateResource  # noqa: E402
 from .policy.models import ExceptionRequest, Policy, default_gated_actions  # noqa: E402
 from .runs.models import Run, RunLogLine, StateLock, StateVersion, Worker  # noqa: E402
@@ -143,6 +144,7 @@ __all__ = [
     "BulkChange",
     "BulkTarget",
     "Deployment",
+    "DriftCheck",
     "Environment",
     "ExceptionRequest",
     "Policy",

@@ -168,6 +168,7 @@ def deployment_update(
     auto_apply: bool = True,
     exception: ExceptionRequest | None = None,
     bundle_version: BundleVersion | None = None,
+    basis_note: str = "",
 ) -> Run:
     """Change a deployment's params (and optionally move it to another version of its bundle) and queue
     the apply that makes them real.
@@ -175,7 +176,8 @@ def deployment_update(
     ``expected_version`` is the optimistic lock: a form rendered from version N is refused if
     someone else saved N+1 meanwhile, instead of silently overwriting their change. Masks in
     ``params`` (an API client sending back what it read, a restored configuration) stand for the
-    secrets they mask.
+    secrets they mask. ``basis_note`` says why the change was made in the approval basis, before what
+    approved it (accepting drift: "accepted drift #12; approved by policy ...").
     """
     locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
     if locked.status in (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED):
@@ -197,6 +199,8 @@ def deployment_update(
         exception=exception,
         current=locked.full_params(),
     )
+    if basis_note:
+        basis = f"{basis_note}; {basis}"
     locked.bundle_version = target
     locked.params, locked.sensitive_params = secrets.split(target.params_schema, params)
     locked.version += 1

@@ -1,6 +1,7 @@
 """Every Celery task of the app, imported here so a worker and the beat scheduler know them all
 (Celery's autodiscovery looks for ``<app>.tasks``). The tasks live with their sub-domain."""
 
+from .drift.tasks import execute_drift_check, schedule_drift_checks
 from .estate.rollout import drive_bulk_change, kick_bulk_changes
 from .notifications import deliver_webhook
 from .runs.tasks import execute_run, reap_interrupted_runs, requeue_lost_runs
@@ -8,8 +9,10 @@ from .runs.tasks import execute_run, reap_interrupted_runs, requeue_lost_runs
 __all__ = [
     "deliver_webhook",
     "drive_bulk_change",
+    "execute_drift_check",
     "execute_run",
     "kick_bulk_changes",
     "reap_interrupted_runs",
     "requeue_lost_runs",
+    "schedule_drift_checks",
 ]

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .drift import views as drift
 from .estate import views as estate
 from .policy import views as policy
 from .runs import views as runs
@@ -13,6 +14,11 @@ urlpatterns = [
     path("<uuid:pk>/edit/", views.deployment_edit, name="edit"),
     path("<uuid:pk>/destroy/", views.deployment_destroy, name="destroy"),
     path("<uuid:pk>/apply/", views.deployment_apply, name="apply"),
+    path("<uuid:pk>/live/", drift.deployment_live, name="live"),
+    path("<uuid:pk>/drift/check/", drift.drift_check_now, name="drift-check-now"),
+    path("drift/<int:pk>/", drift.drift_check_detail, name="drift-check"),
+    path("drift/<int:pk>/revert/", drift.drift_revert, name="drift-revert"),
+    path("drift/<int:pk>/accept/", drift.drift_accept, name="drift-accept"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),
     path("runs/<int:pk>/logs/", runs.run_logs, name="run-logs"),
     path("runs/<int:pk>/cancel/", runs.run_cancel, name="run-cancel"),

@@ -27,6 +27,7 @@ from portal.roles import is_ops
 
 from . import services
 from .choices import DeploymentStatus, RunStatus, Tier
+from .drift.selectors import live_context
 from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
 from .models import Deployment, StateLock
@@ -278,6 +279,7 @@ def deployment_detail(request, pk):
     if deployment.sensitive_outputs:
         sensitive_names = sorted(json.loads(decrypt(deployment.sensitive_outputs)).keys())
     context = {
+        **live_context(request.user, deployment),
         "deployment": deployment,
         "version": version,
         "config_rows": params_rows(version.params_schema, deployment.params),

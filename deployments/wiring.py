@@ -16,12 +16,14 @@ from portal.history import record_scope_change
 
 from . import params_form
 from .choices import RunStatus
+from .drift.services import check_after_resolution
 from .estate import index as estate_index  # noqa: F401  (the resource index follows each state written)
 from .estate.bulk import upgrade_offer
 from .models import Deployment, Environment, ExceptionRequest, Policy, Project, Run
 from .policy import gate as policy_gate  # noqa: F401  (the policy's gate step; ops told of held plans)
 from .policy.rules import default_policy_follows_tier
 from .runs import steps as run_steps  # noqa: F401  (every run's own steps)
+from .runs.signals import run_finished
 
 
 def waiting_for_ops() -> int:
@@ -66,6 +68,7 @@ def connect() -> None:
     extensions.lend_form_context(params_form.form_context)
     extensions.lend_detail_context(upgrade_offer)
     count_waiting_for_ops(waiting_for_ops)
+    run_finished.connect(check_after_resolution, dispatch_uid="deployments.drift.check_after_resolution")
     post_save.connect(default_policy_follows_tier, sender=Environment, dispatch_uid="deployments.default_policy")
     for model in (Project, Environment):
         pre_save.connect(remember_scope, sender=model, dispatch_uid=f"deployments.remember_scope.{model.__name__}")

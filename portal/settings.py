@@ -406,7 +406,20 @@ SLIPWAY_RUN_STALE_SECONDS = env_int("SLIPWAY_RUN_STALE_SECONDS", 30)
 SLIPWAY_REAPER_INTERVAL = env_int("SLIPWAY_REAPER_INTERVAL", 15)
 # A bulk change whose driver has not stepped for this long gets a new one (its worker restarted).
 SLIPWAY_BULK_STALE_SECONDS = env_int("SLIPWAY_BULK_STALE_SECONDS", 30)
+# Drift detection (docs/drift.md): how often each tier's live deployments are checked (seconds; 0 turns
+# a tier off), how often beat looks for checks due, and how many checks may be sent or running at once.
+SLIPWAY_DRIFT_INTERVALS = {
+    "prototype": env_int("SLIPWAY_DRIFT_INTERVAL_PROTOTYPE", 6 * 3600),
+    "staging": env_int("SLIPWAY_DRIFT_INTERVAL_STAGING", 3600),
+    "production": env_int("SLIPWAY_DRIFT_INTERVAL_PRODUCTION", 900),
+}
+SLIPWAY_DRIFT_TICK = env_int("SLIPWAY_DRIFT_TICK", 60)
+SLIPWAY_DRIFT_MAX_IN_FLIGHT = max(1, env_int("SLIPWAY_DRIFT_MAX_IN_FLIGHT", 1))
 CELERY_BEAT_SCHEDULE = {
+    "schedule-drift-checks": {
+        "task": "deployments.drift.schedule_checks",
+        "schedule": SLIPWAY_DRIFT_TICK,
+    },
     "requeue-lost-runs": {
         "task": "deployments.tasks.requeue_lost_runs",
         "schedule": SLIPWAY_REAPER_INTERVAL,

@@ -1,5 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
+from ..drift.api import DriftCheckViewSet
 from ..estate.api import BulkChangeViewSet, EstateViewSet
 from ..policy.api import ExceptionRequestViewSet
 from ..runs.api import RunViewSet
@@ -10,6 +11,7 @@ router.register("projects", ProjectViewSet, basename="project")
 router.register("environments", EnvironmentViewSet, basename="environment")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("runs", RunViewSet, basename="run")
+router.register("drift-checks", DriftCheckViewSet, basename="drift-check")
 router.register("exceptions", ExceptionRequestViewSet, basename="exception")
 router.register("estate", EstateViewSet, basename="estate")
 router.register("bulk-changes", BulkChangeViewSet, basename="bulk-change")

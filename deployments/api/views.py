@@ -14,6 +14,8 @@ from portal.idempotency import idempotent
 from portal.querysets import CHANGE, OPERATE, require_actionable
 
 from .. import services
+from ..drift import services as drift_services
+from ..drift.api import DriftCheckSerializer, DriftSummarySerializer, drift_summary
 from ..filters import DeploymentFilter, EnvironmentFilter, ProjectFilter
 from ..models import Environment
 from ..runs.api import RunSerializer
@@ -158,6 +160,22 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=ForceUnlockSerializer, responses={200: ForceUnlockedSerializer})
+    @extend_schema(
+        methods=["GET"], request=None, responses=DriftSummarySerializer, operation_id="deployments_drift_retrieve"
+    )
+    @extend_schema(methods=["POST"], request=None, responses={202: DriftCheckSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def drift(self, request, pk=None):
+        """GET: the latest drift result and any check on its way. POST: check for drift now (202 with the check;
+        one already queued is returned instead)."""
+        deployment = self.get_object()
+        if request.method == "POST":
+            check = drift_services.drift_check_request(
+                deployment=self._writable(deployment), actor=request.user, channel="api"
+            )
+            return Response(DriftCheckSerializer(check).data, status=status.HTTP_202_ACCEPTED)
+        return Response(DriftSummarySerializer(drift_summary(deployment)).data)
+
     @action(detail=True, methods=["post"])
     def unlock(self, request, pk=None):
         """Ops release a state lock a dead worker left behind; the reason is audited."""

@@ -25,6 +25,7 @@ from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, 
 
 from bundles import semver
 
+from ..drift.models import DriftCheck, DriftStatus
 from ..models import Deployment, StateResource
 
 GRAMMAR = r"""
@@ -65,7 +66,10 @@ COLUMNS = {
 }
 JSON_ROOTS = ("params", "outputs")
 RESOURCE_ROOT = "resource"
-FIELD_NAMES = [*COLUMNS, "params.<path>", "outputs.<path>", "resource.<type>.<attr>"]
+# Deployments whose latest drift is unresolved and changed this attribute (``storage_gb``, or with its
+# resource type, ``sandbox_database.storage_gb``; ``(deleted)`` for a resource deleted outside Slipway).
+DRIFT_ATTRIBUTE = "drift.attribute"
+FIELD_NAMES = [*COLUMNS, DRIFT_ATTRIBUTE, "params.<path>", "outputs.<path>", "resource.<type>.<attr>"]
 REGEX_CHARS = re.compile(r"[\^$*+?\[\]{}|\\]")
 MAX_QUERY_CHARS = 2000
 MAX_NESTING = 64
@@ -214,6 +218,14 @@ def comparisons(node) -> list[Comparison]:
 
 def _check_field(c: Comparison) -> None:
     root, _, rest = c.field.partition(".")
+    if c.field == DRIFT_ATTRIBUTE:
+        if c.op not in (":", "~"):
+            raise QueryError(
+                f"`{c.field}` is a name: it cannot be compared with `{c.op}`.",
+                position=c.position,
+                hint="Write `drift.attribute:storage_gb`, or `~` for part of a name.",
+            )
+        return
     if c.field in COLUMNS:
         if c.op in ("<", ">", "<=", ">=") and c.field != "version":
             raise QueryError(
@@ -393,12 +405,31 @@ def _leaf(c: Comparison) -> tuple[Q, bool]:
             # Fixed vocabularies stored lower-case: an exact match can use the column's index.
             return Q(**{column: c.value if c.field == "version" else str(c.value).lower()}), False
         return Q(**{f"{column}__iexact": c.value}), False
+    if c.field == DRIFT_ATTRIBUTE:
+        return _drift_leaf(c), False
     root, _, rest = c.field.partition(".")
     if root in JSON_ROOTS:
         return _json_leaf(f"{root}__{_path(rest)}", c), True
     kind, _, attr = rest.partition(".")
     resources = StateResource.objects.filter(_json_leaf(f"attributes__{_path(attr)}", c), deployment=OuterRef("pk"))
     return Q(Exists(resources.filter(type=kind))), False
+
+
+def _drift_leaf(c: Comparison) -> Q:
+    """An unresolved drift check (the latest drift: older ones are superseded) that found this attribute changed."""
+    name = str(c.value).strip()
+    if c.op == "~":
+        words = (
+            Q(drifted_attributes__icontains=name)
+            if not REGEX_CHARS.search(name)
+            else Q(drifted_attributes__iregex=name)
+        )
+    elif name == "*":
+        words = ~Q(drifted_attributes="")
+    else:
+        words = Q(drifted_attributes__contains=f" {name} ")
+    checks = DriftCheck.objects.filter(words, deployment=OuterRef("pk"), status=DriftStatus.DRIFTED, resolution="")
+    return Q(Exists(checks))
 
 
 def _compile(node, model) -> Q:

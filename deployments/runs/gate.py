@@ -41,7 +41,8 @@ def decide(*, action: str, summary: dict, holds: list[Hold]) -> Decision:
 
     ========================  ===================================================
     a plan-only run           ends, succeeded (the plan is the result)
-    a plan with no changes    ends, succeeded, outputs refreshed from the state
+    a plan with no changes    ends, succeeded, outputs refreshed from the state (drift found by
+                              its refresh is a change: applying it writes the refreshed state)
     a hold for approval       waits for ops: awaiting approval, plan kept
     a hold for review         waits for the requester: planned, plan kept
     anything else             applies

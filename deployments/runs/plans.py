@@ -119,11 +119,19 @@ def summarize(plan: dict) -> dict:
         (c.get("actions") or ["no-op"]) != ["no-op"] for c in (plan.get("output_changes") or {}).values()
     )
     counts["total"] = sum(counts.values())
+    # Resources the refresh found changed outside (drift): applying such a plan changes no resource but
+    # writes the refreshed state, so the state records what the cloud holds (e.g. after drift is accepted).
+    drifted = [
+        d.get("address")
+        for d in plan.get("resource_drift") or []
+        if (d.get("change") or {}).get("actions") not in (None, [], ["no-op"])
+    ]
     return {
         **counts,
         "resources": resources,
         "outputs": outputs,
-        "has_changes": bool(counts["total"] or output_changes),
+        "drifted": drifted,
+        "has_changes": bool(counts["total"] or output_changes or drifted),
         "risky": bool(counts["replace"] or counts["destroy"]),
     }
 

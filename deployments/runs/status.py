@@ -47,7 +47,8 @@ def deployment_status_after(
       succeeded, else draft; unless another run is still on its way to change it.
     - But a first apply cancelled after it created resources (``holds_resources``: its state has some)
       leaves it failed, not draft: something exists in the cloud that no successful apply made.
-    - (``drifted`` is in the vocabulary but no run outcome sets it yet: drift detection will.)
+    - ``drifted`` is set and cleared by drift checks (``deployments.drift``), not by runs; an apply that
+      succeeds makes a drifted deployment live, as the configuration was just applied again.
     """
     if run_status == RunStatus.SUCCEEDED:
         return {RunAction.APPLY: DeploymentStatus.LIVE, RunAction.DESTROY: DeploymentStatus.DESTROYED}.get(action)

@@ -97,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm", metavar="NAME", help="The deployment's name (asked for when omitted)")
     run_options(p)
 
+    p = command(
+        deployments,
+        "drift",
+        commands.cmd_deployments_drift,
+        "What the cloud holds against what was applied: the latest drift check, or --check for a new one "
+        "(exit 1 when drifted)",
+    )
+    p.add_argument("deployment", help=ref_help)
+    p.add_argument("--check", action="store_true", help="Check now and wait for the result")
+    p.add_argument("--timeout", type=int, default=600, help="Seconds to wait for --check (600)")
+    p.add_argument("--json", action="store_true")
+
     runs = sub.add_parser("runs", help="Runs").add_subparsers(dest="sub", required=True)
     p = command(runs, "show", commands.cmd_runs_show, "One run")
     p.add_argument("run", type=int)

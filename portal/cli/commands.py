@@ -6,11 +6,12 @@ import getpass
 import json
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from .client import EXIT_OK, Client, CLIError, client_from, error_line, write_config
+from .client import EXIT_OK, EXIT_RUN_FAILED, Client, CLIError, client_from, error_line, write_config
 from .output import (
     describe_params,
     follow_run,
@@ -194,6 +195,45 @@ def cmd_deployments_destroy(args) -> int:
     body = {"confirm": confirm, "reason": args.reason}
     run = client.post(f"deployments/{deployment['id']}/destroy/", body, key=args.idempotency_key or str(uuid.uuid4()))
     return report_run(client, run, args)
+
+
+def _print_drift(deployment: dict, check: dict | None) -> None:
+    if check is None:
+        out(f"{deployment['name']}: never checked for drift (run with --check)")
+        return
+    when = check.get("finished_at") or check.get("created_at")
+    label = {"in_sync": "in sync", "drifted": "DRIFTED"}.get(check["status"], check["status"])
+    out(f"{deployment['name']}: {label} (check #{check['id']}, {when}, by {check.get('requested_by_name') or '-'})")
+    if check.get("error"):
+        out(f"  {check['error']}")
+    for resource in check.get("resources") or []:
+        out(f"  {resource['words']}")
+        for change in resource.get("changes") or []:
+            before, after = json.dumps(change["before"]), json.dumps(change["after"])
+            out(f"    {change['path']}: {before} -> {after}")
+    if check.get("resolution"):
+        out(f"  {check['resolution']} by {check.get('resolved_by_name') or '-'} (run #{check.get('resolution_run')})")
+
+
+def cmd_deployments_drift(args) -> int:
+    """The latest drift result, or (``--check``) a check now, waited for; exit 1 when drifted or the check failed."""
+    client = client_from(args)
+    deployment = resolve_deployment(client, args.deployment)
+    if args.check:
+        check = client.post(f"deployments/{deployment['id']}/drift/", {})
+        deadline = time.monotonic() + args.timeout
+        while check["status"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise CLIError(f"drift check #{check['id']} is still {check['status']} after {args.timeout} s")
+            time.sleep(1)
+            check = client.get(f"drift-checks/{check['id']}/")
+    else:
+        check = client.get(f"deployments/{deployment['id']}/drift/")["latest"]
+    if args.json:
+        print_json(check)
+    else:
+        _print_drift(deployment, check)
+    return EXIT_OK if check is None or check["status"] == "in_sync" else EXIT_RUN_FAILED
 
 
 def cmd_runs_show(args) -> int:

@@ -115,3 +115,34 @@ def test_sync_bundles_runs_the_same_checks(bundle):
     with pytest.raises(CommandError):
         call_command("sync_bundles", str(bundle), stdout=io.StringIO(), stderr=err)
     assert "no variable 'colour'" in err.getvalue()
+
+
+def test_x_observed_from_must_name_a_resource_of_the_module_and_a_single_value(bundle):
+    def change(d):
+        d["params"]["properties"]["message"]["x-observed-from"] = "sandbox_database.main.storage_gb"
+        d["params"]["properties"]["tags"] = {
+            "type": "array",
+            "items": {"type": "string", "x-observed-from": "terraform_data.echo.input"},
+        }
+        d["params"]["properties"]["note"] = {"type": "string", "x-observed-from": "not an address"}
+
+    edit(bundle, change)
+    out = lint(bundle)
+    assert (
+        "/params/properties/message/x-observed-from: the module declares no resource sandbox_database.main "
+        "(it declares: terraform_data.echo)" in out
+    )
+    assert "/params/properties/tags/items/x-observed-from: only a param with one value" in out
+    assert "/params/properties/note/x-observed-from: must be '<type>.<name>.<attribute>'" in out
+
+
+def test_the_catalog_maps_postgres_params_to_what_the_cloud_reports():
+    from django.conf import settings
+
+    from bundles.loader import read_bundle
+    from bundles.schema.observed import observed_sources
+
+    manifest = read_bundle(settings.SLIPWAY_CATALOG_DIR / "postgres" / "2.1.0")
+    sources = {s.path: s.source for s in observed_sources(manifest.params)}
+    assert sources[("storage_gb",)] == "sandbox_database.main.storage_gb"
+    assert ("database_name",) not in sources  # a new name is a new server: nothing to accept

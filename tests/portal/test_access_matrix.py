@@ -147,6 +147,26 @@ RULES = {
         {},
         team_only(write=True),
     ),
+    "deployments:live": ("GET", lambda w: reverse("deployments:live", args=[w["deployment"].pk]), None, team_only()),
+    "deployments:drift-check-now": (
+        "POST",
+        lambda w: reverse("deployments:drift-check-now", args=[w["deployment"].pk]),
+        {},
+        team_only(write=True),
+    ),
+    "deployments:drift-check": ("GET", lambda w: w["drift_check"].get_absolute_url(), None, team_only()),
+    "deployments:drift-revert": (
+        "POST",
+        lambda w: reverse("deployments:drift-revert", args=[w["drift_check"].pk]),
+        {"reason": "test"},
+        team_only(write=True),
+    ),
+    "deployments:drift-accept": (
+        "POST",
+        lambda w: reverse("deployments:drift-accept", args=[w["drift_check"].pk]),
+        {"reason": "test"},
+        team_only(write=True),
+    ),
     "deployments:exceptions": ("GET", lambda w: reverse("deployments:exceptions"), None, everyone()),
     "deployments:exception": ("GET", lambda w: w["exception"].get_absolute_url(), None, team_only()),
     "deployments:exception-decide": (
@@ -248,6 +268,31 @@ RULES = {
         "POST",
         lambda w: f"/api/v1/deployments/{w['deployment'].pk}/restore/",
         {"history_id": "not-a-number"},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-drift": (
+        "GET",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/drift/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "drift-check-list": ("GET", lambda w: "/api/v1/drift-checks/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "drift-check-detail": (
+        "GET",
+        lambda w: f"/api/v1/drift-checks/{w['drift_check'].pk}/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "drift-check-revert": (
+        "POST",
+        lambda w: f"/api/v1/drift-checks/{w['drift_check'].pk}/revert/",
+        {"reason": "test"},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "drift-check-accept": (
+        "POST",
+        lambda w: f"/api/v1/drift-checks/{w['drift_check'].pk}/accept/",
+        {"reason": "test"},
         team_only(write=True) | {"anonymous": UNAUTHORIZED},
     ),
     "run-list": ("GET", lambda w: "/api/v1/runs/", None, everyone() | {"anonymous": UNAUTHORIZED}),
@@ -470,8 +515,26 @@ def world(dev, teammate, outsider, ops, auditor, catalog, proto_env, other_env):
         kind="bucket", name="in-the-cloud", attributes={}, tags={}, actor="api: t"
     ).resource
 
+    from deployments.drift.models import DriftCheck
+
+    drift_check = DriftCheck.objects.create(
+        deployment=deployment,
+        status="drifted",
+        resources=[
+            {
+                "address": "terraform_data.echo",
+                "type": "terraform_data",
+                "name": "echo",
+                "action": "changed",
+                "words": "terraform_data.echo was changed outside Slipway: input.",
+                "changes": [{"path": "input", "before": "hi", "after": "ho"}],
+            }
+        ],
+    )
+
     return {
         "cloud_resource": cloud_resource,
+        "drift_check": drift_check,
         "deployment": deployment,
         "run": run,
         "exception": exception,
