@@ -26,6 +26,7 @@ from portal.history import record_change
 from . import secrets
 from .choices import DeploymentStatus, RunAction, RunStatus
 from .models import Deployment, Environment, ExceptionRequest, Run
+from .names import name_error
 from .policy.rules import PolicyViolation, params_approve
 from .runs.services import run_create
 
@@ -125,6 +126,8 @@ def deployment_create(
     exception: ExceptionRequest | None = None,
 ) -> Deployment:
     """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off)."""
+    if message := name_error(name):
+        raise ServiceError(message, field="name")
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
     if Deployment.objects.filter(environment=environment, name=name).exists():
         raise ServiceError(f"A deployment named {name!r} already exists in {environment}.", field="name")
