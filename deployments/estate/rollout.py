@@ -176,7 +176,9 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
         except (jsonpatch.JsonPatchException, JsonPointerException) as exc:
             target.verdict, target.errors = BulkTarget.Verdict.INVALID, {"": [f"The change does not apply: {exc}"]}
             continue
-        errors = validators.check(environment=deployment.environment, bundle_version=version, params=proposed).errors
+        errors = validators.check(
+            environment=deployment.environment, bundle_version=version, params=proposed, current=current
+        ).errors
         if not errors and deployment.pk in applied:
             errors = changed_immutables(deployment.bundle_version.params_schema, current, proposed)
         if errors:
