@@ -6,8 +6,10 @@ from typing import Any
 
 from django.db import models, transaction
 
+from bundles.display import params_rows
+from bundles.schema import param_errors
 from deployments.models import Deployment
-from deployments.services import deployment_update
+from deployments.services import deployment_update, immutable_errors
 from portal.actor import actor_name, actor_user
 from portal.context import current_channel, current_request_id
 from portal.errors import ServiceError
@@ -45,14 +47,8 @@ def audit_event_record(
     )
 
 
-@transaction.atomic
-def deployment_restore(*, deployment, history_id: int, actor, reason: str = ""):
-    """Queue a run that brings ``deployment`` back to its params as of one of its history entries.
-
-    It is an ordinary change through ``deployment_update`` (same validation, same policy path,
-    same run), recorded with channel ``restore`` and an event naming the entry restored. Secrets
-    masked in the entry are the ones Slipway still holds (the deployment's, or a past run's).
-    """
+def restorable_entry(*, deployment, history_id: int):
+    """The history entry of ``deployment`` that can be restored, or a ServiceError saying why not."""
     entry = deployment.history.filter(history_id=history_id).first()
     if entry is None:
         raise ServiceError(f"History entry #{history_id} does not belong to {deployment.name}.")
@@ -61,10 +57,58 @@ def deployment_restore(*, deployment, history_id: int, actor, reason: str = ""):
             f"Entry #{history_id} used bundle version {entry.bundle_version}, but {deployment.name} now runs "
             f"{deployment.bundle_version}; restoring its params onto another version is not supported."
         )
+    return entry
+
+
+def restore_preview(*, deployment, history_id: int) -> dict:
+    """What restoring an entry would change, before anything runs: one row per value that differs (now,
+    after), and the problems that would refuse it (invalid for the bundle, a value the module cannot
+    change or reduce), in the words submit would use."""
+    entry = restorable_entry(deployment=deployment, history_id=history_id)
+    schema = deployment.bundle_version.params_schema
+    now = {row.pointer: row for row in params_rows(schema, deployment.params)}
+    then = {row.pointer: row for row in params_rows(schema, entry.params)}
+    rows = [
+        {
+            "label": (then.get(ptr) or now.get(ptr)).label,
+            "now": now[ptr].value if ptr in now else "—",
+            "after": then[ptr].value if ptr in then else "—",
+        }
+        for ptr in [*now, *(p for p in then if p not in now)]
+        if (now[ptr].value if ptr in now else None) != (then[ptr].value if ptr in then else None)
+    ]
+    problems = param_errors(schema, entry.params)
+    for where, messages in immutable_errors(deployment=deployment, params=entry.params).items():
+        problems[where] = [*problems.get(where, []), *messages]
+    labels = {**now, **then}
+    return {
+        "entry": entry,
+        "rows": rows,
+        "problems": [
+            {"label": labels[ptr].label if ptr in labels else (ptr or "The configuration"), "messages": m}
+            for ptr, m in problems.items()
+        ],
+    }
+
+
+@transaction.atomic
+def deployment_restore(*, deployment, history_id: int, actor, reason: str = "", auto_apply: bool = True):
+    """Queue a run that brings ``deployment`` back to its params as of one of its history entries.
+
+    It is an ordinary change through ``deployment_update`` (same validation, same policy path,
+    same run), recorded with channel ``restore`` and an event naming the entry restored. Secrets
+    masked in the entry are the ones Slipway still holds (the deployment's, or a past run's).
+    """
+    entry = restorable_entry(deployment=deployment, history_id=history_id)
     when = f"{entry.history_date:%Y-%m-%d %H:%M:%S} UTC"
     note = reason or f"restore configuration as of {when} (entry #{history_id})"
     run = deployment_update(
-        deployment=deployment, params=entry.params, actor=actor, channel=Channel.RESTORE, reason=note
+        deployment=deployment,
+        params=entry.params,
+        actor=actor,
+        channel=Channel.RESTORE,
+        reason=note,
+        auto_apply=auto_apply,
     )
     audit_event_record(
         event_type="deployment.restored",

@@ -11,7 +11,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from deployments.models import Deployment
 from deployments.selectors import can_change_deployment
@@ -157,15 +156,23 @@ def deployment_history_view(request, pk):
 
 
 @login_required
-@require_POST
 def deployment_restore(request, pk, history_id: int):
+    """GET: what the restore would change (and what would refuse it), before anything runs. POST: restore."""
     deployment = deployment_for_history(request.user, pk, write=True)
+    if request.method != "POST":
+        try:
+            preview = services.restore_preview(deployment=deployment, history_id=history_id)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect("audit:deployment-history", pk=deployment.pk)
+        return render(request, "audit/restore.html", {"deployment": deployment, **preview})
     try:
         run = services.deployment_restore(
             deployment=deployment,
             history_id=history_id,
             actor=request.user,
             reason=request.POST.get("reason", "").strip()[:500],
+            auto_apply=request.POST.get("review_first") != "on",
         )
     except ParamsInvalid as exc:
         problems = "; ".join(f"{pointer or '/'}: {', '.join(m)}" for pointer, m in exc.errors.items())
@@ -175,4 +182,4 @@ def deployment_restore(request, pk, history_id: int):
         messages.error(request, exc.message)
         return redirect("audit:deployment-history", pk=deployment.pk)
     messages.success(request, f"Restoring the configuration of entry #{history_id}: run #{run.pk} queued.")
-    return redirect(deployment)
+    return redirect(run if not run.auto_apply else deployment)

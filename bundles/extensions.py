@@ -22,8 +22,8 @@ class FormContext:
     ``deployment`` is the object being edited (None for a new one); ``stored`` its params in clear
     (a blank sensitive field keeps what is stored); ``stored_secrets`` the pointers of the sensitive
     values it holds; ``lock_immutable`` whether ``x-immutable`` fields are locked yet; and
-    ``policy(params)`` returns the schema to draw and the policy's objections to ``params`` (None
-    when the policy is not checked live).
+    ``policy(params)`` returns the schema to draw, the policy's objections to ``params`` (None when
+    the policy is not checked live) and the sentence a submit would say about them ("" when none).
     """
 
     schema: dict
@@ -31,10 +31,10 @@ class FormContext:
     stored: dict | None = None
     stored_secrets: set[str] = field(default_factory=set)
     lock_immutable: bool = False
-    policy: Callable[[dict], tuple[dict, dict | None]] | None = None
+    policy: Callable[[dict], tuple[dict, dict | None, str]] | None = None
 
-    def drawn(self, params: dict) -> tuple[dict, dict | None]:
-        return self.policy(params) if self.policy is not None else (self.schema, None)
+    def drawn(self, params: dict) -> tuple[dict, dict | None, str]:
+        return self.policy(params) if self.policy is not None else (self.schema, None, "")
 
 
 def _whole_schema(request, bundle_version) -> FormContext:

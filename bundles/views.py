@@ -102,8 +102,10 @@ def params_form(request, name: str, version: str, action: str):
         params = add_row(schema, params, at)
     elif action == "remove":
         params = remove_row(params, at)
-    shown, policy_check = state.drawn(params)
+    shown, policy_check, policy_message = state.drawn(params)
     errors = param_errors(schema, params)
+    # The verdict submit would give: the bundle's errors first; once there are none, the policy's sentence.
+    summary = problems_summary(errors) if errors or not policy_message else policy_message
     if policy_check is not None:
         for where, messages in policy_check.items():
             errors[where] = [*errors.get(where, []), *(m for m in messages if m not in errors.get(where, []))]
@@ -112,7 +114,7 @@ def params_form(request, name: str, version: str, action: str):
         "deployment": state.deployment,
         "errors": errors,
         "params": params,
-        "summary": problems_summary(errors),
+        "summary": summary,
         "preset_name": drawn_preset(request, bundle_version),
         **{f"{a}_url": reverse("bundles:form", args=[name, version, a]) for a in FORM_ACTIONS},
     }

@@ -1,6 +1,7 @@
 from django import forms
 
 from .models import Environment
+from .names import MAX_LENGTH, NAME_HELP, validate_name
 
 
 class EnvironmentChoiceField(forms.ModelChoiceField):
@@ -29,9 +30,11 @@ class NewDeploymentForm(ChangeReasonForm):
     """The fields around the params: where it goes and what it is called."""
 
     environment = EnvironmentChoiceField(queryset=Environment.objects.none(), empty_label="— choose —")
-    name = forms.SlugField(
-        max_length=60,
-        help_text="Lowercase letters, digits and dashes; unique within the environment, e.g. orders-db.",
+    name = forms.CharField(
+        validators=[validate_name],
+        strip=True,
+        widget=forms.TextInput(attrs={"maxlength": MAX_LENGTH, "autocapitalize": "none", "spellcheck": "false"}),
+        help_text=NAME_HELP,
     )
     field_order = ["environment", "name", "reason", "review_first"]
 

@@ -53,11 +53,16 @@ def form_context(request, bundle_version) -> FormContext:
     )
 
     def drawn(params: dict):
-        if environment is None or view.outside:
-            return view.schema, None
-        return view.schema, policy.check_params(
-            environment=environment, bundle_version=bundle_version, params=params
-        ).errors
+        # The live check says what submit will say, whether or not choices outside the policy are shown.
+        if environment is None:
+            return view.schema, None, ""
+        check = policy.policy_verdict(
+            environment=environment,
+            bundle_version=bundle_version,
+            params=params,
+            current=deployment.full_params() if deployment is not None else None,
+        )
+        return view.schema, check.errors, "" if check.ok else check.message()
 
     state = form_state(deployment, bundle_version.params_schema)
     state.policy = drawn

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from jsonpointer import JsonPointer
 
 from bundles.models import BundleVersion
-from bundles.schema import immutable_values, param_errors, title
+from bundles.schema import human_value, immutable_values, only_increase_values, param_errors, title
 from portal.actor import actor_user
 from portal.crypto import decrypt
 from portal.errors import Conflict, ParamsInvalid, ServiceError
@@ -26,6 +26,7 @@ from portal.history import record_change
 from . import secrets
 from .choices import DeploymentStatus, RunAction, RunStatus
 from .models import Deployment, Environment, ExceptionRequest, Run
+from .names import name_error
 from .policy.rules import PolicyViolation, params_approve
 from .runs.services import run_create
 
@@ -43,6 +44,8 @@ __all__ = [
     "known_secrets",
     "params_validate",
     "sensitive_output_reveal",
+    "shrunk_values",
+    "unmakeable_changes",
 ]
 _MISSING = object()
 
@@ -80,14 +83,55 @@ def changed_immutables(schema: dict, current: dict, proposed: dict) -> dict[str,
     return errors
 
 
+def shrunk_values(schema: dict, current: dict, proposed: dict) -> dict[str, list[str]]:
+    """Errors for each ``x-only-increase`` value that ``proposed`` makes smaller than ``current``: a lower
+    number, or an enum value earlier in the enum's order (a smaller size). A value left out counts as its
+    default."""
+    errors = {}
+    for match in only_increase_values(schema, current):
+        where, sub, old = match.pointer, match.schema, match.value
+        new = JsonPointer(where).resolve(proposed, _MISSING)
+        if new is _MISSING:
+            new = sub.get("default", _MISSING)
+        if new is _MISSING or new == old:
+            continue
+        name = title(sub, where.rsplit("/", 1)[-1])
+        if isinstance(sub.get("enum"), list) and old in sub["enum"] and new in sub["enum"]:
+            smaller = sub["enum"].index(new) < sub["enum"].index(old)
+        elif _is_number(old) and _is_number(new):
+            smaller = new < old
+        else:
+            continue
+        if smaller:
+            errors[where] = [
+                f"{name} can only increase: it is {human_value(sub, old)} now, and {human_value(sub, new)} "
+                "would reduce it, which the module cannot do. Keep it, or choose a larger value."
+            ]
+    return errors
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def unmakeable_changes(schema: dict, current: dict, proposed: dict) -> dict[str, list[str]]:
+    """Changes a deployment that has applied cannot take: ``x-immutable`` values changed, ``x-only-increase``
+    values reduced. Every door (form, API, restore, bulk changes) asks this, through ``deployment_update``
+    or the bulk dry run."""
+    errors = changed_immutables(schema, current, proposed)
+    for where, messages in shrunk_values(schema, current, proposed).items():
+        errors[where] = [*errors.get(where, []), *messages]
+    return errors
+
+
 def immutable_errors(*, deployment: Deployment, params: dict, raise_them: bool = False) -> dict[str, list[str]]:
-    """``x-immutable`` values that ``params`` would change although the deployment has applied once; with
-    ``raise_them``, raised as ParamsInvalid."""
+    """Changes ``params`` would make that the deployment cannot take now that it has applied once
+    (``x-immutable`` changed, ``x-only-increase`` reduced); with ``raise_them``, raised as ParamsInvalid."""
     if not deployment.runs.filter(status=RunStatus.SUCCEEDED, action=RunAction.APPLY).exists():
         return {}
-    errors = changed_immutables(deployment.bundle_version.params_schema, deployment.full_params(), params)
+    errors = unmakeable_changes(deployment.bundle_version.params_schema, deployment.full_params(), params)
     if errors and raise_them:
-        raise ParamsInvalid(errors, "Some fields cannot change after the first apply.")
+        raise ParamsInvalid(errors, "Some changes cannot be made to a deployment that has been applied.")
     return errors
 
 
@@ -133,6 +177,8 @@ def deployment_create(
     exception: ExceptionRequest | None = None,
 ) -> Deployment:
     """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off)."""
+    if message := name_error(name):
+        raise ServiceError(message, field="name")
     params = secrets.unmask(bundle_version.params_schema, params, lambda: ())  # a mask here stands for nothing held
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
     name_check(environment=environment, name=name)

@@ -26,7 +26,7 @@ from portal.querysets import CHANGE, OPERATE, VIEW, object_for
 from portal.roles import is_ops
 
 from . import services
-from .choices import DeploymentStatus, RunStatus, Tier
+from .choices import DeploymentStatus, RunAction, RunStatus, Tier
 from .drift.selectors import live_context
 from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
@@ -283,6 +283,7 @@ def deployment_detail(request, pk):
         "deployment": deployment,
         "version": version,
         "config_rows": params_rows(version.params_schema, deployment.params),
+        **_applied_and_desired(deployment),
         "outputs": deployment.outputs,
         "sensitive_outputs": sensitive_names,
         "current_run": current,
@@ -300,6 +301,38 @@ def deployment_detail(request, pk):
         "unlock_form": ForceUnlockForm(),
     }
     return render(request, "deployments/detail.html", context)
+
+
+def _applied_and_desired(deployment: Deployment) -> dict:
+    """The configuration running (the last successful apply) beside the desired one, when they differ.
+
+    A change waiting for a plan review or for ops is desired, not applied: the page shows both, so
+    nobody reads a pending value as the current one."""
+    applied = (
+        deployment.runs.filter(status=RunStatus.SUCCEEDED, action=RunAction.APPLY)
+        .select_related("bundle_version")
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if applied is None:
+        return {"applied_run": None, "config_pending": deployment.status != DeploymentStatus.DESTROYED}
+    if applied.params == deployment.params and applied.bundle_version_id == deployment.bundle_version_id:
+        return {"applied_run": applied, "config_pending": False}
+    desired = {row.pointer: row for row in params_rows(deployment.bundle_version.params_schema, deployment.params)}
+    running = {row.pointer: row for row in params_rows(applied.bundle_version.params_schema, applied.params)}
+    rows = []
+    for ptr in [*running, *(p for p in desired if p not in running)]:
+        now, want = running.get(ptr), desired.get(ptr)
+        rows.append(
+            {
+                "label": (want or now).label,
+                "running": now.value if now else "—",
+                "desired": want.value if want else "—",
+                "changed": (now.value if now else None) != (want.value if want else None),
+                "sensitive": bool((now and now.sensitive) or (want and want.sensitive)),
+            }
+        )
+    return {"applied_run": applied, "config_pending": True, "compare_rows": rows}
 
 
 def _not_applied_because(deployment: Deployment) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.utils.safestring import mark_safe
 from jsonpointer import escape
 
 from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, defaults, same, variant_title
@@ -54,6 +55,10 @@ class _Builder:
             f.locked, f.locked_reason = True, "Read-only: set by the bundle."
         elif schema.get("x-immutable") and self.lock_immutable:
             f.locked, f.locked_reason = True, "Cannot be changed after the first successful apply."
+        if schema.get("x-only-increase") is True and not f.locked:
+            later = "a later choice" if isinstance(schema.get("enum"), list) else "a larger value"
+            f.help = mark_safe(f'{f.help}<p class="only-increase">Once applied, it can only move to {later}.</p>')
+
         if depth > MAX_DEPTH or schema.get("_unresolved"):
             return self.json(f, value)
         options = _options(schema)

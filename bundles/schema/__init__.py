@@ -4,7 +4,7 @@
 - :mod:`.refs`: local ``$ref`` resolution (remote references are never fetched) and JSON pointers.
 - :mod:`.validate`: compiled validators and errors keyed by JSON pointer; checks of a schema itself.
 - :mod:`.walk`: the one walker: every subschema with its pointer and kind; the concrete pointers of
-  the values a predicate selects in an instance (sensitive and immutable values).
+  the values a predicate selects in an instance (sensitive, immutable and only-increase values).
 - :mod:`.resolve`: a schema read the way a form draws it (``allOf`` folded, conditions, variants).
 - :mod:`.values`: defaults, presets and the deep merge.
 - :mod:`.labels`: titles, enum labels, human values. :mod:`.describe`: inputs in words, for the API.
@@ -26,8 +26,10 @@ from .walk import (
     Node,
     immutable_values,
     is_immutable,
+    is_only_increase,
     is_sensitive,
     matching_values,
+    only_increase_values,
     sensitive_values,
     walk,
 )
@@ -53,8 +55,10 @@ __all__ = [
     "initial_values",
     "is_immutable",
     "is_legacy",
+    "is_only_increase",
     "is_sensitive",
     "matching_values",
+    "only_increase_values",
     "option_label",
     "options",
     "param_errors",

@@ -41,6 +41,8 @@ def _describe(resolver: Resolver, node: dict, prefix: str, depth: int) -> list[d
         details = [fmt.format(prop[key]) for key, fmt in _BOUNDS if key in prop]
         if prop.get("x-unit"):
             details.append(f"unit {prop['x-unit']}")
+        if prop.get("x-only-increase") is True:
+            details.append("only moves to a later choice once applied" if choices else "only increases once applied")
         if "default" in prop:
             details.append(f"default {json.dumps(prop['default'])}")
         out.append(

@@ -201,6 +201,10 @@ def is_immutable(schema: dict) -> bool:
     return schema.get("x-immutable") is True
 
 
+def is_only_increase(schema: dict) -> bool:
+    return schema.get("x-only-increase") is True
+
+
 def sensitive_values(schema: Any, params: Any) -> list[Match]:
     """Every ``x-sensitive`` value in ``params``."""
     return matching_values(schema, params, is_sensitive)
@@ -209,3 +213,9 @@ def sensitive_values(schema: Any, params: Any) -> list[Match]:
 def immutable_values(schema: Any, params: Any) -> list[Match]:
     """Every ``x-immutable`` value in ``params``."""
     return matching_values(schema, params, is_immutable)
+
+
+def only_increase_values(schema: Any, params: Any) -> list[Match]:
+    """Every ``x-only-increase`` value in ``params`` (a number that may only grow, or an enum value that may
+    only move to a later option)."""
+    return matching_values(schema, params, is_only_increase)

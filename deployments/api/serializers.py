@@ -5,6 +5,7 @@ from bundles.schema import deep_merge
 
 from .. import secrets
 from ..models import Deployment, Environment, Project
+from ..names import NAME_HELP, validate_name
 from ..runs.api import RunSerializer
 
 
@@ -63,7 +64,7 @@ class DeploymentCreateSerializer(serializers.Serializer):
     """Create a deployment in an environment from a bundle version and params (or a preset)."""
 
     environment = serializers.PrimaryKeyRelatedField(queryset=Environment.objects.none())
-    name = serializers.SlugField(max_length=60)
+    name = serializers.CharField(validators=[validate_name], help_text=NAME_HELP)
     bundle = serializers.SlugRelatedField(slug_field="name", queryset=Bundle.objects.all())
     version = serializers.CharField(required=False, help_text="Defaults to the newest version.")
     preset = serializers.CharField(required=False, help_text="Start from this preset; params override it.")

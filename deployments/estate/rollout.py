@@ -27,7 +27,7 @@ from portal.events import record_event
 
 from ..choices import RUN_TERMINAL, RunAction, RunStatus
 from ..models import BulkChange, BulkTarget, Deployment, Run
-from ..services import changed_immutables, deployment_plan, deployment_update
+from ..services import deployment_plan, deployment_update, unmakeable_changes
 from .patch import apply_patch
 from .validation import Validators
 
@@ -176,9 +176,11 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
         except (jsonpatch.JsonPatchException, JsonPointerException) as exc:
             target.verdict, target.errors = BulkTarget.Verdict.INVALID, {"": [f"The change does not apply: {exc}"]}
             continue
-        errors = validators.check(environment=deployment.environment, bundle_version=version, params=proposed).errors
+        errors = validators.check(
+            environment=deployment.environment, bundle_version=version, params=proposed, current=current
+        ).errors
         if not errors and deployment.pk in applied:
-            errors = changed_immutables(deployment.bundle_version.params_schema, current, proposed)
+            errors = unmakeable_changes(deployment.bundle_version.params_schema, current, proposed)
         if errors:
             target.verdict, target.errors = BulkTarget.Verdict.INVALID, errors
         elif bulk.plan:

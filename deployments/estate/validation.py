@@ -10,7 +10,7 @@ from bundles.models import BundleVersion
 from bundles.schema import compile_validator, param_errors
 
 from ..models import Environment, Policy
-from ..policy.rules import not_allowed, with_overlay
+from ..policy.rules import PolicyCheck, kept_as_approved, not_allowed, with_overlay
 
 
 @dataclass
@@ -46,7 +46,11 @@ class Validators:
             found = self._compiled[key] = (schema, compile_validator(schema))
         return found
 
-    def check(self, *, environment: Environment, bundle_version: BundleVersion, params: Any) -> Verdict:
+    def check(
+        self, *, environment: Environment, bundle_version: BundleVersion, params: Any, current: dict | None = None
+    ) -> Verdict:
+        """``params`` against the bundle and the environment's policy; values outside the policy that
+        ``current`` (the deployment's params) already holds are kept as approved, as submit keeps them."""
         if not isinstance(params, dict):
             return Verdict({"": ["The parameters must be a JSON object."]})
         policy = self._policy(environment)
@@ -58,4 +62,13 @@ class Validators:
         if validator.is_valid(params):
             return Verdict({})
         # Only the invalid ones pay for the friendly messages; they name the same JSON pointers as the form.
-        return Verdict(param_errors(schema, params))
+        errors = param_errors(schema, params)
+        # Valid for the bundle, every error is the policy's: then the one "kept as approved" rule decides.
+        if (
+            overlay
+            and current is not None
+            and self._validator(bundle_version, {})[1].is_valid(params)
+            and kept_as_approved(PolicyCheck(policy=policy, errors=errors), params, current)
+        ):
+            return Verdict({})
+        return Verdict(errors)

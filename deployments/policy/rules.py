@@ -78,6 +78,7 @@ class PolicyCheck:
     policy: Policy
     errors: dict[str, list[str]] = field(default_factory=dict)
     bundle_allowed: bool = True
+    kept: list[str] = field(default_factory=list)  # out of policy, but kept as approved before
 
     @property
     def ok(self) -> bool:
@@ -135,10 +136,29 @@ def params_approve(
         return f"approved by policy {check.policy.label}"
     if exception is not None and exception.status == ExceptionRequest.Status.APPROVED:
         return f"approved by exception #{exception.pk} ({exception.decided_by_name})"
-    kept = current is not None and check.bundle_allowed and check.fields and "" not in check.errors
-    if kept and all(params.get(name) == current.get(name) for name in check.fields):
+    if kept_as_approved(check, params, current):
         return f"approved by policy {check.policy.label}; kept as approved before: {', '.join(check.fields)}"
     raise PolicyViolation(check)
+
+
+def kept_as_approved(check: PolicyCheck, params: dict, current: dict | None) -> bool:
+    """The one rule for "kept as approved": every value the policy objects to is the value the deployment
+    already has (``current``), so an exception granted once is not undone by an unrelated change. Submit,
+    the form's live check and the bulk dry run all ask it."""
+    if current is None or not check.bundle_allowed or not check.fields or "" in check.errors:
+        return False
+    return all(params.get(name) == current.get(name) for name in check.fields)
+
+
+def policy_verdict(
+    *, environment: Environment, bundle_version: BundleVersion, params: dict, current: dict | None = None
+) -> PolicyCheck:
+    """What submitting ``params`` (valid for the bundle) would meet in the policy: no errors when in policy
+    or kept as approved (``kept`` names those fields), else the errors and the sentence submit says."""
+    check = check_params(environment=environment, bundle_version=bundle_version, params=params)
+    if not check.ok and kept_as_approved(check, params, current):
+        return PolicyCheck(policy=check.policy, kept=check.fields)
+    return check
 
 
 def needs_person(*, environment: Environment, summary: dict) -> list[str]:

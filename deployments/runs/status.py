@@ -61,6 +61,15 @@ def deployment_status_after(
     return None
 
 
+def _settled_because(run) -> str:
+    """The history note of a settled status, in words: a plan that waits changed nothing yet."""
+    if run.status == RunStatus.AWAITING_APPROVAL:
+        return f"run #{run.pk} {run.action}: the plan waits for platform ops to approve it; nothing applied yet"
+    if run.status == RunStatus.PLANNED:
+        return f"run #{run.pk} {run.action}: the plan waits for a review; nothing applied yet"
+    return f"run #{run.pk} {run.action} {run.get_status_display().lower()}"
+
+
 def settle_deployment(run, *, note: str = "") -> str | None:
     """Apply the rule to ``run``'s deployment (call it inside the transaction that moved the run).
     Returns the new status, or None when the deployment stays as it is."""
@@ -86,6 +95,6 @@ def settle_deployment(run, *, note: str = "") -> str | None:
     deployment.status = new
     if holds and not note:
         note = f"run #{run.pk} {run.action} cancelled after it created resources (they are in its state)"
-    record_change(deployment, note=note or f"run #{run.pk} {run.action} {run.status}")
+    record_change(deployment, note=note or _settled_because(run))
     deployment.save(update_fields=["status", "updated_at"])
     return new

@@ -1,91 +1,68 @@
-"""Issue 11, item 12: deployment names are unique within an environment whatever their case."""
+"""One rule for a deployment's name (it becomes a DNS host name), the same words through every door."""
 
-from __future__ import annotations
-
-import io
-from contextlib import redirect_stderr
+import json
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from deployments import services
-from deployments.models import Deployment
+from deployments.models import Deployment, Run
+from deployments.names import NAME_HELP, name_error
+from portal.errors import ServiceError
 
 pytestmark = pytest.mark.django_db
 
-
-def create(env, name, catalog, dev):
-    return services.deployment_create(
-        environment=env, name=name, bundle_version=catalog["echo"], params={"message": "x"}, actor=dev
-    )
+BAD = ["Orders_DB", "Orders DB!", "orders_db", "9lives", "orders-", "-orders", "órders", "a" * 61, ""]
+GOOD = ["orders-db", "db", "a", "orders2", "a" * 60]
 
 
-def test_the_service_refuses_a_name_that_differs_only_in_case(dev, catalog, proto_env, prod_env):
-    create(proto_env, "ABC", catalog, dev)
-    with pytest.raises(services.ServiceError) as refused:
-        create(proto_env, "abc", catalog, dev)
-    assert refused.value.field == "name" and "'ABC'" in refused.value.message
-    create(prod_env, "abc", catalog, dev)  # another environment may use it
-    assert Deployment.objects.filter(name__iexact="abc").count() == 2
+@pytest.mark.parametrize("name", GOOD)
+def test_dns_labels_are_names(name):
+    assert name_error(name) is None
 
 
-def test_the_database_refuses_it_too(dev, catalog, proto_env):
-    first = create(proto_env, "Web", catalog, dev)
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Deployment.objects.create(
-            environment=proto_env, name="WEB", bundle_version=first.bundle_version, params={}, status="draft"
-        )
+@pytest.mark.parametrize("name", BAD)
+def test_anything_else_is_refused_in_the_help_texts_words(name):
+    message = name_error(name)
+    assert message
+    assert "slug" not in message.lower()
 
 
-def test_the_api_answers_a_field_error(dev, catalog, proto_env):
-    create(proto_env, "api-one", catalog, dev)
-    api = APIClient()
-    api.force_authenticate(dev)
-    body = {"environment": proto_env.pk, "name": "API-One", "bundle": "echo", "params": {"message": "y"}}
-    response = api.post("/api/v1/deployments/", body, format="json")
-    assert response.status_code == 400
-    assert "/name" in response.json()["errors"]
+def test_the_message_suggests_a_name_that_would_do():
+    assert "'orders-db' would do" in name_error("Orders_DB")
+    assert "'orders-db' would do" in name_error("Orders DB!")
+    assert "lowercase letters, digits and dashes" in NAME_HELP.lower()
 
 
-def test_the_form_answers_a_field_error(dev_client, dev, catalog, proto_env):
-    create(proto_env, "form-one", catalog, dev)
+def test_the_form_refuses_an_underscore_with_the_help_texts_words(dev_client, catalog, proto_env):
     response = dev_client.post(
-        reverse("deployments:new", args=["echo"]),
-        {"environment": proto_env.pk, "name": "FORM-ONE", "param/message": "y"},
+        reverse("deployments:new", args=["postgres"]), {"environment": proto_env.pk, "name": "Orders_DB"}
     )
+    page = response.content.decode()
     assert response.status_code == 400
-    assert "already exists" in response.content.decode()
-    assert Deployment.objects.count() == 1
+    assert "would do" in page
+    assert "slug" not in page.lower()
+    assert not Deployment.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_migration_reports_existing_clashes_instead_of_failing(dev, catalog, proto_env):
-    before = ("deployments", "0006_history_audit_columns")
-    executor = MigrationExecutor(connection)
-    executor.migrate([before])
-    try:
-        old = MigrationExecutor(connection).loader.project_state(before).apps.get_model("deployments", "Deployment")
-        for name in ("Clash", "clash"):  # the old schema allowed it
-            old.objects.create(
-                environment_id=proto_env.pk, name=name, bundle_version_id=catalog["echo"].pk, params={}, status="draft"
-            )
-        report = io.StringIO()
-        with redirect_stderr(report):
-            MigrationExecutor(connection).migrate([("deployments", "0007_deployment_name_case_insensitive")])
-        assert "environment" in report.getvalue() and "Clash, clash" in report.getvalue()
-    finally:
-        Deployment.objects.filter(name__iexact="clash").delete()
-        MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("deployments"))
-    with connection.cursor() as cursor:
-        names = connection.introspection.get_constraints(cursor, Deployment._meta.db_table)
-    assert "deployment_unique_name_ci" not in names  # left out while clashes existed
-    # Once renamed, migrating back and forth adds it.
-    MigrationExecutor(connection).migrate([("deployments", "0006_history_audit_columns")])
-    MigrationExecutor(connection).migrate([("deployments", "0007_deployment_name_case_insensitive")])
-    with connection.cursor() as cursor:
-        assert "deployment_unique_name_ci" in connection.introspection.get_constraints(
-            cursor, Deployment._meta.db_table
+def test_the_api_and_so_the_cli_refuse_the_same_name_with_the_same_words(client, dev, catalog, proto_env):
+    client.force_login(dev)
+    response = client.post(
+        "/api/v1/deployments/",
+        data=json.dumps({"environment": proto_env.pk, "name": "Orders DB!", "bundle": "postgres", "params": {}}),
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    text = json.dumps(response.json())
+    assert name_error("Orders DB!").replace("'", "") in text.replace("'", "").replace('\\"', "")
+    assert "slug" not in text.lower()
+    assert not Run.objects.exists()
+
+
+def test_the_service_refuses_it_too(dev, catalog, proto_env):
+    with pytest.raises(ServiceError) as caught:
+        services.deployment_create(
+            environment=proto_env, name="Orders_DB", bundle_version=catalog["postgres"], params={}, actor=dev
         )
+    assert caught.value.field == "name"
+    assert not Deployment.objects.exists()

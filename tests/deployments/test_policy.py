@@ -91,10 +91,10 @@ def test_live_validation_and_redraws_follow_the_environments_policy(dev_client, 
 
     outside = postgres_form(proto_env, size="large")
     asked = dev_client.post(refresh, outside, **hx).content.decode()
-    assert "1 problem to fix" in asked  # what submit would refuse, said before submit
+    assert "These params are outside the policy of" in asked  # what submit would say, said before submit
 
     chosen = dev_client.post(refresh, {**outside, "outside_policy": "1"}, **hx).content.decode()
-    assert re.search(r'value="large"[^>]*checked', chosen) and "No problems found" in chosen
+    assert re.search(r'value="large"[^>]*checked', chosen) and "These params are outside the policy of" in chosen
 
 
 @pytest.mark.django_db
