@@ -37,7 +37,7 @@ def test_the_catalog_keeps_every_version_in_a_folder_of_its_own_and_the_newest_i
     sync()
     postgres = Bundle.objects.get(name="postgres")
     assert {"1.0.0", "2.0.0"} <= set(postgres.versions.values_list("version", flat=True))
-    assert postgres.latest_version().version == "2.0.0"
+    assert postgres.latest_version().version == "2.2.0"
     assert "sandbox" in postgres.latest_version().changelog
     # Versions are found oldest first, whatever the folders' alphabetical order says.
     found = [p.name for p in find_bundles(settings.SLIPWAY_CATALOG_DIR / "postgres")]
