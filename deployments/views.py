@@ -399,7 +399,8 @@ def deployment_destroy(request, pk):
             messages.warning(request, f"{deployment.name} is being destroyed.")
             return redirect(deployment)
     needs_ops = "destroy" in (policy.policy_for(deployment.environment).gated_actions or [])
-    return render(request, "deployments/destroy.html", {"deployment": deployment, "form": form, "needs_ops": needs_ops})
+    context = {"deployment": deployment, "form": form, "needs_ops": needs_ops, "consumers": consumers(deployment)}
+    return render(request, "deployments/destroy.html", context)
 
 
 @login_required
