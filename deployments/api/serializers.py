@@ -44,6 +44,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "bundle",
             "bundle_version",
             "params",
+            "connections",
             "outputs",
             "status",
             "version",
@@ -66,6 +67,12 @@ class DeploymentCreateSerializer(serializers.Serializer):
     version = serializers.CharField(required=False, help_text="Defaults to the newest version.")
     preset = serializers.CharField(required=False, help_text="Start from this preset; params override it.")
     params = serializers.JSONField(required=False, default=dict)
+    connections = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="The producer of each connection, by deployment id or name: {connection: producer}. A connection "
+        "left out takes the environment's default when the bundle says so.",
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     auto_apply = serializers.BooleanField(
         required=False,
@@ -116,6 +123,12 @@ class DeploymentActionSerializer(serializers.Serializer):
 
 class DeploymentApplySerializer(DeploymentActionSerializer):
     params = serializers.JSONField(required=False, help_text="New params; leave out to apply the current ones again.")
+    connections = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="New producers for some connections ({connection: deployment id or name; empty to disconnect an "
+        "optional one}); connections left out keep theirs.",
+    )
     auto_apply = serializers.BooleanField(required=False, default=True)
     expected_version = serializers.IntegerField(
         required=False, help_text="The configuration version you edited; refused if someone changed it since."

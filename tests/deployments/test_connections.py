@@ -137,3 +137,30 @@ def test_an_unchanged_payload_is_not_a_new_artifact_version(catalog, proto_env, 
     assert created and artifact.serial == 2
     assert b"pw-0123456789" not in bytes(artifact.data)
     assert artifact.payload() == changed
+
+
+def test_the_api_creates_reads_and_changes_connections(dev_client, catalog, proto_env, dev):
+    first = live(create(proto_env, catalog, "datastore", "first-db", dev))
+    second = live(create(proto_env, catalog, "datastore", "second-db", dev))
+    body = {"environment": proto_env.pk, "name": "shop", "bundle": "webapp", "connections": {"database": "first-db"}}
+    created = dev_client.post("/api/v1/deployments/", body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert created.json()["connections"] == {"database": str(first.pk)}
+    shop = Deployment.objects.get(name="shop")
+    live(shop)
+    moved = dev_client.post(
+        f"/api/v1/deployments/{shop.pk}/apply/",
+        {"connections": {"database": str(second.pk)}},
+        content_type="application/json",
+    )
+    assert moved.status_code == 202, moved.content
+    assert dev_client.get(f"/api/v1/deployments/{shop.pk}/").json()["connections"] == {"database": str(second.pk)}
+    refused = dev_client.post(
+        f"/api/v1/deployments/{shop.pk}/apply/", {"connections": {"database": ""}}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert "Database is required" in refused.content.decode() and "/connections/database" in refused.content.decode()
+    destroy = dev_client.post(
+        f"/api/v1/deployments/{second.pk}/destroy/", {"confirm": "second-db"}, content_type="application/json"
+    )
+    assert destroy.status_code in (400, 409) and "shop (deploying) is connected to it" in destroy.content.decode()
