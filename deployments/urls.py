@@ -13,6 +13,7 @@ urlpatterns = [
     path("<uuid:pk>/edit/", views.deployment_edit, name="edit"),
     path("<uuid:pk>/destroy/", views.deployment_destroy, name="destroy"),
     path("<uuid:pk>/apply/", views.deployment_apply, name="apply"),
+    path("environments/<int:pk>/canvas/", views.environment_canvas_page, name="canvas"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),
     path("runs/<int:pk>/logs/", runs.run_logs, name="run-logs"),
     path("runs/<int:pk>/cancel/", runs.run_cancel, name="run-cancel"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bundles.ports import constraint_errors
 
 from ..choices import DeploymentStatus
-from ..models import Artifact, Deployment, Environment
+from ..models import Artifact, Deployment, Environment, Run
 
 # A producer whose resources exist: it may be connected to, and cannot be destroyed under its consumers.
 GONE = (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED)
@@ -117,3 +117,54 @@ def upstream_ids(environment: Environment) -> dict[str, set[str]]:
     """The environment's graph: each deployment id to the ids of the producers it is connected to."""
     rows = Deployment.objects.filter(environment=environment).exclude(status=DeploymentStatus.DESTROYED)
     return {str(pk): set((conns or {}).values()) for pk, conns in rows.values_list("pk", "connections")}
+
+
+@dataclass
+class UpstreamChange:
+    """A producer whose artifact changed since the consumer's last successful apply used it."""
+
+    connection: dict
+    producer: Deployment
+    used: int
+    latest: int
+    fields: list[str]
+
+
+def upstream_changes(deployment: Deployment) -> list[UpstreamChange]:
+    """For each connection, whether the producer's artifact is newer than the one the deployment's last successful
+    apply used, with the field-level difference in words (a sensitive value only says that it changed)."""
+    last = (
+        Run.objects.filter(deployment=deployment, action="apply", status="succeeded")
+        .order_by("-finished_at", "-id")
+        .values_list("upstream", flat=True)
+        .first()
+    ) or {}
+    changes = []
+    for connection in deployment.bundle_version.connections:
+        used = last.get(connection["name"])
+        if not used:
+            continue
+        producer = Deployment.objects.filter(pk=used["deployment"]).first()
+        latest = artifact_of_type(producer, connection["type"]) if producer is not None else None
+        if latest is None or latest.serial == used["serial"]:
+            continue
+        before = Artifact.objects.filter(deployment=producer, name=used["artifact"], serial=used["serial"]).first()
+        changes.append(
+            UpstreamChange(connection, producer, used["serial"], latest.serial, _differences(before, latest))
+        )
+    return changes
+
+
+def _differences(before: Artifact | None, after: Artifact) -> list[str]:
+    if before is None:
+        return ["the version it used is not stored any more"]
+    shown = []
+    for key in sorted(set(before.specs) | set(after.specs)):
+        old, new = before.specs.get(key, "(none)"), after.specs.get(key, "(none)")
+        if old != new:
+            shown.append(f"specs.{key}: {old} → {new}")
+    old_data, new_data = before.payload()["data"], after.payload()["data"]
+    for key in sorted(set(old_data) | set(new_data)):
+        if old_data.get(key) != new_data.get(key):
+            shown.append(f"data.{key} changed")
+    return shown

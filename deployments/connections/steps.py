@@ -14,13 +14,15 @@ from jsonpointer import resolve_pointer
 from bundles.models import ResourceType
 from bundles.ports import PayloadError, artifact_payload
 from bundles.resource_types import sensitive_pointers
+from portal.errors import ParamsInvalid, ServiceError
 
 from ..choices import RunAction
 from ..models import Deployment, Run
 from ..runs import steps as run_steps  # noqa: F401  (registered first: artifacts read what its outputs step read)
 from ..runs.execution import Execution, RunFailed
 from ..runs.pipeline import AFTER_APPLY, INPUTS, PIPELINE
-from .selectors import artifact_of_type
+from ..services import deployment_reapply
+from .selectors import GONE, artifact_of_type, consumers
 from .services import artifact_store
 
 
@@ -95,3 +97,23 @@ def artifacts(ex: Execution) -> None:
         artifact, created = artifact_store(deployment=ex.deployment, declared=declared, payload=payload, run=ex.run)
         said = f"published as version {artifact.serial}" if created else f"unchanged (version {artifact.serial})"
         ex.log.system(f"Artifact {declared['name']} ({declared['type']}): {said}.")
+        if created and artifact.serial > 1:
+            _propagate(ex, artifact)
+
+
+def _propagate(ex: Execution, artifact) -> None:
+    """A changed artifact queues a run of each consumer using it: planned, then applied when the consumer's
+    environment policy allows (its gate holds it otherwise), like any change."""
+    for consumer in consumers(ex.deployment):
+        if consumer.status in GONE:
+            continue
+        uses = [c for c in consumer.bundle_version.connections if c["type"] == artifact.type]
+        if not any((consumer.connections or {}).get(c["name"]) == str(ex.deployment.pk) for c in uses):
+            continue
+        reason = f"Upstream changed: {ex.deployment.name}'s {artifact.type} is now version {artifact.serial}."
+        try:
+            run = deployment_reapply(deployment=consumer, actor=None, channel="system", reason=reason)
+        except (ServiceError, ParamsInvalid) as exc:
+            ex.log.system(f"{consumer.name} uses it but could not be queued: {exc}", "warning")
+        else:
+            ex.log.system(f"{consumer.name} uses it: run #{run.pk} queued to plan (and apply, if its policy allows).")

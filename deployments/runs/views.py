@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseStopPolling
 from portal.errors import ServiceError
 from portal.querysets import CHANGE, VIEW, object_for
 
+from ..connections.selectors import consumers
 from ..models import Run
 from ..selectors import can_change_deployment
 from . import services
@@ -36,6 +37,7 @@ def run_detail(request, pk):
             "deployment": run.deployment,
             "lines": run_log_after(run, 0, limit=5000),
             "can_change": can_change_deployment(request.user, run.deployment),
+            "blast_radius": consumers(run.deployment) if run.bundle_version.artifacts else [],
         },
     )
 

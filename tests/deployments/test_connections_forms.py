@@ -87,3 +87,22 @@ def test_the_environment_default_is_preselected(dev_client, catalog, proto_env, 
     assert "main-net (Private network 1.1.0) · environment default" in page
     assert selected(page, "database") == ""  # required, none live: nothing to pick
     assert "There is no postgresql database in checkout/proto yet: deploy one first" in page
+
+
+def test_a_consumer_shows_upstream_changed_with_the_fields_that_changed(dev_client, catalog, proto_env, dev):
+    from deployments.connections.services import artifact_store
+    from deployments.models import Run
+
+    db = live(create(proto_env, catalog, "datastore", "orders-db", dev))
+    shop = live(create(proto_env, catalog, "webapp", "shop", dev, connections={"database": "orders-db"}))
+    used = {"deployment": str(db.pk), "name": "orders-db", "artifact": "database", "type": "postgresql", "serial": 1}
+    Run.objects.filter(deployment=shop).update(status="succeeded", upstream={"database": used})
+    page = dev_client.get(shop.get_absolute_url()).content.decode()
+    assert "Upstream changed" not in page
+    changed = {"specs": {**PG_SPECS, "host": "db2.internal"}, "data": {"username": "app", "password": "new-secret-99"}}
+    artifact_store(deployment=db, declared=db.bundle_version.artifacts[0], payload=changed)
+    page = dev_client.get(shop.get_absolute_url()).content.decode()
+    assert "<strong>Upstream changed</strong>" in page
+    assert "is version 2; this deployment last applied with version 1." in page
+    assert "specs.host: db.internal → db2.internal" in page and "data.password changed" in page
+    assert "new-secret-99" not in page and "pw-0123456789" not in page

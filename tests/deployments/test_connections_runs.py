@@ -80,12 +80,16 @@ def test_a_consumer_receives_its_producers_payload_and_the_run_records_which_ver
     services.deployment_reapply(deployment=db, actor=dev)
     applied(db)
     assert Artifact.objects.filter(deployment=db).count() == 1
+    assert not app.runs.filter(channel="system").exists()  # nothing changed upstream: nothing queued
     services.deployment_update(deployment=db, params={"password": NEW_PASSWORD}, actor=dev)
-    applied(db)
+    db_run = applied(db)
     assert list(Artifact.objects.filter(deployment=db).values_list("serial", flat=True)) == [2, 1]
-    services.deployment_reapply(deployment=app, actor=dev)
+    # The consumer was queued by the producer's run, and applied (the prototype's policy allows it).
+    queued = app.runs.get(channel="system")
+    assert queued.reason == "Upstream changed: orders-db's postgresql is now version 2."
+    assert db_run.log_lines.filter(text__contains=f"shop uses it: run #{queued.pk} queued").exists()
     run = applied(app)
-    assert run.upstream["database"]["serial"] == 2
+    assert run.pk == queued.pk and run.upstream["database"]["serial"] == 2
     assert json.loads(decrypt(bytes(app.sensitive_outputs)))["database_password"] == NEW_PASSWORD
     assert not RunLogLine.objects.filter(run=run, text__contains=NEW_PASSWORD).exists()
     assert Deployment.objects.get(pk=db.pk).status == "live"
