@@ -1,4 +1,5 @@
 import json
+from base64 import b64encode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -13,7 +14,7 @@ from portal.roles import is_ops
 
 from .diff import schema_changes, unified
 from .loader import BundleError
-from .models import Bundle, BundleVersion
+from .models import Bundle, BundleVersion, ResourceType
 from .services import bundle_version_publish_archive
 
 UPLOAD_MAX_BYTES = 25 * 1024 * 1024
@@ -139,3 +140,32 @@ class BundleVersionAdmin(MadeElsewhere, SimpleHistoryAdmin):
 
     def has_change_permission(self, request, obj=None):
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
+
+
+@admin.register(ResourceType)
+class ResourceTypeAdmin(MadeElsewhere, SimpleHistoryAdmin):
+    """Resource types are published from their files by ``sync_bundles`` and never change: read-only here."""
+
+    list_display = ["name", "version", "title", "published_at"]
+    list_filter = ["name"]
+    search_fields = ["name", "title", "description"]
+    fields = ["name", "version", "title", "shown_icon", "description", "payload", "sha256", "published_at"]
+    readonly_fields = fields
+
+    @admin.display(description="Icon")
+    def shown_icon(self, obj):
+        # An image of its own (a data: URL), so the SVG's markup never becomes part of the admin's page.
+        if not obj.icon:
+            return "No icon."
+        return format_html(
+            '<img alt="" width="32" height="32" src="data:image/svg+xml;base64,{}">',
+            b64encode(obj.icon.encode()).decode(),
+        )
+
+    @admin.display(description="Payload schema (specs are searchable; data may hold x-sensitive values)")
+    def payload(self, obj):
+        return format_html(
+            "<h4>specs</h4><pre>{}</pre><h4>data</h4><pre>{}</pre>",
+            json.dumps(obj.specs_schema, indent=2),
+            json.dumps(obj.data_schema, indent=2),
+        )

@@ -21,6 +21,8 @@ from jsonschema import Draft202012Validator
 from portal.inputs import value_problems
 
 from . import hcl, semver
+from .ports import normalized, port_problems
+from .resource_types import ResourceTypeError, shipped
 from .schema import Resolver, check_params_schema, compile_validator, param_errors, pointer, walk
 from .schema.observed import observed_problems
 
@@ -324,19 +326,36 @@ def read_bundle(path: Path | str) -> Manifest:
         resources = hcl.resource_addresses(src)
     except hcl.HCLError as exc:
         raise BundleError(root, [*problems, str(exc)]) from exc
+    connections = data.get("connections") if isinstance(data.get("connections"), list) else []
+    artifacts = data.get("artifacts") if isinstance(data.get("artifacts"), list) else []
     if not schema_problems and isinstance(params, dict):
-        connections = data.get("connections") if isinstance(data.get("connections"), list) else []
         presets = data.get("presets") if isinstance(data.get("presets"), list) else []
         problems += _contract_problems(params, connections, variables)
         problems += _sensitive_problems(params)
         problems += _value_problems(params, presets)
         problems += _ui_problems(Resolver(params), data.get("ui") or {}, params)
         problems += [f"{WHERE} /params{p}" for p in observed_problems(params, resources)]
+    try:
+        registry = shipped()
+    except ResourceTypeError as exc:
+        registry = {}
+        problems += [f"{exc.path}: {p}" for p in exc.problems]
+    ports_checked = not any(p.startswith((f"{WHERE} /connections", f"{WHERE} /artifacts")) for p in problems)
+    if ports_checked:
+        problems += port_problems(
+            connections=connections,
+            artifacts=artifacts,
+            params=params if isinstance(params, dict) else {},
+            variables=variables,
+            outputs=outputs,
+            registry=registry,
+        )
     if problems:
         raise BundleError(root, problems)
 
     runbook = root / "operator.md"
     icon = root / "icon.svg"
+    connections, artifacts = normalized(connections, artifacts, registry)
     archive = module_archive(src)
     canonical = json.dumps(data, sort_keys=True, default=str).encode()
     return Manifest(
@@ -349,8 +368,8 @@ def read_bundle(path: Path | str) -> Manifest:
         params=params,
         ui=data.get("ui") or {},
         presets=data.get("presets") or [],
-        connections=data.get("connections") or [],
-        artifacts=data.get("artifacts") or [],
+        connections=connections,
+        artifacts=artifacts,
         runbook=runbook.read_text() if runbook.is_file() else "",
         changelog=str(data.get("changelog") or ""),
         icon=icon.read_text() if icon.is_file() else "",

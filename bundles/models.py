@@ -33,6 +33,46 @@ class Bundle(models.Model):
         return self.versions.order_by("-major", "-minor", "-patch", "-prerelease").first()
 
 
+class ResourceType(models.Model):
+    """One published, immutable version of a resource type: the typed payload a connection carries.
+
+    ``specs_schema`` describes what is shown and searchable; ``data_schema`` what may be sensitive
+    (``x-sensitive``), stored encrypted wherever a payload is kept.
+    """
+
+    name = models.SlugField(max_length=52)
+    version = models.CharField(max_length=64)
+    major = models.PositiveIntegerField(editable=False, default=0)
+    minor = models.PositiveIntegerField(editable=False, default=0)
+    patch = models.PositiveIntegerField(editable=False, default=0)
+    prerelease = models.CharField(max_length=64, editable=False, default="~")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    icon = models.TextField(blank=True, help_text="Inline SVG.")
+    specs_schema = models.JSONField(default=dict)
+    data_schema = models.JSONField(default=dict)
+    sha256 = models.CharField(max_length=64, editable=False, help_text="Digest of the type's file.")
+    published_at = models.DateTimeField(auto_now_add=True)
+    history = tracked_history()
+
+    class Meta:
+        ordering = ["name", "-major", "-minor", "-patch", "-prerelease"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="resourcetype_unique_version")]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def save(self, *args, **kwargs) -> None:
+        parsed = semver.parse(self.version)
+        self.major, self.minor, self.patch = parsed.major, parsed.minor, parsed.patch
+        self.prerelease = parsed.prerelease or "~"
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def latest(cls, name: str) -> "ResourceType | None":
+        return cls.objects.filter(name=name).order_by("-major", "-minor", "-patch", "-prerelease").first()
+
+
 class BundleVersion(models.Model):
     """One published, immutable version of a bundle."""
 

@@ -12,7 +12,8 @@ from portal.actor import actor_user
 
 from .archive import ArchiveError, extract
 from .loader import BundleError, Manifest, read_bundle
-from .models import Bundle, BundleVersion
+from .models import Bundle, BundleVersion, ResourceType
+from .resource_types import ResourceTypeError, TypeManifest
 
 
 @dataclass
@@ -94,3 +95,39 @@ def bundle_version_publish_archive(*, data: bytes, filename: str, actor=None) ->
         except ArchiveError as exc:
             raise BundleError(filename, exc.problems) from exc
         return bundle_version_publish(manifest=read_bundle(root), actor=actor)
+
+
+@dataclass
+class TypePublishResult:
+    resource_type: ResourceType
+    created: bool
+
+
+@transaction.atomic
+def resource_type_publish(*, manifest: TypeManifest) -> TypePublishResult:
+    """Publish a resource type version; a no-op when the same file is already loaded, refused when the same
+    version number is loaded with other content (a published version never changes)."""
+    existing = ResourceType.objects.select_for_update().filter(name=manifest.name, version=manifest.version).first()
+    if existing is not None:
+        if existing.sha256 != manifest.sha256:
+            raise ResourceTypeError(
+                manifest.path,
+                [
+                    f"resource type {manifest.name} {manifest.version} is already published and a published version "
+                    "never changes. Bump 'version' to publish the change."
+                ],
+            )
+        return TypePublishResult(existing, created=False)
+    created = ResourceType(
+        name=manifest.name,
+        version=manifest.version,
+        title=manifest.title,
+        description=manifest.description,
+        icon=manifest.icon,
+        specs_schema=manifest.specs,
+        data_schema=manifest.data,
+        sha256=manifest.sha256,
+    )
+    created._change_reason = "published"
+    created.save()
+    return TypePublishResult(created, created=True)

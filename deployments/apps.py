@@ -12,6 +12,7 @@ class DeploymentsConfig(AppConfig):
         "Run.plan_file",
         "StateVersion.encrypted_state",
         "ExceptionRequest.sensitive_params",
+        "Artifact.data",
     )
 
     def ready(self) -> None:

@@ -87,6 +87,9 @@ class Deployment(models.Model):
     sensitive_params = models.BinaryField(
         null=True, blank=True, editable=False, help_text="Encrypted JSON of the x-sensitive params; params hold a mask."
     )
+    connections = models.JSONField(
+        default=dict, blank=True, help_text="Each connection's producer: {connection name: deployment id}."
+    )
     status = models.CharField(max_length=20, choices=DeploymentStatus.choices, default=DeploymentStatus.DRAFT)
     version = models.PositiveIntegerField(default=1, help_text="Optimistic-lock counter, bumped on every change.")
     created_by = models.ForeignKey(
@@ -135,12 +138,14 @@ class Deployment(models.Model):
 
 
 # The sub-domains' models, defined in their own packages (Django finds them through this module).
+from .connections.models import Artifact  # noqa: E402
 from .drift.models import DriftCheck  # noqa: E402
 from .estate.models import BulkChange, BulkTarget, SavedQuery, StateResource  # noqa: E402
 from .policy.models import ExceptionRequest, Policy, default_gated_actions  # noqa: E402
 from .runs.models import Run, RunLogLine, StateLock, StateVersion, Worker  # noqa: E402
 
 __all__ = [
+    "Artifact",
     "BulkChange",
     "BulkTarget",
     "Deployment",

@@ -25,6 +25,7 @@ from portal.history import record_change
 
 from . import secrets
 from .choices import DeploymentStatus, RunAction, RunStatus
+from .connections.services import connections_resolve, destroy_check
 from .models import Deployment, Environment, ExceptionRequest, Run
 from .names import name_error
 from .policy.rules import PolicyViolation, params_approve
@@ -175,18 +176,25 @@ def deployment_create(
     reason: str = "",
     auto_apply: bool = True,
     exception: ExceptionRequest | None = None,
+    connections: dict | None = None,
 ) -> Deployment:
-    """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off)."""
+    """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off).
+
+    ``connections`` names the producer of each of the version's connections (by deployment id or name); a
+    connection left out takes the environment's default when the bundle says so.
+    """
     if message := name_error(name):
         raise ServiceError(message, field="name")
     params = secrets.unmask(bundle_version.params_schema, params, lambda: ())  # a mask here stands for nothing held
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
     name_check(environment=environment, name=name)
+    wired = connections_resolve(environment=environment, bundle_version=bundle_version, requested=connections)
     deployment = Deployment(
         environment=environment,
         name=name,
         bundle_version=bundle_version,
         status=DeploymentStatus.DEPLOYING,
+        connections=wired,
         created_by=actor_user(actor),
         **secrets.stored(bundle_version.params_schema, params),
     )
@@ -215,9 +223,10 @@ def deployment_update(
     exception: ExceptionRequest | None = None,
     bundle_version: BundleVersion | None = None,
     basis_note: str = "",
+    connections: dict | None = None,
 ) -> Run:
-    """Change a deployment's params (and optionally move it to another version of its bundle) and queue
-    the apply that makes them real.
+    """Change a deployment's params (and optionally move it to another version of its bundle, or change its
+    connections: ``{name: producer}``, names left out keep theirs) and queue the apply that makes them real.
 
     ``expected_version`` is the optimistic lock: a form rendered from version N is refused if
     someone else saved N+1 meanwhile, instead of silently overwriting their change. Masks in
@@ -247,7 +256,11 @@ def deployment_update(
     )
     if basis_note:
         basis = f"{basis_note}; {basis}"
+    wired = connections_resolve(
+        environment=locked.environment, bundle_version=target, requested=connections, deployment=locked
+    )
     locked.bundle_version = target
+    locked.connections = wired
     locked.params, locked.sensitive_params = secrets.split(target.params_schema, params)
     locked.version += 1
     locked.status = DeploymentStatus.DEPLOYING
@@ -286,6 +299,7 @@ def deployment_destroy(*, deployment: Deployment, actor, channel: str = "ui", re
     """Queue the destruction of everything the deployment created."""
     if deployment.status == DeploymentStatus.DESTROYED:
         raise Conflict(f"{deployment.name} is already destroyed.")
+    destroy_check(deployment)
     return run_create(deployment=deployment, action=RunAction.DESTROY, actor=actor, channel=channel, reason=reason)
 
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("drift/<int:pk>/", drift.drift_check_detail, name="drift-check"),
     path("drift/<int:pk>/revert/", drift.drift_revert, name="drift-revert"),
     path("drift/<int:pk>/accept/", drift.drift_accept, name="drift-accept"),
+    path("environments/<int:pk>/canvas/", views.environment_canvas_page, name="canvas"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),
     path("runs/<int:pk>/logs/", runs.run_logs, name="run-logs"),
     path("runs/<int:pk>/cancel/", runs.run_cancel, name="run-cancel"),

@@ -5,6 +5,7 @@ estate and bulk changes in :mod:`.estate.views`."""
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 
 from django.contrib import messages
@@ -27,10 +28,13 @@ from portal.roles import is_ops
 
 from . import services
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
+from .connections.canvas import environment_canvas
+from .connections.forms import connection_fields, posted_connections, split_errors
+from .connections.selectors import consumers, latest_artifacts, upstream_changes
 from .drift.selectors import live_context
 from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
-from .models import Deployment, StateLock
+from .models import Deployment, Environment, StateLock
 from .params_form import environment_from, form_state
 from .policy import rules as policy
 from .policy.services import exception_request_create
@@ -108,12 +112,14 @@ def _submit(request, *, form, exception_form, target: dict, params: dict, save, 
     return _Submitted(response=redirect(saved))
 
 
-def _params_context(version, view, shown, values, submitted: _Submitted, **build) -> dict:
-    fields = build_fields(shown, version.ui_schema, values, submitted.errors, **build)
+def _params_context(version, view, shown, values, submitted: _Submitted, *, wiring: dict, **build) -> dict:
+    errors, connection_errors = split_errors(submitted.errors)
+    fields = build_fields(shown, version.ui_schema, values, errors, **build)
     return {
         "version": version,
         "fields": fields,
-        "root_errors": unplaced_errors(fields, submitted.errors),
+        "connection_fields": connection_fields(version=version, errors=connection_errors, **wiring),
+        "root_errors": unplaced_errors(fields, errors),
         "policy_hints": view.hints,
         "violation": submitted.violation,
         "outside_policy": view.outside or submitted.outside,
@@ -146,7 +152,12 @@ def deployment_new(request, bundle_name: str):
                 exception_form=exception_form,
                 target=target,
                 params=values,
-                save=lambda: services.deployment_create(**target, params=values, **_said(request, data)),
+                save=lambda: services.deployment_create(
+                    **target,
+                    params=values,
+                    connections=posted_connections(version, request.POST),
+                    **_said(request, data),
+                ),
                 done=f"{data['name']} is being deployed.",
             )
             if submitted.response is not None:
@@ -177,8 +188,9 @@ def deployment_new(request, bundle_name: str):
         }
     )
     shown = schema if submitted.outside else view.schema
+    wiring = {"environment": environment, "data": request.POST if request.method == "POST" else request.GET}
     context = {
-        **_params_context(version, view, shown, values, submitted),
+        **_params_context(version, view, shown, values, submitted, wiring=wiring),
         "bundle": bundle,
         "meta": meta,
         "presets": version.presets,
@@ -236,8 +248,13 @@ def deployment_edit(request, pk):
         values = parse_post(schema, request.GET, **stored) if typed else deployment.params
     shown = schema if submitted.outside else view.schema
     build = {"stored_secrets": state.stored_secrets, "lock_immutable": state.lock_immutable}
+    wiring = {
+        "environment": deployment.environment,
+        "deployment": deployment,
+        "data": request.POST if request.method == "POST" else request.GET,
+    }
     context = {
-        **_params_context(version, view, shown, values, submitted, **build),
+        **_params_context(version, view, shown, values, submitted, wiring=wiring, **build),
         "deployment": deployment,
         "form": form,
         "environment": deployment.environment,
@@ -261,7 +278,13 @@ def _said(request, data: dict) -> dict:
 
 def _change(request, deployment: Deployment, values: dict, data: dict, expected: str | None) -> Deployment:
     version = int(expected) if expected and expected.isdigit() else None
-    services.deployment_update(deployment=deployment, params=values, expected_version=version, **_said(request, data))
+    services.deployment_update(
+        deployment=deployment,
+        params=values,
+        expected_version=version,
+        connections=posted_connections(deployment.bundle_version, request.POST),
+        **_said(request, data),
+    )
     return deployment
 
 
@@ -298,6 +321,10 @@ def deployment_detail(request, pk):
         "pending_exceptions": deployment.exception_requests.filter(status="pending"),
         "unapplied": "" if active else _not_applied_because(deployment),
         "can_force_unlock": is_ops(request.user),
+        "connections": _connections_shown(deployment, current),
+        "consumers": consumers(deployment),
+        "artifacts": list(latest_artifacts(deployment).values()),
+        "upstream_changes": upstream_changes(deployment),
         "unlock_form": ForceUnlockForm(),
     }
     return render(request, "deployments/detail.html", context)
@@ -333,6 +360,26 @@ def _applied_and_desired(deployment: Deployment) -> dict:
             }
         )
     return {"applied_run": applied, "config_pending": True, "compare_rows": rows}
+
+
+def _connections_shown(deployment: Deployment, run) -> list[dict]:
+    """Each connection with its producer now and the artifact version the latest run used."""
+    wired = deployment.connections or {}
+    producers = Deployment.objects.in_bulk([pk for pk in wired.values() if pk])
+    used = (run.upstream if run is not None else {}) or {}
+    rows = []
+    for connection in deployment.bundle_version.connections:
+        name = connection["name"]
+        producer = producers.get(_uuid_or_none(wired.get(name)))
+        rows.append({"connection": connection, "producer": producer, "used": used.get(name)})
+    return rows
+
+
+def _uuid_or_none(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def _not_applied_because(deployment: Deployment) -> str:
@@ -392,7 +439,8 @@ def deployment_destroy(request, pk):
             messages.warning(request, f"{deployment.name} is being destroyed.")
             return redirect(deployment)
     needs_ops = "destroy" in (policy.policy_for(deployment.environment).gated_actions or [])
-    return render(request, "deployments/destroy.html", {"deployment": deployment, "form": form, "needs_ops": needs_ops})
+    context = {"deployment": deployment, "form": form, "needs_ops": needs_ops, "consumers": consumers(deployment)}
+    return render(request, "deployments/destroy.html", context)
 
 
 @login_required
@@ -422,3 +470,19 @@ def output_reveal(request, pk, name):
     except ServiceError as exc:
         raise Http404(exc.message) from exc
     return render(request, "deployments/detail.html#revealed", {"name": name, "value": value})
+
+
+@login_required
+def environment_canvas_page(request, pk):
+    """The environment as a diagram: deployments, their connections, their status; redrawn while runs go on."""
+    environment = object_for(request.user, Environment.objects.select_related("project__team"), action=VIEW, pk=pk)
+    canvas = environment_canvas(environment)
+    context = {
+        "environment": environment,
+        "canvas": canvas,
+        "bundles": Bundle.objects.order_by("category", "name"),
+        "can_add": environments_writable_by(request.user).filter(pk=environment.pk).exists(),
+    }
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "deployments/canvas.html#diagram", context)
+    return render(request, "deployments/canvas.html", context)

@@ -16,6 +16,7 @@ from portal.history import record_scope_change
 
 from . import params_form
 from .choices import RunStatus
+from .connections import steps as connection_steps  # noqa: F401  (connections in, artifacts out, in every run)
 from .drift.services import check_after_resolution
 from .estate import index as estate_index  # noqa: F401  (the resource index follows each state written)
 from .estate.bulk import upgrade_offer

@@ -382,6 +382,7 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "slipway@localhost")
 SLIPWAY_CATALOG_DIR = BASE_DIR / "bundles" / "catalog"
+SLIPWAY_RESOURCE_TYPES_DIR = BASE_DIR / "bundles" / "resource-types"
 SLIPWAY_RUN_TIMEOUT = {
     "plan": env_int("SLIPWAY_PLAN_TIMEOUT", 900),
     "apply": env_int("SLIPWAY_APPLY_TIMEOUT", 3600),

@@ -47,6 +47,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "bundle",
             "bundle_version",
             "params",
+            "connections",
             "outputs",
             "status",
             "version",
@@ -70,6 +71,12 @@ class DeploymentCreateSerializer(serializers.Serializer):
     preset = serializers.CharField(required=False, help_text="Start from this preset; params override it.")
     params = serializers.JSONField(
         required=False, default=dict, help_text=f"The params, valid for the bundle's schema. {secrets.RULE}"
+    )
+    connections = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="The producer of each connection, by deployment id or name: {connection: producer}. A connection "
+        "left out takes the environment's default when the bundle says so.",
     )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     auto_apply = serializers.BooleanField(
@@ -123,6 +130,12 @@ class DeploymentApplySerializer(DeploymentActionSerializer):
     params = serializers.JSONField(
         required=False,
         help_text=f"The new params, the whole configuration; leave out to apply the current ones again. {secrets.RULE}",
+    )
+    connections = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="New producers for some connections ({connection: deployment id or name; empty to disconnect an "
+        "optional one}); connections left out keep theirs.",
     )
     auto_apply = serializers.BooleanField(required=False, default=True)
     expected_version = serializers.IntegerField(

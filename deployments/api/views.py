@@ -89,6 +89,7 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             name=data["name"],
             bundle_version=data["bundle_version"],
             params=data["params"],
+            connections=data.get("connections"),
             actor=request.user,
             channel="api",
             reason=data["reason"],
@@ -124,10 +125,11 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         body = DeploymentApplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        if "params" in data:
+        if "params" in data or "connections" in data:
             run = services.deployment_update(
                 deployment=deployment,
-                params=data["params"],
+                params=data.get("params", deployment.params),
+                connections=data.get("connections"),
                 actor=request.user,
                 channel="api",
                 reason=data["reason"],

@@ -265,6 +265,7 @@ class Execution:
         self.variables: dict[str, Any] = {}  # the engine's inputs, gathered by the ``inputs`` stage
         self.summary: dict[str, Any] = {}  # the plan, in numbers and words (``plan`` stage)
         self.holds: list = []  # reasons the plan may not apply by itself (``gate`` stage)
+        self.output_values: dict[str, Any] = {}  # every output after apply, sensitive ones in clear (memory only)
         self.applying = False  # the engine has started changing resources
         self._last_poll = self._last_beat = 0.0
         self.engine: Engine = engine_factory(self)

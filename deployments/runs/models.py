@@ -72,6 +72,11 @@ class Run(models.Model):
     reason = models.TextField(blank=True, help_text="Why the change was requested.")
     approval_basis = models.CharField(max_length=255, blank=True)
     plan_summary = models.JSONField(default=dict, blank=True)
+    upstream = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The artifact version of each connection the run used: {name: {deployment, artifact, serial}}.",
+    )
     resources_planned = models.PositiveIntegerField(default=0)
     resources_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)

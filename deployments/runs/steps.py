@@ -170,6 +170,7 @@ def outputs(ex: Execution) -> None:
     secret: dict[str, Any] = {}
     for name, item in raw.items():
         (secret if item.get("sensitive") else public)[name] = item.get("value")
+    ex.output_values = {**public, **secret}  # in clear, in memory only: for the steps after this one
     ex.redactor.add(list(secret.values()))
     deployment = Deployment.objects.get(pk=ex.deployment.pk)
     deployment.outputs = ex.redactor.obj(public)

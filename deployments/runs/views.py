@@ -13,6 +13,7 @@ from portal.errors import ServiceError
 from portal.querysets import CHANGE, VIEW, object_for
 
 from ..choices import RunStatus
+from ..connections.selectors import consumers
 from ..models import Run
 from ..selectors import can_change_deployment
 from . import services
@@ -40,6 +41,7 @@ def run_detail(request, pk):
             "deployment": run.deployment,
             "lines": run_log_after(run, 0, limit=5000),
             "can_change": can_change_deployment(request.user, run.deployment),
+            "blast_radius": consumers(run.deployment) if run.bundle_version.artifacts else [],
         },
     )
 

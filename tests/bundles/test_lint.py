@@ -56,9 +56,11 @@ def test_a_connection_covers_a_variable_without_default(bundle):
     def change(d):
         d["params"]["required"] = []
         del d["params"]["properties"]["message"]
-        d["connections"] = [{"name": "message", "artifact": "text"}]
+        d["connections"] = [{"name": "message", "type": "network"}]
 
     edit(bundle, change)
+    main = bundle / "src" / "main.tf"
+    main.write_text(main.read_text().replace('type        = string\n  description = "Any text."', "type = any"))
     call_command("lint_bundle", str(bundle), stdout=io.StringIO())
 
 

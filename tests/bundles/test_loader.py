@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from bundles.loader import BundleError, find_bundles, read_bundle
-from bundles.models import Bundle, BundleVersion
+from bundles.models import Bundle, BundleVersion, ResourceType
 from bundles.schema import param_errors
 from tests.conftest import FIXTURE_BUNDLES
 
@@ -29,16 +29,22 @@ def test_sync_bundles_loads_the_catalog_and_is_idempotent():
     count = BundleVersion.objects.count()
     second = sync()
     assert "published" in first and "published" not in second
-    assert second.count("unchanged") == count
+    assert second.count("unchanged") == count + ResourceType.objects.count()
     assert BundleVersion.objects.count() == count
 
 
 def test_the_catalog_keeps_every_version_in_a_folder_of_its_own_and_the_newest_is_the_card():
     sync()
     postgres = Bundle.objects.get(name="postgres")
+<<<<<<< HEAD
     assert {"1.0.0", "2.0.0", "2.1.0"} <= set(postgres.versions.values_list("version", flat=True))
     assert postgres.latest_version().version == "2.1.0"
     assert "x-observed-from" in postgres.latest_version().changelog
+=======
+    assert {"1.0.0", "2.0.0"} <= set(postgres.versions.values_list("version", flat=True))
+    assert postgres.latest_version().version == "2.2.0"
+    assert "sandbox" in postgres.latest_version().changelog
+>>>>>>> connections
     # Versions are found oldest first, whatever the folders' alphabetical order says.
     found = [p.name for p in find_bundles(settings.SLIPWAY_CATALOG_DIR / "postgres")]
     assert found == sorted(found, key=lambda v: tuple(map(int, v.split("."))))

@@ -239,13 +239,13 @@ def test_a_review_asked_for_stops_at_the_plan(fake, version, dev, proto_env):
 def test_a_capability_adds_a_step_without_touching_the_runner(fake, version, dev, proto_env):
     seen = []
     extended = Pipeline(steps={stage: list(steps) for stage, steps in PIPELINE.steps.items()})
-    extended.add(INPUTS, lambda ex: ex.variables.update(extra="from a connection"), name="connections")
+    extended.add(INPUTS, lambda ex: ex.variables.update(extra="from a connection"), name="extra_inputs")
     extended.add(GATE, lambda ex: seen.append(("gate", ex.summary["add"])), name="cost", before="review")
     extended.add(AFTER_APPLY, lambda ex: seen.append(("after", ex.variables["extra"])), name="drift")
     run = execute(deploy(proto_env, version, dev), pipeline=extended)
     assert run.status == RunStatus.SUCCEEDED
     assert seen == [("gate", 1), ("after", "from a connection")]
-    assert "connections" not in PIPELINE.names(INPUTS)  # the one pipeline every run follows is untouched
+    assert "extra_inputs" not in PIPELINE.names(INPUTS)  # the one pipeline every run follows is untouched
 
 
 def test_adding_a_step_to_a_stage_that_does_not_exist_is_refused():

@@ -3,10 +3,12 @@
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from deployments.models import Deployment
 from tests.conftest import PASSWORD, wait_for_run
+from tests.deployments.test_connections import create, live
 from tests.e2e.conftest import login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
@@ -178,13 +180,18 @@ def test_a_removal_that_fails_says_so_and_what_waited_keeps_its_row(page, dev, c
     assert page.locator(".row-list > li").count() == 2
 
 
-def web_service_form_with_slow_presets(page, catalog, monkeypatch, name: str) -> dict:
+def web_service_form_with_slow_presets(page, catalog, monkeypatch, name: str, environments=()) -> dict:
     """The web-service form in Prototype, named, with every preset taking most of a second to draw;
-    returns the Production preset."""
+    returns the Production preset. Each of ``environments`` gets a live network and database to connect to."""
     import time
 
     import deployments.views
 
+    actor = get_user_model().objects.get(username="dev")
+    for environment in environments:
+        specs = {"network_id": f"net-{environment.slug}", "cidr_block": "10.0.0.0/16"}
+        live(create(environment, catalog, "network", "main-net", actor), specs=specs)
+        live(create(environment, catalog, "postgres", "main-db", actor))
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/web-service/")
     page.get_by_label("Environment").select_option(label="Checkout / Prototype")
@@ -201,17 +208,18 @@ def web_service_form_with_slow_presets(page, catalog, monkeypatch, name: str) ->
 
 
 def test_deploy_pressed_while_a_preset_is_being_applied_sends_the_preset(page, dev, catalog, proto_env, monkeypatch):
-    production = web_service_form_with_slow_presets(page, catalog, monkeypatch, "rush")
+    production = web_service_form_with_slow_presets(page, catalog, monkeypatch, "rush", [proto_env])
     page.get_by_label("Start from a preset").select_option(label=production["name"])
     page.get_by_role("button", name="Deploy").click()  # before the preset has landed
     expect(page.get_by_role("heading", name=re.compile("rush"))).to_be_visible(timeout=15000)
     assert Deployment.objects.get(name="rush").params == production["params"]
+    assert set(Deployment.objects.get(name="rush").connections) == {"network", "database"}
 
 
 def test_a_preset_overtaken_by_an_environment_change_is_still_applied(
     page, dev, catalog, proto_env, prod_env, monkeypatch
 ):
-    production = web_service_form_with_slow_presets(page, catalog, monkeypatch, "overtaken")
+    production = web_service_form_with_slow_presets(page, catalog, monkeypatch, "overtaken", [proto_env, prod_env])
     page.get_by_label("Start from a preset").select_option(label=production["name"])
     page.get_by_label("Environment").select_option(label="Checkout / Production")  # cancels the preset's answer
     expect(page.get_by_text(f"Filled from preset {production['name']}")).to_be_visible(timeout=10000)

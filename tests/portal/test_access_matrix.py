@@ -97,6 +97,12 @@ RULES = {
     "deployments:list": ("GET", lambda w: reverse("deployments:list"), None, everyone()),
     "deployments:new": ("GET", lambda w: reverse("deployments:new", args=["echo"]), None, everyone()),
     "deployments:detail": ("GET", lambda w: w["deployment"].get_absolute_url(), None, team_only()),
+    "deployments:canvas": (
+        "GET",
+        lambda w: reverse("deployments:canvas", args=[w["deployment"].environment_id]),
+        None,
+        team_only(),
+    ),
     "deployments:edit": (
         "GET",
         lambda w: reverse("deployments:edit", args=[w["deployment"].pk]),

@@ -1,0 +1,108 @@
+"""Wiring in the new and edit forms: a select of compatible producers, the default preselected, the rest
+explained in words; the deployment's page shows its connections, what it publishes and who uses it."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from deployments.models import Deployment
+from tests.deployments.test_connections import PG_SPECS, create, live
+
+pytestmark = pytest.mark.django_db
+
+
+def selected(page: str, name: str) -> str:
+    select = re.search(rf'<select id="conn-{name}" name="connection/{name}"[^>]*>(.*?)</select>', page, re.S)
+    assert select, f"no select for {name}"
+    chosen = re.search(r'<option value="([^"]*)" selected>', select.group(1))
+    return chosen.group(1) if chosen else ""
+
+
+def test_the_new_form_offers_the_compatible_producers_and_explains_the_others(dev_client, catalog, proto_env, dev):
+    db = live(create(proto_env, catalog, "datastore", "orders-db", dev))
+    live(create(proto_env, catalog, "datastore", "old-db", dev), specs={**PG_SPECS, "version": "14"})
+    create(proto_env, catalog, "datastore", "new-db", dev)  # not applied yet
+    page = dev_client.get(reverse("deployments:new", args=["webapp"]), {"environment": proto_env.pk}).content.decode()
+    assert "Connections" in page and "(PostgreSQL database)" in page
+    assert selected(page, "database") == str(db.pk)  # the only compatible one, for a required connection
+    assert "old-db: version is &#x27;14&#x27;: &#x27;14&#x27; is not one of [&#x27;15&#x27;, &#x27;16&#x27;]" in page
+    assert "new-db has not applied successfully yet, so it publishes no postgresql yet." in page
+    assert selected(page, "assets") == ""  # optional: not connected
+    assert "There is no object storage bucket in checkout/proto yet: deploy one first" in page
+
+
+def test_a_deployment_is_created_with_its_connections_from_the_form(dev_client, catalog, proto_env, dev):
+    db = live(create(proto_env, catalog, "datastore", "orders-db", dev))
+    data = {"environment": proto_env.pk, "name": "shop", "reason": "", "param/replicas": "1"}
+    response = dev_client.post(reverse("deployments:new", args=["webapp"]), {**data, "connection/database": str(db.pk)})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    shop = Deployment.objects.get(name="shop")
+    assert shop.connections == {"database": str(db.pk)}
+    page = dev_client.get(shop.get_absolute_url()).content.decode()
+    assert f'href="{db.get_absolute_url()}">orders-db</a>' in page
+    db_page = dev_client.get(db.get_absolute_url()).content.decode()
+    assert "Connected to it" in db_page and f'href="{shop.get_absolute_url()}">shop</a>' in db_page
+    assert 'data-artifact="database"><code>postgresql</code> database, version 1' in db_page
+
+
+def test_a_required_connection_left_empty_is_refused_beside_its_select(dev_client, catalog, proto_env, dev):
+    live(create(proto_env, catalog, "datastore", "orders-db", dev))
+    data = {"environment": proto_env.pk, "name": "shop", "reason": "", "param/replicas": "1", "connection/database": ""}
+    response = dev_client.post(reverse("deployments:new", args=["webapp"]), data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert re.search(r'aria-invalid="true".*Database is required: connect a postgresql of checkout/proto', page, re.S)
+    assert not Deployment.objects.filter(name="shop").exists()
+
+
+def test_the_edit_form_keeps_the_current_producer_and_can_change_it(dev_client, catalog, proto_env, dev):
+    first = live(create(proto_env, catalog, "datastore", "first-db", dev))
+    second = live(create(proto_env, catalog, "datastore", "second-db", dev))
+    shop = live(create(proto_env, catalog, "webapp", "shop", dev, connections={"database": "first-db"}))
+    page = dev_client.get(reverse("deployments:edit", args=[shop.pk])).content.decode()
+    assert selected(page, "database") == str(first.pk)
+    data = {"reason": "move", "param/replicas": "1", "connection/database": str(second.pk), "expected_version": "1"}
+    response = dev_client.post(reverse("deployments:edit", args=[shop.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    shop.refresh_from_db()
+    assert shop.connections == {"database": str(second.pk)}
+    history = list(shop.history.order_by("history_date").values_list("connections", flat=True))
+    assert history[0] == {"database": str(first.pk)} and history[-1] == {"database": str(second.pk)}
+
+
+def test_the_environment_default_is_preselected(dev_client, catalog, proto_env, dev):
+    network = live(
+        create(proto_env, catalog, "network", "main-net", dev),
+        specs={"network_id": "net-1", "cidr_block": "10.0.0.0/16", "dns_domain": "main.internal"},
+    )
+    live(
+        create(proto_env, catalog, "network", "second-net", dev),
+        specs={"network_id": "net-2", "cidr_block": "10.1.0.0/16"},
+    )
+    page = dev_client.get(
+        reverse("deployments:new", args=["web-service"]), {"environment": proto_env.pk}
+    ).content.decode()
+    assert selected(page, "network") == str(network.pk)
+    assert "main-net (Private network 1.1.0) · environment default" in page
+    assert selected(page, "database") == ""  # required, none live: nothing to pick
+    assert "There is no postgresql database in checkout/proto yet: deploy one first" in page
+
+
+def test_a_consumer_shows_upstream_changed_with_the_fields_that_changed(dev_client, catalog, proto_env, dev):
+    from deployments.connections.services import artifact_store
+    from deployments.models import Run
+
+    db = live(create(proto_env, catalog, "datastore", "orders-db", dev))
+    shop = live(create(proto_env, catalog, "webapp", "shop", dev, connections={"database": "orders-db"}))
+    used = {"deployment": str(db.pk), "name": "orders-db", "artifact": "database", "type": "postgresql", "serial": 1}
+    Run.objects.filter(deployment=shop).update(status="succeeded", upstream={"database": used})
+    page = dev_client.get(shop.get_absolute_url()).content.decode()
+    assert "Upstream changed" not in page
+    changed = {"specs": {**PG_SPECS, "host": "db2.internal"}, "data": {"username": "app", "password": "new-secret-99"}}
+    artifact_store(deployment=db, declared=db.bundle_version.artifacts[0], payload=changed)
+    page = dev_client.get(shop.get_absolute_url()).content.decode()
+    assert "<strong>Upstream changed</strong>" in page
+    assert "is version 2; this deployment last applied with version 1." in page
+    assert "specs.host: db.internal → db2.internal" in page and "data.password changed" in page
+    assert "new-secret-99" not in page and "pw-0123456789" not in page
