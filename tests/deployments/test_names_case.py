@@ -70,31 +70,39 @@ def test_the_form_answers_a_field_error(dev_client, dev, catalog, proto_env):
     assert Deployment.objects.count() == 1
 
 
+def _migrate_to(*targets):
+    executor = MigrationExecutor(connection)
+    executor.migrate(list(targets) or executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_reports_existing_clashes_instead_of_failing(dev, catalog, proto_env):
     before = ("deployments", "0006_history_audit_columns")
-    executor = MigrationExecutor(connection)
-    executor.migrate([before])
+    named = ("deployments", "0007_deployment_name_case_insensitive")
+    _migrate_to(before)
+    # The model as the table is at that point (later migrations add columns the current model has).
+    old = MigrationExecutor(connection).loader.project_state(before).apps.get_model("deployments", "Deployment")
     try:
-        old = MigrationExecutor(connection).loader.project_state(before).apps.get_model("deployments", "Deployment")
         for name in ("Clash", "clash"):  # the old schema allowed it
             old.objects.create(
                 environment_id=proto_env.pk, name=name, bundle_version_id=catalog["echo"].pk, params={}, status="draft"
             )
         report = io.StringIO()
         with redirect_stderr(report):
-            MigrationExecutor(connection).migrate([("deployments", "0007_deployment_name_case_insensitive")])
+            _migrate_to(named)
         assert "environment" in report.getvalue() and "Clash, clash" in report.getvalue()
+        with connection.cursor() as cursor:
+            names = connection.introspection.get_constraints(cursor, Deployment._meta.db_table)
+        assert "deployment_unique_name_ci" not in names  # left out while clashes existed
     finally:
-        Deployment.objects.filter(name__iexact="clash").delete()
-        MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("deployments"))
-    with connection.cursor() as cursor:
-        names = connection.introspection.get_constraints(cursor, Deployment._meta.db_table)
-    assert "deployment_unique_name_ci" not in names  # left out while clashes existed
-    # Once renamed, migrating back and forth adds it.
-    MigrationExecutor(connection).migrate([("deployments", "0006_history_audit_columns")])
-    MigrationExecutor(connection).migrate([("deployments", "0007_deployment_name_case_insensitive")])
-    with connection.cursor() as cursor:
-        assert "deployment_unique_name_ci" in connection.introspection.get_constraints(
-            cursor, Deployment._meta.db_table
-        )
+        old.objects.filter(name__iexact="clash").delete()
+    try:
+        # Once renamed, migrating back and forth adds it.
+        _migrate_to(before)
+        _migrate_to(named)
+        with connection.cursor() as cursor:
+            assert "deployment_unique_name_ci" in connection.introspection.get_constraints(
+                cursor, Deployment._meta.db_table
+            )
+    finally:
+        _migrate_to()  # every app at its latest migration again, for the tests after this one
