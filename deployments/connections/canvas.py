@@ -15,7 +15,7 @@ import networkx as nx
 
 from ..choices import RUN_ACTIVE, DeploymentStatus
 from ..models import Deployment, Environment, Run
-from .selectors import publishes
+from .selectors import HEAVY, publishes
 
 NODE_W, NODE_H = 200, 64
 GAP_X, GAP_Y, PAD = 40, 80, 24
@@ -104,6 +104,7 @@ def environment_canvas(environment: Environment) -> Canvas:
         Deployment.objects.filter(environment=environment)
         .exclude(status=DeploymentStatus.DESTROYED)
         .select_related("bundle_version__bundle")
+        .defer(*HEAVY)
         .order_by("bundle_version__bundle__name", "name")
     )
     nodes = {str(d.pk): Node(d) for d in deployments}
