@@ -98,18 +98,34 @@ def variable_schema(block: hcl.Block, untranslated: list[str]) -> dict:
     return {"title": block.name.replace("_", " ").capitalize(), **schema}
 
 
-def scaffold(*, module: Path, name: str, output: Path) -> ImportReport:
-    """Write ``output/bundle.yaml`` and copy ``module`` into ``output/src``. Refuses to overwrite a bundle."""
+def scaffold(*, module: Path, name: str, output: Path, connections: dict[str, str] | None = None) -> ImportReport:
+    """Write ``output/bundle.yaml`` and copy ``module`` into ``output/src``. Refuses to overwrite a bundle.
+
+    ``connections`` names the variables that are connections, each with its resource type
+    (``{"database": "postgresql"}``): they become connections (optional when the variable has a default),
+    not params.
+    """
     if not NAME_RE.match(name):
         raise ValueError(f"{name!r} is not a bundle name: it must match {NAME_RE.pattern}")
     if (output / "bundle.yaml").exists():
         raise FileExistsError(f"{output / 'bundle.yaml'} already exists; choose another --output")
     variables = hcl.blocks(module, "variable")
+    connections = connections or {}
+    unknown = sorted(set(connections) - set(variables))
+    if unknown:
+        raise ValueError(f"no variable {', '.join(map(repr, unknown))} in the module to make a connection of")
     untranslated: list[str] = []
     properties, required = {}, []
+    wired = []
     for var_name, block in variables.items():
         if var_name == SLIPWAY_VARIABLE:
             continue  # passed by Slipway itself, never a form field
+        if var_name in connections:
+            entry = {"name": var_name, "type": connections[var_name], "title": var_name.replace("_", " ").capitalize()}
+            if "default" in block.body:
+                entry["required"] = False
+            wired.append(entry)
+            continue
         properties[var_name] = variable_schema(block, untranslated)
         if "default" not in block.body:
             required.append(var_name)
@@ -124,7 +140,7 @@ def scaffold(*, module: Path, name: str, output: Path) -> ImportReport:
         "params": params,
         "ui": {"ui:order": list(properties)},
         "presets": [],
-        "connections": [],
+        "connections": wired,
         "artifacts": [],
     }
     output.mkdir(parents=True, exist_ok=True)

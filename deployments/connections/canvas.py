@@ -15,7 +15,7 @@ import networkx as nx
 
 from ..choices import RUN_ACTIVE, DeploymentStatus
 from ..models import Deployment, Environment, Run
-from .selectors import publishes
+from .selectors import HEAVY, publishes
 
 NODE_W, NODE_H = 200, 64
 GAP_X, GAP_Y, PAD = 40, 80, 24
@@ -34,8 +34,8 @@ COLOURS = {
 @dataclass
 class Node:
     deployment: Deployment
-    x: float = 0
-    y: float = 0
+    x: int = 0
+    y: int = 0
     layer: int = 0
     default_of: list[str] = field(default_factory=list)
     run: Run | None = None
@@ -50,8 +50,8 @@ class Node:
         return COLOURS.get(self.deployment.status, COLOURS[DeploymentStatus.DRAFT])[1]
 
     @property
-    def progress_width(self) -> float:
-        return (NODE_W - 16) * (self.run.progress_percent / 100) if self.run else 0
+    def progress_width(self) -> int:
+        return round((NODE_W - 16) * self.run.progress_percent / 100) if self.run else 0
 
 
 @dataclass
@@ -62,28 +62,28 @@ class Edge:
     type: str
 
     @property
-    def x1(self) -> float:
-        return self.consumer.x + NODE_W / 2
+    def x1(self) -> int:
+        return round(self.consumer.x + NODE_W / 2)
 
     @property
-    def y1(self) -> float:
-        return self.consumer.y + NODE_H
+    def y1(self) -> int:
+        return round(self.consumer.y + NODE_H)
 
     @property
-    def x2(self) -> float:
-        return self.producer.x + NODE_W / 2
+    def x2(self) -> int:
+        return round(self.producer.x + NODE_W / 2)
 
     @property
-    def y2(self) -> float:
-        return self.producer.y
+    def y2(self) -> int:
+        return round(self.producer.y)
 
     @property
-    def label_x(self) -> float:
-        return (self.x1 + self.x2) / 2
+    def label_x(self) -> int:
+        return round((self.x1 + self.x2) / 2)
 
     @property
-    def label_y(self) -> float:
-        return (self.y1 + self.y2) / 2
+    def label_y(self) -> int:
+        return round((self.y1 + self.y2) / 2)
 
 
 @dataclass
@@ -104,6 +104,7 @@ def environment_canvas(environment: Environment) -> Canvas:
         Deployment.objects.filter(environment=environment)
         .exclude(status=DeploymentStatus.DESTROYED)
         .select_related("bundle_version__bundle")
+        .defer(*HEAVY)
         .order_by("bundle_version__bundle__name", "name")
     )
     nodes = {str(d.pk): Node(d) for d in deployments}
@@ -159,7 +160,7 @@ def _laid_out(graph: nx.DiGraph, nodes: dict[str, Node], edges: list[Edge]) -> C
     for pk, (x, _) in positions.items():
         node = nodes[pk]
         # networkx spreads each layer over [-1, 1]; scale it to the widest layer's pixels.
-        node.x = PAD + (float(x) - min(xs)) / span * (width - 2 * PAD - NODE_W) if len(xs) > 1 else PAD
+        node.x = round(PAD + (float(x) - min(xs)) / span * (width - 2 * PAD - NODE_W)) if len(xs) > 1 else PAD
         node.y = PAD + (layers - 1 - node.layer) * (NODE_H + GAP_Y)  # layer 0 (producers) at the bottom
     return Canvas(list(nodes.values()), edges, width, height)
 

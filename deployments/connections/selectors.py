@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bundles.models import BundleVersion
 from bundles.ports import constraint_errors
 
 from ..choices import DeploymentStatus
 from ..models import Artifact, Deployment, Environment, Run
+
+# What a producer lookup never reads of a version: the module and its schemas (large, and per row).
+HEAVY = (
+    "bundle_version__module_archive",
+    "bundle_version__params_schema",
+    "bundle_version__ui_schema",
+    "bundle_version__presets",
+    "bundle_version__runbook",
+    "bundle_version__module_variables",
+    "bundle_version__module_outputs",
+    "sensitive_params",
+    "sensitive_outputs",
+)
 
 # A producer whose resources exist: it may be connected to, and cannot be destroyed under its consumers.
 GONE = (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED)
@@ -59,19 +73,19 @@ def candidates(environment: Environment, connection: dict, *, consumer: Deployme
     words) it cannot be connected now; compatible ones first, the environment's default first of all."""
     kind = connection["type"]
     found = []
-    default = env_default(environment, kind)
+    published = _latest_of_type(environment, kind)
+    default = env_default(environment, kind, published=published)
     rows = (
-        Deployment.objects.filter(environment=environment)
+        Deployment.objects.filter(environment=environment, bundle_version_id__in=versions_publishing(kind))
         .exclude(status=DeploymentStatus.DESTROYED)
         .select_related("bundle_version__bundle")
+        .defer(*HEAVY)
         .order_by("created_at")
     )
     for deployment in rows:
-        if publishes(deployment.bundle_version, kind) is None:
-            continue
         if consumer is not None and deployment.pk == consumer.pk:
             continue
-        artifact = artifact_of_type(deployment, kind)
+        artifact = published.get(deployment.pk)
         problems = producer_problems(deployment, artifact, connection)
         found.append(
             Candidate(deployment, artifact, problems, default=default is not None and default.pk == deployment.pk)
@@ -88,18 +102,35 @@ def producer_problems(deployment: Deployment, artifact: Artifact | None, connect
     return [f"{deployment.name}: {p}" for p in constraint_errors(connection, artifact.specs)]
 
 
-def env_default(environment: Environment, type_name: str) -> Deployment | None:
+def versions_publishing(type_name: str) -> list[int]:
+    """Ids of the bundle versions that publish an artifact of ``type_name`` (a few dozen rows, read lean)."""
+    rows = BundleVersion.objects.only("id", "artifacts").iterator()
+    return [v.pk for v in rows if any(a.get("type") == type_name for a in v.artifacts or [])]
+
+
+def _latest_of_type(environment: Environment, type_name: str) -> dict:
+    """The newest artifact of ``type_name`` of each deployment of the environment, in one query."""
+    found: dict = {}
+    rows = Artifact.objects.filter(deployment__environment=environment, type=type_name).defer("data")
+    for artifact in rows.order_by("deployment_id", "name", "-serial"):
+        found.setdefault(artifact.deployment_id, artifact)
+    return found
+
+
+def env_default(environment: Environment, type_name: str, *, published: dict | None = None) -> Deployment | None:
     """The environment's default producer of ``type_name``: the first-created live deployment whose bundle
-    declares that artifact with ``env_default: true``."""
+    declares that artifact with ``env_default: true`` (and has published it)."""
+    published = _latest_of_type(environment, type_name) if published is None else published
     rows = (
-        Deployment.objects.filter(environment=environment)
+        Deployment.objects.filter(environment=environment, pk__in=list(published))
         .exclude(status__in=GONE)
         .select_related("bundle_version")
+        .defer(*HEAVY)
         .order_by("created_at")
     )
     for deployment in rows:
         declared = publishes(deployment.bundle_version, type_name)
-        if declared and declared.get("env_default") and artifact_of_type(deployment, type_name) is not None:
+        if declared and declared.get("env_default"):
             return deployment
     return None
 

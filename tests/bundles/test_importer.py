@@ -1,6 +1,7 @@
 """import_module: a module's variables become a bundle that lints clean against that module."""
 
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from bundles.forms import build_fields, initial_values, parse_post
 from bundles.loader import read_bundle
 from bundles.schema import param_errors
 from tests.bundles.formpost import browser_post
+from tests.conftest import FIXTURE_BUNDLES
 
 pytestmark = pytest.mark.django_db
 MODULE = Path(__file__).resolve().parent.parent / "fixtures" / "modules" / "network"
@@ -80,3 +82,45 @@ def test_the_imported_schema_draws_a_form_that_round_trips(imported):
 def test_it_refuses_to_overwrite_a_bundle(imported):
     with pytest.raises(CommandError, match="already exists"):
         call_command("import_module", str(MODULE), "--name", "network", "--output", str(imported[0]))
+
+
+def test_variables_named_as_connections_are_scaffolded_as_connections(tmp_path):
+    out = io.StringIO()
+    target = tmp_path / "shop"
+    module = tmp_path / "module"
+    shutil.copytree(FIXTURE_BUNDLES / "webapp" / "src", module)
+    call_command(
+        "import_module",
+        str(module),
+        "--name",
+        "shop",
+        "--output",
+        str(target),
+        "--connection",
+        "database=postgresql",
+        "--connection",
+        "assets=bucket",
+        stdout=out,
+    )
+    manifest = yaml.safe_load((target / "bundle.yaml").read_text())
+    assert set(manifest["params"]["properties"]) == {"replicas"}
+    assert manifest["connections"] == [
+        {"name": "database", "type": "postgresql", "title": "Database"},
+        {"name": "assets", "type": "bucket", "title": "Assets", "required": False},
+    ]
+    assert "lints clean" in out.getvalue()
+    with pytest.raises(CommandError, match="no variable 'cache' in the module"):
+        call_command(
+            "import_module",
+            str(module),
+            "--name",
+            "shop",
+            "--output",
+            str(tmp_path / "x"),
+            "--connection",
+            "cache=queue",
+        )
+    with pytest.raises(CommandError, match="--connection takes VARIABLE=TYPE"):
+        call_command(
+            "import_module", str(module), "--name", "shop", "--output", str(tmp_path / "y"), "--connection", "db"
+        )

@@ -15,14 +15,25 @@ class Command(BaseCommand):
         parser.add_argument("path", help="The module directory (with variables.tf).")
         parser.add_argument("--name", required=True, help="The bundle name, e.g. redis-cache.")
         parser.add_argument("--output", help="Where to write the bundle (default: bundles/catalog/NAME/).")
+        parser.add_argument(
+            "--connection",
+            action="append",
+            default=[],
+            metavar="VARIABLE=TYPE",
+            help="A variable that is a connection, with its resource type (e.g. database=postgresql); repeat it.",
+        )
 
-    def handle(self, *args, path, name, output=None, **options):
+    def handle(self, *args, path, name, output=None, connection=(), **options):
         module = Path(path)
+        pairs = [item.partition("=") for item in connection]
+        if any(not var or not kind for var, _, kind in pairs):
+            raise CommandError("--connection takes VARIABLE=TYPE, e.g. --connection database=postgresql")
+        connections = {var: kind for var, _, kind in pairs}
         if not module.is_dir() or not list(module.glob("*.tf")):
             raise CommandError(f"{module}: not a module directory (no .tf files)")
         target = Path(output) if output else Path(settings.SLIPWAY_CATALOG_DIR) / name
         try:
-            report = scaffold(module=module, name=name, output=target)
+            report = scaffold(module=module, name=name, output=target, connections=connections)
         except (ValueError, FileExistsError, HCLError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {target / 'bundle.yaml'} with {len(report.params['properties'])} params.")
