@@ -254,7 +254,7 @@ def _rollout_step(bulk: BulkChange) -> None:
         held = f", {counts['held']} waiting for review" if counts["held"] else ""
         bulk.message = (
             f"Rolled out: {counts['succeeded']} succeeded, {counts['failed']} failed{held}, "
-            f"in {bulk.waves_started} waves."
+            f"in {bulk.waves_started} wave{'' if bulk.waves_started == 1 else 's'}."
         )
         bulk.driver_token = ""
         return

@@ -1,0 +1,23 @@
+"""The one formatter for raw values (JSON style) and "just now" for times."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from portal.templatetags.values import ago, as_json, as_json_block
+
+
+def test_values_read_json_style_never_python_style():
+    assert as_json(True) == "true" and as_json(None) == "null"
+    assert as_json({"max": 5, "on": False}) == '{"max": 5, "on": false}'
+    assert as_json(["a"]) == '["a"]'
+    assert as_json("plain text") == "plain text"
+    assert "True" not in as_json_block({"a": {"b": True}})
+
+
+def test_a_moment_ago_is_just_now():
+    now = timezone.now()
+    assert ago(now) == "just now"
+    assert ago(now - timedelta(seconds=59)) == "just now"
+    assert ago(now - timedelta(minutes=5)) == "5\xa0minutes ago"
+    assert ago(None) == ""
