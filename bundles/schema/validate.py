@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import warnings
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import SchemaError
 
-from .dialect import DEFAULT, validator_class
+from .dialect import DEFAULT, dialect_problems, validator_class
 from .refs import REGISTRY, pointer, remote_refs
+from .walk import walk
 
 
 def _digest(schema: dict) -> str:
@@ -49,7 +52,8 @@ def check_params_schema(schema: Any) -> list[str]:
     """Problems with a bundle's params schema, each naming its JSON pointer. Empty when fine."""
     if not isinstance(schema, dict):
         return ["params must be a JSON Schema object."]
-    problems = _schema_problems(schema, validator_class(schema))
+    dialect_errors, _notes = dialect_problems(schema)
+    problems = dialect_errors + _schema_problems(schema, validator_class(schema))
     if schema.get("type") != "object":
         problems.append('/type: the params schema must have "type": "object".')
     for where, ref in remote_refs(schema):
@@ -89,8 +93,29 @@ _TYPE_NAMES = {
 }
 
 
+def _pattern_message(schema: Any) -> str | None:
+    """The author's words for a failed ``pattern``: ``x-pattern-message``, or the ``message.pattern`` /
+    ``errorMessage.pattern`` that rjsf and ajv-errors users write."""
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(schema.get("x-pattern-message"), str):
+        return schema["x-pattern-message"]
+    for key in ("message", "errorMessage"):
+        found = schema.get(key)
+        if isinstance(found, dict) and isinstance(found.get("pattern"), str):
+            return found["pattern"]
+    return None
+
+
 def _friendly(error: jsonschema.ValidationError) -> str:
     v, expected = error.validator, error.validator_value
+    if v == "pattern":
+        return _pattern_message(error.schema) or _MESSAGES["pattern"].format(expected)
+    # draft-04: a boolean exclusiveMaximum/exclusiveMinimum makes maximum/minimum strict.
+    if v == "maximum" and isinstance(error.schema, dict) and error.schema.get("exclusiveMaximum") is True:
+        return _MESSAGES["exclusiveMaximum"].format(expected)
+    if v == "minimum" and isinstance(error.schema, dict) and error.schema.get("exclusiveMinimum") is True:
+        return _MESSAGES["exclusiveMinimum"].format(expected)
     if v == "enum":
         return "Must be one of: " + ", ".join(_describe(x) for x in expected) + "."
     if v == "const":
@@ -134,7 +159,8 @@ def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
     validator = compile_validator(schema)
     errors: dict[str, list[str]] = {}
     _collect(validator.iter_errors(params), errors)
-    return errors
+    # One message per problem: two subschemas requiring the same field say it once.
+    return {where: list(dict.fromkeys(messages)) for where, messages in errors.items()}
 
 
 def _collect(found, errors: dict[str, list[str]]) -> None:
@@ -181,3 +207,42 @@ def check_overlay_schema(fragment) -> list[str]:
     for where, ref in remote_refs(fragment):
         problems.append(f"{where}: remote reference {ref!r} is not allowed.")
     return problems
+
+
+# Regex syntax that ECMA-262 (the browser, rjsf) and Python's ``re`` (the server) read differently or
+# not at all: the same ``pattern`` would accept different values on each side.
+_REGEX_TRAPS = (
+    ("[[:", "a POSIX class ([[:space:]], [[:alpha:]]...), which neither Python nor ECMA-262 reads (use \\s, [A-Za-z])"),
+    ("(?P<", "Python's (?P<name>...), which ECMA-262 does not read (use a plain group)"),
+    ("(?<=", "a lookbehind, which Python limits to fixed widths and older ECMA engines lack"),
+    ("(?<!", "a lookbehind, which Python limits to fixed widths and older ECMA engines lack"),
+    ("\\Z", "\\Z, which is Python only (use $)"),
+    ("\\A", "\\A, which is Python only (use ^)"),
+    ("\\z", "\\z, which neither reads (use $)"),
+    ("\\p{", "\\p{...}, a Unicode class Python's re refuses"),
+    ("(?i", "an inline flag, which is Python only"),
+)
+
+
+def regex_warnings(schema: Any) -> list[str]:
+    """A warning per ``pattern`` (or ``patternProperties`` key) whose syntax ECMA-262 and Python read
+    differently, or that Python cannot compile, naming its JSON pointer."""
+    out: list[str] = []
+    for node in walk(schema):
+        found = []
+        if isinstance(node.schema.get("pattern"), str):
+            found.append((f"{node.pointer}/pattern", node.schema["pattern"]))
+        for key in node.schema.get("patternProperties") or {}:
+            found.append((f"{node.pointer}/patternProperties{pointer((key,))}", key))
+        for where, pattern in found:
+            for trap, why in _REGEX_TRAPS:
+                if trap in pattern:
+                    out.append(f"{where}: the pattern {pattern!r} uses {why}.")
+                    break
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "possible nested set": the trap above names it
+                    re.compile(pattern)
+            except re.error as exc:
+                out.append(f"{where}: the pattern {pattern!r} does not compile on the server: {exc}.")
+    return list(dict.fromkeys(out))
