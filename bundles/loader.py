@@ -181,6 +181,24 @@ def _value_problems(params: dict, presets: list) -> list[str]:
     return problems
 
 
+def lint_inputs(params: dict, ui, presets: list) -> tuple[list[str], list[str]]:
+    """(problems, warnings) for what a bundle's author writes about its inputs, module aside: the params
+    schema (dialect, regexes), presets and examples against it, and the rjsf ``ui``. Each names
+    ``bundle.yaml`` and its JSON pointer."""
+    problems = [
+        f"{WHERE} /params{p}" if p.startswith("/") else f"{WHERE} /params: {p}" for p in check_params_schema(params)
+    ]
+    warnings = [f"{WHERE} /params: {note}" for note in dialect_problems(params)[1]]
+    warnings += [f"{WHERE} /params{note}" for note in regex_warnings(params)]
+    if problems:
+        return problems, warnings
+    problems += _value_problems(params, presets)
+    ui_errors, ui_warnings = ui_problems(Resolver(params), ui, params)
+    problems += [f"{WHERE} {p}" for p in ui_errors]
+    warnings += [f"{WHERE} {w}" for w in ui_warnings]
+    return problems, warnings
+
+
 def read_bundle(path: Path | str) -> Manifest:
     """Parse and lint a bundle directory: every check in the bundle format. Raises BundleError listing all problems.
 
@@ -211,8 +229,7 @@ def read_bundle(path: Path | str) -> Manifest:
         problems.append(f"{WHERE} /version: {exc}")
     params = data.get("params") or {}
     schema_problems = check_params_schema(params)
-    warnings = [f"{WHERE} /params{note}" for note in dialect_problems(params)[1]]
-    warnings += [f"{WHERE} /params{note}" for note in regex_warnings(params)]
+    warnings: list[str] = []
     problems += [f"{WHERE} /params{p}" if p.startswith("/") else f"{WHERE} /params: {p}" for p in schema_problems]
     if not src.is_dir():
         problems.append("src: the module directory is missing")
@@ -229,10 +246,8 @@ def read_bundle(path: Path | str) -> Manifest:
         connections = data.get("connections") if isinstance(data.get("connections"), list) else []
         presets = data.get("presets") if isinstance(data.get("presets"), list) else []
         problems += _contract_problems(params, connections, variables)
-        problems += _value_problems(params, presets)
-        ui_errors, ui_warnings = ui_problems(Resolver(params), data.get("ui") or {}, params)
-        problems += [f"{WHERE} {p}" for p in ui_errors]
-        warnings += [f"{WHERE} {w}" for w in ui_warnings]
+        found, warnings = lint_inputs(params, data.get("ui") or {}, presets)
+        problems += found
     if problems:
         raise BundleError(root, problems, warnings)
 

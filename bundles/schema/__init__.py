@@ -19,7 +19,7 @@ from .labels import MISSING, as_text, human_value, option_label, options, same, 
 from .refs import REGISTRY, pointer, remote_refs, resolve_ref
 from .resolve import MAX_DEPTH, Resolver, combine
 from .validate import check_overlay_schema, check_params_schema, compile_validator, param_errors, regex_warnings
-from .values import deep_merge, defaults, initial_values
+from .values import deep_merge, defaults, initial_values, starting_params
 from .walk import (
     ANY,
     Match,
@@ -65,6 +65,7 @@ __all__ = [
     "resolve_ref",
     "same",
     "sensitive_values",
+    "starting_params",
     "title",
     "validator_class",
     "variant_title",

@@ -212,14 +212,14 @@ def dialect_problems(schema: Any) -> tuple[list[str], list[str]]:
     old = tuple(w for w in old if not w.endswith("/definitions"))  # a container any dialect can $ref into
     if found.modern and old:
         errors.append(
-            "/: the schema mixes dialects: draft-07-and-earlier forms "
+            "the schema mixes dialects: draft-07-and-earlier forms "
             f"({', '.join(old)}) with 2019-09/2020-12 keywords ({', '.join(found.modern)}); "
             'keep to one and say which with "$schema".'
         )
     elif validator_class(schema) in _LEGACY:
         cls = validator_class(schema)
         notes.append(
-            f'/: no "$schema": read as {NAMES[cls]} because it uses {", ".join((*found.draft4, *found.legacy)[:3])}'
+            f'no "$schema": read as {NAMES[cls]} because it uses {", ".join((*found.draft4, *found.legacy)[:3])}'
             f'{" and more" if len(old) > 3 else ""}; add "$schema": "http://json-schema.org/'
             f'{NAMES[cls]}/schema#" to say so.'
         )

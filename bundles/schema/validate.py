@@ -140,7 +140,7 @@ def _closest_branch(error: jsonschema.ValidationError) -> list | None:
         return None
 
     def mismatch(subs) -> bool:
-        return any(s.validator in ("const", "type") and len(s.relative_path) <= 1 for s in subs)
+        return any(s.validator in ("const", "type", "enum") and len(s.relative_path) <= 1 for s in subs)
 
     fitting = [subs for _, subs in sorted(branches.items()) if not mismatch(subs)]
     if not fitting:
@@ -209,18 +209,21 @@ def check_overlay_schema(fragment) -> list[str]:
     return problems
 
 
-# Regex syntax that ECMA-262 (the browser, rjsf) and Python's ``re`` (the server) read differently or
+# Regex syntax (as regexes) that ECMA-262 (the browser, rjsf) and Python's ``re`` (the server) read differently or
 # not at all: the same ``pattern`` would accept different values on each side.
 _REGEX_TRAPS = (
-    ("[[:", "a POSIX class ([[:space:]], [[:alpha:]]...), which neither Python nor ECMA-262 reads (use \\s, [A-Za-z])"),
-    ("(?P<", "Python's (?P<name>...), which ECMA-262 does not read (use a plain group)"),
-    ("(?<=", "a lookbehind, which Python limits to fixed widths and older ECMA engines lack"),
-    ("(?<!", "a lookbehind, which Python limits to fixed widths and older ECMA engines lack"),
-    ("\\Z", "\\Z, which is Python only (use $)"),
-    ("\\A", "\\A, which is Python only (use ^)"),
-    ("\\z", "\\z, which neither reads (use $)"),
-    ("\\p{", "\\p{...}, a Unicode class Python's re refuses"),
-    ("(?i", "an inline flag, which is Python only"),
+    (
+        r"\[:[a-z]+:\]",
+        "a POSIX class ([[:space:]], [[:alpha:]]...), which neither Python nor ECMA-262 reads (use \\s, [A-Za-z])",
+    ),
+    (re.escape("(?P<"), "Python's (?P<name>...), which ECMA-262 does not read (use a plain group)"),
+    (re.escape("(?<="), "a lookbehind, which Python limits to fixed widths and older ECMA engines lack"),
+    (re.escape("(?<!"), "a lookbehind, which Python limits to fixed widths and older ECMA engines lack"),
+    (re.escape("\\Z"), "\\Z, which is Python only (use $)"),
+    (re.escape("\\A"), "\\A, which is Python only (use ^)"),
+    (re.escape("\\z"), "\\z, which neither reads (use $)"),
+    (re.escape("\\p{"), "\\p{...}, a Unicode class Python's re refuses"),
+    (re.escape("(?i"), "an inline flag, which is Python only"),
 )
 
 
@@ -236,7 +239,7 @@ def regex_warnings(schema: Any) -> list[str]:
             found.append((f"{node.pointer}/patternProperties{pointer((key,))}", key))
         for where, pattern in found:
             for trap, why in _REGEX_TRAPS:
-                if trap in pattern:
+                if re.search(trap, pattern):
                     out.append(f"{where}: the pattern {pattern!r} uses {why}.")
                     break
             try:
