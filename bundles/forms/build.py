@@ -113,6 +113,11 @@ class _Builder:
         f.widget = widget if widget in ("select", "radio") else ("radio" if len(options) <= RADIO_MAX else "select")
         if not f.required or not chosen:
             f.choices.append(Choice("", "— choose —" if f.required else blank, not chosen))
+        if value is not MISSING and value is not None and not chosen and isinstance(value, (str, int, float)):
+            # A stored value the schema no longer offers (a bundle upgrade, a policy) is shown and kept,
+            # so validation refuses it beside the field, instead of the form dropping it silently.
+            f.choices.append(Choice(as_text(value), f"{as_text(value)} (not allowed any more)", True))
+            f.choices[0].selected = False
         disabled = ui.get("ui:enumDisabled") if isinstance(ui.get("ui:enumDisabled"), list) else []
         for v, label in options:
             selected = bool(chosen) and same(v, chosen[0])  # JSON equality: a stored 1.0 selects the option 1

@@ -49,7 +49,8 @@ class _Parser:
             for option, _ in options:
                 if as_text(option) == raw:
                     return copy.deepcopy(option)
-            return raw
+            # Not an option (a stored value no longer offered): kept as its type, for validation to refuse.
+            return _to_number(raw, kind) if kind in ("integer", "number") else raw
         if kind == "const":
             # A required constant (a variant's discriminator) follows from choosing the variant.
             return copy.deepcopy(schema["const"]) if required or self.get(name) is not None else MISSING

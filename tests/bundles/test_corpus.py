@@ -225,3 +225,14 @@ def test_a_stored_float_selects_its_integer_option():
     drawn = {f.pointer: f for f in all_fields(build_fields(schema, {}, {"n": 1.0}))}
     assert [c.value for c in drawn["/n"].choices if c.selected] == ["1"]
     assert round_trip(schema, {}, {"n": 1.0}) == {"n": 1}  # the same JSON value, not dropped
+
+
+def test_a_stored_value_no_longer_offered_is_shown_kept_and_refused_beside_its_field():
+    schema = {"type": "object", "properties": {"size": {"enum": ["s", "m"]}, "n": {"type": "integer", "enum": [1, 2]}}}
+    stored = {"size": "xl", "n": 7}
+    errors = param_errors(schema, stored)
+    assert errors == {"/size": ["Must be one of: s, m."], "/n": ["Must be one of: 1, 2."]}
+    drawn = {f.pointer: f for f in all_fields(build_fields(schema, {}, stored, errors))}
+    assert [(c.value, c.label) for c in drawn["/size"].choices if c.selected] == [("xl", "xl (not allowed any more)")]
+    assert drawn["/size"].errors == ["Must be one of: s, m."]
+    assert round_trip(schema, {}, stored) == stored  # not dropped, not turned into another value: 7 stays 7
