@@ -21,9 +21,19 @@ from jsonschema import Draft202012Validator
 from portal.inputs import value_problems
 
 from . import hcl, semver
+from .forms.hints import names_at, ui_problems
 from .ports import normalized, port_problems
 from .resource_types import ResourceTypeError, shipped
-from .schema import Resolver, check_params_schema, compile_validator, param_errors, pointer, walk
+from .schema import (
+    Resolver,
+    check_params_schema,
+    compile_validator,
+    dialect_problems,
+    param_errors,
+    pointer,
+    regex_warnings,
+    walk,
+)
 from .schema.observed import observed_problems
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,50}[a-z0-9]$")
@@ -33,9 +43,10 @@ MODULE_MAX_BYTES = 10 * 1024 * 1024
 class BundleError(Exception):
     """A bundle that cannot be loaded; ``problems`` each name the file and the place."""
 
-    def __init__(self, path: Path | str, problems: list[str]):
+    def __init__(self, path: Path | str, problems: list[str], warnings: list[str] | None = None):
         self.path = str(path)
         self.problems = problems
+        self.warnings = list(warnings or [])
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
@@ -60,6 +71,8 @@ class Manifest:
     manifest_sha256: str
     module_variables: dict = field(default_factory=dict)
     module_outputs: dict = field(default_factory=dict)
+    # What lint notices without refusing: an undeclared dialect, ui hints Slipway draws its own way.
+    warnings: list[str] = field(default_factory=list)
 
 
 def module_archive(src: Path) -> bytes:
@@ -107,7 +120,7 @@ def _meta_problems(data: dict) -> list[str]:
 def _contract_problems(params: dict, connections: list, variables: dict[str, hcl.Block]) -> list[str]:
     """Params versus the module's variables: names, types, and every variable without a default covered."""
     walker = Resolver(params)  # the form engine's reading ($ref, allOf), so lint sees what the form draws
-    properties = _names_at(walker, params)  # conditional and variant fields are variables too
+    properties = names_at(walker, params)  # conditional and variant fields are variables too
     required = set(params.get("required") or [])
     connected = {c.get("name") for c in connections if isinstance(c, dict)}
     problems = []
@@ -237,43 +250,22 @@ def _value_problems(params: dict, presets: list) -> list[str]:
     return problems
 
 
-def _names_at(walker: Resolver, schema: dict) -> dict[str, dict]:
-    """Every property that can appear at this level: declared, in a condition's branch or in a variant."""
-    resolved = walker.resolve(schema)
-    names = dict(resolved.get("properties") or {})
-    for cond in resolved.get("_conditions") or []:
-        for branch in (cond.get("then"), cond.get("else")):
-            if isinstance(branch, dict):
-                names.update(_names_at(walker, branch))
-    found = walker.variants(resolved)
-    if found:
-        for variant in found[1]:
-            names.update(_names_at(walker, variant))
-    return names
-
-
-def _ui_problems(walker: Resolver, ui, schema: dict, path: str = "/ui") -> list[str]:
-    if not isinstance(ui, dict):
-        return []
-    problems = []
-    resolved = walker.nullable(walker.resolve(schema))[0]
-    names = _names_at(walker, resolved)
-    for key, value in ui.items():
-        here = path + pointer((key,))
-        if key == "ui:order":
-            for index, entry in enumerate(value or []):
-                if entry != "*" and entry not in names:
-                    problems.append(f"{WHERE} {here}/{index}: {entry!r} is not a param here")
-        elif key.startswith("ui:"):
-            continue
-        elif key == "items" and (resolved.get("type") == "array" or "items" in resolved):
-            items = resolved.get("items") if isinstance(resolved.get("items"), dict) else {}
-            problems += _ui_problems(walker, value, items, here)
-        elif key not in names:
-            problems.append(f"{WHERE} {here}: ui for an unknown field {key!r} (no such param)")
-        else:
-            problems += _ui_problems(walker, value, names[key], here)
-    return problems
+def lint_inputs(params: dict, ui, presets: list) -> tuple[list[str], list[str]]:
+    """(problems, warnings) for what a bundle's author writes about its inputs, module aside: the params
+    schema (dialect, regexes), presets and examples against it, and the rjsf ``ui``. Each names
+    ``bundle.yaml`` and its JSON pointer."""
+    problems = [
+        f"{WHERE} /params{p}" if p.startswith("/") else f"{WHERE} /params: {p}" for p in check_params_schema(params)
+    ]
+    warnings = [f"{WHERE} /params: {note}" for note in dialect_problems(params)[1]]
+    warnings += [f"{WHERE} /params{note}" for note in regex_warnings(params)]
+    if problems:
+        return problems, warnings
+    problems += _value_problems(params, presets)
+    ui_errors, ui_warnings = ui_problems(Resolver(params), ui, params)
+    problems += [f"{WHERE} {p}" for p in ui_errors]
+    warnings += [f"{WHERE} {w}" for w in ui_warnings]
+    return problems, warnings
 
 
 def read_bundle(path: Path | str) -> Manifest:
@@ -313,6 +305,7 @@ def read_bundle(path: Path | str) -> Manifest:
         problems.append(f"{WHERE} /version: {exc}")
     params = data.get("params") or {}
     schema_problems = check_params_schema(params)
+    warnings: list[str] = []
     problems += [f"{WHERE} /params{p}" if p.startswith("/") else f"{WHERE} /params: {p}" for p in schema_problems]
     if not src.is_dir():
         problems.append("src: the module directory is missing")
@@ -332,8 +325,8 @@ def read_bundle(path: Path | str) -> Manifest:
         presets = data.get("presets") if isinstance(data.get("presets"), list) else []
         problems += _contract_problems(params, connections, variables)
         problems += _sensitive_problems(params)
-        problems += _value_problems(params, presets)
-        problems += _ui_problems(Resolver(params), data.get("ui") or {}, params)
+        found, warnings = lint_inputs(params, data.get("ui") or {}, presets)
+        problems += found
         problems += [f"{WHERE} /params{p}" for p in observed_problems(params, resources)]
     try:
         registry = shipped()
@@ -351,7 +344,7 @@ def read_bundle(path: Path | str) -> Manifest:
             registry=registry,
         )
     if problems:
-        raise BundleError(root, problems)
+        raise BundleError(root, problems, warnings)
 
     runbook = root / "operator.md"
     icon = root / "icon.svg"
@@ -378,6 +371,7 @@ def read_bundle(path: Path | str) -> Manifest:
         manifest_sha256=hashlib.sha256(canonical + runbook_bytes(root)).hexdigest(),
         module_variables={n: {"file": b.file.removeprefix("src/"), **_plain(b.body)} for n, b in variables.items()},
         module_outputs={n: {"file": b.file.removeprefix("src/"), **_plain(b.body)} for n, b in outputs.items()},
+        warnings=warnings,
     )
 
 

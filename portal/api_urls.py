@@ -15,5 +15,5 @@ urlpatterns = [
     path("", include("bundles.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("deployments.api.urls")),
-    re_path(r"^.*$", api_not_found, name="api-not-found"),  # keep last
+    re_path(r"^[\s\S]*$", api_not_found, name="api-not-found"),  # keep last; [\s\S]: a path may hold a line break
 ]

@@ -11,6 +11,7 @@ from jsonpointer import escape
 
 from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, defaults, same, variant_title
 from ..schema import options as _options
+from . import hints
 from .fields import (
     EXTRA,
     JSON_NOTICE,
@@ -36,14 +37,18 @@ class _Builder:
     def node(self, label_name, pointer, name, schema, ui, value, required, depth) -> FormField:
         ui = ui if isinstance(ui, dict) else {}
         schema = self.w.resolve(schema)
-        schema, _nullable = self.w.nullable(schema)
+        schema, nullable = self.w.nullable(schema)
         f = FormField(
             pointer=pointer,
             name=name,
             label=str(ui.get("ui:title") or schema.get("title") or str(label_name).replace("_", " ").capitalize()),
             widget="text",
             required=required,
-            help=render_markdown(ui.get("ui:help") or schema.get("description") or ""),
+            help=render_markdown(
+                "\n\n".join(
+                    str(t) for t in (ui.get("ui:description") or schema.get("description"), ui.get("ui:help")) if t
+                )
+            ),
             unit=str(schema.get("x-unit", "")),
             errors=list(self.errors.get(pointer, [])),
             group=str(ui.get("ui:group") or ""),
@@ -51,20 +56,27 @@ class _Builder:
         )
         if ui.get("ui:placeholder"):
             f.attrs["placeholder"] = ui["ui:placeholder"]
+        if ui.get("ui:autofocus") is True:
+            f.attrs["autofocus"] = True
         if schema.get("readOnly"):
             f.locked, f.locked_reason = True, "Read-only: set by the bundle."
         elif schema.get("x-immutable") and self.lock_immutable:
             f.locked, f.locked_reason = True, "Cannot be changed after the first successful apply."
+        elif ui.get("ui:readonly") is True or ui.get("ui:disabled") is True:
+            f.locked, f.locked_reason = True, "Read-only in this form."
         if schema.get("x-only-increase") is True and not f.locked:
             later = "a later choice" if isinstance(schema.get("enum"), list) else "a larger value"
             f.help = mark_safe(f'{f.help}<p class="only-increase">Once applied, it can only move to {later}.</p>')
 
         if depth > MAX_DEPTH or schema.get("_unresolved"):
             return self.json(f, value)
+        kind = self.w.kind(schema)
+        if hints.widget(ui) == "hidden" and kind in ("string", "integer", "number", "boolean"):
+            f.widget, f.value = "hidden", as_text(value)
+            return f
         options = _options(schema)
         if options is not None:
             return self.choice(f, schema, ui, options, value)
-        kind = self.w.kind(schema)
         if kind == "const":
             f.widget, f.value = "const", as_text(schema["const"])
             return f
@@ -72,6 +84,9 @@ class _Builder:
         if found and kind in (None, "object"):
             return self.variant(f, schema, ui, found, value, depth)
         if kind == "boolean":
+            if self.w.tri_state(schema, nullable, required):
+                # Yes / No / Not set: an untouched form must not store false where "not set" was meant.
+                return self.choice(f, schema, ui, [(True, "Yes"), (False, "No")], value, blank="Not set")
             f.widget = "checkbox"
             f.checked = value is True if value is not MISSING else schema.get("default") is True
             return f
@@ -93,15 +108,26 @@ class _Builder:
         f.notice = JSON_NOTICE
         return f
 
-    def choice(self, f, schema, ui, options, value) -> FormField:
+    def choice(self, f, schema, ui, options, value, blank="(not set)") -> FormField:
+        names = ui.get("ui:enumNames")
+        if isinstance(names, list) and len(names) == len(options):
+            options = [(v, str(name)) for (v, _), name in zip(options, names, strict=True)]
         options = [(v, label) for v, label in options if v is not None]  # the blank choice stands for null
-        current = as_text(value)
         chosen = [v for v, _ in options if value is not MISSING and same(v, value)]
-        widget = ui.get("ui:widget")
+        widget = hints.widget(ui)
         f.widget = widget if widget in ("select", "radio") else ("radio" if len(options) <= RADIO_MAX else "select")
         if not f.required or not chosen:
-            f.choices.append(Choice("", "— choose —" if f.required else "(not set)", not chosen))
-        f.choices += [Choice(as_text(v), label, bool(chosen) and as_text(v) == current) for v, label in options]
+            f.choices.append(Choice("", "— choose —" if f.required else blank, not chosen))
+        if value is not MISSING and value is not None and not chosen and isinstance(value, (str, int, float)):
+            # A stored value the schema no longer offers (a bundle upgrade, a policy) is shown and kept,
+            # so validation refuses it beside the field, instead of the form dropping it silently.
+            f.choices.append(Choice(as_text(value), f"{as_text(value)} (not allowed any more)", True))
+            f.choices[0].selected = False
+        disabled = ui.get("ui:enumDisabled") if isinstance(ui.get("ui:enumDisabled"), list) else []
+        for v, label in options:
+            selected = bool(chosen) and same(v, chosen[0])  # JSON equality: a stored 1.0 selects the option 1
+            off = not selected and any(same(v, d) for d in disabled)
+            f.choices.append(Choice(as_text(v), label, selected, off))
         return f
 
     def number(self, f, schema, ui, kind, value) -> FormField:
@@ -114,7 +140,7 @@ class _Builder:
             if isinstance(schema.get(key), (int, float)) and not isinstance(schema.get(key), bool):
                 f.attrs[attr] = schema[key]
         f.attrs["step"] = schema.get("multipleOf") or (1 if kind == "integer" else "any")
-        if ui.get("ui:widget") == "range" and "min" in f.attrs and "max" in f.attrs:
+        if hints.widget(ui) == "range" and "min" in f.attrs and "max" in f.attrs:
             f.widget = "range"
             if value is MISSING:
                 f.notice = "Not set: move the slider to choose a value."
@@ -122,19 +148,33 @@ class _Builder:
 
     def string(self, f, schema, ui, value) -> FormField:
         f.value = as_text(value)
+        widget = hints.widget(ui)
         if schema.get("x-sensitive"):
             f.widget, f.value, f.sensitive = "password", "", True
             f.has_stored_secret = f.pointer in self.stored_secrets
-        elif ui.get("ui:widget") == "textarea" or schema.get("format") == "textarea" or "\n" in f.value:
+        elif widget == "textarea" or schema.get("format") == "textarea" or "\n" in f.value:
             f.widget = "textarea"  # a single-line input would strip the line breaks
-        elif ui.get("ui:widget") == "password":
+            rows = hints.option(ui, "rows")
+            if isinstance(rows, int) and not isinstance(rows, bool) and 1 <= rows <= 60:
+                f.attrs["rows"] = rows
+        elif widget == "password":
             f.widget = "password"
         for key, attr in (("pattern", "pattern"), ("maxLength", "maxlength"), ("minLength", "minlength")):
             if key in schema:
                 f.attrs[attr] = schema[key]
         fmt = schema.get("format")
-        if fmt in ("email", "uri", "date") and f.widget == "text":
-            f.attrs["type"] = {"email": "email", "uri": "url", "date": "date"}[fmt]
+        if f.widget == "text":
+            by_widget = {"date": "date", "alt-date": "date", "email": "email", "uri": "url", "url": "url"}
+            by_format = {"email": "email", "uri": "url", "date": "date"}
+            if widget in by_widget or fmt in by_format:
+                f.attrs["type"] = by_widget.get(widget) or by_format[fmt]
+            elif widget == "color" and (f.value or f.required):
+                # A colour input always posts a colour (#000000 when empty): only drawn when one is set.
+                f.attrs["type"] = "color"
+            elif widget == "color":
+                f.attrs.setdefault("placeholder", "#rrggbb")
+            elif widget in ("datetime", "alt-datetime") or fmt == "date-time":
+                f.attrs.setdefault("placeholder", "2026-01-31T09:30:00Z")
         return f
 
     def object(self, f, schema, ui, value, depth) -> FormField:
@@ -216,7 +256,9 @@ class _Builder:
         if tuple_schemas is None and item_schema is not None and schema.get("uniqueItems"):
             options = _options(item_schema)
             if options is not None:
-                f.widget = "multiselect"
+                f.widget = "checkboxes" if hints.widget(ui) == "checkboxes" else "multiselect"
+                if hints.option(ui, "inline") is True:
+                    f.attrs["inline"] = True
                 chosen = [as_text(v) for v in items]
                 # Selected options first, in the value's order: a browser posts them in document order.
                 ordered = sorted(options, key=lambda o: chosen.index(as_text(o[0])) if as_text(o[0]) in chosen else 1e9)
@@ -239,22 +281,26 @@ class _Builder:
             f.hidden.append((LEN + f.pointer, str(count)))
         for index in range(count):
             sub = tuple_schemas[index] if tuple_schemas is not None else schema["items"]
+            row_ui = item_ui
+            if isinstance(ui.get("items"), list):  # rjsf: one ui per tuple position
+                row_ui = ui["items"][index] if index < len(ui["items"]) else {}
             row = self.node(
                 f"{f.label} item {index + 1}",
                 f"{f.pointer}/{index}",
                 f"{f.name}/{index}",
                 sub,
-                item_ui,
+                row_ui,
                 items[index] if index < len(items) else MISSING,
                 True,
                 depth + 1,
             )
-            if row.widget not in ("object", "array", "variant", "map"):
+            titled = tuple_schemas is not None and (self.w.resolve(sub).get("title") or row_ui.get("ui:title"))
+            if row.widget not in ("object", "array", "variant", "map") and not titled:
                 row.label = f"{f.label} item {index + 1}"
             f.rows.append(row)
         if tuple_schemas is None and not f.locked:
-            f.can_add = count < schema.get("maxItems", 10**9)
-            f.can_remove = count > schema.get("minItems", 0)
+            f.can_add = count < schema.get("maxItems", 10**9) and hints.option(ui, "addable", True) is not False
+            f.can_remove = count > schema.get("minItems", 0) and hints.option(ui, "removable", True) is not False
         return f
 
     def variant(self, f, schema, ui, found, value, depth) -> FormField:

@@ -21,14 +21,15 @@ class Choice:
     value: str
     label: str
     selected: bool = False
+    disabled: bool = False  # ui:enumDisabled (never the option the value holds)
 
 
 @dataclass
 class FormField:
     """One node of the form. Scalars have a widget; ``object``, ``array``, ``map`` and ``variant`` nest.
 
-    widget is one of: text, textarea, password, number, range, select, radio, checkbox,
-    multiselect, const, json, object, array, map, variant.
+    widget is one of: text, textarea, password, number, range, select, radio, checkbox, hidden,
+    multiselect, checkboxes, const, json, object, array, map, variant.
     """
 
     pointer: str

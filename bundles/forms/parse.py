@@ -49,7 +49,8 @@ class _Parser:
             for option, _ in options:
                 if as_text(option) == raw:
                     return copy.deepcopy(option)
-            return raw
+            # Not an option (a stored value no longer offered): kept as its type, for validation to refuse.
+            return _to_number(raw, kind) if kind in ("integer", "number") else raw
         if kind == "const":
             # A required constant (a variant's discriminator) follows from choosing the variant.
             return copy.deepcopy(schema["const"]) if required or self.get(name) is not None else MISSING
@@ -62,7 +63,14 @@ class _Parser:
             merged = combine(self.w.variant_base(schema, key), variants[int(raw)])
             return self.value(pointer, name, merged, True, depth + 1)
         if kind == "boolean":
-            return self.get(name) in ("on", "true", "1")
+            raw = self.get(name)
+            if self.w.tri_state(schema, nullable, required):
+                if raw in ("true", "false"):
+                    return raw == "true"
+                if raw is None or raw == "":
+                    return None if nullable and required and raw == "" else MISSING
+                return raw  # not a choice the form offers: validation says so beside the field
+            return MISSING if raw == "" else raw in ("on", "true", "1")  # a checkbox never posts ""
         if kind in ("integer", "number", "string"):
             raw = self.get(name)
             if raw is None or raw == "":
@@ -74,6 +82,11 @@ class _Parser:
             return _to_number(raw, kind)
         if kind == "object":
             if self.w.map_values(schema) is not None and self.get(EXTRA + pointer) is None:
+                values_schema = self.w.resolve(self.w.map_values(schema))
+                if self.w.kind(values_schema) not in ("string", "integer", "number", "boolean") and not _options(
+                    values_schema
+                ):
+                    return self.json(name)  # drawn as JSON (values that are lists, objects or null): read as JSON
                 return self.map(pointer, name, schema, required, depth)
             return self.object(pointer, name, schema, required, depth)
         if kind == "array":

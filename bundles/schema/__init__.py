@@ -1,6 +1,6 @@
 """Everything Slipway knows about JSON Schema, in one package.
 
-- :mod:`.dialect`: which draft a schema is written in (``$schema``, else 2020-12).
+- :mod:`.dialect`: which draft a schema is written in (``$schema``, else its keywords, else 2020-12).
 - :mod:`.refs`: local ``$ref`` resolution (remote references are never fetched) and JSON pointers.
 - :mod:`.validate`: compiled validators and errors keyed by JSON pointer; checks of a schema itself.
 - :mod:`.walk`: the one walker: every subschema with its pointer and kind; the concrete pointers of
@@ -14,12 +14,12 @@ autocomplete, the API for the CLI) import from here.
 """
 
 from .describe import describe_inputs
-from .dialect import is_legacy, validator_class
+from .dialect import dialect_problems, is_legacy, validator_class
 from .labels import MISSING, as_text, human_value, option_label, options, same, title, variant_title
 from .refs import REGISTRY, pointer, remote_refs, resolve_ref
 from .resolve import MAX_DEPTH, Resolver, combine
-from .validate import check_overlay_schema, check_params_schema, compile_validator, param_errors
-from .values import deep_merge, defaults, initial_values
+from .validate import check_overlay_schema, check_params_schema, compile_validator, param_errors, regex_warnings
+from .values import deep_merge, defaults, initial_values, starting_params
 from .walk import (
     ANY,
     Match,
@@ -50,6 +50,7 @@ __all__ = [
     "deep_merge",
     "defaults",
     "describe_inputs",
+    "dialect_problems",
     "human_value",
     "immutable_values",
     "initial_values",
@@ -63,10 +64,12 @@ __all__ = [
     "options",
     "param_errors",
     "pointer",
+    "regex_warnings",
     "remote_refs",
     "resolve_ref",
     "same",
     "sensitive_values",
+    "starting_params",
     "title",
     "validator_class",
     "variant_title",

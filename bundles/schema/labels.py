@@ -30,10 +30,12 @@ def title(schema: dict, name: Any) -> str:
 
 
 def options(schema: dict) -> list[tuple[Any, str]] | None:
-    """Enum values with their labels (``x-enum-titles`` as a map or a list; titled ``const`` variants),
-    or None when the value is not an enum."""
+    """Enum values with their labels (``x-enum-titles`` as a map or a list, rjsf's ``enumNames``; titled
+    ``const`` variants), or None when the value is not an enum."""
     if isinstance(schema.get("enum"), list):
         titles = schema.get("x-enum-titles") or {}
+        if not titles and isinstance(schema.get("enumNames"), list):
+            titles = schema["enumNames"]  # rjsf's labels, written in the schema by older rjsf users
         if isinstance(titles, list):
             titles = {str(v): t for v, t in zip(schema["enum"], titles, strict=False)}
         return [(v, str(titles.get(as_text(v), as_text(v)))) for v in schema["enum"]]

@@ -116,6 +116,8 @@ class Resolver:
                     continue
                 resolved = self.resolve(branch)
                 still += resolved.pop("_conditions", [])
+                if "when" in cond:
+                    resolved = self.dynamic_branch(resolved, cond["when"], value)
                 out = combine(out, resolved)
                 applied = True
             pending = still
@@ -125,6 +127,38 @@ class Resolver:
             if trigger in value:
                 out["required"] = list(dict.fromkeys([*(out.get("required") or []), *needed]))
         return out
+
+    def discriminated(self, schema: dict, name: str) -> tuple[str, list[dict]] | None:
+        """(``oneOf``/``anyOf``, its branches) when every branch pins property ``name`` with a ``const`` or an
+        ``enum``: rjsf's dynamic dependencies. None when the branches cannot be told apart by ``name``."""
+        found = self.variants(schema)
+        if not found:
+            return None
+        for variant in found[1]:
+            pin = self.resolve((variant.get("properties") or {}).get(name))
+            if "const" not in pin and not isinstance(pin.get("enum"), list):
+                return None
+        return found
+
+    def dynamic_branch(self, schema: dict, name: str, value: dict) -> dict:
+        """A ``dependencies``/``dependentSchemas`` branch with its ``oneOf`` keyed by ``name`` settled: the
+        variant whose ``const``/``enum`` holds ``value[name]`` is merged in (without its pin on ``name``,
+        which would narrow the controlling field to the one value chosen). Unsettled when none matches."""
+        found = self.discriminated(schema, name)
+        if found is None:
+            return schema
+        key, variants = found
+        current = value.get(name, MISSING)
+        for variant in variants:
+            pin = self.resolve((variant.get("properties") or {}).get(name))
+            allowed = [pin["const"]] if "const" in pin else pin["enum"]
+            if any(same(current, a) for a in allowed):
+                rest = {k: v for k, v in schema.items() if k != key}
+                chosen = dict(variant)
+                chosen["properties"] = {k: v for k, v in (variant.get("properties") or {}).items() if k != name}
+                chosen.pop("title", None)
+                return combine(rest, chosen)
+        return {k: v for k, v in schema.items() if k != key}
 
     @staticmethod
     def controllers(schema: dict) -> set[str]:
@@ -137,6 +171,12 @@ class Resolver:
                 names |= set((cond["if"].get("properties") or {}).keys()) | set(cond["if"].get("required") or [])
         names |= set((schema.get("dependentRequired") or {}).keys())
         return names
+
+    @staticmethod
+    def tri_state(schema: dict, nullable: bool, required: bool) -> bool:
+        """Whether a boolean is drawn Yes / No / Not set rather than as a checkbox: it may be null, or it is
+        optional with no default (a checkbox cannot say "not set", so it would store false)."""
+        return nullable or (not required and "default" not in schema)
 
     def nullable(self, schema: dict) -> tuple[dict, bool]:
         """(the non-null part, whether null is allowed) for ``type: [x, null]`` and ``anyOf: [x, {type: null}]``."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import warnings
 from typing import Any
 
 import jsonschema
@@ -15,7 +17,7 @@ from jsonschema.exceptions import SchemaError
 
 from portal.inputs import value_problems
 
-from .dialect import DEFAULT, validator_class
+from .dialect import DEFAULT, dialect_problems, validator_class
 from .refs import REGISTRY, pointer, ref_cycles, remote_refs
 from .walk import walk
 
@@ -52,7 +54,8 @@ def check_params_schema(schema: Any) -> list[str]:
     """Problems with a bundle's params schema, each naming its JSON pointer. Empty when fine."""
     if not isinstance(schema, dict):
         return ["params must be a JSON Schema object."]
-    problems = _schema_problems(schema, validator_class(schema))
+    dialect_errors, _notes = dialect_problems(schema)
+    problems = dialect_errors + _schema_problems(schema, validator_class(schema))
     if schema.get("type") != "object":
         problems.append('/type: the params schema must have "type": "object".')
     for where, ref in remote_refs(schema):
@@ -98,8 +101,29 @@ _TYPE_NAMES = {
 }
 
 
+def _pattern_message(schema: Any) -> str | None:
+    """The author's words for a failed ``pattern``: ``x-pattern-message``, or the ``message.pattern`` /
+    ``errorMessage.pattern`` that rjsf and ajv-errors users write."""
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(schema.get("x-pattern-message"), str):
+        return schema["x-pattern-message"]
+    for key in ("message", "errorMessage"):
+        found = schema.get(key)
+        if isinstance(found, dict) and isinstance(found.get("pattern"), str):
+            return found["pattern"]
+    return None
+
+
 def _friendly(error: jsonschema.ValidationError) -> str:
     v, expected = error.validator, error.validator_value
+    if v == "pattern":
+        return _pattern_message(error.schema) or _MESSAGES["pattern"].format(expected)
+    # draft-04: a boolean exclusiveMaximum/exclusiveMinimum makes maximum/minimum strict.
+    if v == "maximum" and isinstance(error.schema, dict) and error.schema.get("exclusiveMaximum") is True:
+        return _MESSAGES["exclusiveMaximum"].format(expected)
+    if v == "minimum" and isinstance(error.schema, dict) and error.schema.get("exclusiveMinimum") is True:
+        return _MESSAGES["exclusiveMinimum"].format(expected)
     if v == "enum":
         return "Must be one of: " + ", ".join(_describe(x) for x in expected) + "."
     if v == "const":
@@ -124,7 +148,7 @@ def _closest_branch(error: jsonschema.ValidationError) -> list | None:
         return None
 
     def mismatch(subs) -> bool:
-        return any(s.validator in ("const", "type") and len(s.relative_path) <= 1 for s in subs)
+        return any(s.validator in ("const", "type", "enum") and len(s.relative_path) <= 1 for s in subs)
 
     fitting = [subs for _, subs in sorted(branches.items()) if not mismatch(subs)]
     if not fitting:
@@ -154,7 +178,8 @@ def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
         errors.setdefault("", []).append(
             "The bundle's schema refers to itself without end, so no value can be checked; tell your platform team."
         )
-    return errors
+    # One message per problem: two subschemas requiring the same field say it once.
+    return {where: list(dict.fromkeys(messages)) for where, messages in errors.items()}
 
 
 def _collect(found, errors: dict[str, list[str]]) -> None:
@@ -201,3 +226,45 @@ def check_overlay_schema(fragment) -> list[str]:
     for where, ref in remote_refs(fragment):
         problems.append(f"{where}: remote reference {ref!r} is not allowed.")
     return problems
+
+
+# Regex syntax (as regexes) that ECMA-262 (the browser, rjsf) and Python's ``re`` (the server) read differently or
+# not at all: the same ``pattern`` would accept different values on each side.
+_REGEX_TRAPS = (
+    (
+        r"\[:[a-z]+:\]",
+        "a POSIX class ([[:space:]], [[:alpha:]]...), which neither Python nor ECMA-262 reads (use \\s, [A-Za-z])",
+    ),
+    (re.escape("(?P<"), "Python's (?P<name>...), which ECMA-262 does not read (use a plain group)"),
+    (re.escape("(?<="), "a lookbehind, which Python limits to fixed widths and older ECMA engines lack"),
+    (re.escape("(?<!"), "a lookbehind, which Python limits to fixed widths and older ECMA engines lack"),
+    (re.escape("\\Z"), "\\Z, which is Python only (use $)"),
+    (re.escape("\\A"), "\\A, which is Python only (use ^)"),
+    (re.escape("\\z"), "\\z, which neither reads (use $)"),
+    (re.escape("\\p{"), "\\p{...}, a Unicode class Python's re refuses"),
+    (re.escape("(?i"), "an inline flag, which is Python only"),
+)
+
+
+def regex_warnings(schema: Any) -> list[str]:
+    """A warning per ``pattern`` (or ``patternProperties`` key) whose syntax ECMA-262 and Python read
+    differently, or that Python cannot compile, naming its JSON pointer."""
+    out: list[str] = []
+    for node in walk(schema):
+        found = []
+        if isinstance(node.schema.get("pattern"), str):
+            found.append((f"{node.pointer}/pattern", node.schema["pattern"]))
+        for key in node.schema.get("patternProperties") or {}:
+            found.append((f"{node.pointer}/patternProperties{pointer((key,))}", key))
+        for where, pattern in found:
+            for trap, why in _REGEX_TRAPS:
+                if re.search(trap, pattern):
+                    out.append(f"{where}: the pattern {pattern!r} uses {why}.")
+                    break
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "possible nested set": the trap above names it
+                    re.compile(pattern)
+            except re.error as exc:
+                out.append(f"{where}: the pattern {pattern!r} does not compile on the server: {exc}.")
+    return list(dict.fromkeys(out))

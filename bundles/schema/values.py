@@ -14,6 +14,8 @@ def defaults(resolver: Resolver, schema: Any, depth: int = 0) -> Any:
     (nested objects' included; an optional object with no default inside is left out). MISSING when none."""
     resolved = resolver.resolve(schema)
     if "default" in resolved:
+        if resolved["default"] is None and depth > 0:
+            return MISSING  # a module's `default = null` means "not set": the key is left out, not stored as null
         return copy.deepcopy(resolved["default"])
     if depth > MAX_DEPTH or resolver.kind(resolved) != "object" or resolver.variants(resolved):
         return MISSING
@@ -36,8 +38,43 @@ def deep_merge(base: Any, overlay: Any) -> Any:
     return out
 
 
+def _opened_defaults(resolver: Resolver, schema: Any, value: Any, depth: int = 0) -> Any:
+    """``value`` with the defaults of fields that its own choices open (an ``if``/``then`` that holds, a
+    ``dependencies`` branch its controlling field selects) filled in where it has nothing."""
+    if depth > MAX_DEPTH or not isinstance(value, dict):
+        return value
+    resolved = resolver.nullable(resolver.resolve(schema))[0]
+    if resolver.kind(resolved) not in ("object", None) or resolver.map_values(resolved) is not None:
+        return value
+    out = dict(value)
+    for _ in range(4):  # a default can open a further branch
+        effective = resolver.effective_object(resolved, out)
+        before = dict(out)
+        for name, sub in (effective.get("properties") or {}).items():
+            if name in out:
+                out[name] = _opened_defaults(resolver, sub, out[name], depth + 1)
+                continue
+            found = defaults(resolver, sub, depth + 1)
+            if found is not MISSING and (found != {} or name in (effective.get("required") or [])):
+                out[name] = found
+        if out == before:
+            break
+    return out
+
+
 def initial_values(schema: dict, preset: dict | None = None) -> dict:
-    """What a new form starts with: the schema's defaults, with a preset's params laid over them."""
-    values = defaults(Resolver(schema), schema)
+    """What a new form starts with: the schema's defaults, with a preset's params laid over them (objects
+    merged key by key, anything else replaced), then the defaults of fields the result opens."""
+    return starting_params(schema, preset)
+
+
+def starting_params(schema: dict, preset: dict | None = None, params: dict | None = None) -> dict:
+    """The one rule for a new deployment's params, whichever door it comes in by (the form, the API, the
+    CLI): the schema's defaults, the preset deep-merged over them, the caller's params deep-merged over
+    that, then the defaults of any field the result opens (a condition or a dynamic dependency)."""
+    resolver = Resolver(schema)
+    values = defaults(resolver, schema)
     values = values if isinstance(values, dict) else {}
-    return deep_merge(values, (preset or {}).get("params") or {})
+    values = deep_merge(values, (preset or {}).get("params") or {})
+    values = deep_merge(values, params or {})
+    return _opened_defaults(resolver, schema, values)

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from bundles.models import Bundle
-from bundles.schema import deep_merge
+from bundles.schema import starting_params
 
 from .. import secrets
 from ..models import Deployment, Environment, Project
@@ -101,14 +101,15 @@ class DeploymentCreateSerializer(serializers.Serializer):
         params = attrs.get("params") or {}
         if not isinstance(params, dict):
             raise serializers.ValidationError({"params": "Must be a JSON object."})
+        preset = None
         if attrs.get("preset"):
             preset = version.preset(attrs["preset"])
             if preset is None:
                 names = ", ".join(p.get("name", "") for p in version.presets) or "none"
                 raise serializers.ValidationError({"preset": f"No preset {attrs['preset']!r}. Presets: {names}."})
-            params = deep_merge(preset.get("params") or {}, params)
         attrs["bundle_version"] = version
-        attrs["params"] = params
+        # The same rule as the form's: defaults, the preset over them, the params over that.
+        attrs["params"] = starting_params(version.params_schema, preset, params)
         return attrs
 
 

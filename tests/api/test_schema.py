@@ -82,3 +82,10 @@ def test_an_event_filter_time_with_a_historic_offset_is_answered_not_a_500(audit
     client.force_authenticate(auditor)
     response = client.get("/api/v1/audit/events/", {"created_before": "0200-12-07T06:02:37-23:19"})
     assert response.status_code == 200
+
+
+def test_a_path_matching_no_endpoint_answers_json_even_with_a_line_break_in_it(client):
+    for path in ("/api/v1/nothing/", "/api/v1/bundles/%C2%B1%0Ax/versions/"):
+        response = client.get(path)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json", path
+        assert response.json()["message"].startswith("No API endpoint at")

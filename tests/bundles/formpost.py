@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
 from django.http import QueryDict
 from django.template.loader import render_to_string
 
-from bundles.forms import build_fields, unplaced_errors
+from bundles.forms import all_fields, build_fields, parse_post, unplaced_errors
 
 VERSION = SimpleNamespace(bundle=SimpleNamespace(name="corpus"), version="1.0.0")
 
@@ -91,3 +92,51 @@ def read_form(html: str) -> tuple[QueryDict, list[dict]]:
 def browser_post(schema, ui=None, values=None, **kwargs) -> QueryDict:
     """What a browser submits for this form, left as rendered."""
     return read_form(render_params(schema, ui, values, **kwargs))[0]
+
+
+def expected_after_round_trip(schema, ui, params):
+    """The params a browser posts back, by the form's documented conventions.
+
+    A checkbox is always on or off, so an absent boolean comes back as what its box showed (its
+    default, else off); a blank text is left out rather than posted as "" (a required one is then
+    reported missing), and so is an optional null. A sensitive or locked field keeps its stored value, even "".
+    """
+    expected = json.loads(json.dumps(params))
+    for f in all_fields(build_fields(schema, ui, params)):
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in f.pointer.split("/")[1:]]
+        parent = expected
+        for part in parts[:-1]:
+            if isinstance(parent, list) and part.isdigit() and int(part) < len(parent):
+                parent = parent[int(part)]
+            else:
+                parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict) or not parts:
+            continue
+        key = parts[-1]
+        if f.widget == "checkbox" and key not in parent:
+            parent[key] = f.checked
+        if (
+            key in parent
+            and f.widget != "checkbox"
+            and not f.key_name  # a map's row is kept even blank: the key is what was typed
+            and not (f.sensitive or f.locked)
+            and (parent[key] == "" or (parent[key] is None and not f.required))
+        ):
+            del parent[key]
+    return expected
+
+
+def round_trip(schema, ui, params):
+    """Render, post back as a browser would, parse. Stored values stand in for sensitive fields, as on the edit form."""
+    return parse_post(schema, browser_post(schema, ui, params), stored=params)
+
+
+def browser_safe(value) -> bool:
+    """HTML forms cannot carry control characters, lone surrogates or a carriage return; the rest must survive."""
+    if isinstance(value, str):
+        return not any((ord(c) < 32 and c not in "\n\t") or 0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return all(browser_safe(k) and browser_safe(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(browser_safe(v) and v is not None and v != "" for v in value)
+    return True

@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from bundles.forms import all_fields, build_fields, initial_values, parse_post
 from bundles.loader import find_bundles, read_bundle
 from bundles.schema import param_errors
-from tests.bundles.formpost import browser_post, read_form, render_params
+from tests.bundles.formpost import (
+    browser_post,
+    browser_safe,
+    expected_after_round_trip,
+    read_form,
+    render_params,
+    round_trip,
+)
 
 CATALOG = {
     str(p.relative_to(settings.SLIPWAY_CATALOG_DIR)): read_bundle(p) for p in find_bundles(settings.SLIPWAY_CATALOG_DIR)
@@ -86,42 +93,6 @@ SAMPLES = {
 
 def widgets(fields) -> set[str]:
     return {f.widget for f in all_fields(fields)}
-
-
-def expected_after_round_trip(schema, ui, params):
-    """The params a browser posts back, by the form's documented conventions.
-
-    A checkbox is always on or off, so an absent boolean comes back as what its box showed (its
-    default, else off); a blank text is left out rather than posted as "" (a required one is then
-    reported missing), and so is an optional null. A sensitive or locked field keeps its stored value, even "".
-    """
-    expected = json.loads(json.dumps(params))
-    for f in all_fields(build_fields(schema, ui, params)):
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in f.pointer.split("/")[1:]]
-        parent = expected
-        for part in parts[:-1]:
-            if isinstance(parent, list) and part.isdigit() and int(part) < len(parent):
-                parent = parent[int(part)]
-            else:
-                parent = parent.get(part) if isinstance(parent, dict) else None
-        if not isinstance(parent, dict) or not parts:
-            continue
-        key = parts[-1]
-        if f.widget == "checkbox" and key not in parent:
-            parent[key] = f.checked
-        if (
-            key in parent
-            and f.widget != "checkbox"
-            and not (f.sensitive or f.locked)
-            and (parent[key] == "" or (parent[key] is None and not f.required))
-        ):
-            del parent[key]
-    return expected
-
-
-def round_trip(schema, ui, params):
-    """Render, post back as a browser would, parse. Stored values stand in for sensitive fields, as on the edit form."""
-    return parse_post(schema, browser_post(schema, ui, params), stored=params)
 
 
 # --- the corpus: every construct renders and round-trips --------------------------------------------------
@@ -373,17 +344,6 @@ SCHEMAS = [(f"catalog:{n}", m.params, m.ui) for n, m in sorted(DISTINCT_CATALOG.
 ]
 
 
-def _browser_safe(value) -> bool:
-    """HTML forms cannot carry control characters, lone surrogates or a carriage return; the rest must survive."""
-    if isinstance(value, str):
-        return not any((ord(c) < 32 and c not in "\n\t") or 0xD800 <= ord(c) <= 0xDFFF for c in value)
-    if isinstance(value, dict):
-        return all(_browser_safe(k) and _browser_safe(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_browser_safe(v) and v is not None and v != "" for v in value)
-    return True
-
-
 @pytest.mark.parametrize("label,schema,ui", SCHEMAS, ids=[s[0] for s in SCHEMAS])
 @hsettings(max_examples=30, suppress_health_check=list(HealthCheck), deadline=None)
 @given(data=st.data())
@@ -391,5 +351,5 @@ def test_round_trip_holds_for_generated_params(label, schema, ui, data):
     from hypothesis_jsonschema import from_schema
 
     params = data.draw(from_schema(schema))
-    assume(_browser_safe(params))
+    assume(browser_safe(params))
     assert round_trip(schema, ui, params) == expected_after_round_trip(schema, ui, params)

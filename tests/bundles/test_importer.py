@@ -124,3 +124,63 @@ def test_variables_named_as_connections_are_scaffolded_as_connections(tmp_path):
         call_command(
             "import_module", str(module), "--name", "shop", "--output", str(tmp_path / "y"), "--connection", "db"
         )
+
+
+VALIDATIONS = Path(__file__).resolve().parent.parent / "fixtures" / "modules" / "validations"
+
+
+def test_the_common_validation_idioms_become_schema_keywords(tmp_path):
+    out = io.StringIO()
+    call_command(
+        "import_module", str(VALIDATIONS), "--name", "validations", "--output", str(tmp_path / "v"), stdout=out
+    )
+    assert (VALIDATIONS / "variables.tf").read_text().count("validation {") >= 15
+    props = yaml.safe_load((tmp_path / "v" / "bundle.yaml").read_text())["params"]["properties"]
+
+    def only(name, *keys):
+        return {k: props[name].get(k) for k in keys}
+
+    assert props["environment"]["enum"] == ["dev", "staging", "prod"]
+    assert only("name", "pattern", "minLength", "maxLength") == {
+        "pattern": "^[a-z][a-z0-9-]*$",
+        "minLength": 3,
+        "maxLength": 32,
+    }
+    assert only("region_code", "minLength", "maxLength") == {"minLength": 2, "maxLength": 2}  # length(x) == 2
+    assert only("instance_count", "type", "minimum", "maximum") == {"type": "integer", "minimum": 1, "maximum": 10}
+    assert props["timeout_s"]["exclusiveMinimum"] == 0  # var.x > 0 alone
+    assert only("ratio", "minimum", "exclusiveMaximum") == {"minimum": 0, "exclusiveMaximum": 1}
+    assert only("zones", "minItems", "maxItems") == {"minItems": 1, "maxItems": 3}
+    assert props["zones"]["items"]["enum"] == ["a", "b", "c"]  # alltrue([for z in var.zones : contains(...)])
+    assert props["tags"]["maxProperties"] == 20
+    storage = props["storage"]["properties"]
+    assert storage["class"]["enum"] == ["standard", "ssd", "archive"]  # contains([...], var.storage.class)
+    assert {k: storage["gb"][k] for k in ("minimum", "maximum")} == {"minimum": 20, "maximum": 4096}
+    assert props["kms_key"]["pattern"] == "^arn:" and props["kms_key"]["type"] == ["string", "null"]
+    assert props["admins"]["maxItems"] == 4  # length(x) < 5
+    # What has no JSON Schema equivalent is listed with its file and line, and only that.
+    untranslated = [line for line in out.getvalue().splitlines() if "not translated" in line]
+    assert [line.split(": ", 1)[1] for line in untranslated] == [
+        "src/variables.tf:126 variable 'cidr': can(cidrhost(var.cidr, 0))"
+    ]
+    assert "lints clean" in out.getvalue()
+
+
+def test_the_imported_schema_refuses_what_the_module_would_refuse(tmp_path):
+    call_command(
+        "import_module",
+        str(VALIDATIONS),
+        "--name",
+        "validations",
+        "--output",
+        str(tmp_path / "v"),
+        stdout=io.StringIO(),
+    )
+    params = yaml.safe_load((tmp_path / "v" / "bundle.yaml").read_text())["params"]
+    good = {"environment": "dev", "name": "api", "region_code": "eu"}
+    assert param_errors(params, good) == {}
+    assert set(param_errors(params, {**good, "zones": ["a", "d"], "storage": {"class": "tape"}, "ratio": 1})) == {
+        "/zones/1",
+        "/storage/class",
+        "/ratio",
+    }

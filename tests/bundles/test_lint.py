@@ -148,3 +148,120 @@ def test_the_catalog_maps_postgres_params_to_what_the_cloud_reports():
     sources = {s.path: s.source for s in observed_sources(manifest.params)}
     assert sources[("storage_gb",)] == "sandbox_database.main.storage_gb"
     assert ("database_name",) not in sources  # a new name is a new server: nothing to accept
+
+
+def lint_ok(path) -> str:
+    """The command's output (warnings included) for a bundle that passes."""
+    out = io.StringIO()
+    call_command("lint_bundle", str(path), stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_a_draft07_schema_without_dollar_schema_is_read_as_draft07_and_lint_says_so_in_one_line(bundle):
+    def change(d):
+        d["params"]["properties"]["copies"]["minimum"] = 0
+        d["params"]["dependencies"] = {"copies": {"properties": {"copies": {"minimum": 2}}}}
+        d["presets"] = [{"name": "One copy", "params": {"copies": 1}}]
+
+    edit(bundle, change)
+    output = lint(bundle)
+    # dependencies is honoured, so the preset that breaks the dependent minimum is refused...
+    assert "/presets/0/params/copies (preset 'One copy'): Must be at least 2." in output
+    # ...and the reading is named once, with the fix.
+    notes = [line for line in output.splitlines() if "read as draft-07" in line]
+    assert len(notes) == 1 and '"$schema": "http://json-schema.org/draft-07/schema#"' in notes[0]
+    assert "warning:" in notes[0]
+
+
+def test_a_tuple_items_schema_without_dollar_schema_validates_as_draft07(bundle):
+    edit(
+        bundle,
+        lambda d: d["params"]["properties"].update(
+            pair={"type": "array", "items": [{"type": "string"}, {"type": "integer"}], "additionalItems": False}
+        ),
+    )
+    (bundle / "src" / "main.tf").write_text(
+        (bundle / "src" / "main.tf").read_text() + '\nvariable "pair" {\n  type    = tuple([string, number])\n'
+        "  default = null\n}\n"
+    )
+    output = lint_ok(bundle)
+    assert "is not of type" not in output and "read as draft-07" in output
+
+
+def test_mixed_dialects_are_an_error_naming_the_keywords(bundle):
+    def change(d):
+        d["params"]["dependencies"] = {"copies": ["message"]}
+        d["params"]["dependentRequired"] = {"copies": ["message"]}
+
+    edit(bundle, change)
+    output = lint(bundle)
+    assert "mixes dialects" in output and "/dependencies" in output and "/dependentRequired" in output
+
+
+def test_a_declared_dialect_that_lacks_a_keyword_used_is_an_error(bundle):
+    def change(d):
+        d["params"]["$schema"] = "http://json-schema.org/draft-07/schema#"
+        d["params"]["dependentRequired"] = {"copies": ["message"]}
+
+    edit(bundle, change)
+    assert "declares draft-07 but uses keywords that dialect does not have" in lint(bundle)
+
+
+def test_an_unknown_dollar_schema_is_refused_with_the_supported_ones(bundle):
+    edit(bundle, lambda d: d["params"].update({"$schema": "http://example.com/my-dialect"}))
+    output = lint(bundle)
+    assert "is not a dialect Slipway reads" in output and "draft-07" in output
+
+
+def test_draft04_boolean_exclusive_bounds_are_understood(bundle):
+    def change(d):
+        d["params"]["$schema"] = "http://json-schema.org/draft-04/schema#"
+        d["params"]["properties"]["copies"].update(maximum=10, exclusiveMaximum=True)
+        d["presets"] = [{"name": "Ten", "params": {"message": "x", "copies": 10}}]
+
+    edit(bundle, change)
+    assert "(preset 'Ten'): Must be less than 10." in lint(bundle)
+
+
+def test_a_posix_class_in_a_pattern_is_warned_with_its_pointer(bundle):
+    edit(bundle, lambda d: d["params"]["properties"]["message"].update(pattern="^[[:alnum:]]+$"))
+    output = lint_ok(bundle)
+    assert (
+        "warning: bundle.yaml /params/properties/message/pattern: the pattern '^[[:alnum:]]+$' uses a POSIX" in output
+    )
+
+
+def test_rjsf_ui_hints_are_accepted_and_those_slipway_draws_its_own_way_are_warned_once(bundle):
+    ui = {
+        "ui:order": ["copies", "*"],
+        "ui:classNames": "wide",
+        "message": {
+            "ui:widget": "textarea",
+            "ui:help": "h",
+            "ui:placeholder": "p",
+            "ui:autofocus": True,
+            "ui:emptyValue": "",
+            "ui:field": "MyMarkdownField",
+            "ui:options": {"rows": 5, "label": False},
+        },
+        "copies": {"ui:widget": "updown", "ui:readonly": False, "ui:title": "Copies", "ui:description": "d"},
+    }
+    edit(bundle, lambda d: d.update(ui=ui))
+    output = lint_ok(bundle)
+    warnings = [line for line in output.splitlines() if "warning:" in line]
+    assert any(
+        "/ui/message/ui:field: custom rjsf field 'MyMarkdownField' is drawn as a standard control" in w
+        for w in warnings
+    )
+    assert any("/ui/ui:classNames" in w for w in warnings)
+    assert any("/ui/message/ui:emptyValue" in w for w in warnings)
+    assert any("/ui/message/ui:options/label" in w for w in warnings)
+    assert len(warnings) == 4, warnings
+
+
+def test_a_ui_hint_that_cannot_be_read_is_one_error_in_words(bundle):
+    edit(bundle, lambda d: d.update(ui={"ui:order": "copies", "message": {"ui:enumNames": [1]}}))
+    output = lint(bundle)
+    assert "bundle.yaml /ui/ui:order: must be a list" in output
+    assert "bundle.yaml /ui/message/ui:enumNames: must be a list of text" in output
+    assert output.count("ui:order") == 1

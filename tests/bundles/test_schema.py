@@ -65,3 +65,35 @@ def test_remote_references_are_refused_with_their_place():
 def test_an_invalid_schema_is_reported_at_its_pointer():
     problems = check_params_schema({"type": "object", "properties": {"x": {"type": "strnig"}}})
     assert problems and problems[0].startswith("/properties/x/type: invalid JSON Schema")
+
+
+def test_a_pattern_error_uses_the_authors_words_when_given():
+    schema = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}}}
+    assert param_errors(schema, {"name": "A"}) == {"/name": ["Must match the pattern ^[a-z]+$."]}
+    for words in (
+        {"x-pattern-message": "Lower-case letters only."},
+        {"message": {"pattern": "Lower-case letters only."}},
+    ):
+        schema["properties"]["name"].update(words)
+        assert param_errors(schema, {"name": "A"}) == {"/name": ["Lower-case letters only."]}
+        for key in words:
+            del schema["properties"]["name"][key]
+
+
+def test_one_message_per_problem_per_field():
+    schema = {"type": "object", "required": ["a"], "allOf": [{"required": ["a"]}], "properties": {"a": {}}}
+    assert param_errors(schema, {}) == {"/a": ["This field is required."]}
+
+
+def test_the_dialect_is_read_from_the_keywords_when_dollar_schema_is_missing():
+    from bundles.schema import validator_class
+
+    assert validator_class({"dependencies": {"a": ["b"]}}).__name__ == "Draft7Validator"
+    assert validator_class({"properties": {"t": {"items": [{}]}}}).__name__ == "Draft7Validator"
+    assert (
+        validator_class({"properties": {"n": {"maximum": 1, "exclusiveMaximum": True}}}).__name__ == "Draft4Validator"
+    )
+    assert validator_class({"properties": {"dependencies": {"type": "string"}}}).__name__ == "Draft202012Validator"
+    # draft-07 dependencies are enforced, not silently ignored
+    schema = {"type": "object", "dependencies": {"a": ["b"]}, "properties": {"a": {}, "b": {}}}
+    assert param_errors(schema, {"a": 1}) == {"/b": ["Required when 'a' is set."]}

@@ -22,6 +22,8 @@ class Command(BaseCommand):
         try:
             manifest = read_bundle(root)
         except BundleError as exc:
+            for warning in exc.warnings:
+                self.stderr.write(f"{root}: warning: {warning}")
             for problem in exc.problems:
                 self.stderr.write(f"{root}: {problem}")
             raise CommandError(f"{root}: {len(exc.problems)} problem(s)") from exc
@@ -37,4 +39,6 @@ class Command(BaseCommand):
                 f"different files, and a published version never changes: bump the version"
             )
             raise CommandError(f"{root}: 1 problem(s)")
+        for warning in manifest.warnings:
+            self.stdout.write(f"{root}: warning: {warning}")
         self.stdout.write(f"{root}: {manifest.name} {manifest.version} is valid")
