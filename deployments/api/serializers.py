@@ -61,12 +61,21 @@ class DeploymentSerializer(serializers.ModelSerializer):
         return run
 
 
+class BundleNameField(serializers.SlugRelatedField):
+    """A bundle by name; a name PostgreSQL cannot even compare (a NUL character) is simply no bundle."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\0"))
+        return super().to_internal_value(data)
+
+
 class DeploymentCreateSerializer(serializers.Serializer):
     """Create a deployment in an environment from a bundle version and params (or a preset)."""
 
     environment = serializers.PrimaryKeyRelatedField(queryset=Environment.objects.none())
     name = serializers.CharField(validators=[validate_name], help_text=NAME_HELP)
-    bundle = serializers.SlugRelatedField(slug_field="name", queryset=Bundle.objects.all())
+    bundle = BundleNameField(slug_field="name", queryset=Bundle.objects.all())
     version = serializers.CharField(required=False, help_text="Defaults to the newest version.")
     preset = serializers.CharField(required=False, help_text="Start from this preset; params override it.")
     params = serializers.JSONField(

@@ -161,11 +161,12 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         )
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=ForceUnlockSerializer, responses={200: ForceUnlockedSerializer})
     @extend_schema(
         methods=["GET"], request=None, responses=DriftSummarySerializer, operation_id="deployments_drift_retrieve"
     )
-    @extend_schema(methods=["POST"], request=None, responses={202: DriftCheckSerializer})
+    @extend_schema(
+        methods=["POST"], request=None, responses={202: DriftCheckSerializer}, operation_id="deployments_drift_create"
+    )
     @action(detail=True, methods=["get", "post"])
     def drift(self, request, pk=None):
         """GET: the latest drift result and any check on its way. POST: check for drift now (202 with the check;
@@ -178,6 +179,7 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             return Response(DriftCheckSerializer(check).data, status=status.HTTP_202_ACCEPTED)
         return Response(DriftSummarySerializer(drift_summary(deployment)).data)
 
+    @extend_schema(request=ForceUnlockSerializer, responses={200: ForceUnlockedSerializer})
     @action(detail=True, methods=["post"])
     def unlock(self, request, pk=None):
         """Ops release a state lock a dead worker left behind; the reason is audited."""

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 CHECKABLE = (DeploymentStatus.LIVE, DeploymentStatus.DRIFTED, DeploymentStatus.FAILED, DeploymentStatus.DEPLOYING)
 # Runs that change the state: while one of these is on a deployment, a check waits its turn.
 RUN_BUSY = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.APPLYING)
+RETRY_AFTER_SECONDS = 1.0
 
 
 def _enqueue_dispatch() -> None:
@@ -111,12 +113,12 @@ def drift_check_execute(check_id: int) -> DriftCheck | None:
         if state_version is None:
             return _end(check, DriftStatus.ERROR, error="There is no state to compare: it was never applied.")
         DriftCheck.objects.filter(pk=check.pk).update(state_version=state_version, state_serial=state_version.serial)
+        check.state_version, check.state_serial = state_version, state_version.serial
         known = secret_values(deployment.sensitive_params) + secret_values(deployment.sensitive_outputs)
         redactor = Redactor(known)
         base = Path(settings.SLIPWAY_WORKDIR)
         base.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f"drift-{check.pk}-", dir=base, ignore_cleanup_errors=True) as tmp:
-            finding = refresh(deployment=deployment, state_json=state_json, workdir=Path(tmp), redactor=redactor)
+        finding = _refresh_twice(check, deployment, state_json, redactor, base)
     except CheckFailed as exc:
         return _end(check, DriftStatus.ERROR, error=str(exc)[:20000])
     except (EngineNotFound, KeyMismatch) as exc:
@@ -125,6 +127,22 @@ def drift_check_execute(check_id: int) -> DriftCheck | None:
         log.exception("drift check %s crashed", check.pk)
         return _end(check, DriftStatus.ERROR, error=f"Slipway error: {exc}")
     return _record(check, state_version, finding)
+
+
+def _refresh_twice(check: DriftCheck, deployment: Deployment, state_json: bytes, redactor: Redactor, base: Path):
+    """The refresh, tried again once when the engine fails: a check changes nothing, so a retry is always safe,
+    and it rides out the engine's own transient failures (concurrent ``init`` sharing the plugin cache can
+    fail with "Failed to install provider" or "could not read package directory")."""
+    for attempt in (1, 2):
+        with tempfile.TemporaryDirectory(prefix=f"drift-{check.pk}-", dir=base, ignore_cleanup_errors=True) as tmp:
+            try:
+                return refresh(deployment=deployment, state_json=state_json, workdir=Path(tmp), redactor=redactor)
+            except CheckFailed as exc:
+                if attempt == 2:
+                    raise
+                log.warning("drift check %s failed once, trying again: %s", check.pk, str(exc)[:300])
+                time.sleep(RETRY_AFTER_SECONDS)
+    raise AssertionError("unreachable")
 
 
 def _fingerprint(resources: list[dict]) -> str:

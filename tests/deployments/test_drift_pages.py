@@ -159,3 +159,38 @@ def test_the_overview_lists_what_drifted_for_those_who_can_see_it(dev_client, cl
     assert "sandbox_database.main was changed outside Slipway: storage_gb." in page
     client.force_login(outsider)
     assert 'id="drifted"' not in client.get("/").content.decode()
+
+
+def test_a_check_the_engine_fails_once_is_tried_again_and_one_failing_twice_is_an_error(database, monkeypatch):
+    from deployments.drift import services as drift_services
+    from deployments.drift.check import CheckFailed, Finding
+    from deployments.models import StateVersion
+    from portal.crypto import encrypt
+
+    StateVersion.objects.create(
+        deployment=database, serial=3, lineage="l", sha256="-", encrypted_state=encrypt(b'{"version": 4}')
+    )
+    attempts = []
+
+    def flaky(**kwargs):
+        attempts.append(kwargs["workdir"])
+        if len(attempts) == 1:
+            raise CheckFailed("`terraform init` failed (exit 1).\nError: Failed to install provider")
+        return Finding()
+
+    monkeypatch.setattr(drift_services, "refresh", flaky)
+    monkeypatch.setattr(drift_services, "RETRY_AFTER_SECONDS", 0)
+    check = drift_services.drift_check_execute(DriftCheck.objects.create(deployment=database).pk)
+    assert check.status == "in_sync" and check.state_serial == 3
+    assert len(attempts) == 2 and attempts[0] != attempts[1]  # a fresh directory each time
+    database.refresh_from_db()
+    assert database.status == "live"  # in sync again
+
+    def broken(**kwargs):
+        raise CheckFailed("`terraform plan` failed (exit 1).\nError: the sandbox API cannot be reached")
+
+    monkeypatch.setattr(drift_services, "refresh", broken)
+    check = drift_services.drift_check_execute(DriftCheck.objects.create(deployment=database).pk)
+    assert check.status == "error" and "cannot be reached" in check.error
+    database.refresh_from_db()
+    assert database.status == "live"  # an error says nothing about the cloud
