@@ -448,9 +448,9 @@ SLIPWAY_ORPHAN_GRACE_SECONDS = env_int("SLIPWAY_ORPHAN_GRACE_SECONDS", 300)
 # When the worker runs as root: the unprivileged user the engine (and whatever a module runs) runs as,
 # so it cannot read the worker's environment or files (README, "Runs are isolated from the worker").
 SLIPWAY_ENGINE_USER = env_str("SLIPWAY_ENGINE_USER")
-# The engine also writes its state to Slipway every this many seconds during a long apply (its
-# TF_STATE_PERSIST_INTERVAL; Terraform ignores values under its own default of 20).
-SLIPWAY_STATE_PERSIST_SECONDS = env_int("SLIPWAY_STATE_PERSIST_SECONDS", 20)
+# The engine writes its state to Slipway periodically during a long apply (every 20 s by its own
+# default); a value here is passed as TF_STATE_PERSIST_INTERVAL (Terraform ignores values under 20).
+SLIPWAY_STATE_PERSIST_SECONDS = env_int("SLIPWAY_STATE_PERSIST_SECONDS", 0)
 # The largest state the engine may write to /state/ (its own limit, not DATA_UPLOAD_MAX_MEMORY_SIZE).
 SLIPWAY_STATE_MAX_BYTES = env_int("SLIPWAY_STATE_MAX_BYTES", 64 * 1024 * 1024)
 

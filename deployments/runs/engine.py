@@ -140,9 +140,11 @@ def engine_env(workdir: Path) -> dict[str, str]:
         TF_CLI_CONFIG_FILE=str(cli_config),
         TF_PLUGIN_CACHE_DIR=str(cache),
         TF_DATA_DIR=str(workdir / ".terraform"),
-        # Intermediate state snapshots during a long apply: a killed engine loses at most this much.
-        TF_STATE_PERSIST_INTERVAL=str(settings.SLIPWAY_STATE_PERSIST_SECONDS),
     )
+    if settings.SLIPWAY_STATE_PERSIST_SECONDS:
+        # Intermediate state snapshots during a long apply (the engine's own default is every 20 s). Set only
+        # when asked: with it set, Terraform 1.11 no longer lets a provider finish an interrupted create.
+        env["TF_STATE_PERSIST_INTERVAL"] = str(settings.SLIPWAY_STATE_PERSIST_SECONDS)
     return env
 
 
