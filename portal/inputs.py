@@ -179,8 +179,10 @@ class InputsMiddleware:
         if found:
             errors["/path"] = [found]
         sources = [("query", request.GET)]
-        if request.method == "POST" and not request.path.startswith("/state/"):
-            sources.append(("form", request.POST))  # only form and multipart bodies fill it
+        if request.method == "POST" and not request.path.startswith(("/state/", "/api/")):
+            # Only form and multipart bodies fill it. The API's bodies are JSON, checked by its parser; reading
+            # them here would leave DRF an empty stream.
+            sources.append(("form", request.POST))
         for where, data in sources:
             for key, values in data.lists():
                 name = f"/{where}/{_printable(key)}"

@@ -136,6 +136,9 @@ class EstateAsOfView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return estate_as_of(timezone.now()).none()
         require_reviewer(self.request.user, "The estate as of a time is")
+        flag = self.request.query_params.get("include_destroyed")
+        if flag is not None and flag not in ("true", "false"):
+            raise ValidationError({"include_destroyed": ["Must be true or false."]})
         form = AsOfForm(self.request.query_params)
         if not form.is_valid():
             raise ValidationError({name: list(messages) for name, messages in form.errors.items()})

@@ -285,3 +285,23 @@ def test_an_api_500_is_json_with_debug_off(dev, monkeypatch):
 @pytest.mark.parametrize("url", ["/api/v1/runs/?deployment=", "/api/v1/audit/events/?deployment="])
 def test_a_uuid_filter_sent_empty_is_a_400_not_an_unfiltered_list(api, url):
     assert_error(api.get(url), 400, "/deployment")
+
+
+@pytest.mark.parametrize("url", ["/api/v1/audit/events/?created_before=", "/api/v1/runs/?status="])
+def test_a_typed_filter_sent_empty_is_a_400(api, url):
+    assert_error(api.get(url), 400)
+
+
+def test_a_loose_boolean_is_a_400(auditor):
+    client = APIClient()
+    client.force_authenticate(auditor)
+    assert_error(client.get("/api/v1/audit/as-of/?include_destroyed=abc"), 400, "/include_destroyed")
+    assert client.get("/api/v1/audit/as-of/?include_destroyed=true").status_code == 200
+
+
+def test_the_api_reads_json_only(api, dev, catalog, proto_env):
+    deployment = services.deployment_create(
+        environment=proto_env, name="form", bundle_version=catalog["echo"], params={"message": "x"}, actor=dev
+    )
+    response = api.post(f"/api/v1/deployments/{deployment.pk}/apply/", {"auto_apply": ""}, format="multipart")
+    assert_error(response, 415)
