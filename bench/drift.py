@@ -206,7 +206,7 @@ def main() -> None:
     need = opts.deployments / 15  # every deployment checked within the production interval (15 min)
     seen = lock_samples[1]
     rows = [
-        ("deployments (postgres 2.1.0 in the sandbox)", f"{opts.deployments} ({failed} failed)", "", ""),
+        ("deployments (the newest postgres, in the sandbox)", f"{opts.deployments} ({failed} failed)", "", ""),
         ("workers / checks in flight at most", f"{opts.workers} / {opts.in_flight}", "", ""),
         ("deploying them: total, median apply", f"{deployed_in:.0f} s, {statistics.median(apply_s):.1f} s", "", ""),
         ("changed in the sandbox behind Slipway's back", str(changed), "", ""),
