@@ -66,7 +66,12 @@ def test_the_engine_reads_and_writes_state_through_slipway(celery_worker, dev, c
     assert run.worker.startswith(f"test-celery-{os.getpid()}@")  # the Celery node name, not just the host
     from deployments.models import Worker
 
-    assert Worker.objects.filter(name=run.worker).exists()  # and that worker says it is alive
+    # and that worker says it is alive: its heartbeat writes the row again within one beat (the flush
+    # that ends every transactional test empties the table, so it may be a beat away right now)
+    deadline = time.monotonic() + 2 * settings.SLIPWAY_HEARTBEAT_SECONDS + 5
+    while not Worker.objects.filter(name=run.worker).exists():
+        assert time.monotonic() < deadline, f"no heartbeat from {run.worker}"
+        time.sleep(0.2)
 
     versions = StateVersion.objects.filter(deployment=deployment).order_by("created_at")
     assert versions.exists() and all(v.created_by_run_id == run.pk for v in versions)
