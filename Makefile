@@ -7,6 +7,9 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 # Tests run on real PostgreSQL and Redis (see README); override to point elsewhere.
 TEST_DATABASE_URL      ?= postgres://postgres@127.0.0.1:5432/slipway
 TEST_CELERY_BROKER_URL ?= redis://127.0.0.1:6379/15
+# The suite runs in this many processes (pytest-xdist, whole files per process); each takes its own
+# test database and the broker database below the previous one's (15, 14, ...). 0 runs it in one process.
+PYTEST_WORKERS         ?= 2
 
 .PHONY: install run test lint lint-deploy format services browser clean
 
@@ -33,7 +36,7 @@ run: install
 ## make test: the whole suite on PostgreSQL, Redis, a real Celery worker, the engine and Chromium.
 test: install services browser
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_CELERY_BROKER_URL) \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 services:
 	@bash .ci/services

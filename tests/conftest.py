@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -30,6 +31,26 @@ from portal.roles import COMPLIANCE_GROUP, OPS_GROUP
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_BUNDLES = Path(__file__).resolve().parent / "fixtures" / "bundles"
 PASSWORD = "correct-horse-battery"
+
+
+def pytest_configure(config):
+    """`make test` runs the suite in parallel processes (pytest-xdist). pytest-django gives each process a
+    test database of its own; here each also gets its own broker database (counting down from the one
+    configured: 15, 14, ... by default) and engine work directory, so one process's worker never takes
+    another's runs and a starting worker never cleans another's work directories."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    index = int(worker.removeprefix("gw"))
+    url = urlsplit(settings.CELERY_BROKER_URL)
+    if url.scheme in ("redis", "rediss"):
+        base = int(url.path.strip("/") or 0)
+        broker = urlunsplit(url._replace(path=f"/{(base - index) % 16}"))
+        os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = broker
+        from portal.celery import app
+
+        app.conf.broker_url = broker
+    settings.SLIPWAY_WORKDIR = Path(settings.SLIPWAY_WORKDIR) / f"xdist-{worker}"
 
 
 # --- the cast -----------------------------------------------------------------------------
