@@ -305,3 +305,35 @@ def test_the_api_reads_json_only(api, dev, catalog, proto_env):
     )
     response = api.post(f"/api/v1/deployments/{deployment.pk}/apply/", {"auto_apply": ""}, format="multipart")
     assert_error(response, 415)
+
+
+# --- item 11: a value of another JSON type than the schema states is a 400, not a guess ----------
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"reason": 0}, "/reason"),  # DRF would read "0"
+        ({"auto_apply": "yes"}, "/auto_apply"),  # DRF would read true
+        ({"auto_apply": 1}, "/auto_apply"),
+        ({"expected_version": "1"}, "/expected_version"),  # DRF would read 1
+        ({"expected_version": 1.0}, "/expected_version"),
+        ({"expected_version": True}, "/expected_version"),
+        ({"connections": {"network": 7}}, "/connections/network"),
+        ({"connections": ["net"]}, "/connections"),
+    ],
+)
+def test_a_body_value_of_another_json_type_than_the_schema_says_is_a_400(api, dev, catalog, proto_env, body, where):
+    deployment = services.deployment_create(
+        environment=proto_env, name="typed", bundle_version=catalog["echo"], params={"message": "x"}, actor=dev
+    )
+    response = api.post(f"/api/v1/deployments/{deployment.pk}/apply/", body, format="json")
+    assert_error(response, 400, where)
+    assert deployment.runs.count() == 1
+
+
+def test_a_related_id_sent_as_a_string_is_a_400(api, catalog, proto_env):
+    body = {"environment": str(proto_env.pk), "name": "typed", "bundle": "echo", "params": {"message": "x"}}
+    assert_error(api.post("/api/v1/deployments/", body, format="json"), 400, "/environment")
+    body["environment"] = proto_env.pk
+    assert api.post("/api/v1/deployments/", body, format="json").status_code == 201
