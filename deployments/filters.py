@@ -6,8 +6,6 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
-from portal.filtering import StrictUUIDFilter
-
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
 from .models import Deployment, Environment, ExceptionRequest, Project, Run
 
@@ -35,7 +33,7 @@ class DeploymentFilter(django_filters.FilterSet):
 class RunFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=RunStatus.choices)
     action = django_filters.ChoiceFilter(choices=RunAction.choices)
-    deployment = StrictUUIDFilter(field_name="deployment_id")
+    deployment = django_filters.UUIDFilter(field_name="deployment_id")
 
     class Meta:
         model = Run

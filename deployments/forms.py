@@ -1,5 +1,7 @@
 from django import forms
 
+from portal.inputs import InputProblemsMixin
+
 from .models import Environment
 from .names import MAX_LENGTH, NAME_HELP, validate_name
 
@@ -13,7 +15,7 @@ class EnvironmentChoiceField(forms.ModelChoiceField):
 REVIEW_HELP = "Otherwise the plan is applied at once unless it replaces or destroys something."
 
 
-class ChangeReasonForm(forms.Form):
+class ChangeReasonForm(InputProblemsMixin, forms.Form):
     """What a change says about itself: why, and whether to stop at the plan."""
 
     reason = forms.CharField(
@@ -43,11 +45,11 @@ class NewDeploymentForm(ChangeReasonForm):
         self.fields["environment"].queryset = environments
 
 
-class ForceUnlockForm(forms.Form):
+class ForceUnlockForm(InputProblemsMixin, forms.Form):
     reason = forms.CharField(max_length=500, label="Why is it safe to unlock?")
 
 
-class DestroyForm(forms.Form):
+class DestroyForm(InputProblemsMixin, forms.Form):
     confirm = forms.CharField(label="Type the deployment's name to confirm")
     reason = forms.CharField(required=False, max_length=500)
 
@@ -62,7 +64,7 @@ class DestroyForm(forms.Form):
         return value
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(InputProblemsMixin, forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
     comment = forms.CharField(
         required=False,
@@ -71,7 +73,7 @@ class DecisionForm(forms.Form):
     )
 
 
-class ExceptionReasonForm(forms.Form):
+class ExceptionReasonForm(InputProblemsMixin, forms.Form):
     exception_reason = forms.CharField(
         label="Why do you need this?",
         max_length=2000,

@@ -18,17 +18,20 @@ from django.views.decorators.http import require_POST
 
 from bundles.display import params_rows
 from bundles.forms import build_fields, initial_values, parse_post, render_markdown, unplaced_errors
+from bundles.forms.fields import PREFIX as PARAM_PREFIX
 from bundles.models import Bundle
 from bundles.schema import param_errors
 from bundles.views import drawn_preset
 from portal.crypto import decrypt
 from portal.errors import ParamsInvalid, ServiceError
+from portal.inputs import input_problems, shows_input_problems
 from portal.querysets import CHANGE, OPERATE, VIEW, object_for
 from portal.roles import is_ops
 
 from . import services
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
 from .connections.canvas import environment_canvas
+from .connections.forms import PREFIX as CONNECTION_PREFIX
 from .connections.forms import connection_fields, posted_connections, split_errors
 from .connections.selectors import consumers, latest_artifacts, upstream_changes
 from .drift.selectors import live_context
@@ -68,6 +71,20 @@ def deployment_list(request):
 
 def _wants_outside_policy(request) -> bool:
     return (request.POST.get("outside_policy") or request.GET.get("outside_policy")) == "1"
+
+
+def _posted_problems(request, *forms) -> dict[str, list[str]]:
+    """What the inputs middleware removed from the params and connections (by pointer, as the form engine shows
+    errors); a field no form here shows becomes an error at the top of the first form."""
+    errors: dict[str, list[str]] = {}
+    for key, said in input_problems(request.POST).items():
+        if key.startswith(PARAM_PREFIX + "/"):
+            errors[key.removeprefix(PARAM_PREFIX)] = said
+        elif key.startswith(CONNECTION_PREFIX):
+            errors["/connections/" + key.removeprefix(CONNECTION_PREFIX)] = said
+        elif not any(key in form.fields for form in forms):
+            forms[0].add_error(None, f"{key}: {said[0]}")
+    return errors
 
 
 @dataclass
@@ -126,6 +143,7 @@ def _params_context(version, view, shown, values, submitted: _Submitted, *, wiri
     }
 
 
+@shows_input_problems
 @login_required
 def deployment_new(request, bundle_name: str):
     bundle = get_object_or_404(Bundle, name=bundle_name)
@@ -143,7 +161,8 @@ def deployment_new(request, bundle_name: str):
     if request.method == "POST":
         meta = NewDeploymentForm(request.POST, environments=environments)
         values = parse_post(schema, request.POST)
-        if meta.is_valid():
+        problems = _posted_problems(request, meta, exception_form)
+        if meta.is_valid() and not problems:
             data = meta.cleaned_data
             target = {"environment": data["environment"], "bundle_version": version, "name": data["name"]}
             submitted = _submit(
@@ -164,7 +183,7 @@ def deployment_new(request, bundle_name: str):
                 return submitted.response
         else:
             # Still check the params, so every error shows at once.
-            submitted.errors = param_errors(schema, values)
+            submitted.errors = {**param_errors(schema, values), **problems}
     else:
         meta = NewDeploymentForm(
             initial={"environment": environment.pk if environment else None}, environments=environments
@@ -205,6 +224,7 @@ def deployment_new(request, bundle_name: str):
     return render(request, "deployments/new.html", context, status=400 if request.method == "POST" else 200)
 
 
+@shows_input_problems
 @login_required
 def deployment_edit(request, pk):
     deployment = deployment_for(request, pk, CHANGE, "You can read this deployment but not change it.")
@@ -226,7 +246,11 @@ def deployment_edit(request, pk):
     stored = {"stored": state.stored, "lock_immutable": state.lock_immutable}
     if request.method == "POST":
         values = parse_post(schema, request.POST, **stored)
-        if form.is_valid():
+        problems = _posted_problems(request, form, exception_form)
+        if problems:
+            submitted.errors = {**param_errors(schema, values), **problems}
+            form.is_valid()  # its own fields' errors too
+        elif form.is_valid():
             submitted = _submit(
                 request,
                 form=form,
@@ -426,6 +450,7 @@ def deployment_apply(request, pk):
     return redirect(deployment)
 
 
+@shows_input_problems
 @login_required
 def deployment_destroy(request, pk):
     deployment = deployment_for(request, pk, CHANGE)

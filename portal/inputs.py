@@ -9,7 +9,11 @@ field it came in:
 - :func:`text_problem` and :func:`value_problems` say what is wrong with a string or a JSON value
   (keys and strings, numbers, depth), keyed by JSON pointer;
 - :class:`InputsMiddleware` applies them to the URL path, the query string and form fields of every
-  request: a 400 with the field's name (JSON under ``/api/``, a page elsewhere);
+  request: a 400 with the field's name (JSON under ``/api/``, a page elsewhere). A page whose view is marked
+  :func:`shows_input_problems` gets its form back instead: the characters at fault are removed from the
+  posted values, :func:`input_problems` says which field had them, and the view's forms
+  (:class:`InputProblemsMixin`, and the form engine's params) show it beside the field, keeping the
+  other values as typed;
 - :class:`LimitedJSONParser` is the API's JSON parser: a body over the size limit is a JSON 413,
   one nested deeper than :data:`MAX_DEPTH` or holding an unreadable value a JSON 400 with a message.
 
@@ -26,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, QueryDict
 from django.template.loader import render_to_string
 from jsonpointer import JsonPointer
 from rest_framework import status
@@ -141,6 +145,61 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
     return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant)
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_REMOVED = " It was removed: check the value and send it again."
+
+
+def shows_input_problems(view):
+    """Mark a page view whose every posted field goes through a form that shows :func:`input_problems` beside
+    the field (and is then invalid): the inputs middleware sends such a post on, cleaned, instead of a 400."""
+    view.shows_input_problems = True
+    return view
+
+
+def input_problems(data) -> dict[str, list[str]]:
+    """What the inputs middleware removed from a cleaned form post, by field name (empty for any other data)."""
+    return getattr(data, "input_problems", {})
+
+
+class InputProblemsMixin:
+    """For a Django form: a field the inputs middleware cleaned shows why, and the form is not valid."""
+
+    def full_clean(self):
+        super().full_clean()
+        if not self.is_bound:
+            return
+        for key, messages in input_problems(self.data).items():
+            name = key
+            if self.prefix:
+                name = key.removeprefix(f"{self.prefix}-") if key.startswith(f"{self.prefix}-") else None
+            if name in self.fields:
+                self._errors.pop(name, None)  # "required" when nothing was left, which is not the news
+                self.add_error(name, messages)
+
+
+class _CleanedPost(QueryDict):
+    input_problems: dict[str, list[str]]
+
+
+def _cleaned_post(post: QueryDict) -> _CleanedPost:
+    """``post`` without the characters no field can hold, saying by field what was removed."""
+    cleaned = _CleanedPost(mutable=True)
+    cleaned.input_problems = {}
+    for key, values in post.lists():
+        problem = text_problem(key)
+        if problem:
+            safe_key = _UNSTORABLE.sub("", key)
+            cleaned.input_problems.setdefault(safe_key, []).append(f"The field's name: {problem}")
+            continue
+        for value in values:
+            problem = text_problem(value)
+            if problem and not cleaned.input_problems.get(key):
+                cleaned.input_problems[key] = [problem + _REMOVED]
+            cleaned.appendlist(key, _UNSTORABLE.sub("", value))
+    cleaned._mutable = False
+    return cleaned
+
+
 def _json_error(message: str, errors: dict, status_code: int) -> JsonResponse:
     return JsonResponse({"message": message, "errors": errors}, status=status_code)
 
@@ -166,6 +225,21 @@ class InputsMiddleware:
             return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         if not errors:
             return self.get_response(request)
+        if all(at.startswith("/form/") for at in errors):
+            request._input_problems = errors  # the view decides (process_view): its form back, or the 400
+            return self.get_response(request)
+        return self.refuse(request, errors)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        errors = getattr(request, "_input_problems", None)
+        if errors is None:
+            return None
+        if getattr(view_func, "shows_input_problems", False):
+            request.POST = _cleaned_post(request.POST)
+            return None
+        return self.refuse(request, errors)
+
+    def refuse(self, request, errors: dict[str, list[str]]) -> HttpResponse:
         first_at, first = next(iter(errors.items()))
         message = f"Invalid input at {first_at}: {first[0]}"
         if request.path.startswith(("/api/", "/state/")):

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from portal.serializers import RequestSerializer
+
 from ..models import AuditEvent
 
 
@@ -47,7 +49,7 @@ class HistoryStepSerializer(serializers.Serializer):
     run_status = serializers.CharField(source="run.status", allow_null=True, default=None)
 
 
-class RestoreSerializer(serializers.Serializer):
+class RestoreSerializer(RequestSerializer):
     history_id = serializers.IntegerField(help_text="The history entry whose params to restore.")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 

@@ -14,7 +14,6 @@ from rest_framework.response import Response
 
 from deployments.choices import DeploymentStatus, Tier
 from deployments.runs.api import RunSerializer
-from portal.filtering import StrictUUIDFilter
 from portal.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from portal.idempotency import idempotent
 from portal.pagination import Pagination
@@ -47,7 +46,7 @@ class AuditEventFilter(django_filters.FilterSet):
     event_type__startswith = django_filters.CharFilter(field_name="event_type", lookup_expr="startswith")
     actor = django_filters.CharFilter(field_name="actor_name")
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    deployment = StrictUUIDFilter(field_name="deployment_id")
+    deployment = django_filters.UUIDFilter(field_name="deployment_id")
     request_id = django_filters.CharFilter()
     # Where the event's subject stood when it was recorded.
     team = django_filters.CharFilter(field_name="scope_team")

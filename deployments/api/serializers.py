@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from bundles.models import Bundle
 from bundles.schema import starting_params
+from portal.serializers import RequestSerializer
 
 from .. import secrets
 from ..models import Deployment, Environment, Project
@@ -70,7 +71,7 @@ class BundleNameField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class DeploymentCreateSerializer(serializers.Serializer):
+class DeploymentCreateSerializer(RequestSerializer):
     """Create a deployment in an environment from a bundle version and params (or a preset)."""
 
     environment = serializers.PrimaryKeyRelatedField(queryset=Environment.objects.none())
@@ -132,7 +133,7 @@ class DeploymentCreatedSerializer(DeploymentSerializer):
         return RunSerializer(deployment.runs.order_by("-created_at", "-id").first()).data
 
 
-class DeploymentActionSerializer(serializers.Serializer):
+class DeploymentActionSerializer(RequestSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
@@ -162,7 +163,7 @@ class DeploymentDestroySerializer(DeploymentActionSerializer):
     confirm = serializers.CharField(help_text="The deployment's name, to confirm.")
 
 
-class ForceUnlockSerializer(serializers.Serializer):
+class ForceUnlockSerializer(RequestSerializer):
     reason = serializers.CharField(max_length=500, help_text="Why it is safe to release the lock (audited).")
 
 

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.querysets import CHANGE, require_actionable
+from portal.serializers import RequestSerializer
 
 from ..runs.api import RunSerializer
 from . import services
@@ -74,7 +75,7 @@ class DriftSummarySerializer(serializers.Serializer):
     pending = DriftCheckSerializer(allow_null=True, help_text="A check queued or running now.")
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(RequestSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from portal.querysets import TeamScopedQuerySet
 
+from ..runs.models import AppendOnly
+
 
 class DriftStatus(models.TextChoices):
     QUEUED = "queued"
@@ -30,8 +32,65 @@ class Resolution(models.TextChoices):
     SUPERSEDED = "superseded", "Superseded by a later check"
 
 
+# What a check found: written while it is queued or running, never after. A resolution is written once.
+RESULT_FIELDS = frozenset(
+    {
+        "status",
+        "dispatched_at",
+        "started_at",
+        "finished_at",
+        "state_version",
+        "state_version_id",
+        "state_serial",
+        "resources",
+        "observed",
+        "drifted_attributes",
+        "error",
+        "log",
+    }
+)
+RESOLUTION_FIELDS = frozenset(
+    {
+        "resolution",
+        "resolved_by",
+        "resolved_by_id",
+        "resolved_by_name",
+        "resolved_at",
+        "resolution_reason",
+        "resolution_run",
+        "resolution_run_id",
+    }
+)
+
+
+def _refusal(fields, status: str, resolution: str) -> str | None:
+    """Why changing ``fields`` of a check with this status and resolution would rewrite evidence, or None."""
+    fields = set(fields)
+    if not fields <= RESULT_FIELDS | RESOLUTION_FIELDS:
+        return f"A drift check's {', '.join(sorted(fields - RESULT_FIELDS - RESOLUTION_FIELDS))} never change."
+    if fields & RESULT_FIELDS and status not in DRIFT_PENDING:
+        return "A finished drift check's result is evidence: it is never rewritten."
+    if fields & RESOLUTION_FIELDS and resolution:
+        return "A drift check's resolution is written once and never rewritten."
+    return None
+
+
 class DriftCheckQuerySet(TeamScopedQuerySet):
+    """Drift checks are evidence, like runs: never deleted; what a check found is written while it is queued
+    or running and then frozen; its resolution (revert, accept, cleared, superseded) is written once.
+    PostgreSQL enforces the same with a trigger (migration 0010); here the model refuses it on every database."""
+
     team_path = "deployment__environment__project__team"
+
+    def update(self, **kwargs):
+        for status, resolution in self.values_list("status", "resolution"):
+            refused = _refusal(kwargs, status, resolution)
+            if refused:
+                raise AppendOnly(refused)
+        return super().update(**kwargs)
+
+    def delete(self):
+        raise AppendOnly("Drift checks are evidence and are never deleted.")
 
 
 class DriftCheck(models.Model):
@@ -86,8 +145,23 @@ class DriftCheck(models.Model):
     def __str__(self) -> str:
         return f"drift check #{self.pk} of {self.deployment_id} ({self.status})"
 
+    def save(self, *args, **kwargs):
+        if not self._state.adding and self.pk is not None:
+            old = DriftCheck.objects.filter(pk=self.pk).first()
+            if old is not None:
+                changed = [
+                    f.attname for f in self._meta.concrete_fields if getattr(old, f.attname) != getattr(self, f.attname)
+                ]
+                refused = _refusal(changed, old.status, old.resolution)
+                if refused:
+                    raise AppendOnly(refused)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("deployments:drift-check", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("Drift checks are evidence and are never deleted.")
 
     @property
     def is_finished(self) -> bool:

@@ -12,6 +12,7 @@ from bundles.models import BundleVersion
 from portal.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from portal.idempotency import idempotent
 from portal.roles import require_ops
+from portal.serializers import RequestSerializer
 
 from ..models import BulkChange, BulkTarget
 from ..selectors import deployments_visible_to
@@ -110,7 +111,7 @@ class BulkChangeSerializer(serializers.ModelSerializer):
         return {"dry_run": dry_run_counts(obj), "rollout": rollout_counts(obj)}
 
 
-class BulkChangeCreateSerializer(serializers.Serializer):
+class BulkChangeCreateSerializer(RequestSerializer):
     """The arguments of ``bulk_change_create``, by name."""
 
     title = serializers.CharField(required=False, allow_blank=True, default="")
@@ -123,7 +124,7 @@ class BulkChangeCreateSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(required=False, default=True, help_text="Start the dry run at once.")
 
 
-class RolloutSerializer(serializers.Serializer):
+class RolloutSerializer(RequestSerializer):
     wave_size = serializers.IntegerField(min_value=1, default=5)
     pause_seconds = serializers.IntegerField(min_value=0, default=0)
     failure_threshold = serializers.IntegerField(min_value=1, default=1)

@@ -12,6 +12,7 @@ from bundles.models import Bundle
 from portal.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from portal.idempotency import idempotent
 from portal.querysets import CHANGE, object_for
+from portal.serializers import RequestSerializer
 
 from ..filters import ExceptionRequestFilter
 from ..models import Deployment, Environment, ExceptionRequest
@@ -50,7 +51,7 @@ class ExceptionRequestSerializer(serializers.ModelSerializer):
         ]
 
 
-class ExceptionRequestCreateSerializer(serializers.Serializer):
+class ExceptionRequestCreateSerializer(RequestSerializer):
     """Ask for params outside the policy: for a new deployment (environment + name + bundle) or an existing one."""
 
     deployment = serializers.UUIDField(required=False)

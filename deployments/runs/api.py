@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from portal.querysets import CHANGE, require_actionable
+from portal.serializers import RequestSerializer
 
 from ..choices import RUN_WAITING
 from ..filters import RunFilter
@@ -66,7 +67,7 @@ class RunLogPageSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(RequestSerializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from bundles.archive import ArchiveError, extract
 from deployments import services
+from deployments.models import Deployment
 from deployments.runs.services import run_cancel
 from portal.inputs import json_depth, loads, value_problems
 from portal.models import APIToken
@@ -141,6 +142,42 @@ def test_a_page_with_nul_in_the_query_or_a_form_field_answers_400_with_the_field
     assert response.status_code == 400 and b"/query/q" in response.content
     response = dev_client.post("/accounts/tokens/", {"name": "bad\x00name"})
     assert response.status_code == 400 and b"/form/name" in response.content
+
+
+def test_the_new_deployment_form_shows_a_bad_param_beside_its_field_and_keeps_the_rest(dev_client, catalog, proto_env):
+    # (A lone surrogate cannot arrive in a form: Django decodes a post's bytes, replacing what is not UTF-8.)
+    data = {
+        "environment": proto_env.pk,
+        "name": "kept-name",
+        "reason": "kept reason",
+        "param/message": "hello\x00world",
+    }
+    response = dev_client.post(reverse("deployments:new", args=["echo"]), data)
+    page = response.content.decode()
+    assert response.status_code == 400 and "<html" in page.lower()
+    assert "It was removed: check the value and send it again." in page
+    assert 'value="kept-name"' in page and 'value="kept reason"' in page
+    assert 'value="helloworld"' in page  # the value, less what no field can hold
+    assert not Deployment.objects.filter(name="kept-name").exists()
+    data["param/message"] = "helloworld"
+    assert dev_client.post(reverse("deployments:new", args=["echo"]), data).status_code == 302
+
+
+def test_a_bad_form_field_beside_the_params_is_an_error_on_that_field(dev_client, dev, catalog, proto_env):
+    deployment = services.deployment_create(
+        environment=proto_env, name="kept", bundle_version=catalog["echo"], params={"message": "x"}, actor=dev
+    )
+    edit = reverse("deployments:edit", args=[deployment.pk])
+    response = dev_client.post(edit, {"param/message": "changed", "reason": "why\x00not"})
+    page = response.content.decode()
+    assert response.status_code == 400 and "NUL character" in page
+    assert 'value="changed"' in page and 'value="whynot"' in page
+    deployment.refresh_from_db()
+    assert deployment.params == {"message": "x"} and deployment.runs.count() == 1
+    destroy = reverse("deployments:destroy", args=[deployment.pk])
+    response = dev_client.post(destroy, {"confirm": "kept\x00", "reason": "done"})
+    assert response.status_code == 200 and "NUL character" in response.content.decode()
+    assert deployment.runs.count() == 1
 
 
 # --- item 10: the estate query's regexes and numbers -----------------------------------------
@@ -305,3 +342,35 @@ def test_the_api_reads_json_only(api, dev, catalog, proto_env):
     )
     response = api.post(f"/api/v1/deployments/{deployment.pk}/apply/", {"auto_apply": ""}, format="multipart")
     assert_error(response, 415)
+
+
+# --- item 11: a value of another JSON type than the schema states is a 400, not a guess ----------
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"reason": 0}, "/reason"),  # DRF would read "0"
+        ({"auto_apply": "yes"}, "/auto_apply"),  # DRF would read true
+        ({"auto_apply": 1}, "/auto_apply"),
+        ({"expected_version": "1"}, "/expected_version"),  # DRF would read 1
+        ({"expected_version": 1.0}, "/expected_version"),
+        ({"expected_version": True}, "/expected_version"),
+        ({"connections": {"network": 7}}, "/connections/network"),
+        ({"connections": ["net"]}, "/connections"),
+    ],
+)
+def test_a_body_value_of_another_json_type_than_the_schema_says_is_a_400(api, dev, catalog, proto_env, body, where):
+    deployment = services.deployment_create(
+        environment=proto_env, name="typed", bundle_version=catalog["echo"], params={"message": "x"}, actor=dev
+    )
+    response = api.post(f"/api/v1/deployments/{deployment.pk}/apply/", body, format="json")
+    assert_error(response, 400, where)
+    assert deployment.runs.count() == 1
+
+
+def test_a_related_id_sent_as_a_string_is_a_400(api, catalog, proto_env):
+    body = {"environment": str(proto_env.pk), "name": "typed", "bundle": "echo", "params": {"message": "x"}}
+    assert_error(api.post("/api/v1/deployments/", body, format="json"), 400, "/environment")
+    body["environment"] = proto_env.pk
+    assert api.post("/api/v1/deployments/", body, format="json").status_code == 201

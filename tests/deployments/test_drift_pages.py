@@ -54,14 +54,13 @@ def database(dev, catalog, proto_env):
 
 
 def drifted(deployment, **extra) -> DriftCheck:
-    return DriftCheck.objects.create(
-        deployment=deployment,
-        status="drifted",
-        resources=DRIFT,
-        observed=OBSERVED,
-        drifted_attributes=" storage_gb sandbox_database.storage_gb ",
-        **extra,
-    )
+    fields = {
+        "status": "drifted",
+        "resources": DRIFT,
+        "observed": OBSERVED,
+        "drifted_attributes": " storage_gb sandbox_database.storage_gb ",
+    }
+    return DriftCheck.objects.create(deployment=deployment, **{**fields, **extra})
 
 
 def test_the_live_view_says_what_to_do_before_any_check(dev_client, database):
@@ -124,9 +123,8 @@ def test_accept_outside_the_policy_is_refused_by_the_policy(dev_client, database
     policy = Policy.objects.get(environment=proto_env)
     policy.overlays = {"postgres": {"properties": {"size": {"enum": ["small", "medium"]}}}}
     policy.save()
-    check = drifted(database)
-    DriftCheck.objects.filter(pk=check.pk).update(
-        resources=[{**DRIFT[0], "changes": [{"path": "size", "before": "small", "after": "xlarge"}]}]
+    check = drifted(
+        database, resources=[{**DRIFT[0], "changes": [{"path": "size", "before": "small", "after": "xlarge"}]}]
     )
     response = dev_client.post(reverse("deployments:drift-accept", args=[check.pk]), follow=True)
     assert "policy" in response.content.decode().lower()

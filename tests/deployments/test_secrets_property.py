@@ -6,13 +6,21 @@ any API answer about the deployment (to its developer or an auditor), not in the
 Hypothesis draws a schema and params together; each draw is published as a bundle whose module hands every
 param to a ``terraform_data`` resource (so the secrets reach the plan, the state and the engine's output),
 deployed on PostgreSQL by the real worker and the engine. Each secret carries a unique core of letters and
-digits, looked for in every encoding (JSON escaping, row text) by that core. Few examples, so CI stays fast.
+digits, looked for in every encoding (JSON escaping, row text) by that core.
+
+Each example costs two runs of the engine (about ten seconds), so the examples are few and each carries much:
+one explicit example puts a secret in every kind of place at once (an object's property, array items, a
+oneOf variant, a map's values, a $ref'd definition, and a chain of all of them), and each drawn example has
+five top-level params drawn independently. The ``secrets`` settings profile draws 3 examples besides the
+explicit one, so the test takes well under a minute in ``make test`` and CI;
+``SLIPWAY_HYPOTHESIS_PROFILE=thorough`` draws 30 for a deliberate deep run.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
+import os
 import secrets as random_tokens
 from pathlib import Path
 
@@ -21,7 +29,7 @@ import yaml
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -33,7 +41,7 @@ from tests.conftest import wait_for_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-TOP = ("p0", "p1", "p2")
+TOP = ("p0", "p1", "p2", "p3", "p4")
 SUFFIX = st.text(alphabet='ab "\\é☃-', max_size=5)
 _names = itertools.count(1)
 
@@ -99,6 +107,65 @@ def schemas_and_params(draw):
         schema["$defs"] = out.defs
     return schema, params, out.cores
 
+
+hypothesis_settings.register_profile(
+    "secrets",
+    max_examples=3,
+    deadline=None,  # an example runs the engine twice: its time says nothing about the code under test
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+hypothesis_settings.register_profile("secrets-thorough", hypothesis_settings.get_profile("secrets"), max_examples=30)
+PROFILE = "secrets-thorough" if os.environ.get("SLIPWAY_HYPOTHESIS_PROFILE") == "thorough" else "secrets"
+
+
+def secret() -> dict:
+    return {"type": "string", "x-sensitive": True}  # a new dict each time: yaml.safe_dump would alias a shared one
+
+
+def _variant(inner: dict) -> dict:
+    return {
+        "oneOf": [
+            {"type": "object", "required": ["kind"], "properties": {"kind": {"const": "on"}, "value": inner}},
+            {"type": "object", "required": ["kind"], "properties": {"kind": {"const": "off"}}},
+        ]
+    }
+
+
+# A secret in every kind of place at once, each with a fixed core of its own and a suffix that needs escaping.
+_CORES = [f"zqeverywhere{n:04d}" for n in range(8)]
+_S = [f'{core} "\\é☃' for core in _CORES]
+EVERY_PLACE = (
+    {
+        "type": "object",
+        "required": ["label"],
+        "properties": {
+            "label": {"type": "string"},
+            "p0": {"type": "object", "properties": {"secret": secret(), "plain": {"type": "string"}}},
+            "p1": {"type": "array", "items": secret()},
+            "p2": _variant(secret()),
+            "p3": {"type": "object", "additionalProperties": secret()},
+            "p4": {"$ref": "#/$defs/chain"},  # $ref -> array -> map -> $ref -> variant -> object -> secret
+        },
+        "$defs": {
+            "chain": {"type": "array", "items": {"type": "object", "additionalProperties": {"$ref": "#/$defs/leaf"}}},
+            "leaf": _variant({"type": "object", "properties": {"deep": secret()}}),
+        },
+    },
+    {
+        "label": "first",
+        "p0": {"secret": _S[0], "plain": "plain"},
+        "p1": [_S[1], _S[5]],
+        "p2": {"kind": "on", "value": _S[2]},
+        "p3": {"key-1": _S[3], "key-2": _S[6]},
+        "p4": [
+            {"a": {"kind": "on", "value": {"deep": _S[4]}}, "b": {"kind": "off"}},
+            {"c": {"kind": "on", "value": {"deep": _S[7]}}},
+        ],
+    },
+    [_CORES[i] for i in (0, 1, 5, 2, 3, 6, 4, 7)],
+)
 
 VARIABLES = "".join(f'variable "{n}" {{\n  type    = any\n  default = null\n}}\n\n' for n in TOP)
 INPUTS = ", ".join(f"var.{n}" for n in TOP)
@@ -180,14 +247,9 @@ def readers(dev, auditor):
 def test_no_secret_is_kept_or_served_in_clear_wherever_the_schema_puts_it(
     celery_worker, dev, proto_env, readers, tmp_path_factory
 ):
-    @hypothesis_settings(
-        max_examples=15,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @hypothesis_settings(hypothesis_settings.get_profile(PROFILE))
     @given(schemas_and_params())
+    @example(EVERY_PLACE)
     def check(drawn):
         schema, params, cores = drawn
         name = publish(schema, tmp_path_factory.mktemp("bundle"))
