@@ -59,6 +59,37 @@ def resolve_deployment(client: Client, ref: str) -> dict:
     return found["results"][0]
 
 
+def read_connections(client: Client, pairs: list[str]) -> dict[str, str] | None:
+    """``--connect NAME=DEPLOYMENT`` options as the API's ``{name: producer}``: a producer given as
+    project/environment/name is looked up (its id is sent); a name or an id is sent as it is, and the server
+    finds it in the deployment's environment."""
+    if not pairs:
+        return None
+    connections: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, ref = pair.partition("=")
+        if not sep or not name.strip():
+            raise CLIError(f"--connect {pair!r}: write NAME=DEPLOYMENT, e.g. --connect database=orders-db")
+        if name.strip() in connections:
+            raise CLIError(f"--connect names {name.strip()!r} twice")
+        ref = ref.strip()
+        connections[name.strip()] = resolve_deployment(client, ref)["id"] if ref.count("/") == 2 else ref
+    return connections
+
+
+def connection_lines(client: Client, deployment: dict) -> list[str]:
+    """``NAME -> producer`` for each connection of a deployment, the producer by project/environment/name."""
+    lines = []
+    for name, producer_id in sorted((deployment.get("connections") or {}).items()):
+        try:
+            producer = client.get(f"deployments/{producer_id}/")
+            shown = f"{producer['project']}/{producer['environment']}/{producer['name']} ({producer['status']})"
+        except CLIError:  # a producer you cannot see (or gone): its id is all there is to say
+            shown = producer_id
+        lines.append(f"{name} -> {shown}")
+    return lines
+
+
 # --- commands ------------------------------------------------------------------------------------
 
 
@@ -132,6 +163,9 @@ def cmd_deploy(args) -> int:
         body["preset"] = args.preset
     if args.version:
         body["version"] = args.version
+    connections = read_connections(client, args.connect)
+    if connections is not None:
+        body["connections"] = connections
     deployment = client.post("deployments/", body, key=args.idempotency_key or str(uuid.uuid4()))
     out(f"deployment {deployment['id']} ({args.project}/{args.env}/{deployment['name']}) created")
     return report_run(client, deployment["run"], args)
@@ -153,7 +187,8 @@ def cmd_deployments_list(args) -> int:
 
 
 def cmd_deployments_show(args) -> int:
-    deployment = resolve_deployment(client_from(args), args.deployment)
+    client = client_from(args)
+    deployment = resolve_deployment(client, args.deployment)
     if args.json:
         print_json(deployment)
         return EXIT_OK
@@ -162,6 +197,10 @@ def cmd_deployments_show(args) -> int:
     out(f"{'version:':16}{deployment['version']}  latest run: {deployment.get('latest_run') or '-'}")
     out(f"{'params:':16}{json.dumps(deployment['params'], sort_keys=True)}")
     out(f"{'outputs:':16}{json.dumps(deployment['outputs'], sort_keys=True)}")
+    lines = connection_lines(client, deployment)
+    out(f"{'connections:':16}{lines[0] if lines else '(none)'}")
+    for line in lines[1:]:
+        out(f"{'':16}{line}")
     return EXIT_OK
 
 
@@ -179,6 +218,10 @@ def cmd_deployments_apply(args) -> int:
     params = read_params(args.params)
     if params is not None:
         body["params"] = params
+    connections = read_connections(client, args.connect)
+    if connections is not None:
+        body["connections"] = connections
+    if params is not None or connections is not None:
         body["expected_version"] = deployment["version"]
     run = client.post(f"deployments/{deployment['id']}/apply/", body, key=args.idempotency_key or str(uuid.uuid4()))
     return report_run(client, run, args)

@@ -240,3 +240,36 @@ def test_the_same_idempotency_key_never_deploys_twice(slipway, catalog, proto_en
     assert first.returncode == again.returncode == 0, first.stderr + again.stderr
     assert first.stdout == again.stdout
     assert Deployment.objects.count() == 1 and Run.objects.count() == 1
+
+
+def test_deploy_names_connections_show_prints_them_and_apply_rewires_them(slipway, catalog, proto_env, dev):
+    from tests.deployments.test_connections import create, live
+
+    first = live(create(proto_env, catalog, "datastore", "first-db", dev))
+    second = live(create(proto_env, catalog, "datastore", "second-db", dev))
+    where = ("--project", "checkout", "--env", "proto")
+
+    created = slipway("deploy", "webapp", *where, "--name", "shop", "--connect", "database=first-db")
+    assert created.returncode == 0, created.stderr
+    shop = Deployment.objects.get(name="shop")
+    assert shop.connections == {"database": str(first.pk)}
+
+    shown = slipway("deployments", "show", "checkout/proto/shop")
+    assert shown.returncode == 0, shown.stderr
+    assert "connections:    database -> checkout/proto/first-db (live)" in shown.stdout
+    assert json.loads(slipway("deployments", "show", "checkout/proto/shop", "--json").stdout)["connections"] == {
+        "database": str(first.pk)
+    }
+
+    live(shop)
+    moved = slipway("deployments", "apply", "checkout/proto/shop", "--connect", "database=checkout/proto/second-db")
+    assert moved.returncode == 0, moved.stderr
+    shop.refresh_from_db()
+    assert shop.connections == {"database": str(second.pk)} and shop.version == 2
+
+    unknown = slipway("deploy", "webapp", *where, "--name", "other", "--connect", "database=nothing")
+    assert unknown.returncode == 2
+    assert "/connections/database: Database: there is no deployment 'nothing' in checkout/proto." in unknown.stderr
+    malformed = slipway("deploy", "webapp", *where, "--name", "other", "--connect", "database")
+    assert malformed.returncode == 2 and "write NAME=DEPLOYMENT" in malformed.stderr
+    assert not Deployment.objects.filter(name="other").exists()
