@@ -103,6 +103,12 @@ RULES = {
         None,
         team_only(),
     ),
+    "deployments:canvas-connect": (
+        "POST",
+        lambda w: reverse("deployments:canvas-connect", args=[w["deployment"].environment_id]),
+        {},
+        team_only(write=True),
+    ),
     "deployments:edit": (
         "GET",
         lambda w: reverse("deployments:edit", args=[w["deployment"].pk]),
