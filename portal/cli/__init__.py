@@ -141,6 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--wait", action="store_true")
         p.set_defaults(action=name)
 
+    env = sub.add_parser("env", help="Environments").add_subparsers(dest="sub", required=True)
+    p = command(
+        env,
+        "graph",
+        commands.cmd_env_graph,
+        "An environment's deployments and their connections: consumers first, each connection under its consumer",
+    )
+    p.add_argument("environment", help="project/environment")
+    p.add_argument(
+        "--format", choices=["text", "dot", "json"], default="text", help="text (default), Graphviz dot, json"
+    )
+
     estate = sub.add_parser("estate", help="The estate as a database").add_subparsers(dest="sub", required=True)
     p = command(
         estate, "query", commands.cmd_estate_query, 'Query deployments, e.g. "bundle:postgres env.tier:production"'

@@ -279,6 +279,73 @@ def cmd_deployments_drift(args) -> int:
     return EXIT_OK if check is None or check["status"] == "in_sync" else EXIT_RUN_FAILED
 
 
+def cmd_env_graph(args) -> int:
+    """The environment's graph (``GET environments/{id}/graph/``) as text, Graphviz dot or JSON."""
+    client = client_from(args)
+    project, sep, slug = args.environment.partition("/")
+    if not sep or not project or not slug or "/" in slug:
+        raise CLIError(f"{args.environment!r}: write the environment as project/environment, e.g. checkout/staging")
+    found = client.get("environments/", project__slug=project, slug=slug)["results"]
+    if not found:
+        raise CLIError(f"no environment {args.environment} that you can see")
+    graph = client.get(f"environments/{found[0]['id']}/graph/")
+    if args.format == "json":
+        print_json(graph)
+    elif args.format == "dot":
+        out(graph_dot(graph))
+    else:
+        for line in graph_text(graph):
+            out(line)
+    return EXIT_OK
+
+
+def _node_words(node: dict) -> str:
+    words = f"{node['bundle']} {node['bundle_version']}  {node['status']}"
+    if node.get("default_of"):
+        words += f"  default {', '.join(node['default_of'])}"
+    run = node.get("run")
+    if run:
+        words += f"  run #{run['id']} {run['action']} {run['status']} {run['progress']}%"
+    return words
+
+
+def graph_text(graph: dict) -> list[str]:
+    """Each deployment (consumers before the producers they use), its connections beneath it."""
+    nodes, edges = graph["nodes"], graph["edges"]
+    lines = [
+        f"{graph['environment']}: {len(nodes)} deployment{'s' * (len(nodes) != 1)}, "
+        f"{len(edges)} connection{'s' * (len(edges) != 1)}"
+    ]
+    if not nodes:
+        return [*lines, "(nothing deployed yet)"]
+    width = max(len(n["name"]) for n in nodes)
+    for node in nodes:
+        lines.append(f"{node['name']:<{width}}  {_node_words(node)}")
+        for edge in (e for e in edges if e["consumer"] == node["name"]):
+            lines.append(f"{'':<{width}}    {edge['connection']} -> {edge['producer']} ({edge['type']})")
+        if node.get("open_connections"):
+            lines.append(f"{'':<{width}}    not connected: {', '.join(node['open_connections'])}")
+    return lines
+
+
+def graph_dot(graph: dict) -> str:
+    """Graphviz: each deployment a box, each connection an arrow from consumer to producer (so producers are
+    drawn below), labelled with the resource type."""
+
+    def quoted(text: str) -> str:
+        return json.dumps(text)  # a dot string: double quotes, backslash escapes
+
+    lines = [f"digraph {quoted(graph['environment'])} {{", "  node [shape=box];"]
+    for node in graph["nodes"]:
+        label = f"{node['name']}\n{node['bundle']} {node['bundle_version']}\n{node['status']}"
+        lines.append(f"  {quoted(node['name'])} [label={quoted(label)}];")  # json's \n is dot's line break
+    for edge in graph["edges"]:
+        label = f"{edge['type']} ({edge['connection']})"
+        lines.append(f"  {quoted(edge['consumer'])} -> {quoted(edge['producer'])} [label={quoted(label)}];")
+    lines.append("}")
+    return "\n".join(lines)
+
+
 def cmd_runs_show(args) -> int:
     run = client_from(args).get(f"runs/{args.run}/")
     if args.json:

@@ -273,3 +273,44 @@ def test_deploy_names_connections_show_prints_them_and_apply_rewires_them(slipwa
     malformed = slipway("deploy", "webapp", *where, "--name", "other", "--connect", "database")
     assert malformed.returncode == 2 and "write NAME=DEPLOYMENT" in malformed.stderr
     assert not Deployment.objects.filter(name="other").exists()
+
+
+def test_env_graph_prints_the_environment_as_text_and_as_dot(slipway, catalog, proto_env, dev):
+    from tests.deployments.test_connections import create, live
+
+    live(
+        create(proto_env, catalog, "network", "main-net", dev), specs={"network_id": "n-1", "cidr_block": "10.0.0.0/16"}
+    )
+    live(create(proto_env, catalog, "postgres", "orders-db", dev))
+    create(
+        proto_env,
+        catalog,
+        "web-service",
+        "checkout-web",
+        dev,
+        params={"image": "ghcr.io/acme/checkout:1.4.2"},
+        connections={"database": "orders-db"},
+    )
+
+    text = slipway("env", "graph", "checkout/proto")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0] == "checkout/proto: 3 deployments, 2 connections"
+    assert lines[1].startswith("checkout-web  web-service 2.2.0  deploying  run #")
+    assert lines[2:5] == [
+        "                database -> orders-db (postgresql)",
+        "                network -> main-net (network)",
+        "                not connected: assets, jobs",
+    ]
+    # (their first applies are still queued: no worker here)
+    assert lines[5].startswith("main-net      network 1.1.0  live  default network  run #")
+    assert lines[6].startswith("orders-db     postgres 2.2.0  live  run #")
+
+    dot = slipway("env", "graph", "checkout/proto", "--format", "dot")
+    assert dot.returncode == 0, dot.stderr
+    assert dot.stdout.startswith('digraph "checkout/proto" {')
+    assert '"checkout-web" -> "orders-db" [label="postgresql (database)"];' in dot.stdout
+    assert '"main-net" [label="main-net\\nnetwork 1.1.0\\nlive"];' in dot.stdout
+
+    unknown = slipway("env", "graph", "checkout/nowhere")
+    assert unknown.returncode == 2 and "no environment checkout/nowhere that you can see" in unknown.stderr
