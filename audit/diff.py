@@ -94,3 +94,12 @@ def summarize(changes: list[Change]) -> str:
 def _short(value: Any, limit: int = 40) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+CONNECTIONS = "connections"
+
+
+def diff_connections(old: dict | None, new: dict | None) -> list[Change]:
+    """A deployment's connections (``{name: producer id}``) from ``old`` to ``new``, as changes at
+    ``connections.NAME`` whose values are the producers' ids (``audit.selectors.producers`` names them)."""
+    return diff_params(old or {}, new or {}, CONNECTIONS)

@@ -8,11 +8,12 @@ from django.db import models, transaction
 
 from bundles.display import params_rows
 from bundles.schema import param_errors
+from deployments.connections.services import connections_resolve
 from deployments.models import Deployment
 from deployments.services import deployment_update, immutable_errors
 from portal.actor import actor_name, actor_user
 from portal.context import current_channel, current_request_id
-from portal.errors import ServiceError
+from portal.errors import ParamsInvalid, ServiceError
 from portal.history import scope_of
 
 from .models import AuditEvent, Channel
@@ -81,19 +82,59 @@ def restore_preview(*, deployment, history_id: int) -> dict:
     for where, messages in immutable_errors(deployment=deployment, params=entry.params).items():
         problems[where] = [*problems.get(where, []), *messages]
     labels = {**now, **then}
+    connection_rows, connection_problems = _restore_connections_preview(deployment, entry)
     return {
         "entry": entry,
-        "rows": rows,
+        "rows": rows + connection_rows,
         "problems": [
             {"label": labels[ptr].label if ptr in labels else (ptr or "The configuration"), "messages": m}
             for ptr, m in problems.items()
-        ],
+        ]
+        + connection_problems,
     }
+
+
+def restored_connections(deployment, entry) -> dict[str, str]:
+    """The producer of each of the deployment's connections as the entry had it; one the entry did not have is
+    disconnected (``""``), so a restore brings back the wiring as well as the params."""
+    held = entry.connections or {}
+    return {c["name"]: held.get(c["name"], "") for c in deployment.bundle_version.connections}
+
+
+def _restore_connections_preview(deployment, entry) -> tuple[list[dict], list[dict]]:
+    """(a row per connection the restore rewires, the problems that would refuse it, in submit's words)."""
+    declared = deployment.bundle_version.connections
+    if not declared:
+        return [], []
+    wanted = restored_connections(deployment, entry)
+    current = deployment.connections or {}
+    ids = {v for v in [*wanted.values(), *current.values()] if v}
+    names = {str(pk): name for pk, name in Deployment.objects.filter(pk__in=ids).values_list("pk", "name")}
+    rows = [
+        {
+            "label": f"{c.get('title') or c['name']} (connection)",
+            "now": names.get(current.get(c["name"], ""), current.get(c["name"])) or "not connected",
+            "after": names.get(wanted[c["name"]], wanted[c["name"]]) or "not connected",
+        }
+        for c in declared
+        if (current.get(c["name"]) or "") != wanted[c["name"]]
+    ]
+    try:
+        connections_resolve(
+            environment=deployment.environment,
+            bundle_version=deployment.bundle_version,
+            requested=wanted,
+            deployment=deployment,
+        )
+    except ParamsInvalid as exc:
+        titles = {f"/connections/{c['name']}": c.get("title") or c["name"] for c in declared}
+        return rows, [{"label": titles.get(ptr, ptr), "messages": m} for ptr, m in exc.errors.items()]
+    return rows, []
 
 
 @transaction.atomic
 def deployment_restore(*, deployment, history_id: int, actor, reason: str = "", auto_apply: bool = True):
-    """Queue a run that brings ``deployment`` back to its params as of one of its history entries.
+    """Queue a run that brings ``deployment`` back to its params and connections as of one of its history entries.
 
     It is an ordinary change through ``deployment_update`` (same validation, same policy path,
     same run), recorded with channel ``restore`` and an event naming the entry restored. Secrets
@@ -105,6 +146,7 @@ def deployment_restore(*, deployment, history_id: int, actor, reason: str = "", 
     run = deployment_update(
         deployment=deployment,
         params=entry.params,
+        connections=restored_connections(deployment, entry),
         actor=actor,
         channel=Channel.RESTORE,
         reason=note,

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .connections import views as connections
 from .drift import views as drift
 from .estate import views as estate
 from .policy import views as policy
@@ -19,7 +20,8 @@ urlpatterns = [
     path("drift/<int:pk>/", drift.drift_check_detail, name="drift-check"),
     path("drift/<int:pk>/revert/", drift.drift_revert, name="drift-revert"),
     path("drift/<int:pk>/accept/", drift.drift_accept, name="drift-accept"),
-    path("environments/<int:pk>/canvas/", views.environment_canvas_page, name="canvas"),
+    path("environments/<int:pk>/canvas/", connections.environment_canvas_page, name="canvas"),
+    path("environments/<int:pk>/canvas/connect/", connections.canvas_connect, name="canvas-connect"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),
     path("runs/<int:pk>/logs/", runs.run_logs, name="run-logs"),
     path("runs/<int:pk>/cancel/", runs.run_cancel, name="run-cancel"),

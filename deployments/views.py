@@ -30,14 +30,13 @@ from portal.roles import is_ops
 
 from . import services
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
-from .connections.canvas import environment_canvas
 from .connections.forms import PREFIX as CONNECTION_PREFIX
 from .connections.forms import connection_fields, posted_connections, split_errors
 from .connections.selectors import consumers, latest_artifacts, upstream_changes
 from .drift.selectors import live_context
 from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
-from .models import Deployment, Environment, StateLock
+from .models import Deployment, StateLock
 from .params_form import environment_from, form_state
 from .policy import rules as policy
 from .policy.services import exception_request_create
@@ -495,19 +494,3 @@ def output_reveal(request, pk, name):
     except ServiceError as exc:
         raise Http404(exc.message) from exc
     return render(request, "deployments/detail.html#revealed", {"name": name, "value": value})
-
-
-@login_required
-def environment_canvas_page(request, pk):
-    """The environment as a diagram: deployments, their connections, their status; redrawn while runs go on."""
-    environment = object_for(request.user, Environment.objects.select_related("project__team"), action=VIEW, pk=pk)
-    canvas = environment_canvas(environment)
-    context = {
-        "environment": environment,
-        "canvas": canvas,
-        "bundles": Bundle.objects.order_by("category", "name"),
-        "can_add": environments_writable_by(request.user).filter(pk=environment.pk).exists(),
-    }
-    if request.htmx and not request.htmx.boosted:
-        return render(request, "deployments/canvas.html#diagram", context)
-    return render(request, "deployments/canvas.html", context)

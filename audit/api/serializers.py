@@ -44,13 +44,19 @@ class HistoryStepSerializer(serializers.Serializer):
     version = serializers.IntegerField(source="row.version")
     bundle_version = serializers.CharField(source="row.bundle_version")
     params = serializers.JSONField(source="row.params")
-    changes = ChangeSerializer(many=True)
+    connections = serializers.JSONField(
+        source="row.connections", help_text="Each connection's producer then: {connection name: deployment id}."
+    )
+    changes = ChangeSerializer(
+        many=True,
+        help_text="Key by key; a connection's change is at connections.NAME, its values the producers' names.",
+    )
     run = serializers.IntegerField(source="run.pk", allow_null=True, default=None)
     run_status = serializers.CharField(source="run.status", allow_null=True, default=None)
 
 
 class RestoreSerializer(RequestSerializer):
-    history_id = serializers.IntegerField(help_text="The history entry whose params to restore.")
+    history_id = serializers.IntegerField(help_text="The history entry whose params and connections to restore.")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 

@@ -156,7 +156,7 @@ def deployment_history_view(request, pk):
 @api_view(["POST"])
 @idempotent
 def deployment_restore_view(request, pk):
-    """Queue a run that restores the params of one history entry (channel ``restore``)."""
+    """Queue a run that restores the params and connections of one history entry (channel ``restore``)."""
     deployment = deployment_for_history(request.user, pk, write=True)
     serializer = RestoreSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)

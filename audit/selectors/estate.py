@@ -21,7 +21,8 @@ from bundles.models import BundleVersion
 from deployments.choices import DeploymentStatus, RunAction, RunStatus
 from deployments.models import Deployment, Run
 
-from ..diff import ADDED, REMOVED, Change, diff_params, summarize
+from ..diff import ADDED, REMOVED, Change, diff_connections, diff_params, summarize
+from .producers import name_producers
 
 HistoricalDeployment = Deployment.history.model
 
@@ -223,6 +224,7 @@ _STATE_FIELDS = (
     "name",
     "status",
     "params",
+    "connections",
     "bundle_version_id",
     "environment_id",
     "scope_team",
@@ -271,11 +273,12 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
             continue
         if was and now:
             changes = diff_params(old["params"], new["params"])
+            changes += diff_connections(old["connections"], new["connections"])
             if not changes and old["bundle_version_id"] == new["bundle_version_id"]:
                 continue
             kind = "changed"
         elif now:
-            kind, changes = ADDED, diff_params({}, new["params"])
+            kind, changes = ADDED, diff_params({}, new["params"]) + diff_connections({}, new["connections"])
         else:
             kind, changes = REMOVED, []
         entries.append(
@@ -296,6 +299,7 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
         )
     _attach_runs(entries, start, end, touched)
     _attach_labels(entries)
+    name_producers(entry.changes for entry in entries)
     entries.sort(key=lambda e: ({"added": 0, "changed": 1, "removed": 2}[e.kind], e.label, e.name))
     return EstateDiff(start=start, end=end, entries=entries)
 

@@ -15,8 +15,9 @@ from deployments.choices import DeploymentStatus
 from deployments.models import Deployment, Run
 from portal.history import ChangeReason, change_of
 
-from ..diff import ADDED, CHANGED, Change, diff_params
+from ..diff import ADDED, CHANGED, Change, diff_connections, diff_params
 from ..models import AuditEvent
+from .producers import name_producers
 from .timeline import CONFIG_BY_KEY, ConfigModel
 
 _RUN_IN_NOTE = re.compile(r"run #(\d+)")
@@ -76,10 +77,12 @@ def deployment_history(deployment: Deployment) -> list[HistoryStep]:
     for row in rows:
         reason = change_of(row)
         changes = diff_params(previous.params if previous is not None else {}, row.params)
+        changes += diff_connections(previous.connections if previous is not None else {}, row.connections)
         step = HistoryStep(row=row, previous=previous, reason=reason, changes=changes)
         step.run = _run_for_step(step, runs, runs_by_id, run_by_request)
         steps.append(step)
         previous = row
+    name_producers(step.changes for step in steps)
     return steps[::-1]
 
 

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Bundle, BundleVersion
+from ..models import Bundle, BundleVersion, ResourceType
 from ..schema import describe_inputs
 
 
@@ -63,3 +63,27 @@ class BundleDetailSerializer(BundleSerializer):
     def get_latest(self, bundle: Bundle) -> dict | None:
         latest = bundle.latest_version()
         return BundleVersionSerializer(latest).data if latest else None
+
+
+class ResourceTypeSerializer(serializers.ModelSerializer):
+    """The newest published version of a resource type: the typed payload a connection carries."""
+
+    versions = serializers.SerializerMethodField(help_text="Every published version, newest first.")
+
+    class Meta:
+        model = ResourceType
+        fields = [
+            "name",
+            "version",
+            "versions",
+            "title",
+            "description",
+            "icon",
+            "specs_schema",
+            "data_schema",
+            "sha256",
+            "published_at",
+        ]
+
+    def get_versions(self, kind: ResourceType) -> list[str]:
+        return list(ResourceType.objects.filter(name=kind.name).values_list("version", flat=True))

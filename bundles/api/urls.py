@@ -1,10 +1,11 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views import BundleVersionViewSet, BundleViewSet
+from .views import BundleVersionViewSet, BundleViewSet, ResourceTypeViewSet
 
 router = SimpleRouter()
 router.register("bundles", BundleViewSet, basename="bundle")
+router.register("resource-types", ResourceTypeViewSet, basename="resource-type")
 
 versions = BundleVersionViewSet.as_view({"get": "list"})
 version_detail = BundleVersionViewSet.as_view({"get": "retrieve"})

@@ -1,8 +1,9 @@
+from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from rest_framework import viewsets
 
-from ..models import Bundle, BundleVersion
-from .serializers import BundleDetailSerializer, BundleSerializer, BundleVersionSerializer
+from ..models import Bundle, BundleVersion, ResourceType
+from .serializers import BundleDetailSerializer, BundleSerializer, BundleVersionSerializer, ResourceTypeSerializer
 
 
 class BundleViewSet(viewsets.ReadOnlyModelViewSet):
@@ -35,3 +36,19 @@ class BundleVersionViewSet(viewsets.ReadOnlyModelViewSet):
             .select_related("bundle")
             .order_by("-major", "-minor", "-patch", "-prerelease")
         )
+
+
+class ResourceTypeViewSet(viewsets.ReadOnlyModelViewSet):
+    """Resource types: the typed payloads connections carry, each at its newest published version (read-only;
+    they are published from files by ``sync_bundles``)."""
+
+    serializer_class = ResourceTypeSerializer
+    lookup_field = "name"
+    ordering_fields = ["name"]
+    ordering = ["name"]
+
+    def get_queryset(self):
+        newest = ResourceType.objects.filter(name=OuterRef("name")).order_by(
+            "-major", "-minor", "-patch", "-prerelease"
+        )
+        return ResourceType.objects.filter(pk=Subquery(newest.values("pk")[:1]))

@@ -14,6 +14,9 @@ from portal.idempotency import idempotent
 from portal.querysets import CHANGE, OPERATE, require_actionable
 
 from .. import services
+from ..connections import services as connection_services
+from ..connections.api import ArtifactSerializer, GraphSerializer, RevealedArtifactSerializer, environment_graph
+from ..connections.selectors import latest_artifacts
 from ..drift import services as drift_services
 from ..drift.api import DriftCheckSerializer, DriftSummarySerializer, drift_summary
 from ..filters import DeploymentFilter, EnvironmentFilter, ProjectFilter
@@ -56,6 +59,13 @@ class EnvironmentViewSet(viewsets.ReadOnlyModelViewSet):
             .select_related("project")
             .order_by("project__slug", "slug")
         )
+
+    @extend_schema(responses=GraphSerializer)
+    @action(detail=True, methods=["get"])
+    def graph(self, request, pk=None):
+        """The environment as a graph: each deployment (its layer: producers at 0, a consumer above what it uses)
+        and each connection, as the environment's diagram draws them."""
+        return Response(GraphSerializer(environment_graph(self.get_object())).data)
 
 
 class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -192,6 +202,32 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             deployment=deployment, actor=request.user, channel="api", reason=body.validated_data["reason"]
         )
         return Response(ForceUnlockedSerializer(info).data)
+
+    @extend_schema(responses=ArtifactSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def artifacts(self, request, pk=None):
+        """The newest version of each artifact the deployment publishes, sensitive data masked."""
+        rows = sorted(latest_artifacts(self.get_object()).values(), key=lambda a: a.name)
+        return Response(ArtifactSerializer(rows, many=True).data)
+
+    @extend_schema(request=None, responses={200: RevealedArtifactSerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"artifacts/(?P<artifact>[^/]+)/reveal",
+        url_name="artifact-reveal",
+    )
+    def artifact_reveal(self, request, pk=None, artifact=None):
+        """Show one artifact's data in clear to someone who may change the deployment; every reveal is audited."""
+        deployment = self._writable(self.get_object())
+        try:
+            found, data = connection_services.artifact_reveal(
+                deployment=deployment, name=artifact, actor=request.user, channel="api"
+            )
+        except services.ServiceError as exc:
+            raise NotFound(exc.message) from exc
+        body = {"name": found.name, "type": found.type, "serial": found.serial, "data": data}
+        return Response(RevealedArtifactSerializer(body).data)
 
     @extend_schema(request=None, responses={200: RevealedOutputSerializer})
     @action(detail=True, methods=["post"], url_path=r"outputs/(?P<output>[^/]+)/reveal", url_name="reveal")

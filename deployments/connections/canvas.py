@@ -15,9 +15,10 @@ import networkx as nx
 
 from ..choices import RUN_ACTIVE, DeploymentStatus
 from ..models import Deployment, Environment, Run
-from .selectors import HEAVY, publishes
+from .selectors import GONE, HEAVY, publishes
 
 NODE_W, NODE_H = 200, 64
+PORT_STEP, MAX_PORTS = 16, 6  # open connection ports along a box's top edge
 GAP_X, GAP_Y, PAD = 40, 80, 24
 
 # Status colours (fill, stroke) drawn as SVG attributes: no inline style, so the page's CSP holds.
@@ -40,6 +41,8 @@ class Node:
     default_of: list[str] = field(default_factory=list)
     run: Run | None = None
     icon: str = ""
+    open_connections: list[str] = field(default_factory=list)  # its connections with no producer
+    ports: list[dict] = field(default_factory=list)  # the first few of them as drawn: {name, title, type, required, x}
 
     @property
     def fill(self) -> str:
@@ -121,8 +124,26 @@ def environment_canvas(environment: Environment) -> Canvas:
             if producer in nodes and name in declared:
                 graph.add_edge(producer, str(node.deployment.pk))
                 edges.append(Edge(node, nodes[producer], name, declared[name]["type"]))
+        if node.deployment.status not in GONE:
+            wired = node.deployment.connections or {}
+            node.open_connections = [name for name in declared if not wired.get(name)]
+            node.ports = _ports([declared[name] for name in node.open_connections])
     _mark_defaults(nodes)
     return _laid_out(graph, nodes, edges)
+
+
+def _ports(open_ones: list[dict]) -> list[dict]:
+    """Open connections drawn as ports on the top edge of a box, right to left."""
+    return [
+        {
+            "name": c["name"],
+            "title": c.get("title") or c["name"],
+            "type": c["type"],
+            "required": c.get("required", True),
+            "x": NODE_W - 12 - PORT_STEP * index,
+        }
+        for index, c in enumerate(open_ones[:MAX_PORTS])
+    ]
 
 
 def _mark_defaults(nodes: dict[str, Node]) -> None:

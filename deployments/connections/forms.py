@@ -3,10 +3,12 @@ environment, the environment's default preselected, and in words why the others 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bundles.models import ResourceType
 
 from ..models import Deployment, Environment
-from .selectors import candidates
+from .selectors import GONE, candidates
 
 PREFIX = "connection/"
 
@@ -72,3 +74,63 @@ def split_errors(errors: dict) -> tuple[dict, dict]:
     """(the params' errors, the connections' errors)."""
     params = {k: v for k, v in errors.items() if not k.startswith("/connections/")}
     return params, {k: v for k, v in errors.items() if k.startswith("/connections/")}
+
+
+# --- wiring on the environment canvas --------------------------------------------------------------
+
+
+@dataclass
+class Slot:
+    """One connection of one deployment on the canvas: a consumer's port, connected or open."""
+
+    consumer: Deployment
+    connection: dict
+    producer: Deployment | None
+
+    @property
+    def value(self) -> str:
+        return f"{self.consumer.pk}/{self.connection['name']}"
+
+    @property
+    def title(self) -> str:
+        return self.connection.get("title") or self.connection["name"]
+
+    @property
+    def required(self) -> bool:
+        return self.connection.get("required", True)
+
+    @property
+    def label(self) -> str:
+        now = f"connected to {self.producer.name}" if self.producer else "not connected"
+        optional = "" if self.required else ", optional"
+        return f"{self.consumer.name} · {self.title} ({self.connection['type']}{optional}): {now}"
+
+
+def canvas_slots(deployments: list[Deployment]) -> list[Slot]:
+    """Every connection of the environment's deployments that may still be changed (not being destroyed)."""
+    by_id = {str(d.pk): d for d in deployments}
+    slots = []
+    for deployment in deployments:
+        if deployment.status in GONE:
+            continue
+        wired = deployment.connections or {}
+        for connection in deployment.bundle_version.connections:
+            slots.append(Slot(deployment, connection, by_id.get(wired.get(connection["name"], ""))))
+    return slots
+
+
+def slot_choice(slots: list[Slot], value: str) -> Slot | None:
+    """The slot a form names (``<deployment id>/<connection name>``), if it is one of ``slots``."""
+    return next((s for s in slots if s.value == value), None)
+
+
+def producer_choices(environment: Environment, slot: Slot) -> dict:
+    """What the canvas offers for one slot: the compatible producers, and in words why the others are not."""
+    found = candidates(environment, slot.connection, consumer=slot.consumer)
+    usable = [c for c in found if c.compatible]
+    return {
+        "options": [(str(c.deployment.pk), c.label) for c in usable],
+        "selected": str(slot.producer.pk) if slot.producer else "",
+        "unavailable": [" ".join(c.problems) for c in found if not c.compatible],
+        "empty": "" if usable else _nothing(environment, slot.connection["type"], found),
+    }

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bundles.models import BundleVersion
+from jsonpointer import JsonPointer
+
+from bundles.models import BundleVersion, ResourceType
 from bundles.ports import constraint_errors
+from bundles.resource_types import sensitive_pointers
 
 from ..choices import DeploymentStatus
 from ..models import Artifact, Deployment, Environment, Run
+from ..secrets import fingerprint
 
 # What a producer lookup never reads of a version: the module and its schemas (large, and per row).
 HEAVY = (
@@ -33,6 +37,29 @@ def latest_artifacts(deployment: Deployment) -> dict[str, Artifact]:
     for artifact in Artifact.objects.filter(deployment=deployment).order_by("name", "-serial"):
         latest.setdefault(artifact.name, artifact)
     return latest
+
+
+def artifact_resource_type(artifact: Artifact) -> ResourceType | None:
+    """The resource type an artifact was published as (that version, else the newest of its name)."""
+    return ResourceType.objects.filter(
+        name=artifact.type, version=artifact.type_version
+    ).first() or ResourceType.latest(artifact.type)
+
+
+def artifact_shown(artifact: Artifact) -> dict:
+    """An artifact's ``data`` as anyone who may see the deployment reads it: every value its resource type
+    calls ``x-sensitive`` replaced by a mask (every value, when the type is not loaded)."""
+    data = artifact.payload()["data"]
+    kind = artifact_resource_type(artifact)
+    if kind is None:
+        return {key: fingerprint(value) for key, value in data.items()}
+    for where in sensitive_pointers(kind.data_schema, data):
+        pointer = JsonPointer(where)
+        if where:
+            pointer.set(data, fingerprint(pointer.resolve(data)))
+        else:
+            data = fingerprint(data)
+    return data
 
 
 def artifact_of_type(deployment: Deployment, type_name: str) -> Artifact | None:

@@ -12,9 +12,18 @@ from django.db import transaction
 
 from portal.crypto import encrypt
 from portal.errors import ParamsInvalid, ServiceError
+from portal.events import record_event
 
 from ..models import Artifact, Deployment, Environment
-from .selectors import artifact_of_type, candidates, consumers, env_default, producer_problems, upstream_ids
+from .selectors import (
+    artifact_of_type,
+    candidates,
+    consumers,
+    env_default,
+    latest_artifacts,
+    producer_problems,
+    upstream_ids,
+)
 
 FIELD = "/connections/{}"  # where a connection's error is shown (beside its select, in the API's field errors)
 
@@ -165,3 +174,19 @@ def artifact_store(*, deployment: Deployment, declared: dict, payload: dict, run
         created_by_run=run,
     )
     return artifact, True
+
+
+@transaction.atomic
+def artifact_reveal(*, deployment: Deployment, name: str, actor, channel: str = "ui") -> tuple[Artifact, dict]:
+    """The newest version of one artifact with its ``data`` in clear, and an audit event saying who saw it."""
+    artifact = latest_artifacts(deployment).get(name)
+    if artifact is None:
+        raise ServiceError(f"{deployment.name} has published no artifact {name!r}.")
+    record_event(
+        event_type="secret.revealed",
+        actor=actor,
+        target=deployment,
+        channel=channel,
+        data={"artifact": name, "type": artifact.type, "serial": artifact.serial},
+    )
+    return artifact, artifact.payload()["data"]

@@ -26,6 +26,7 @@ from portal.errors import ParamsInvalid, ServiceError
 from portal.events import record_event
 
 from ..choices import RUN_TERMINAL, RunAction, RunStatus
+from ..connections.services import connections_resolve
 from ..models import BulkChange, BulkTarget, Deployment, Run
 from ..services import deployment_plan, deployment_update, unmakeable_changes
 from .patch import apply_patch
@@ -181,6 +182,8 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
         ).errors
         if not errors and deployment.pk in applied:
             errors = unmakeable_changes(deployment.bundle_version.params_schema, current, proposed)
+        if not errors:
+            errors = _connection_errors(deployment, version)
         if errors:
             target.verdict, target.errors = BulkTarget.Verdict.INVALID, errors
         elif bulk.plan:
@@ -197,6 +200,20 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
     BulkTarget.objects.bulk_update(targets, ["verdict", "errors", "plan_run"], batch_size=1000)
     done = bulk.targets.exclude(verdict=BulkTarget.Verdict.PENDING).count()
     bulk.message = f"Validated {done} of {bulk.targets.count()}."
+
+
+def _connection_errors(deployment: Deployment, version) -> dict[str, list[str]]:
+    """Whether the deployment's connections, kept as they are, still hold under ``version`` (a producer since
+    destroyed or changed, a connection the new version adds and nothing fills), in the words submit uses."""
+    if not version.connections:
+        return {}
+    try:
+        connections_resolve(
+            environment=deployment.environment, bundle_version=version, requested=None, deployment=deployment
+        )
+    except ParamsInvalid as exc:
+        return exc.errors
+    return {}
 
 
 def dry_run_counts(bulk: BulkChange) -> dict[str, int]:

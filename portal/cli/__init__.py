@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         if key:
             p.add_argument("--idempotency-key", help="Makes a retried request safe (a fresh one by default)")
 
+    def connect_option(p, help_text):
+        p.add_argument("--connect", action="append", default=[], metavar="NAME=DEPLOYMENT", help=help_text)
+
     command(sub, "login", commands.cmd_login, "Save the server URL and your API token")
 
     bundles = sub.add_parser("bundles", help="The catalog").add_subparsers(dest="sub", required=True)
@@ -70,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", metavar="FILE|-", help="Params as a JSON object, from a file or stdin")
     p.add_argument("--preset", help="Start from this preset; --params override it")
     p.add_argument("--version", help="Bundle version (default: the latest)")
+    connect_option(
+        p,
+        "Connect the bundle's connection NAME to a producer: a deployment name in the same environment, an id, "
+        "or project/environment/name (repeat for each; a connection left out takes the environment's default)",
+    )
     p.add_argument("--plan-only", action="store_true", help="Stop at the plan for review")
     run_options(p)
 
@@ -90,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(deployments, "apply", commands.cmd_deployments_apply, "Apply new params, or the current ones again")
     p.add_argument("deployment", help=ref_help)
     p.add_argument("--params", metavar="FILE|-")
+    connect_option(
+        p,
+        "Connect NAME to another producer (as for deploy); NAME= disconnects an optional connection; "
+        "connections left out keep theirs",
+    )
     p.add_argument("--plan-only", action="store_true")
     run_options(p)
     p = command(deployments, "destroy", commands.cmd_deployments_destroy, "Destroy everything a deployment created")
@@ -127,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--comment", default="", required=name == "reject")
         p.add_argument("--wait", action="store_true")
         p.set_defaults(action=name)
+
+    env = sub.add_parser("env", help="Environments").add_subparsers(dest="sub", required=True)
+    p = command(
+        env,
+        "graph",
+        commands.cmd_env_graph,
+        "An environment's deployments and their connections: consumers first, each connection under its consumer",
+    )
+    p.add_argument("environment", help="project/environment")
+    p.add_argument(
+        "--format", choices=["text", "dot", "json"], default="text", help="text (default), Graphviz dot, json"
+    )
 
     estate = sub.add_parser("estate", help="The estate as a database").add_subparsers(dest="sub", required=True)
     p = command(

@@ -59,6 +59,37 @@ def resolve_deployment(client: Client, ref: str) -> dict:
     return found["results"][0]
 
 
+def read_connections(client: Client, pairs: list[str]) -> dict[str, str] | None:
+    """``--connect NAME=DEPLOYMENT`` options as the API's ``{name: producer}``: a producer given as
+    project/environment/name is looked up (its id is sent); a name or an id is sent as it is, and the server
+    finds it in the deployment's environment."""
+    if not pairs:
+        return None
+    connections: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, ref = pair.partition("=")
+        if not sep or not name.strip():
+            raise CLIError(f"--connect {pair!r}: write NAME=DEPLOYMENT, e.g. --connect database=orders-db")
+        if name.strip() in connections:
+            raise CLIError(f"--connect names {name.strip()!r} twice")
+        ref = ref.strip()
+        connections[name.strip()] = resolve_deployment(client, ref)["id"] if ref.count("/") == 2 else ref
+    return connections
+
+
+def connection_lines(client: Client, deployment: dict) -> list[str]:
+    """``NAME -> producer`` for each connection of a deployment, the producer by project/environment/name."""
+    lines = []
+    for name, producer_id in sorted((deployment.get("connections") or {}).items()):
+        try:
+            producer = client.get(f"deployments/{producer_id}/")
+            shown = f"{producer['project']}/{producer['environment']}/{producer['name']} ({producer['status']})"
+        except CLIError:  # a producer you cannot see (or gone): its id is all there is to say
+            shown = producer_id
+        lines.append(f"{name} -> {shown}")
+    return lines
+
+
 # --- commands ------------------------------------------------------------------------------------
 
 
@@ -132,6 +163,9 @@ def cmd_deploy(args) -> int:
         body["preset"] = args.preset
     if args.version:
         body["version"] = args.version
+    connections = read_connections(client, args.connect)
+    if connections is not None:
+        body["connections"] = connections
     deployment = client.post("deployments/", body, key=args.idempotency_key or str(uuid.uuid4()))
     out(f"deployment {deployment['id']} ({args.project}/{args.env}/{deployment['name']}) created")
     return report_run(client, deployment["run"], args)
@@ -153,7 +187,8 @@ def cmd_deployments_list(args) -> int:
 
 
 def cmd_deployments_show(args) -> int:
-    deployment = resolve_deployment(client_from(args), args.deployment)
+    client = client_from(args)
+    deployment = resolve_deployment(client, args.deployment)
     if args.json:
         print_json(deployment)
         return EXIT_OK
@@ -162,6 +197,10 @@ def cmd_deployments_show(args) -> int:
     out(f"{'version:':16}{deployment['version']}  latest run: {deployment.get('latest_run') or '-'}")
     out(f"{'params:':16}{json.dumps(deployment['params'], sort_keys=True)}")
     out(f"{'outputs:':16}{json.dumps(deployment['outputs'], sort_keys=True)}")
+    lines = connection_lines(client, deployment)
+    out(f"{'connections:':16}{lines[0] if lines else '(none)'}")
+    for line in lines[1:]:
+        out(f"{'':16}{line}")
     return EXIT_OK
 
 
@@ -179,6 +218,10 @@ def cmd_deployments_apply(args) -> int:
     params = read_params(args.params)
     if params is not None:
         body["params"] = params
+    connections = read_connections(client, args.connect)
+    if connections is not None:
+        body["connections"] = connections
+    if params is not None or connections is not None:
         body["expected_version"] = deployment["version"]
     run = client.post(f"deployments/{deployment['id']}/apply/", body, key=args.idempotency_key or str(uuid.uuid4()))
     return report_run(client, run, args)
@@ -234,6 +277,73 @@ def cmd_deployments_drift(args) -> int:
     else:
         _print_drift(deployment, check)
     return EXIT_OK if check is None or check["status"] == "in_sync" else EXIT_RUN_FAILED
+
+
+def cmd_env_graph(args) -> int:
+    """The environment's graph (``GET environments/{id}/graph/``) as text, Graphviz dot or JSON."""
+    client = client_from(args)
+    project, sep, slug = args.environment.partition("/")
+    if not sep or not project or not slug or "/" in slug:
+        raise CLIError(f"{args.environment!r}: write the environment as project/environment, e.g. checkout/staging")
+    found = client.get("environments/", project__slug=project, slug=slug)["results"]
+    if not found:
+        raise CLIError(f"no environment {args.environment} that you can see")
+    graph = client.get(f"environments/{found[0]['id']}/graph/")
+    if args.format == "json":
+        print_json(graph)
+    elif args.format == "dot":
+        out(graph_dot(graph))
+    else:
+        for line in graph_text(graph):
+            out(line)
+    return EXIT_OK
+
+
+def _node_words(node: dict) -> str:
+    words = f"{node['bundle']} {node['bundle_version']}  {node['status']}"
+    if node.get("default_of"):
+        words += f"  default {', '.join(node['default_of'])}"
+    run = node.get("run")
+    if run:
+        words += f"  run #{run['id']} {run['action']} {run['status']} {run['progress']}%"
+    return words
+
+
+def graph_text(graph: dict) -> list[str]:
+    """Each deployment (consumers before the producers they use), its connections beneath it."""
+    nodes, edges = graph["nodes"], graph["edges"]
+    lines = [
+        f"{graph['environment']}: {len(nodes)} deployment{'s' * (len(nodes) != 1)}, "
+        f"{len(edges)} connection{'s' * (len(edges) != 1)}"
+    ]
+    if not nodes:
+        return [*lines, "(nothing deployed yet)"]
+    width = max(len(n["name"]) for n in nodes)
+    for node in nodes:
+        lines.append(f"{node['name']:<{width}}  {_node_words(node)}")
+        for edge in (e for e in edges if e["consumer"] == node["name"]):
+            lines.append(f"{'':<{width}}    {edge['connection']} -> {edge['producer']} ({edge['type']})")
+        if node.get("open_connections"):
+            lines.append(f"{'':<{width}}    not connected: {', '.join(node['open_connections'])}")
+    return lines
+
+
+def graph_dot(graph: dict) -> str:
+    """Graphviz: each deployment a box, each connection an arrow from consumer to producer (so producers are
+    drawn below), labelled with the resource type."""
+
+    def quoted(text: str) -> str:
+        return json.dumps(text)  # a dot string: double quotes, backslash escapes
+
+    lines = [f"digraph {quoted(graph['environment'])} {{", "  node [shape=box];"]
+    for node in graph["nodes"]:
+        label = f"{node['name']}\n{node['bundle']} {node['bundle_version']}\n{node['status']}"
+        lines.append(f"  {quoted(node['name'])} [label={quoted(label)}];")  # json's \n is dot's line break
+    for edge in graph["edges"]:
+        label = f"{edge['type']} ({edge['connection']})"
+        lines.append(f"  {quoted(edge['consumer'])} -> {quoted(edge['producer'])} [label={quoted(label)}];")
+    lines.append("}")
+    return "\n".join(lines)
 
 
 def cmd_runs_show(args) -> int:

@@ -240,3 +240,77 @@ def test_the_same_idempotency_key_never_deploys_twice(slipway, catalog, proto_en
     assert first.returncode == again.returncode == 0, first.stderr + again.stderr
     assert first.stdout == again.stdout
     assert Deployment.objects.count() == 1 and Run.objects.count() == 1
+
+
+def test_deploy_names_connections_show_prints_them_and_apply_rewires_them(slipway, catalog, proto_env, dev):
+    from tests.deployments.test_connections import create, live
+
+    first = live(create(proto_env, catalog, "datastore", "first-db", dev))
+    second = live(create(proto_env, catalog, "datastore", "second-db", dev))
+    where = ("--project", "checkout", "--env", "proto")
+
+    created = slipway("deploy", "webapp", *where, "--name", "shop", "--connect", "database=first-db")
+    assert created.returncode == 0, created.stderr
+    shop = Deployment.objects.get(name="shop")
+    assert shop.connections == {"database": str(first.pk)}
+
+    shown = slipway("deployments", "show", "checkout/proto/shop")
+    assert shown.returncode == 0, shown.stderr
+    assert "connections:    database -> checkout/proto/first-db (live)" in shown.stdout
+    assert json.loads(slipway("deployments", "show", "checkout/proto/shop", "--json").stdout)["connections"] == {
+        "database": str(first.pk)
+    }
+
+    live(shop)
+    moved = slipway("deployments", "apply", "checkout/proto/shop", "--connect", "database=checkout/proto/second-db")
+    assert moved.returncode == 0, moved.stderr
+    shop.refresh_from_db()
+    assert shop.connections == {"database": str(second.pk)} and shop.version == 2
+
+    unknown = slipway("deploy", "webapp", *where, "--name", "other", "--connect", "database=nothing")
+    assert unknown.returncode == 2
+    assert "/connections/database: Database: there is no deployment 'nothing' in checkout/proto." in unknown.stderr
+    malformed = slipway("deploy", "webapp", *where, "--name", "other", "--connect", "database")
+    assert malformed.returncode == 2 and "write NAME=DEPLOYMENT" in malformed.stderr
+    assert not Deployment.objects.filter(name="other").exists()
+
+
+def test_env_graph_prints_the_environment_as_text_and_as_dot(slipway, catalog, proto_env, dev):
+    from tests.deployments.test_connections import create, live
+
+    live(
+        create(proto_env, catalog, "network", "main-net", dev), specs={"network_id": "n-1", "cidr_block": "10.0.0.0/16"}
+    )
+    live(create(proto_env, catalog, "postgres", "orders-db", dev))
+    create(
+        proto_env,
+        catalog,
+        "web-service",
+        "checkout-web",
+        dev,
+        params={"image": "ghcr.io/acme/checkout:1.4.2"},
+        connections={"database": "orders-db"},
+    )
+
+    text = slipway("env", "graph", "checkout/proto")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0] == "checkout/proto: 3 deployments, 2 connections"
+    assert lines[1].startswith("checkout-web  web-service 2.2.0  deploying  run #")
+    assert lines[2:5] == [
+        "                database -> orders-db (postgresql)",
+        "                network -> main-net (network)",
+        "                not connected: assets, jobs",
+    ]
+    # (their first applies are still queued: no worker here)
+    assert lines[5].startswith("main-net      network 1.1.0  live  default network  run #")
+    assert lines[6].startswith("orders-db     postgres 2.2.0  live  run #")
+
+    dot = slipway("env", "graph", "checkout/proto", "--format", "dot")
+    assert dot.returncode == 0, dot.stderr
+    assert dot.stdout.startswith('digraph "checkout/proto" {')
+    assert '"checkout-web" -> "orders-db" [label="postgresql (database)"];' in dot.stdout
+    assert '"main-net" [label="main-net\\nnetwork 1.1.0\\nlive"];' in dot.stdout
+
+    unknown = slipway("env", "graph", "checkout/nowhere")
+    assert unknown.returncode == 2 and "no environment checkout/nowhere that you can see" in unknown.stderr

@@ -1,5 +1,6 @@
 """One rule for presets and defaults: every preset of every catalog and fixture bundle deploys unchanged
-through the form, the API and the CLI, and all three store the same params.
+through the form, the API and the CLI, and all three store the same params (and the same connections: a
+bundle with a required connection is connected to a producer each door names, or the form preselects).
 
 The rule (``bundles.schema.starting_params``): the schema's defaults, the preset deep-merged over them,
 the caller's params over that, then the defaults of fields the result opens.
@@ -11,6 +12,8 @@ import pytest
 from django.urls import reverse
 
 from bundles.schema import starting_params
+from deployments.choices import DeploymentStatus
+from deployments.connections.services import artifact_store
 from deployments.models import Deployment
 from tests.bundles.formpost import read_form
 from tests.cli.test_cli import slipway  # noqa: F401 (the fixture: the CLI in its own process)
@@ -18,14 +21,55 @@ from tests.cli.test_cli import slipway  # noqa: F401 (the fixture: the CLI in it
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
+# A payload for each resource type a catalog bundle's required connection takes (a new type fails below, by name).
+PAYLOADS = {
+    "network": {"specs": {"network_id": "net-1", "cidr_block": "10.0.0.0/16", "dns_domain": "proto.internal"}},
+    "postgresql": {
+        "specs": {"host": "db.internal", "port": 5432, "database": "app", "version": "16"},
+        "data": {"username": "app", "password": "producer-password-1"},
+    },
+}
+
+
 def _presets(catalog):
     for name, version in sorted(catalog.items()):
-        if any(c.get("required", True) and not c.get("env_default") for c in version.connections):
-            # A required connection with no environment default must be named, and the CLI cannot name
-            # connections yet (issue 14, open): such a bundle (web-service 2.2.0) is left out here.
-            continue
         for preset in version.presets:
             yield name, version, preset
+
+
+def _producers(catalog, environment) -> dict[str, Deployment]:
+    """A live producer of each type that the presets' bundles must be connected to, with its artifact published."""
+    needed = {
+        c["type"]
+        for version in catalog.values()
+        if version.presets
+        for c in version.connections
+        if c.get("required", True)
+    }
+    made = {}
+    for kind in sorted(needed):
+        assert kind in PAYLOADS, f"no test payload for the resource type {kind!r}"
+        publishers = [(v, a) for v in catalog.values() for a in v.artifacts if a["type"] == kind]
+        version, declared = max(publishers, key=lambda p: bool(p[1].get("env_default")))
+        producer = Deployment.objects.create(
+            environment=environment,
+            name=f"{kind}-producer",
+            bundle_version=version,
+            params={},
+            status=DeploymentStatus.LIVE,
+        )
+        artifact_store(deployment=producer, declared=declared, payload={"data": {}, **PAYLOADS[kind]})
+        made[kind] = producer
+    return made
+
+
+def _named(version, producers) -> dict[str, str]:
+    """The connections a caller must name (required, no environment default), by producer name."""
+    return {
+        c["name"]: producers[c["type"]].name
+        for c in version.connections
+        if c.get("required", True) and not c.get("env_default")
+    }
 
 
 def test_every_preset_deploys_the_same_params_through_the_form_the_api_and_the_cli(
@@ -36,11 +80,20 @@ def test_every_preset_deploys_the_same_params_through_the_form_the_api_and_the_c
 ):
     found = list(_presets(catalog))
     assert len(found) >= 10 and any(name == "queue-rjsf" for name, _, _ in found)
+    must_name = [
+        n for n, v, _ in found if any(c.get("required", True) and not c.get("env_default") for c in v.connections)
+    ]
+    assert "web-service" in must_name  # a bundle whose connection every door must name is among them
+    producers = _producers(catalog, proto_env)
     for index, (name, version, preset) in enumerate(found):
         expected = starting_params(version.params_schema, preset)
+        named = _named(version, producers)
 
-        # The form: the page the preset picker draws, submitted as a browser submits it.
-        page = dev_client.get(reverse("deployments:new", args=[name]), {"preset": preset["name"]})
+        # The form: the page the preset picker draws for the environment chosen (its connections' producers are
+        # that environment's), submitted as a browser submits it.
+        page = dev_client.get(
+            reverse("deployments:new", args=[name]), {"preset": preset["name"], "environment": proto_env.pk}
+        )
         assert page.status_code == 200
         data, _ = read_form(page.content.decode())
         data.setlist("name", [f"form-{index}"])
@@ -53,7 +106,13 @@ def test_every_preset_deploys_the_same_params_through_the_form_the_api_and_the_c
         # The API, naming the preset.
         response = dev_client.post(
             "/api/v1/deployments/",
-            {"environment": proto_env.pk, "name": f"api-{index}", "bundle": name, "preset": preset["name"]},
+            {
+                "environment": proto_env.pk,
+                "name": f"api-{index}",
+                "bundle": name,
+                "preset": preset["name"],
+                **({"connections": named} if named else {}),
+            },
             content_type="application/json",
         )
         assert response.status_code == 201, response.content
@@ -71,11 +130,14 @@ def test_every_preset_deploys_the_same_params_through_the_form_the_api_and_the_c
             f"cli-{index}",
             "--preset",
             preset["name"],
+            *(f"--connect={conn}={producer}" for conn, producer in named.items()),
         )
         assert result.returncode == 0, result.stderr
         by_cli = Deployment.objects.get(name=f"cli-{index}")
 
         assert by_form.params == by_api.params == by_cli.params == expected, (name, preset["name"])
+        assert by_form.connections == by_api.connections == by_cli.connections, (name, preset["name"])
+        assert set(by_cli.connections) >= set(named), (name, preset["name"])
         for key, value in preset["params"].items():
             if not isinstance(value, dict):
                 assert expected[key] == value, "a preset's value is never overridden by a default"

@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from deployments import services
+from deployments.connections.services import artifact_store
 from deployments.models import ExceptionRequest
 from portal.crypto import encrypt
 
@@ -102,6 +103,12 @@ RULES = {
         lambda w: reverse("deployments:canvas", args=[w["deployment"].environment_id]),
         None,
         team_only(),
+    ),
+    "deployments:canvas-connect": (
+        "POST",
+        lambda w: reverse("deployments:canvas-connect", args=[w["deployment"].environment_id]),
+        {},
+        team_only(write=True),
     ),
     "deployments:edit": (
         "GET",
@@ -263,6 +270,31 @@ RULES = {
         lambda w: f"/api/v1/deployments/{w['deployment'].pk}/outputs/token/reveal/",
         {},
         team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-artifacts": (
+        "GET",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/artifacts/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "deployment-artifact-reveal": (
+        "POST",
+        lambda w: f"/api/v1/deployments/{w['deployment'].pk}/artifacts/endpoint/reveal/",
+        {},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-graph": (
+        "GET",
+        lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/graph/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "resource-type-list": ("GET", lambda w: "/api/v1/resource-types/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    "resource-type-detail": (
+        "GET",
+        lambda w: "/api/v1/resource-types/postgresql/",
+        None,
+        everyone() | {"anonymous": UNAUTHORIZED},
     ),
     "deployment-history": (
         "GET",
@@ -497,6 +529,11 @@ def world(dev, teammate, outsider, ops, auditor, catalog, proto_env, other_env):
     run.transition("succeeded")
     deployment.sensitive_outputs = encrypt(json.dumps({"token": "t0ps3cret"}).encode())
     deployment.save()
+    artifact_store(
+        deployment=deployment,
+        declared={"name": "endpoint", "type": "http-endpoint"},
+        payload={"specs": {"url": "https://shared.test"}, "data": {}},
+    )
     exception = ExceptionRequest.objects.create(
         environment=proto_env,
         bundle_version=catalog["echo"],
