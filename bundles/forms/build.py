@@ -22,10 +22,10 @@ from .fields import (
     PRESENT,
     RADIO_MAX,
     STALE,
-    VARIANT,
     Choice,
     FormField,
     render_markdown,
+    selector_name,
 )
 
 _PYTHON_TYPES = {"string": str, "integer": (int, float), "number": (int, float), "boolean": bool, "object": dict}
@@ -61,7 +61,8 @@ def pin_discriminators(schema: dict) -> dict:
 
 
 class _Builder:
-    def __init__(self, resolver: Resolver, errors: dict, stored_secrets: set[str], lock_immutable: bool):
+    def __init__(self, resolver: Resolver, errors: dict, stored_secrets: set[str], lock_immutable: bool, posted):
+        self.posted = posted
         self.w = resolver
         self.lock_immutable = lock_immutable
         self.errors = errors
@@ -354,15 +355,22 @@ class _Builder:
     def variant(self, f, schema, ui, found, value, depth) -> FormField:
         key, variants = found
         base = self.w.variant_base(schema, key)
+        level = schema.get("_nest", 0)
         f.widget = "variant"
         f.refresh = True
-        chosen = self.w.active_variant(variants, base, value) if value is not MISSING else -1
+        f.attrs["selector_name"] = selector_name(f.pointer, level)
+        f.attrs["selector_id"] = f.html_id + "-variant" + (str(level + 1) if level else "")
+        picked = self.posted.get(f.attrs["selector_name"]) if self.posted is not None else None
+        if value is MISSING:
+            chosen = -1
+        elif isinstance(picked, str) and picked.isdigit() and int(picked) < len(variants):
+            chosen = int(picked)  # the branch just chosen, though the value has nothing of it yet
+        else:
+            chosen = self.w.active_variant(variants, base, value)
         f.choices.append(Choice("", "— choose —" if f.required else "(not set)", chosen < 0))
         f.choices += [Choice(str(i), variant_title(v, i), i == chosen) for i, v in enumerate(variants)]
-        f.attrs["selector_name"] = VARIANT + f.pointer
-        f.attrs["selector_id"] = f.html_id + "-variant"
         if chosen >= 0:
-            merged = pin_discriminators(combine(base, variants[chosen]))
+            merged = {**pin_discriminators(combine(base, variants[chosen])), "_nest": level + 1}
             merged.pop("title", None)
             child = self.node(f.label, f.pointer, f.name, merged, ui, value, True, depth + 1)
             child.errors = []  # the variant's own errors are shown once, on the selector
@@ -379,6 +387,7 @@ def build_fields(
     *,
     stored_secrets: set[str] | None = None,
     lock_immutable: bool = False,
+    posted=None,
 ) -> list[FormField]:
     """The fields for a params object, in ``ui:order`` order, filled from ``values`` (or the defaults).
 
@@ -388,7 +397,7 @@ def build_fields(
     """
     resolver = Resolver(schema)
     secrets = {s if s.startswith("/") else "/" + escape(s) for s in (stored_secrets or set())}
-    builder = _Builder(resolver, errors or {}, secrets, lock_immutable)
+    builder = _Builder(resolver, errors or {}, secrets, lock_immutable, posted)
     start = values if values is not None else defaults(resolver, schema)
     root = builder.node("params", "", PREFIX, schema, ui or {}, start, True, 0)
     return root.children if root.widget == "object" else [root]

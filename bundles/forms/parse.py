@@ -11,7 +11,7 @@ from jsonpointer import JsonPointer, escape, unescape
 from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, same
 from ..schema import options as _options
 from .build import pin_discriminators
-from .fields import EXTRA, JSONED, LEN, MAPKEY, PREFIX, PRESENT, STALE, VARIANT
+from .fields import EXTRA, JSONED, LEN, MAPKEY, PREFIX, PRESENT, STALE, selector_name
 
 
 class _Parser:
@@ -64,11 +64,12 @@ class _Parser:
         found = self.w.variants(schema)
         if found and kind in (None, "object"):
             key, variants = found
-            raw = self.get(VARIANT + pointer)
+            level = schema.get("_nest", 0)
+            raw = self.get(selector_name(pointer, level))
             if raw is None or not raw.isdigit() or int(raw) >= len(variants):
                 return MISSING
             merged = pin_discriminators(combine(self.w.variant_base(schema, key), variants[int(raw)]))
-            return self.value(pointer, name, merged, True, depth + 1)
+            return self.value(pointer, name, {**merged, "_nest": level + 1}, True, depth + 1)
         if kind == "boolean":
             raw = self.get(name)
             if self.w.tri_state(schema, nullable, required):

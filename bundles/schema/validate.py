@@ -18,6 +18,7 @@ from jsonschema.exceptions import SchemaError
 from portal.inputs import value_problems
 
 from .dialect import DEFAULT, dialect_problems, validator_class
+from .labels import variant_title
 from .refs import REGISTRY, pointer, ref_cycles, remote_refs, resolve_ref
 from .walk import walk
 
@@ -162,6 +163,25 @@ def _errors_of(errors, root: Any = None, params: Any = None) -> dict[str, list[s
     return out
 
 
+def _branch_names(root: Any, branches: Any) -> list[str]:
+    """What each ``oneOf``/``anyOf`` branch is called, as the form's selector calls it."""
+    names = []
+    for index, branch in enumerate(branches if isinstance(branches, list) else []):
+        shown = branch if isinstance(branch, dict) else {}
+        if isinstance(shown.get("$ref"), str) and isinstance(root, dict):
+            target = resolve_ref(root, shown["$ref"])
+            shown = {**target, **shown} if isinstance(target, dict) else shown
+        names.append(variant_title(shown, index))
+    return names
+
+
+def _valid(validator, branch: Any, error: jsonschema.ValidationError) -> bool:
+    try:
+        return validator.evolve(schema=branch).is_valid(error.instance)
+    except (SchemaError, TypeError, RecursionError):
+        return False
+
+
 def _forbidden(root: Any, params: Any, error: jsonschema.ValidationError) -> list[tuple[str, str]]:
     """Where a ``false`` subschema's error belongs: the property or item it forbids.
 
@@ -263,6 +283,17 @@ def _collect(found, errors: dict[str, list[str]], root: Any = None, params: Any 
                 for where, messages in _errors_of(branch, root, params).items():
                     errors.setdefault(where, []).extend(m for m in messages if m not in errors.get(where, []))
                 continue
+            names = _branch_names(root, error.validator_value)
+            errors.setdefault(pointer(base), []).append(f"Must be one of the options: {', '.join(names)}.")
+            continue
+        if error.validator == "oneOf" and isinstance(error.validator_value, list):  # valid under more than one
+            validator = compile_validator(root if isinstance(root, dict) else {})
+            names = _branch_names(root, error.validator_value)
+            matched = [n for n, b in zip(names, error.validator_value, strict=True) if _valid(validator, b, error)]
+            errors.setdefault(pointer(base), []).append(
+                f"Matches more than one of the options ({', '.join(matched or names)}); it must match exactly one."
+            )
+            continue
         errors.setdefault(pointer(base), []).append(_friendly(error))
 
 
