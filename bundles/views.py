@@ -119,6 +119,8 @@ def params_form(request, name: str, version: str, action: str):
         **{f"{a}_url": reverse("bundles:form", args=[name, version, a]) for a in FORM_ACTIONS},
     }
     build = {"stored_secrets": state.stored_secrets, "lock_immutable": state.lock_immutable}
+    # The variants just chosen are drawn as chosen; after a removal the rows moved, and their selectors with them.
+    build["posted"] = None if action == "remove" else request.POST
     if action == "validate":
         trigger = find_field(build_fields(shown, ui, params, **build), request.headers.get("HX-Trigger-Name", ""))
         if trigger is not None:

@@ -15,8 +15,19 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from jsonpointer import JsonPointer
 
+from bundles.forms import read_only_places
 from bundles.models import BundleVersion
-from bundles.schema import human_value, immutable_values, only_increase_values, param_errors, title
+from bundles.schema import (
+    human_value,
+    immutable_values,
+    only_increase_values,
+    param_errors,
+    pointer,
+    read_only_values,
+    same,
+    starting_params,
+    title,
+)
 from portal.actor import actor_user
 from portal.crypto import decrypt
 from portal.errors import Conflict, ParamsInvalid, ServiceError
@@ -44,6 +55,7 @@ __all__ = [
     "immutable_errors",
     "known_secrets",
     "params_validate",
+    "read_only_changes",
     "sensitive_output_reveal",
     "shrunk_values",
     "unmakeable_changes",
@@ -125,6 +137,36 @@ def unmakeable_changes(schema: dict, current: dict, proposed: dict) -> dict[str,
     return errors
 
 
+def read_only_changes(
+    schema: dict, ui: dict, current: dict, proposed: dict, *, defaults: dict | None = None
+) -> dict[str, list[str]]:
+    """Errors for each read-only value (``readOnly: true`` in the schema, ``ui:readonly`` or ``ui:disabled`` in the
+    ui) that ``proposed`` sets differently from ``current``, or, when ``defaults`` are given (a new deployment,
+    a move to another version), from the bundle's default. The bundle sets these values; no door may."""
+    places = {m.pointer: m.schema for m in (*read_only_values(schema, current), *read_only_values(schema, proposed))}
+    for parts in (*read_only_places(ui, current), *read_only_places(ui, proposed)):
+        places.setdefault(pointer(parts), {})
+    errors = {}
+    for where, sub in places.items():
+        old, new = JsonPointer(where).resolve(current, _MISSING), JsonPointer(where).resolve(proposed, _MISSING)
+        default = JsonPointer(where).resolve(defaults, _MISSING) if defaults is not None else _MISSING
+        if same(new, old) or (new is not _MISSING and same(new, default)) or (new is _MISSING and old is _MISSING):
+            continue
+        kept = old if old is not _MISSING else default
+        shown = "not set" if kept is _MISSING else human_value(sub, kept)
+        name = title(sub, where.rsplit("/", 1)[-1] if where else "params")
+        errors[where] = [f"{name} is read-only: the bundle sets it, so it stays {shown}."]
+    return errors
+
+
+def _read_only_check(*, bundle_version: BundleVersion, current: dict, params: dict, moved: bool = False) -> None:
+    schema = bundle_version.params_schema
+    known = starting_params(schema) if moved or not current else None
+    errors = read_only_changes(schema, bundle_version.ui_schema or {}, current, params, defaults=known)
+    if errors:
+        raise ParamsInvalid(errors, "Read-only values cannot be changed.")
+
+
 def immutable_errors(*, deployment: Deployment, params: dict, raise_them: bool = False) -> dict[str, list[str]]:
     """Changes ``params`` would make that the deployment cannot take now that it has applied once
     (``x-immutable`` changed, ``x-only-increase`` reduced); with ``raise_them``, raised as ParamsInvalid."""
@@ -186,6 +228,7 @@ def deployment_create(
     if message := name_error(name):
         raise ServiceError(message, field="name")
     params = secrets.unmask(bundle_version.params_schema, params, lambda: ())  # a mask here stands for nothing held
+    _read_only_check(bundle_version=bundle_version, current={}, params=params)
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
     name_check(environment=environment, name=name)
     wired = connections_resolve(environment=environment, bundle_version=bundle_version, requested=connections)
@@ -246,6 +289,9 @@ def deployment_update(
         raise ServiceError(f"{bundle_version} is not a version of {locked.bundle_version.bundle.name}.")
     target = bundle_version or locked.bundle_version
     params = secrets.unmask(target.params_schema, params, lambda: known_secrets(locked))
+    _read_only_check(
+        bundle_version=target, current=locked.full_params(), params=params, moved=target != locked.bundle_version
+    )
     immutable_errors(deployment=locked, params=params, raise_them=True)
     basis = _approved(
         environment=locked.environment,

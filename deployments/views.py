@@ -157,6 +157,7 @@ def deployment_new(request, bundle_name: str):
     preset = version.preset(request.GET.get("preset", "")) if request.method == "GET" else None
     exception_form = ExceptionReasonForm(request.POST if "request_exception" in request.POST else None)
     submitted = _Submitted()
+    typed = False
     if request.method == "POST":
         meta = NewDeploymentForm(request.POST, environments=environments)
         values = parse_post(schema, request.POST)
@@ -207,8 +208,9 @@ def deployment_new(request, bundle_name: str):
     )
     shown = schema if submitted.outside else view.schema
     wiring = {"environment": environment, "data": request.POST if request.method == "POST" else request.GET}
+    posted = request.POST if request.method == "POST" else (request.GET if typed else None)
     context = {
-        **_params_context(version, view, shown, values, submitted, wiring=wiring),
+        **_params_context(version, view, shown, values, submitted, wiring=wiring, posted=posted),
         "bundle": bundle,
         "meta": meta,
         "presets": version.presets,
@@ -242,6 +244,7 @@ def deployment_edit(request, pk):
     exception_form = ExceptionReasonForm(request.POST if "request_exception" in request.POST else None)
     expected = request.POST.get("expected_version")
     submitted = _Submitted()
+    typed = False
     stored = {"stored": state.stored, "lock_immutable": state.lock_immutable}
     if request.method == "POST":
         values = parse_post(schema, request.POST, **stored)
@@ -271,6 +274,7 @@ def deployment_edit(request, pk):
         values = parse_post(schema, request.GET, **stored) if typed else deployment.params
     shown = schema if submitted.outside else view.schema
     build = {"stored_secrets": state.stored_secrets, "lock_immutable": state.lock_immutable}
+    build["posted"] = request.POST if request.method == "POST" else (request.GET if typed else None)
     wiring = {
         "environment": deployment.environment,
         "deployment": deployment,

@@ -9,7 +9,9 @@ Structure the browser must send back but that holds no value travels in hidden i
 prefixes, which can never collide with a property name: ``_len/rules`` (rows in an array),
 ``_variant/auth`` (the chosen ``oneOf``/``anyOf`` branch, blank for "not set"), ``_present/storage``
 (an optional object that exists even if empty), ``_extra/x`` (undeclared keys, as JSON) and
-``_mapk/tags/0`` (a map's keys).
+``_mapk/tags/0`` (a map's keys) and ``_json/x`` (a field drawn as JSON: read back as JSON, whatever its
+schema's type). An option whose value starts with ``json:`` stands for a stored value the schema does not
+offer; the JSON after it is the value, exactly.
 
 Rendering (:mod:`.build`) and parsing (:mod:`.parse`) read the schema through the same
 :class:`bundles.schema.Resolver`, so what is drawn is what is read.
@@ -21,6 +23,7 @@ What the engine cannot draw is edited as JSON with a visible notice; nothing is 
 from ..schema import initial_values
 from .build import build_fields
 from .fields import Choice, FormField, all_fields, find_field, render_markdown, unplaced_errors
+from .hints import read_only_places
 from .parse import parse_post
 from .rows import add_row, remove_row
 
@@ -33,6 +36,7 @@ __all__ = [
     "find_field",
     "initial_values",
     "parse_post",
+    "read_only_places",
     "remove_row",
     "render_markdown",
     "unplaced_errors",

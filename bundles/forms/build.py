@@ -15,20 +15,54 @@ from . import hints
 from .fields import (
     EXTRA,
     JSON_NOTICE,
+    JSONED,
     LEN,
     MAPKEY,
     PREFIX,
     PRESENT,
     RADIO_MAX,
-    VARIANT,
+    STALE,
     Choice,
     FormField,
     render_markdown,
+    selector_name,
 )
+
+_PYTHON_TYPES = {"string": str, "integer": (int, float), "number": (int, float), "boolean": bool, "object": dict}
+
+
+def fits(kind: str | None, value: Any, nullable: bool = False) -> bool:
+    """Whether the control drawn for ``kind`` can hold ``value`` as it is. A value it cannot hold (a stored value
+    of another type, a legal non-object under untyped ``properties``) is drawn as JSON instead, so it is kept
+    exactly and validation speaks beside the field: a control never turns it into something else."""
+    if value is MISSING or (value is None and nullable):
+        return True
+    if kind == "array":
+        return isinstance(value, list)
+    if kind in ("integer", "number") and isinstance(value, str):
+        return not _looks_numeric(value)  # what was typed, kept as text for validation to refuse; "5" would become 5
+    if kind in _PYTHON_TYPES:
+        return isinstance(value, _PYTHON_TYPES[kind]) and (kind == "boolean" or not isinstance(value, bool))
+    return True
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def pin_discriminators(schema: dict) -> dict:
+    """A chosen variant with its constant properties required: the discriminator follows from the choice."""
+    pins = [n for n, sub in (schema.get("properties") or {}).items() if isinstance(sub, dict) and "const" in sub]
+    return {**schema, "required": list(dict.fromkeys([*(schema.get("required") or []), *pins]))} if pins else schema
 
 
 class _Builder:
-    def __init__(self, resolver: Resolver, errors: dict, stored_secrets: set[str], lock_immutable: bool):
+    def __init__(self, resolver: Resolver, errors: dict, stored_secrets: set[str], lock_immutable: bool, posted):
+        self.posted = posted
         self.w = resolver
         self.lock_immutable = lock_immutable
         self.errors = errors
@@ -71,15 +105,22 @@ class _Builder:
         if depth > MAX_DEPTH or schema.get("_unresolved"):
             return self.json(f, value)
         kind = self.w.kind(schema)
-        if hints.widget(ui) == "hidden" and kind in ("string", "integer", "number", "boolean"):
+        options = _options(schema)
+        if options is None and kind != "const" and not schema.get("x-sensitive") and not fits(kind, value, nullable):
+            return self.json(f, value)
+        if hints.widget(ui) == "hidden" and kind in ("string", "integer", "number", "boolean") and not f.errors:
             f.widget, f.value = "hidden", as_text(value)
             return f
-        options = _options(schema)
         if options is not None:
             return self.choice(f, schema, ui, options, value)
         if kind == "const":
-            f.widget, f.value = "const", as_text(schema["const"])
-            return f
+            const = schema["const"]
+            if f.required and not f.errors and (value is MISSING or same(value, const)):
+                # A variant's discriminator: it follows from the variant chosen. The stored form is kept (-2 stays -2).
+                f.widget, f.value = "const", as_text(const if value is MISSING else value)
+                return f
+            # Optional, or holding a value it does not allow: a choice, so "not set" and the stored value can be seen.
+            return self.choice(f, schema, ui, [(const, as_text(const))], value)
         found = self.w.variants(schema)
         if found and kind in (None, "object"):
             return self.variant(f, schema, ui, found, value, depth)
@@ -106,6 +147,7 @@ class _Builder:
         f.widget = "json"
         f.value = json.dumps(value, indent=2) if value is not MISSING else ""
         f.notice = JSON_NOTICE
+        f.hidden.append((JSONED + f.path, "1"))  # read back as JSON, whatever the schema's type says
         return f
 
     def choice(self, f, schema, ui, options, value, blank="(not set)") -> FormField:
@@ -118,16 +160,17 @@ class _Builder:
         f.widget = widget if widget in ("select", "radio") else ("radio" if len(options) <= RADIO_MAX else "select")
         if not f.required or not chosen:
             f.choices.append(Choice("", "— choose —" if f.required else blank, not chosen))
-        if value is not MISSING and value is not None and not chosen and isinstance(value, (str, int, float)):
-            # A stored value the schema no longer offers (a bundle upgrade, a policy) is shown and kept,
+        if value is not MISSING and value is not None and not chosen:
+            # A stored value the schema no longer offers (a bundle upgrade, a policy) is shown and kept as it is,
             # so validation refuses it beside the field, instead of the form dropping it silently.
-            f.choices.append(Choice(as_text(value), f"{as_text(value)} (not allowed any more)", True))
+            f.choices.append(Choice(STALE + json.dumps(value), f"{as_text(value)} (not allowed any more)", True))
             f.choices[0].selected = False
         disabled = ui.get("ui:enumDisabled") if isinstance(ui.get("ui:enumDisabled"), list) else []
         for v, label in options:
             selected = bool(chosen) and same(v, chosen[0])  # JSON equality: a stored 1.0 selects the option 1
             off = not selected and any(same(v, d) for d in disabled)
-            f.choices.append(Choice(as_text(v), label, selected, off))
+            # The selected option posts the value as stored: 1.0 stays 1.0 where the option is written 1.
+            f.choices.append(Choice(as_text(value if selected else v), label, selected, off))
         return f
 
     def number(self, f, schema, ui, kind, value) -> FormField:
@@ -140,6 +183,12 @@ class _Builder:
             if isinstance(schema.get(key), (int, float)) and not isinstance(schema.get(key), bool):
                 f.attrs[attr] = schema[key]
         f.attrs["step"] = schema.get("multipleOf") or (1 if kind == "integer" else "any")
+        # Drawn as a text input: a browser's number input posts "" for what is not a number, and the form would
+        # read a typo as "not set". The server reads what was typed and says beside the field when it is wrong.
+        # A numeric keypad only where the value cannot be negative (phones' numeric keypads have no minus sign).
+        lowest = next((schema[k] for k in ("minimum", "exclusiveMinimum") if k in schema), None)
+        if isinstance(lowest, (int, float)) and not isinstance(lowest, bool) and lowest >= 0:
+            f.attrs["inputmode"] = "numeric" if kind == "integer" and not schema.get("multipleOf") else "decimal"
         if hints.widget(ui) == "range" and "min" in f.attrs and "max" in f.attrs:
             f.widget = "range"
             if value is MISSING:
@@ -306,15 +355,22 @@ class _Builder:
     def variant(self, f, schema, ui, found, value, depth) -> FormField:
         key, variants = found
         base = self.w.variant_base(schema, key)
+        level = schema.get("_nest", 0)
         f.widget = "variant"
         f.refresh = True
-        chosen = self.w.active_variant(variants, base, value) if value is not MISSING else -1
+        f.attrs["selector_name"] = selector_name(f.pointer, level)
+        f.attrs["selector_id"] = f.html_id + "-variant" + (str(level + 1) if level else "")
+        picked = self.posted.get(f.attrs["selector_name"]) if self.posted is not None else None
+        if value is MISSING:
+            chosen = -1
+        elif isinstance(picked, str) and picked.isdigit() and int(picked) < len(variants):
+            chosen = int(picked)  # the branch just chosen, though the value has nothing of it yet
+        else:
+            chosen = self.w.active_variant(variants, base, value)
         f.choices.append(Choice("", "— choose —" if f.required else "(not set)", chosen < 0))
         f.choices += [Choice(str(i), variant_title(v, i), i == chosen) for i, v in enumerate(variants)]
-        f.attrs["selector_name"] = VARIANT + f.pointer
-        f.attrs["selector_id"] = f.html_id + "-variant"
         if chosen >= 0:
-            merged = combine(base, variants[chosen])
+            merged = {**pin_discriminators(combine(base, variants[chosen])), "_nest": level + 1}
             merged.pop("title", None)
             child = self.node(f.label, f.pointer, f.name, merged, ui, value, True, depth + 1)
             child.errors = []  # the variant's own errors are shown once, on the selector
@@ -331,6 +387,7 @@ def build_fields(
     *,
     stored_secrets: set[str] | None = None,
     lock_immutable: bool = False,
+    posted=None,
 ) -> list[FormField]:
     """The fields for a params object, in ``ui:order`` order, filled from ``values`` (or the defaults).
 
@@ -340,7 +397,7 @@ def build_fields(
     """
     resolver = Resolver(schema)
     secrets = {s if s.startswith("/") else "/" + escape(s) for s in (stored_secrets or set())}
-    builder = _Builder(resolver, errors or {}, secrets, lock_immutable)
+    builder = _Builder(resolver, errors or {}, secrets, lock_immutable, posted)
     start = values if values is not None else defaults(resolver, schema)
     root = builder.node("params", "", PREFIX, schema, ui or {}, start, True, 0)
     return root.children if root.widget == "object" else [root]

@@ -11,7 +11,18 @@ import nh3
 from django.utils.safestring import SafeString, mark_safe
 
 PREFIX = "param"
-LEN, VARIANT, PRESENT, EXTRA, MAPKEY = "_len", "_variant", "_present", "_extra", "_mapk"
+LEN, VARIANT, PRESENT, EXTRA, MAPKEY, JSONED = "_len", "_variant", "_present", "_extra", "_mapk", "_json"
+
+
+def selector_name(pointer: str, level: int = 0) -> str:
+    """The input naming the branch chosen of the ``oneOf``/``anyOf`` at ``pointer``. A branch that is itself a
+    union (``level`` 1, 2...) has a selector of its own at the same pointer: ``_variant2/x``, ``_variant3/x``."""
+    return f"{VARIANT}{level + 1 if level else ''}{pointer}"
+
+
+# An option standing for a stored value the schema does not offer (any more): the value follows as JSON, so
+# it comes back exactly as stored (7 stays 7, [true] stays [true]) for validation to refuse beside its field.
+STALE = "json:"
 RADIO_MAX = 4
 JSON_NOTICE = "This field is edited as JSON: the form cannot draw it yet."
 

@@ -94,6 +94,26 @@ def widget(ui: dict) -> str | None:
     return found if isinstance(found, str) else None
 
 
+def read_only_places(ui: Any, value: Any, parts: tuple = ()) -> list[tuple]:
+    """The paths (in ``value``) of the values the ``ui`` makes read-only: ``ui:readonly`` or ``ui:disabled``.
+    The server keeps them as they are (rjsf only greys the input out; a post could still change them)."""
+    if not isinstance(ui, dict):
+        return []
+    if ui.get("ui:readonly") is True or ui.get("ui:disabled") is True:
+        return [parts]
+    found: list[tuple] = []
+    for key, sub in ui.items():
+        if key.startswith("ui:"):
+            continue
+        if key == "items" and isinstance(value, list):  # rjsf: the ui of every item, or one per tuple position
+            for index, item in enumerate(value):
+                item_ui = (sub[index] if index < len(sub) else {}) if isinstance(sub, list) else sub
+                found += read_only_places(item_ui, item, (*parts, index))
+        else:
+            found += read_only_places(sub, value.get(key) if isinstance(value, dict) else None, (*parts, key))
+    return found
+
+
 def names_at(walker: Resolver, schema: dict) -> dict[str, dict]:
     """Every property that can appear at this level: declared, in a condition's branch (``if``/``then``,
     ``dependentSchemas``, draft-07 ``dependencies`` with their ``oneOf`` branches) or in a variant."""

@@ -8,9 +8,10 @@ from typing import Any
 
 from jsonpointer import JsonPointer, escape, unescape
 
-from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine
+from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, same
 from ..schema import options as _options
-from .fields import EXTRA, LEN, MAPKEY, PREFIX, PRESENT, VARIANT
+from .build import pin_discriminators
+from .fields import EXTRA, JSONED, LEN, MAPKEY, PREFIX, PRESENT, STALE, selector_name
 
 
 class _Parser:
@@ -37,7 +38,7 @@ class _Parser:
         if locked and self.stored:
             # A locked field keeps what is stored, whatever the browser sends.
             return self.kept(pointer)
-        if depth > MAX_DEPTH or schema.get("_unresolved"):
+        if depth > MAX_DEPTH or schema.get("_unresolved") or self.get(JSONED + name[len(PREFIX) :]) is not None:
             return self.json(name)
         options = _options(schema)
         kind = self.w.kind(schema)
@@ -46,22 +47,29 @@ class _Parser:
             if raw is None or raw == "":
                 allows_null = nullable or any(o is None for o, _ in options)
                 return None if allows_null and required else MISSING
-            for option, _ in options:
-                if as_text(option) == raw:
-                    return copy.deepcopy(option)
-            # Not an option (a stored value no longer offered): kept as its type, for validation to refuse.
+            found = _chosen(raw, [o for o, _ in options])
+            if found is not MISSING:
+                return found
+            # Not an option: kept as typed, for validation to refuse.
             return _to_number(raw, kind) if kind in ("integer", "number") else raw
         if kind == "const":
-            # A required constant (a variant's discriminator) follows from choosing the variant.
-            return copy.deepcopy(schema["const"]) if required or self.get(name) is not None else MISSING
+            raw = self.get(name)
+            if raw is None:
+                # A required constant (a variant's discriminator) follows from choosing the variant.
+                return copy.deepcopy(schema["const"]) if required else MISSING
+            found = _chosen(raw, [schema["const"]]) if raw else MISSING
+            if found is MISSING and raw and required and not raw.startswith(STALE):
+                return copy.deepcopy(schema["const"])  # the discriminator of the variant chosen before the switch
+            return found if found is not MISSING or not raw else raw
         found = self.w.variants(schema)
         if found and kind in (None, "object"):
             key, variants = found
-            raw = self.get(VARIANT + pointer)
+            level = schema.get("_nest", 0)
+            raw = self.get(selector_name(pointer, level))
             if raw is None or not raw.isdigit() or int(raw) >= len(variants):
                 return MISSING
-            merged = combine(self.w.variant_base(schema, key), variants[int(raw)])
-            return self.value(pointer, name, merged, True, depth + 1)
+            merged = pin_discriminators(combine(self.w.variant_base(schema, key), variants[int(raw)]))
+            return self.value(pointer, name, {**merged, "_nest": level + 1}, True, depth + 1)
         if kind == "boolean":
             raw = self.get(name)
             if self.w.tri_state(schema, nullable, required):
@@ -105,8 +113,11 @@ class _Parser:
     def object(self, pointer, name, schema, required, depth) -> Any:
         value: dict[str, Any] = {}
         seen: set[str] = set()
+        extra = self.json(EXTRA + pointer)
+        undeclared = extra if isinstance(extra, dict) else {}
         for _ in range(8):
-            effective = self.w.effective_object(schema, value)
+            # Undeclared keys count too: a condition may be keyed on one (dependentSchemas, if: required).
+            effective = self.w.effective_object(schema, {**undeclared, **value})
             new = [n for n in (effective.get("properties") or {}) if n not in seen]
             if not new:
                 break
@@ -122,9 +133,8 @@ class _Parser:
                 )
                 if got is not MISSING:
                     value[prop] = got
-        extra = self.json(EXTRA + pointer)
         if isinstance(extra, dict):
-            value.update({k: v for k, v in extra.items() if k not in value})
+            value.update({k: v for k, v in extra.items() if k not in value and k not in seen})
         elif extra is not MISSING:
             value["*"] = extra
         if pointer == "":
@@ -188,6 +198,24 @@ def parse_post(schema: dict, data, *, stored: dict | None = None, lock_immutable
     """
     value = _Parser(Resolver(schema), data, stored or {}, lock_immutable).value("", PREFIX, schema, True, 0)
     return value if isinstance(value, dict) else {}
+
+
+def _chosen(raw: str, options: list) -> Any:
+    """The option ``raw`` posts (a stored 1.0 posts "1.0" for the option 1: it comes back 1.0), the stored value
+    a ``json:`` option stands for, or MISSING."""
+    for option in options:
+        if as_text(option) == raw:
+            return copy.deepcopy(option)
+    if raw.startswith(STALE):
+        try:
+            return json.loads(raw[len(STALE) :])
+        except ValueError:
+            return MISSING
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return MISSING
+    return parsed if any(same(parsed, option) for option in options) else MISSING
 
 
 def _to_number(raw: str, kind: str) -> Any:

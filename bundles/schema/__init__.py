@@ -30,6 +30,7 @@ from .walk import (
     is_sensitive,
     matching_values,
     only_increase_values,
+    read_only_values,
     sensitive_values,
     walk,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "options",
     "param_errors",
     "pointer",
+    "read_only_values",
     "regex_warnings",
     "remote_refs",
     "resolve_ref",

@@ -16,12 +16,21 @@ def as_text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)  # JSON, never a Python repr
     return str(value)
 
 
 def same(a: Any, b: Any) -> bool:
-    """JSON equality: 1 == 1.0 but True != 1."""
-    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+    """JSON Schema's equality (enum, const, uniqueItems): 1 == 1.0, but true != 1, [1] != [true], and lists
+    and objects are equal when their items and members are, recursively."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b
 
 
 def title(schema: dict, name: Any) -> str:

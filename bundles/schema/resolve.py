@@ -213,13 +213,24 @@ class Resolver:
         for index, variant in enumerate(variants):
             if self.holds(combine(base, variant), value):
                 return index
-        # None validates: pick the branch whose constant discriminator matches, else the first.
+        # None validates: pick the branch whose constant discriminator matches, else the closest.
         for index, variant in enumerate(variants):
             for name, sub in (variant.get("properties") or {}).items():
                 discriminator = isinstance(sub, dict) and "const" in sub and isinstance(value, dict)
                 if discriminator and same(value.get(name, MISSING), sub["const"]):
                     return index
-        return 0
+        return min(range(len(variants)), key=lambda i: (*self.distance(combine(base, variants[i]), value), i))
+
+    def distance(self, schema: dict, value: Any) -> tuple[bool, int]:
+        """How far ``value`` is from ``schema``: (its type or a constant already fails, how many errors). The
+        closest branch is the one the developer most likely meant: its errors are the ones worth showing
+        (validation picks the same branch to place them, ``validate._closest_branch``)."""
+        try:
+            errors = list(self.validator.evolve(schema=schema).iter_errors(value))
+        except (jsonschema.exceptions.SchemaError, Unresolvable, TypeError, RecursionError):
+            return True, 10**6
+        mismatch = any(e.validator in ("const", "type", "enum") and len(e.relative_path) <= 1 for e in errors)
+        return mismatch, len(errors)
 
     def chosen(self, schema: dict, value: Any) -> tuple[dict, dict | None, int]:
         """(the schema that applies to ``value``, the chosen variant or None, its index): the variant in use

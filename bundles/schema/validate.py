@@ -18,7 +18,8 @@ from jsonschema.exceptions import SchemaError
 from portal.inputs import value_problems
 
 from .dialect import DEFAULT, dialect_problems, validator_class
-from .refs import REGISTRY, pointer, ref_cycles, remote_refs
+from .labels import variant_title
+from .refs import REGISTRY, pointer, ref_cycles, remote_refs, resolve_ref
 from .walk import walk
 
 
@@ -156,10 +157,73 @@ def _closest_branch(error: jsonschema.ValidationError) -> list | None:
     return min(fitting, key=len)
 
 
-def _errors_of(errors) -> dict[str, list[str]]:
+def _errors_of(errors, root: Any = None, params: Any = None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    _collect(errors, out)
+    _collect(errors, out, root, params)
     return out
+
+
+def _branch_names(root: Any, branches: Any) -> list[str]:
+    """What each ``oneOf``/``anyOf`` branch is called, as the form's selector calls it."""
+    names = []
+    for index, branch in enumerate(branches if isinstance(branches, list) else []):
+        shown = branch if isinstance(branch, dict) else {}
+        if isinstance(shown.get("$ref"), str) and isinstance(root, dict):
+            target = resolve_ref(root, shown["$ref"])
+            shown = {**target, **shown} if isinstance(target, dict) else shown
+        names.append(variant_title(shown, index))
+    return names
+
+
+def _valid(validator, branch: Any, error: jsonschema.ValidationError) -> bool:
+    try:
+        return validator.evolve(schema=branch).is_valid(error.instance)
+    except (SchemaError, TypeError, RecursionError):
+        return False
+
+
+def _forbidden(root: Any, params: Any, error: jsonschema.ValidationError) -> list[tuple[str, str]]:
+    """Where a ``false`` subschema's error belongs: the property or item it forbids.
+
+    jsonschema reports a ``false`` subschema at the object or list holding the value, its schema path
+    stopping at the keyword (``properties``, ``prefixItems``...), so the field is found again from the schema."""
+    base = list(error.absolute_path)
+    here: Any = root
+    for part in error.absolute_schema_path:
+        hops = 0
+        while isinstance(here, dict) and part not in here and isinstance(here.get("$ref"), str) and hops < 32:
+            here, hops = resolve_ref(root, here["$ref"]), hops + 1  # jsonschema leaves "$ref" out of the path
+        if (isinstance(here, dict) and part in here) or (
+            isinstance(here, list) and isinstance(part, int) and part < len(here)
+        ):
+            here = here[part]
+        else:
+            here = None
+            break
+    parent: Any = params
+    for part in base:
+        parent = parent[part] if isinstance(parent, (dict, list)) else None
+    keyword = error.absolute_schema_path[-1] if error.absolute_schema_path else None
+    found: list[tuple[str, str]] = []
+    if isinstance(here, dict) and isinstance(parent, dict) and keyword == "properties":
+        found = [(pointer([*base, k]), _NOT_ALLOWED) for k, sub in here.items() if sub is False and k in parent]
+    elif isinstance(here, dict) and isinstance(parent, dict) and keyword == "patternProperties":
+        forbidden = [p for p, sub in here.items() if sub is False]
+        found = [(pointer([*base, k]), _NOT_ALLOWED) for k in parent if any(_search(p, k) for p in forbidden)]
+    elif isinstance(here, list) and isinstance(parent, list) and keyword in ("prefixItems", "items"):
+        found = [(pointer([*base, i]), _ITEM_NOT_ALLOWED) for i, sub in enumerate(here[: len(parent)]) if sub is False]
+    return found or [(pointer(base), "This value is not allowed here.")]
+
+
+_NOT_ALLOWED = "This field is not allowed."
+_ITEM_NOT_ALLOWED = "This item is not allowed."
+
+
+def _search(pattern: str, key: str) -> bool:
+    try:
+        return re.search(pattern, key) is not None
+    except re.error:
+        return False
 
 
 def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
@@ -173,7 +237,7 @@ def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
         return errors
     validator = compile_validator(schema)
     try:
-        _collect(validator.iter_errors(params), errors)
+        _collect(validator.iter_errors(params), errors, schema, params)
     except RecursionError:  # a schema published before lint refused $ref cycles
         errors.setdefault("", []).append(
             "The bundle's schema refers to itself without end, so no value can be checked; tell your platform team."
@@ -182,7 +246,7 @@ def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
     return {where: list(dict.fromkeys(messages)) for where, messages in errors.items()}
 
 
-def _collect(found, errors: dict[str, list[str]]) -> None:
+def _collect(found, errors: dict[str, list[str]], root: Any = None, params: Any = None) -> None:
     for error in found:
         base = list(error.absolute_path)
         if error.validator == "required" and isinstance(error.instance, dict):
@@ -191,13 +255,17 @@ def _collect(found, errors: dict[str, list[str]]) -> None:
                     errors.setdefault(pointer([*base, name]), []).append("This field is required.")
             continue
         if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
-            declared = set((error.schema.get("properties") or {}).keys())
-            extras = [k for k in error.instance if k not in declared] or [None]
+            # jsonschema names exactly the keys at fault (not those patternProperties, allOf or a $ref declare).
+            extras = [k for k in error.instance if repr(k) in error.message] or [None]
             for name in extras:
                 where = pointer([*base, name]) if name is not None else pointer(base)
                 errors.setdefault(where, []).append(
                     f"Unknown field {name!r}: this bundle does not declare it." if name else error.message
                 )
+            continue
+        if error.validator is None and error.schema is False:
+            for where, words in _forbidden(root, params, error):
+                errors.setdefault(where, []).append(words)
             continue
         if error.validator in ("dependentRequired", "dependencies") and isinstance(error.instance, dict):
             placed = False
@@ -212,9 +280,20 @@ def _collect(found, errors: dict[str, list[str]]) -> None:
         if error.validator in ("oneOf", "anyOf") and error.context:
             branch = _closest_branch(error)
             if branch is not None:
-                for where, messages in _errors_of(branch).items():
+                for where, messages in _errors_of(branch, root, params).items():
                     errors.setdefault(where, []).extend(m for m in messages if m not in errors.get(where, []))
                 continue
+            names = _branch_names(root, error.validator_value)
+            errors.setdefault(pointer(base), []).append(f"Must be one of the options: {', '.join(names)}.")
+            continue
+        if error.validator == "oneOf" and isinstance(error.validator_value, list):  # valid under more than one
+            validator = compile_validator(root if isinstance(root, dict) else {})
+            names = _branch_names(root, error.validator_value)
+            matched = [n for n, b in zip(names, error.validator_value, strict=True) if _valid(validator, b, error)]
+            errors.setdefault(pointer(base), []).append(
+                f"Matches more than one of the options ({', '.join(matched or names)}); it must match exactly one."
+            )
+            continue
         errors.setdefault(pointer(base), []).append(_friendly(error))
 
 

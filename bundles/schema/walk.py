@@ -205,6 +205,10 @@ def is_only_increase(schema: dict) -> bool:
     return schema.get("x-only-increase") is True
 
 
+def is_read_only(schema: dict) -> bool:
+    return schema.get("readOnly") is True
+
+
 def sensitive_values(schema: Any, params: Any) -> list[Match]:
     """Every ``x-sensitive`` value in ``params``."""
     return matching_values(schema, params, is_sensitive)
@@ -213,6 +217,11 @@ def sensitive_values(schema: Any, params: Any) -> list[Match]:
 def immutable_values(schema: Any, params: Any) -> list[Match]:
     """Every ``x-immutable`` value in ``params``."""
     return matching_values(schema, params, is_immutable)
+
+
+def read_only_values(schema: Any, params: Any) -> list[Match]:
+    """Every ``readOnly: true`` value in ``params``: the bundle sets it, nobody changes it."""
+    return matching_values(schema, params, is_read_only)
 
 
 def only_increase_values(schema: Any, params: Any) -> list[Match]:

@@ -22,13 +22,14 @@ from django.db.models import Count
 from django.utils import timezone
 from jsonpointer import JsonPointerException
 
+from bundles.schema import starting_params
 from portal.errors import ParamsInvalid, ServiceError
 from portal.events import record_event
 
 from ..choices import RUN_TERMINAL, RunAction, RunStatus
 from ..connections.services import connections_resolve
 from ..models import BulkChange, BulkTarget, Deployment, Run
-from ..services import deployment_plan, deployment_update, unmakeable_changes
+from ..services import deployment_plan, deployment_update, read_only_changes, unmakeable_changes
 from .patch import apply_patch
 from .validation import Validators
 
@@ -180,6 +181,15 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
         errors = validators.check(
             environment=deployment.environment, bundle_version=version, params=proposed, current=current
         ).errors
+        if not errors:
+            moved = version != deployment.bundle_version
+            errors = read_only_changes(
+                version.params_schema,
+                version.ui_schema or {},
+                current,
+                proposed,
+                defaults=starting_params(version.params_schema) if moved else None,
+            )
         if not errors and deployment.pk in applied:
             errors = unmakeable_changes(deployment.bundle_version.params_schema, current, proposed)
         if not errors:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
@@ -20,6 +21,11 @@ def render_params(schema, ui=None, values=None, errors=None, **kwargs) -> str:
         "bundles/form.html#params",
         {"fields": fields, "root_errors": unplaced_errors(fields, errors or {}), "version": VERSION},
     )
+
+
+def _number_input_value(text: str) -> str:
+    """A browser's <input type=number> submits "" for anything that is not a valid floating-point number."""
+    return text if re.fullmatch(r"-?(\d+(\.\d+)?|\.\d+)([eE][-+]?\d+)?", text) else ""
 
 
 class _FormReader(HTMLParser):
@@ -41,6 +47,8 @@ class _FormReader(HTMLParser):
             if kind in ("checkbox", "radio"):
                 if "checked" in a:
                     self.pairs.append((a["name"], a.get("value", "on")))
+            elif kind == "number":
+                self.pairs.append((a["name"], _number_input_value(a.get("value", ""))))
             elif kind not in ("button", "submit"):
                 self.pairs.append((a["name"], a.get("value", "")))
         elif tag == "select":

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from bundles.loader import BundleError, find_bundles, read_bundle
+from bundles.loader import BundleError, find_bundles, lint_inputs, read_bundle
 from bundles.models import Bundle, BundleVersion, ResourceType
 from bundles.schema import param_errors
 from tests.conftest import FIXTURE_BUNDLES
@@ -36,10 +36,10 @@ def test_sync_bundles_loads_the_catalog_and_is_idempotent():
 def test_the_catalog_keeps_every_version_in_a_folder_of_its_own_and_the_newest_is_the_card():
     sync()
     postgres = Bundle.objects.get(name="postgres")
-    assert {"1.0.0", "2.0.0", "2.1.0", "2.2.0"} <= set(postgres.versions.values_list("version", flat=True))
-    assert postgres.latest_version().version == "2.2.0"
+    assert {"1.0.0", "2.0.0", "2.1.0", "2.2.0", "2.3.0"} <= set(postgres.versions.values_list("version", flat=True))
+    assert postgres.latest_version().version == "2.3.0"
     assert "x-observed-from" in postgres.versions.get(version="2.1.0").changelog
-    assert "sandbox" in postgres.latest_version().changelog
+    assert "sandbox" in postgres.versions.get(version="2.0.0").changelog
     # Versions are found oldest first, whatever the folders' alphabetical order says.
     found = [p.name for p in find_bundles(settings.SLIPWAY_CATALOG_DIR / "postgres")]
     assert found == sorted(found, key=lambda v: tuple(map(int, v.split("."))))
@@ -113,6 +113,17 @@ def test_every_catalog_bundle_has_priced_presets_that_validate(path):
     assert any(n.startswith("Production (~$") for n in names), names
     for preset in manifest.presets:
         assert param_errors(manifest.params, preset["params"]) == {}, preset["name"]
+
+
+def test_the_newest_version_of_every_catalog_bundle_says_its_dialect():
+    newest = {}
+    for path in find_bundles(settings.SLIPWAY_CATALOG_DIR):
+        manifest = read_bundle(path)
+        newest[manifest.name] = manifest  # found oldest first
+    assert len(newest) >= 5
+    for name, manifest in newest.items():
+        assert manifest.params.get("$schema") == "https://json-schema.org/draft/2020-12/schema", name
+        assert not any("$schema" in w for w in lint_inputs(manifest.params, manifest.ui, manifest.presets)[1]), name
 
 
 @pytest.mark.parametrize("path", CATALOG, ids=CATALOG_IDS)

@@ -84,7 +84,7 @@ def test_the_environment_default_is_preselected(dev_client, catalog, proto_env, 
         reverse("deployments:new", args=["web-service"]), {"environment": proto_env.pk}
     ).content.decode()
     assert selected(page, "network") == str(network.pk)
-    assert "main-net (Private network 1.1.0) · environment default" in page
+    assert "main-net (Private network 1.2.0) · environment default" in page
     assert selected(page, "database") == ""  # required, none live: nothing to pick
     assert "There is no postgresql database in checkout/proto yet: deploy one first" in page
 
