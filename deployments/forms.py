@@ -14,7 +14,19 @@ REVIEW_HELP = "Otherwise the plan is applied at once unless it replaces or destr
 
 
 class ChangeReasonForm(forms.Form):
-    """What a change says about itself: why, and whether to stop at the plan."""
+    """What a change says about itself: why, and whether to stop at the plan.
+
+    A field at fault is described by its help and its error (ids ``<id>_helptext`` and ``<id>_error``,
+    as the templates draw them), so a screen reader hears both when the error summary's link lands there.
+    """
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                bf = self[name]
+                ids = [f"{bf.auto_id}_helptext"] if bf.help_text else []
+                self.fields[name].widget.attrs["aria-describedby"] = " ".join([*ids, f"{bf.auto_id}_error"])
 
     reason = forms.CharField(
         required=False,

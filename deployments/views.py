@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from bundles.display import params_rows
-from bundles.forms import build_fields, initial_values, parse_post, render_markdown, unplaced_errors
+from bundles.forms import build_fields, error_summary, initial_values, parse_post, render_markdown, unplaced_errors
 from bundles.models import Bundle
 from bundles.schema import param_errors
 from bundles.views import drawn_preset
@@ -126,6 +126,33 @@ def _params_context(version, view, shown, values, submitted: _Submitted, *, wiri
     }
 
 
+def _error_summary(context: dict, *forms) -> list[dict]:
+    """What a refused submit says at the top of the page, in page order, each linked to its control."""
+    out = []
+    for form in forms:
+        if not form.is_bound:
+            continue
+        out.extend({"label": "", "message": m, "target": ""} for m in form.non_field_errors())
+        for bf in form:
+            out.extend({"label": bf.label, "message": m, "target": bf.id_for_label} for m in bf.errors)
+    for c in context["connection_fields"]:
+        out.extend({"label": c["title"], "message": m, "target": f"conn-{c['name']}"} for m in c.get("errors", ()))
+    out.extend({"label": "", "message": m, "target": ""} for m in context["root_errors"])
+    out.extend(error_summary(context["fields"]))
+    if context["violation"]:
+        out.append({"label": "Policy", "message": context["violation"], "target": "id_exception_reason"})
+    exception_form = context.get("exception_form")
+    if exception_form is not None and exception_form.is_bound and exception_form.errors:
+        out.append(
+            {
+                "label": "Reason",
+                "message": "Say why you need this: ops decide on your reason.",
+                "target": "id_exception_reason",
+            }
+        )
+    return out
+
+
 @login_required
 def deployment_new(request, bundle_name: str):
     bundle = get_object_or_404(Bundle, name=bundle_name)
@@ -200,6 +227,8 @@ def deployment_new(request, bundle_name: str):
         "exception_form": exception_form,
         "form_url": reverse("deployments:new", args=[bundle.name]),
     }
+    if request.method == "POST":
+        context["error_summary"] = _error_summary(context, meta)
     if request.htmx and request.method == "GET":
         return render(request, "deployments/new.html#params", context)
     return render(request, "deployments/new.html", context, status=400 if request.method == "POST" else 200)
@@ -266,6 +295,8 @@ def deployment_edit(request, pk):
         if request.method == "POST" and expected and expected.isdigit()
         else deployment.version,
     }
+    if request.method == "POST":
+        context["error_summary"] = _error_summary(context, form)
     if request.htmx and request.method == "GET":
         return render(request, "deployments/edit.html#params", context)
     return render(request, "deployments/edit.html", context, status=400 if request.method == "POST" else 200)
