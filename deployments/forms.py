@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from django import forms
+from django.utils import timezone
 
 from .models import Environment
 from .names import MAX_LENGTH, NAME_HELP, validate_name
@@ -81,6 +84,28 @@ class DecisionForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Comment (required to reject)"}),
     )
+
+    def approve_options(self) -> dict:
+        """What an approval passes to its service besides the comment."""
+        return {}
+
+
+class ExceptionDecisionForm(DecisionForm):
+    """An exception's decision: an approval may be for a while ("for one week"), then the values are out of
+    policy again and the owner is told before."""
+
+    valid_for = forms.TypedChoiceField(
+        label="Approve for",
+        choices=[("", "Until the policy changes (no expiry)"), ("7", "One week"), ("30", "30 days"), ("90", "90 days")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="After this the values are outside the policy again; the owner is told a few days before.",
+    )
+
+    def approve_options(self) -> dict:
+        days = self.cleaned_data.get("valid_for")
+        return {"expires_at": timezone.now() + timedelta(days=days)} if days else {}
 
 
 class ExceptionReasonForm(forms.Form):

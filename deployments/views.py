@@ -37,6 +37,7 @@ from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlo
 from .models import Deployment, Environment, StateLock
 from .params_form import environment_from, form_state
 from .policy import rules as policy
+from .policy.selectors import exception_notices
 from .policy.services import exception_request_create
 from .runs import services as run_services
 from .runs.selectors import queued_reason, run_log_after
@@ -350,6 +351,7 @@ def deployment_detail(request, pk):
         "tier_is_production": deployment.environment.tier == Tier.PRODUCTION,
         "lock": StateLock.objects.filter(deployment=deployment).select_related("run").first(),
         "pending_exceptions": deployment.exception_requests.filter(status="pending"),
+        "exception_notices": exception_notices(deployment),
         "unapplied": "" if active else _not_applied_because(deployment),
         "can_force_unlock": is_ops(request.user),
         "connections": _connections_shown(deployment, current),
