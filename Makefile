@@ -27,11 +27,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "Starting web, worker and scheduler on http://127.0.0.1:8000 (Ctrl-C stops all three)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A portal worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A portal beat --loglevel=INFO & \
-	$(BIN)/python manage.py runserver 127.0.0.1:8000 --noreload & \
-	wait
+	@exec $(BIN)/python manage.py serve --address 127.0.0.1:8000
 
 ## make test: the whole suite on PostgreSQL, Redis, a real Celery worker, the engine and Chromium.
 test: install services browser

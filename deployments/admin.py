@@ -45,9 +45,9 @@ class EnvironmentAdmin(SimpleHistoryAdmin):
 
 @admin.register(Deployment)
 class DeploymentAdmin(MadeElsewhere, SimpleHistoryAdmin):
-    """Read-mostly: configuration changes go through the portal so they are validated and run."""
-
-    allow_change = allow_delete = True
+    """Read-only: configuration changes go through the portal so they are validated and run, and a deployment
+    is destroyed from its page (a run). Deleting the record here would destroy nothing, only forget what runs,
+    so there is no delete (and no "Delete selected deployments" action)."""
 
     list_display = ["name", "environment", "bundle_version", "status", "version", "updated_at"]
     list_filter = ["status", "environment__tier", "bundle_version__bundle"]
@@ -81,8 +81,6 @@ class RunLogLineInline(admin.TabularInline):
 class RunAdmin(MadeElsewhere, admin.ModelAdmin):
     """Runs are made by the services and kept: viewable, never added or deleted here."""
 
-    allow_change = True  # every field is read-only
-
     list_display = ["id", "deployment", "action", "status", "requested_by_name", "channel", "created_at", "finished_at"]
     list_filter = ["status", "action", "channel"]
     search_fields = ["deployment__name", "requested_by_name"]
@@ -94,7 +92,6 @@ class RunAdmin(MadeElsewhere, admin.ModelAdmin):
 class DriftCheckAdmin(MadeElsewhere, admin.ModelAdmin):
     """Drift checks are made by the workers and resolved on the deployment's page: read-only here."""
 
-    allow_change = True  # every field is read-only
     list_display = ["id", "deployment", "status", "channel", "created_at", "finished_at", "resolution"]
     list_filter = ["status", "resolution", "channel"]
     search_fields = ["deployment__name", "drifted_attributes"]
@@ -174,7 +171,6 @@ class BulkChangeAdmin(MadeElsewhere, admin.ModelAdmin):
     search_fields = ["title", "query"]
     inlines = [BulkTargetInline]
     change_list_template = "deployments/bulk_admin_changelist.html"
-    allow_change = True  # every field is read-only
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in BulkChange._meta.fields]

@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from django import forms
+from django.utils import timezone
 
 from portal.inputs import InputProblemsMixin
 
@@ -16,7 +19,19 @@ REVIEW_HELP = "Otherwise the plan is applied at once unless it replaces or destr
 
 
 class ChangeReasonForm(InputProblemsMixin, forms.Form):
-    """What a change says about itself: why, and whether to stop at the plan."""
+    """What a change says about itself: why, and whether to stop at the plan.
+
+    A field at fault is described by its help and its error (ids ``<id>_helptext`` and ``<id>_error``,
+    as the templates draw them), so a screen reader hears both when the error summary's link lands there.
+    """
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                bf = self[name]
+                ids = [f"{bf.auto_id}_helptext"] if bf.help_text else []
+                self.fields[name].widget.attrs["aria-describedby"] = " ".join([*ids, f"{bf.auto_id}_error"])
 
     reason = forms.CharField(
         required=False,
@@ -71,6 +86,28 @@ class DecisionForm(InputProblemsMixin, forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Comment (required to reject)"}),
     )
+
+    def approve_options(self) -> dict:
+        """What an approval passes to its service besides the comment."""
+        return {}
+
+
+class ExceptionDecisionForm(DecisionForm):
+    """An exception's decision: an approval may be for a while ("for one week"), then the values are out of
+    policy again and the owner is told before."""
+
+    valid_for = forms.TypedChoiceField(
+        label="Approve for",
+        choices=[("", "Until the policy changes (no expiry)"), ("7", "One week"), ("30", "30 days"), ("90", "90 days")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="After this the values are outside the policy again; the owner is told a few days before.",
+    )
+
+    def approve_options(self) -> dict:
+        days = self.cleaned_data.get("valid_for")
+        return {"expires_at": timezone.now() + timedelta(days=days)} if days else {}
 
 
 class ExceptionReasonForm(InputProblemsMixin, forms.Form):

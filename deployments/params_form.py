@@ -13,6 +13,7 @@ from . import secrets
 from .choices import RunAction, RunStatus
 from .models import Deployment, Environment
 from .policy import rules as policy
+from .policy.selectors import expired_exception_fields
 
 
 def form_state(deployment: Deployment | None, schema: dict | None = None) -> FormContext:
@@ -61,6 +62,7 @@ def form_context(request, bundle_version) -> FormContext:
             bundle_version=bundle_version,
             params=params,
             current=deployment.full_params() if deployment is not None else None,
+            expired=expired_exception_fields(deployment),
         )
         return view.schema, check.errors, "" if check.ok else check.message()
 

@@ -40,6 +40,7 @@ from .connections.services import connections_resolve, destroy_check
 from .models import Deployment, Environment, ExceptionRequest, Run
 from .names import name_error
 from .policy.rules import PolicyViolation, params_approve
+from .policy.selectors import expired_exception_fields
 from .runs.services import run_create
 
 __all__ = [
@@ -72,11 +73,17 @@ def params_validate(*, bundle_version: BundleVersion, params: dict) -> None:
         raise ParamsInvalid(errors)
 
 
-def _approved(*, environment, bundle_version, params, exception, current=None) -> str:
-    """Validate for the bundle, then the environment's policy; the approval basis."""
+def _approved(*, environment, bundle_version, params, exception, current=None, deployment=None) -> str:
+    """Validate for the bundle, then the environment's policy; the approval basis. Values an expired
+    exception of ``deployment`` allowed are not kept as approved."""
     params_validate(bundle_version=bundle_version, params=params)
     return params_approve(
-        environment=environment, bundle_version=bundle_version, params=params, exception=exception, current=current
+        environment=environment,
+        bundle_version=bundle_version,
+        params=params,
+        exception=exception,
+        current=current,
+        expired=expired_exception_fields(deployment),
     )
 
 
@@ -299,6 +306,7 @@ def deployment_update(
         params=params,
         exception=exception,
         current=locked.full_params(),
+        deployment=locked,
     )
     if basis_note:
         basis = f"{basis_note}; {basis}"
@@ -327,6 +335,7 @@ def deployment_reapply(*, deployment: Deployment, actor, channel: str = "ui", re
         params=current,
         exception=None,
         current=current,
+        deployment=deployment,
     )
     return _apply(deployment, actor, channel=channel, reason=reason, auto_apply=auto_apply, basis=basis)
 

@@ -4,6 +4,7 @@
 from .drift.tasks import execute_drift_check, schedule_drift_checks
 from .estate.rollout import drive_bulk_change, kick_bulk_changes
 from .notifications import deliver_webhook
+from .policy.tasks import warn_expiring_exceptions
 from .runs.tasks import execute_run, reap_interrupted_runs, requeue_lost_runs
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "reap_interrupted_runs",
     "requeue_lost_runs",
     "schedule_drift_checks",
+    "warn_expiring_exceptions",
 ]

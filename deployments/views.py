@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from bundles.display import params_rows
-from bundles.forms import build_fields, initial_values, parse_post, render_markdown, unplaced_errors
+from bundles.forms import build_fields, error_summary, initial_values, parse_post, render_markdown, unplaced_errors
 from bundles.forms.fields import PREFIX as PARAM_PREFIX
 from bundles.models import Bundle
 from bundles.schema import param_errors
@@ -39,6 +39,7 @@ from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlo
 from .models import Deployment, StateLock
 from .params_form import environment_from, form_state
 from .policy import rules as policy
+from .policy.selectors import exception_notices
 from .policy.services import exception_request_create
 from .runs import services as run_services
 from .runs.selectors import queued_reason, run_log_after
@@ -142,6 +143,33 @@ def _params_context(version, view, shown, values, submitted: _Submitted, *, wiri
     }
 
 
+def _error_summary(context: dict, *forms) -> list[dict]:
+    """What a refused submit says at the top of the page, in page order, each linked to its control."""
+    out = []
+    for form in forms:
+        if not form.is_bound:
+            continue
+        out.extend({"label": "", "message": m, "target": ""} for m in form.non_field_errors())
+        for bf in form:
+            out.extend({"label": bf.label, "message": m, "target": bf.id_for_label} for m in bf.errors)
+    for c in context["connection_fields"]:
+        out.extend({"label": c["title"], "message": m, "target": f"conn-{c['name']}"} for m in c.get("errors", ()))
+    out.extend({"label": "", "message": m, "target": ""} for m in context["root_errors"])
+    out.extend(error_summary(context["fields"]))
+    if context["violation"]:
+        out.append({"label": "Policy", "message": context["violation"], "target": "id_exception_reason"})
+    exception_form = context.get("exception_form")
+    if exception_form is not None and exception_form.is_bound and exception_form.errors:
+        out.append(
+            {
+                "label": "Reason",
+                "message": "Say why you need this: ops decide on your reason.",
+                "target": "id_exception_reason",
+            }
+        )
+    return out
+
+
 @shows_input_problems
 @login_required
 def deployment_new(request, bundle_name: str):
@@ -220,6 +248,8 @@ def deployment_new(request, bundle_name: str):
         "exception_form": exception_form,
         "form_url": reverse("deployments:new", args=[bundle.name]),
     }
+    if request.method == "POST":
+        context["error_summary"] = _error_summary(context, meta)
     if request.htmx and request.method == "GET":
         return render(request, "deployments/new.html#params", context)
     return render(request, "deployments/new.html", context, status=400 if request.method == "POST" else 200)
@@ -293,6 +323,8 @@ def deployment_edit(request, pk):
         if request.method == "POST" and expected and expected.isdigit()
         else deployment.version,
     }
+    if request.method == "POST":
+        context["error_summary"] = _error_summary(context, form)
     if request.htmx and request.method == "GET":
         return render(request, "deployments/edit.html#params", context)
     return render(request, "deployments/edit.html", context, status=400 if request.method == "POST" else 200)
@@ -346,6 +378,7 @@ def deployment_detail(request, pk):
         "tier_is_production": deployment.environment.tier == Tier.PRODUCTION,
         "lock": StateLock.objects.filter(deployment=deployment).select_related("run").first(),
         "pending_exceptions": deployment.exception_requests.filter(status="pending"),
+        "exception_notices": exception_notices(deployment),
         "unapplied": "" if active else _not_applied_because(deployment),
         "can_force_unlock": is_ops(request.user),
         "connections": _connections_shown(deployment, current),

@@ -388,6 +388,8 @@ SLIPWAY_RUN_TIMEOUT = {
 }
 SLIPWAY_HEARTBEAT_SECONDS = env_int("SLIPWAY_HEARTBEAT_SECONDS", 10)
 SLIPWAY_REQUEUE_AFTER_SECONDS = env_int("SLIPWAY_REQUEUE_AFTER_SECONDS", 60)
+# How long before a time-limited exception expires its owner is told (beat looks hourly).
+SLIPWAY_EXCEPTION_WARN_DAYS = env_int("SLIPWAY_EXCEPTION_WARN_DAYS", 3)
 
 SLIPWAY_ENCRYPTION_KEY = env_str("SLIPWAY_ENCRYPTION_KEY")
 if not SLIPWAY_ENCRYPTION_KEY:
@@ -426,6 +428,10 @@ CELERY_BEAT_SCHEDULE = {
     "kick-bulk-changes": {
         "task": "deployments.bulk.kick_bulk_changes",
         "schedule": SLIPWAY_REAPER_INTERVAL,
+    },
+    "warn-expiring-exceptions": {
+        "task": "deployments.policy.warn_expiring_exceptions",
+        "schedule": 3600,
     },
     "reap-interrupted-runs": {
         "task": "deployments.tasks.reap_interrupted_runs",

@@ -22,7 +22,7 @@ What the engine cannot draw is edited as JSON with a visible notice; nothing is 
 
 from ..schema import initial_values
 from .build import build_fields
-from .fields import Choice, FormField, all_fields, find_field, render_markdown, unplaced_errors
+from .fields import Choice, FormField, all_fields, error_summary, find_field, render_markdown, unplaced_errors
 from .hints import read_only_places
 from .parse import parse_post
 from .rows import add_row, remove_row
@@ -33,6 +33,7 @@ __all__ = [
     "add_row",
     "all_fields",
     "build_fields",
+    "error_summary",
     "find_field",
     "initial_values",
     "parse_post",

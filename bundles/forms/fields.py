@@ -3,7 +3,8 @@ that find fields and place errors. (The package docstring says how inputs are na
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import markdown
@@ -33,6 +34,7 @@ class Choice:
     label: str
     selected: bool = False
     disabled: bool = False  # ui:enumDisabled (never the option the value holds)
+    id: str = ""  # a radio's or checkbox's id: FormField.choice_items fills it
 
 
 @dataclass
@@ -97,6 +99,27 @@ class FormField:
             ids.append(self.error_id)
         return " ".join(ids)
 
+    @property
+    def focus_id(self) -> str:
+        """The id of what a link to this field focuses: its control, a group's first option, a section."""
+        if self.widget in ("radio", "checkboxes"):
+            return self.choice_id(0) if self.choices else self.html_id + "-wrap"
+        if self.widget == "variant":
+            return self.attrs.get("selector_id", self.html_id + "-variant-wrap")
+        if self.widget in ("object", "array", "map"):
+            return self.html_id + "-wrap"
+        return self.html_id
+
+    @property
+    def choice_items(self) -> list[Choice]:
+        """The choices of a radio or checkbox group, each with its id."""
+        return [replace(c, id=self.choice_id(i)) for i, c in enumerate(self.choices)]
+
+    def choice_id(self, index: int) -> str:
+        """A radio's or checkbox's id, from its value (not its position: focus finds it again after a redraw)."""
+        value = self.choices[index].value
+        return f"{self.html_id}--{re.sub(r'[^A-Za-z0-9_-]', lambda m: f'_{ord(m.group()):x}', value)}"
+
     def walk(self):
         """This node and every node below it."""
         yield self
@@ -134,3 +157,20 @@ def unplaced_errors(fields: list[FormField], errors: dict[str, list[str]]) -> li
         if pointer not in placed
         for message in messages
     ]
+
+
+def error_summary(fields: list[FormField]) -> list[dict]:
+    """Each field at fault, in form order, as the form's error summary links to it: its label (with its
+    section's, when nested), its first message and the id of the control a link focuses."""
+    out = []
+
+    def visit(f: FormField, within: str) -> None:
+        if f.errors and f.widget not in ("const", "hidden"):
+            label = f"{f.label} ({within})" if within else f.label
+            out.extend({"label": label, "message": m, "target": f.focus_id} for m in f.errors)
+        for child in (*f.children, *f.rows):
+            visit(child, f.label if f.widget != "variant" else within)
+
+    for f in fields:
+        visit(f, "")
+    return out

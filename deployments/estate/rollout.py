@@ -29,6 +29,7 @@ from portal.events import record_event
 from ..choices import RUN_TERMINAL, RunAction, RunStatus
 from ..connections.services import connections_resolve
 from ..models import BulkChange, BulkTarget, Deployment, Run
+from ..policy.selectors import expired_exception_fields
 from ..services import deployment_plan, deployment_update, read_only_changes, unmakeable_changes
 from .patch import apply_patch
 from .validation import Validators
@@ -179,7 +180,11 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
             target.verdict, target.errors = BulkTarget.Verdict.INVALID, {"": [f"The change does not apply: {exc}"]}
             continue
         errors = validators.check(
-            environment=deployment.environment, bundle_version=version, params=proposed, current=current
+            environment=deployment.environment,
+            bundle_version=version,
+            params=proposed,
+            current=current,
+            expired=expired_exception_fields(deployment),
         ).errors
         if not errors:
             moved = version != deployment.bundle_version

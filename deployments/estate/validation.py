@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,13 @@ class Validators:
         return found
 
     def check(
-        self, *, environment: Environment, bundle_version: BundleVersion, params: Any, current: dict | None = None
+        self,
+        *,
+        environment: Environment,
+        bundle_version: BundleVersion,
+        params: Any,
+        current: dict | None = None,
+        expired: Collection[str] = (),
     ) -> Verdict:
         """``params`` against the bundle and the environment's policy; values outside the policy that
         ``current`` (the deployment's params) already holds are kept as approved, as submit keeps them."""
@@ -68,7 +75,7 @@ class Validators:
             overlay
             and current is not None
             and self._validator(bundle_version, {})[1].is_valid(params)
-            and kept_as_approved(PolicyCheck(policy=policy, errors=errors), params, current)
+            and kept_as_approved(PolicyCheck(policy=policy, errors=errors), params, current, expired)
         ):
             return Verdict({})
         return Verdict(errors)

@@ -48,7 +48,14 @@ class ExceptionRequestSerializer(serializers.ModelSerializer):
             "run",
             "created_at",
             "decided_at",
+            "expires_at",
         ]
+
+
+class ExceptionApproveSerializer(DecisionSerializer):
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Approve until then; omit for no expiry."
+    )
 
 
 class ExceptionRequestCreateSerializer(RequestSerializer):
@@ -127,10 +134,18 @@ class ExceptionRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVie
         )
         return Response(ExceptionRequestSerializer(exception).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=DecisionSerializer, responses={202: RunSerializer})
+    @extend_schema(request=ExceptionApproveSerializer, responses={202: RunSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        run = decide(request, exception_approve, request=self.get_object())
+        body = ExceptionApproveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = exception_approve(
+            request=self.get_object(),
+            actor=request.user,
+            channel="api",
+            comment=body.validated_data["comment"],
+            expires_at=body.validated_data["expires_at"],
+        )
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=DecisionSerializer, responses={200: ExceptionRequestSerializer})

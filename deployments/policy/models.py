@@ -130,6 +130,10 @@ class ExceptionRequest(models.Model):
     run = models.ForeignKey("deployments.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="An approval for a while: after this the values are out of policy again."
+    )
+    expiry_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ExceptionRequestQuerySet.as_manager()
 
@@ -141,3 +145,7 @@ class ExceptionRequest(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("deployments:exception", args=[self.pk])
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()

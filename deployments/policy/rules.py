@@ -9,6 +9,7 @@ form can show it (fewer enum options, tighter bounds, fixed values), plus hints 
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,7 @@ def params_approve(
     params: dict,
     exception: ExceptionRequest | None,
     current: dict | None = None,
+    expired: Collection[str] = (),
 ) -> str:
     """Validate params for the environment's policy (they already satisfy the bundle); return the approval basis.
 
@@ -136,27 +138,35 @@ def params_approve(
         return f"approved by policy {check.policy.label}"
     if exception is not None and exception.status == ExceptionRequest.Status.APPROVED:
         return f"approved by exception #{exception.pk} ({exception.decided_by_name})"
-    if kept_as_approved(check, params, current):
+    if kept_as_approved(check, params, current, expired):
         return f"approved by policy {check.policy.label}; kept as approved before: {', '.join(check.fields)}"
     raise PolicyViolation(check)
 
 
-def kept_as_approved(check: PolicyCheck, params: dict, current: dict | None) -> bool:
+def kept_as_approved(check: PolicyCheck, params: dict, current: dict | None, expired: Collection[str] = ()) -> bool:
     """The one rule for "kept as approved": every value the policy objects to is the value the deployment
     already has (``current``), so an exception granted once is not undone by an unrelated change. Submit,
-    the form's live check and the bulk dry run all ask it."""
+    the form's live check and the bulk dry run all ask it. A field whose exception has expired
+    (``expired``, from ``selectors.expired_exception_fields``) is out of policy again: never kept."""
     if current is None or not check.bundle_allowed or not check.fields or "" in check.errors:
+        return False
+    if set(check.fields) & set(expired):
         return False
     return all(params.get(name) == current.get(name) for name in check.fields)
 
 
 def policy_verdict(
-    *, environment: Environment, bundle_version: BundleVersion, params: dict, current: dict | None = None
+    *,
+    environment: Environment,
+    bundle_version: BundleVersion,
+    params: dict,
+    current: dict | None = None,
+    expired: Collection[str] = (),
 ) -> PolicyCheck:
     """What submitting ``params`` (valid for the bundle) would meet in the policy: no errors when in policy
     or kept as approved (``kept`` names those fields), else the errors and the sentence submit says."""
     check = check_params(environment=environment, bundle_version=bundle_version, params=params)
-    if not check.ok and kept_as_approved(check, params, current):
+    if not check.ok and kept_as_approved(check, params, current, expired):
         return PolicyCheck(policy=check.policy, kept=check.fields)
     return check
 

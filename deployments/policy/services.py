@@ -13,7 +13,7 @@ from portal.events import record_event
 from portal.roles import require_ops
 
 from .. import notifications, secrets
-from ..choices import RunStatus
+from ..choices import DeploymentStatus, RunStatus
 from ..models import Deployment, Environment, ExceptionRequest, Run
 from ..runs.services import run_for_update
 from ..runs.status import settle_deployment
@@ -27,6 +27,7 @@ from ..services import (
     params_validate,
 )
 from .rules import check_params
+from .selectors import exception_notices, exceptions_expiring_soon
 
 
 def _decision(*, actor, comment: str, rejecting: bool, what: str, field: str | None = None) -> str:
@@ -163,10 +164,17 @@ def _decide(request: ExceptionRequest, *, status: str, name: str, comment: str) 
 
 
 @transaction.atomic
-def exception_approve(*, request: ExceptionRequest, actor, comment: str = "", channel: str = "ui") -> Run:
-    """Approve an exception: the change it asked for is made and its run proceeds."""
+def exception_approve(
+    *, request: ExceptionRequest, actor, comment: str = "", channel: str = "ui", expires_at=None
+) -> Run:
+    """Approve an exception: the change it asked for is made and its run proceeds. With ``expires_at``
+    the approval is for a while: after it the values are out of policy again (the owner is told before,
+    by ``exceptions_warn_expiring``)."""
     name = _decision(actor=actor, comment=comment, rejecting=False, what="exception")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ServiceError("An exception cannot expire before it is approved.", field="expires_at")
     request = _pending(request)
+    request.expires_at = expires_at
     _decide(request, status=ExceptionRequest.Status.APPROVED, name=name, comment=comment)
     params = secrets.merge(request.params, request.sensitive_params)
     why = f"exception #{request.pk}: {request.reason}"
@@ -189,10 +197,19 @@ def exception_approve(*, request: ExceptionRequest, actor, comment: str = "", ch
         actor=actor,
         target=run.deployment,
         channel=channel,
-        data={"exception": request.pk, "comment": comment, "run": run.pk},
+        data={
+            "exception": request.pk,
+            "comment": comment,
+            "run": run.pk,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
         requester=request.requested_by,
         subject=f"Exception #{request.pk} approved",
-        body=f"{name} approved your exception for {request.environment}/{request.name}. {comment}".strip(),
+        body=(
+            f"{name} approved your exception for {request.environment}/{request.name}"
+            + (f" until {_when(expires_at)}" if expires_at else "")
+            + f". {comment}"
+        ).strip(),
         path=run.get_absolute_url(),
     )
     return run
@@ -216,3 +233,45 @@ def exception_reject(*, request: ExceptionRequest, actor, comment: str, channel:
         path=request.get_absolute_url(),
     )
     return request
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def exceptions_warn_expiring(now=None) -> int:
+    """Tell the owner of each time-limited exception that expires soon, once, while its deployment still
+    holds the values outside the policy. Returns how many were told."""
+    told = 0
+    for exception in exceptions_expiring_soon(now):
+        with transaction.atomic():
+            locked = ExceptionRequest.objects.select_for_update().get(pk=exception.pk)
+            if locked.expiry_warned_at is not None:
+                continue
+            locked.expiry_warned_at = timezone.now()
+            locked.save(update_fields=["expiry_warned_at"])
+            deployment = exception.deployment or (exception.run.deployment if exception.run else None)
+            if deployment is None or deployment.status == DeploymentStatus.DESTROYED:
+                continue
+            fields = [
+                f for n in exception_notices(deployment) if n["exception"].pk == exception.pk for f in n["fields"]
+            ]
+            if not fields:
+                continue  # its values were changed since: nothing will fall out of policy
+            body = (
+                f"Exception #{exception.pk} for {deployment.environment}/{deployment.name} expires on "
+                f"{_when(exception.expires_at)}. After that {', '.join(fields)} will be outside the environment's "
+                "policy again: its next change or re-apply is refused until they are back in policy or a new "
+                "exception is approved."
+            )
+            data = {"exception": exception.pk, "fields": fields, "expires_at": exception.expires_at.isoformat()}
+            record_event(event_type="exception.expiring", target=deployment, channel="system", data=data)
+            notifications.tell(
+                user=exception.requested_by,
+                subject=f"Exception #{exception.pk} expires on {_when(exception.expires_at)}",
+                body=body,
+                path=deployment.get_absolute_url(),
+                event="exception.expiring",
+            )
+            told += 1
+    return told

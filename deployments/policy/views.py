@@ -17,7 +17,7 @@ from portal.querysets import OPERATE, VIEW, object_for
 from portal.roles import is_ops
 
 from ..choices import RunStatus
-from ..forms import DecisionForm
+from ..forms import DecisionForm, ExceptionDecisionForm
 from ..models import ExceptionRequest
 from ..runs.selectors import runs_visible_to
 from ..runs.views import run_for
@@ -69,7 +69,7 @@ def exception_detail(request, pk):
         {
             "exception": exception,
             "rows": rows,
-            "form": DecisionForm(),
+            "form": ExceptionDecisionForm(),
             "is_ops": is_ops(request.user),
         },
     )
@@ -83,6 +83,7 @@ class _Decision:
     reject: Callable
     approved: str
     rejected: str
+    form: type[DecisionForm] = DecisionForm
 
 
 EXCEPTION = _Decision(
@@ -90,6 +91,7 @@ EXCEPTION = _Decision(
     reject=lambda target, **kw: services.exception_reject(request=target, **kw),
     approved="Exception #{target.pk} approved: run #{run.pk} is on its way.",
     rejected="Exception #{target.pk} rejected; {target.requested_by_name} will see why.",
+    form=ExceptionDecisionForm,
 )
 HELD_PLAN = _Decision(
     approve=lambda target, **kw: services.run_approve(run=target, **kw),
@@ -101,14 +103,14 @@ HELD_PLAN = _Decision(
 
 def _decide(request, target, decision: _Decision):
     """An ops decision from a page (approve or reject, with a comment), for exceptions and held plans alike."""
-    form = DecisionForm(request.POST)
+    form = decision.form(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose approve or reject.")
         return redirect(target)
     comment = form.cleaned_data["comment"]
     try:
         if form.cleaned_data["decision"] == "approve":
-            run = decision.approve(target, actor=request.user, comment=comment)
+            run = decision.approve(target, actor=request.user, comment=comment, **form.approve_options())
             messages.success(request, decision.approved.format(target=target, run=run))
             return redirect(run)
         decision.reject(target, actor=request.user, comment=comment)

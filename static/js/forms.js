@@ -149,8 +149,32 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
     const removal = elt.matches("button.remove-row")
       ? { list: elt.dataset.list, index: Number(elt.dataset.index) }
       : null;
-    inFlight = { xhr: event.detail.xhr, sent, removal, edits: [], caret: null, swapped: false };
+    // A row button pressed: once redrawn, focus goes where the developer's next key belongs (see rowFocus).
+    const rows = elt.matches("button.add-row, button.remove-row") && document.activeElement === elt
+      ? { list: elt.dataset.list, index: removal ? removal.index : null, id: elt.id }
+      : null;
+    inFlight = { xhr: event.detail.xhr, sent, removal, rows, edits: [], caret: null, swapped: false };
   });
+
+  // After a row is added, its first field; after one is removed, the row that took its place, else the
+  // one before it, else the list's Add button. Never <body>, and never a button the new row pushed down.
+  function rowFocus(rows) {
+    const active = document.activeElement;
+    if (active && active !== document.body && active.id !== rows.id) return; // focus went elsewhere meanwhile
+    const root = params();
+    const fieldset = root && root.querySelector(`fieldset[data-rows="${CSS.escape(rows.list)}"]`);
+    if (!fieldset) return;
+    const items = Array.from(fieldset.querySelectorAll(":scope > .row-list > li.row"));
+    const first = (li) => li && controls(li).find((el) => !el.disabled && el.getClientRects().length);
+    const target =
+      rows.index === null
+        ? first(items[items.length - 1])
+        : first(items[rows.index]) || first(items[rows.index - 1]);
+    const fallback = fieldset.querySelector(":scope > button.add-row") || fieldset;
+    const to = target || fallback;
+    if (to === fieldset) fieldset.tabIndex = -1;
+    to.focus();
+  }
 
   document.addEventListener("htmx:beforeSwap", (event) => {
     if (!inFlight || event.detail.xhr !== inFlight.xhr || !event.detail.shouldSwap) return;
@@ -186,6 +210,7 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
       }
     });
     renumberWaiting(removal);
+    if (inFlight.rows) rowFocus(inFlight.rows);
   });
 
   // An answer that is an error (or none at all) is said where the form's verdict is, not swallowed.
@@ -223,3 +248,25 @@ document.addEventListener("input", (event) => {
   const output = slider.nextElementSibling;
   if (slider.type === "range" && output && output.tagName === "OUTPUT") output.value = slider.value;
 });
+
+/* A refused submit: focus goes to the summary of its problems (the page title says "Error:"), and each
+   of its links focuses its field, scrolled so that the field's label shows too. */
+(function () {
+  "use strict";
+  function focusSummary() {
+    const summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusSummary);
+  else focusSummary();
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("#error-summary a[href^='#']");
+    if (!link) return;
+    const target = document.getElementById(decodeURIComponent(link.hash.slice(1)));
+    if (!target) return;
+    event.preventDefault();
+    if (target.tabIndex < 0 && !target.matches("input, select, textarea, button")) target.tabIndex = -1;
+    (target.closest(".field, fieldset") || target).scrollIntoView({ block: "start" });
+    target.focus({ preventScroll: true });
+  });
+})();
