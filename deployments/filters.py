@@ -9,7 +9,7 @@ from django.db.models import Q
 from portal.filtering import StrictUUIDFilter
 
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
-from .models import Deployment, Environment, ExceptionRequest, Project, Run
+from .models import Deployment, Environment, EnvironmentRun, ExceptionRequest, Project, Run
 
 
 class DeploymentFilter(django_filters.FilterSet):
@@ -68,4 +68,14 @@ class EnvironmentFilter(django_filters.FilterSet):
 
     class Meta:
         model = Environment
+        fields = []
+
+
+class EnvironmentRunFilter(django_filters.FilterSet):
+    environment = django_filters.NumberFilter(field_name="environment_id")
+    action = django_filters.ChoiceFilter(choices=EnvironmentRun.Action.choices)
+    status = django_filters.ChoiceFilter(choices=EnvironmentRun.Status.choices)
+
+    class Meta:
+        model = EnvironmentRun
         fields = []

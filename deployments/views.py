@@ -32,6 +32,7 @@ from .connections.canvas import environment_canvas
 from .connections.forms import connection_fields, posted_connections, split_errors
 from .connections.selectors import consumers, latest_artifacts, upstream_changes
 from .drift.selectors import live_context
+from .environments.selectors import env_run_levels, latest_env_run, step_by_deployment
 from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
 from .models import Deployment, Environment, StateLock
@@ -477,9 +478,15 @@ def environment_canvas_page(request, pk):
     """The environment as a diagram: deployments, their connections, their status; redrawn while runs go on."""
     environment = object_for(request.user, Environment.objects.select_related("project__team"), action=VIEW, pk=pk)
     canvas = environment_canvas(environment)
+    env_run = latest_env_run(environment)
+    steps = step_by_deployment(env_run)
+    for node in canvas.nodes:
+        node.step = steps.get(str(node.deployment.pk))
     context = {
         "environment": environment,
         "canvas": canvas,
+        "env_run": env_run,
+        "levels": env_run_levels(env_run) if env_run is not None else [],
         "bundles": Bundle.objects.order_by("category", "name"),
         "can_add": environments_writable_by(request.user).filter(pk=environment.pk).exists(),
     }

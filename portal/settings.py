@@ -427,6 +427,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deployments.bulk.kick_bulk_changes",
         "schedule": SLIPWAY_REAPER_INTERVAL,
     },
+    "kick-environment-runs": {
+        "task": "deployments.environments.kick",
+        "schedule": SLIPWAY_REAPER_INTERVAL,
+    },
     "reap-interrupted-runs": {
         "task": "deployments.tasks.reap_interrupted_runs",
         "schedule": SLIPWAY_REAPER_INTERVAL,

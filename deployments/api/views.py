@@ -16,6 +16,7 @@ from portal.querysets import CHANGE, OPERATE, require_actionable
 from .. import services
 from ..drift import services as drift_services
 from ..drift.api import DriftCheckSerializer, DriftSummarySerializer, drift_summary
+from ..environments.api import EnvironmentActions
 from ..filters import DeploymentFilter, EnvironmentFilter, ProjectFilter
 from ..models import Environment
 from ..runs.api import RunSerializer
@@ -45,7 +46,7 @@ class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
         return projects_visible_to(self.request.user).order_by("slug")
 
 
-class EnvironmentViewSet(viewsets.ReadOnlyModelViewSet):
+class EnvironmentViewSet(EnvironmentActions, viewsets.ReadOnlyModelViewSet):
     serializer_class = EnvironmentSerializer
     filterset_class = EnvironmentFilter
     ordering_fields = ["slug", "tier"]

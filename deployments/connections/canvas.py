@@ -40,6 +40,7 @@ class Node:
     default_of: list[str] = field(default_factory=list)
     run: Run | None = None
     icon: str = ""
+    step: object = None  # its step in the environment's latest environment-wide action, if any
 
     @property
     def fill(self) -> str:

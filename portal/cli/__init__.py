@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import commands
+from . import commands, environments
 from .client import CLIError
 
 # --- argument parsing ---------------------------------------------------------------------------
@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--comment", default="", required=name == "reject")
         p.add_argument("--wait", action="store_true")
         p.set_defaults(action=name)
+
+    environments.add_parsers(sub, command, run_options)
 
     estate = sub.add_parser("estate", help="The estate as a database").add_subparsers(dest="sub", required=True)
     p = command(

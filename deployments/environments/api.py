@@ -1,0 +1,143 @@
+"""The API of environments as a unit: ``environments/{id}/deploy/`` and ``teardown/`` (202 with the
+environment run), ``environment-runs/`` (list, detail with levels, cancel)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from portal.querysets import CHANGE, require_actionable
+
+from ..filters import EnvironmentRunFilter
+from .models import EnvironmentRun, EnvironmentRunStep
+from .services import environment_run_cancel, environment_run_start
+
+
+class EnvironmentRunStepSerializer(serializers.ModelSerializer):
+    deployment = serializers.UUIDField(source="deployment_id", read_only=True)
+    name = serializers.CharField(source="deployment.name", read_only=True)
+    level = serializers.SerializerMethodField(help_text="The order it runs in: 1 first.")
+    run = serializers.IntegerField(source="run_id", read_only=True, allow_null=True)
+    run_status = serializers.CharField(source="run.status", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = EnvironmentRunStep
+        fields = ["deployment", "name", "level", "status", "run", "run_status", "error"]
+
+    def get_level(self, step) -> int:
+        return step.level + 1
+
+
+class EnvironmentRunSerializer(serializers.ModelSerializer):
+    environment = serializers.CharField(source="environment.__str__", read_only=True, help_text="project/environment")
+    environment_id = serializers.IntegerField(read_only=True)
+    level = serializers.SerializerMethodField(help_text="The level under way (1 first; 0 before the first starts).")
+    steps = serializers.SerializerMethodField(help_text="Every deployment, level by level.")
+
+    class Meta:
+        model = EnvironmentRun
+        fields = [
+            "id",
+            "environment",
+            "environment_id",
+            "action",
+            "status",
+            "level",
+            "levels",
+            "message",
+            "error",
+            "requested_by_name",
+            "channel",
+            "reason",
+            "created_at",
+            "finished_at",
+            "steps",
+        ]
+
+    def get_level(self, env_run) -> int:
+        return env_run.level + 1
+
+    @extend_schema(responses=EnvironmentRunStepSerializer(many=True))
+    def get_steps(self, env_run) -> list[dict]:
+        steps = env_run.steps.select_related("deployment", "run").order_by("level", "deployment__name")
+        return EnvironmentRunStepSerializer(steps, many=True).data
+
+
+class EnvironmentDeploySerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=[EnvironmentRun.Action.DEPLOY, EnvironmentRun.Action.PLAN],
+        default=EnvironmentRun.Action.DEPLOY,
+        help_text="deploy: apply every deployment (those the last teardown destroyed too); plan: plan each one.",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class EnvironmentTeardownSerializer(serializers.Serializer):
+    confirm = serializers.CharField(help_text="The environment's slug, to confirm.")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class EnvironmentActions:
+    """Mixed into the environments viewset: the actions on an environment as a whole."""
+
+    def _changeable(self, environment):
+        return require_actionable(
+            self.request.user, environment, CHANGE, "You can read this environment but not change it."
+        )
+
+    @extend_schema(request=EnvironmentDeploySerializer, responses={202: EnvironmentRunSerializer})
+    @action(detail=True, methods=["post"])
+    def deploy(self, request, pk=None):
+        """Deploy (or plan) every deployment of the environment, level by level of its connection graph."""
+        environment = self._changeable(self.get_object())
+        body = EnvironmentDeploySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        env_run = environment_run_start(
+            environment=environment,
+            action=body.validated_data["action"],
+            actor=request.user,
+            channel="api",
+            reason=body.validated_data["reason"],
+        )
+        return Response(EnvironmentRunSerializer(env_run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=EnvironmentTeardownSerializer, responses={202: EnvironmentRunSerializer})
+    @action(detail=True, methods=["post"])
+    def teardown(self, request, pk=None):
+        """Destroy every deployment of the environment, consumers first; ``confirm`` must be its slug."""
+        environment = self._changeable(self.get_object())
+        body = EnvironmentTeardownSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        env_run = environment_run_start(
+            environment=environment,
+            action=EnvironmentRun.Action.TEARDOWN,
+            actor=request.user,
+            channel="api",
+            reason=body.validated_data["reason"],
+            confirm=body.validated_data["confirm"],
+        )
+        return Response(EnvironmentRunSerializer(env_run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EnvironmentRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Environment-wide actions (deploy, plan, teardown) you can see, newest first, with their levels."""
+
+    serializer_class = EnvironmentRunSerializer
+    filterset_class = EnvironmentRunFilter
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        return (
+            EnvironmentRun.objects.visible_to(self.request.user).select_related("environment__project").order_by("-id")
+        )
+
+    @extend_schema(request=None, responses={200: EnvironmentRunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Start no further level; runs already started go on."""
+        env_run = require_actionable(request.user, self.get_object(), CHANGE, "You cannot change this environment.")
+        return Response(
+            EnvironmentRunSerializer(environment_run_cancel(env_run=env_run, actor=request.user, channel="api")).data
+        )

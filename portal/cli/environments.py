@@ -1,0 +1,103 @@
+"""``slipway env``: an environment as a unit (deploy, plan, teardown, follow)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .client import EXIT_OK, EXIT_RUN_FAILED, Client, CLIError, client_from
+from .output import out, print_json
+
+
+def resolve_environment(client: Client, ref: str) -> dict:
+    """An environment by ``project/environment`` (slugs)."""
+    parts = ref.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise CLIError(f"{ref!r} is not project/environment (e.g. checkout/staging)")
+    found = client.get("environments/", project__slug=parts[0], slug=parts[1])["results"]
+    if not found:
+        raise CLIError(f"no environment {ref} that you can see")
+    return found[0]
+
+
+def _describe(env_run: dict) -> list[str]:
+    lines = []
+    for level in sorted({s["level"] for s in env_run["steps"]}):
+        steps = [s for s in env_run["steps"] if s["level"] == level]
+        done = sum(1 for s in steps if s["status"] == "succeeded")
+        states = ", ".join(f"{s['name']} {s['status'].replace('_', ' ')}" for s in steps)
+        lines.append(f"level {level}: {done}/{len(steps)} done ({states})")
+    return lines
+
+
+def follow_env_run(client: Client, env_run: dict, *, poll: float = 2.0) -> dict:
+    """Print each change of the levels until the environment run ends."""
+    shown: list[str] = []
+    while True:
+        lines = _describe(env_run)
+        for line in lines:
+            if line not in shown:
+                out(line)
+        shown = lines
+        if env_run["status"] != "running":
+            return env_run
+        time.sleep(poll)
+        env_run = client.get(f"environment-runs/{env_run['id']}/")
+
+
+def report_env_run(client: Client, env_run: dict, args) -> int:
+    out(f"{env_run['action']} of {env_run['environment']}: #{env_run['id']}, {env_run['levels']} levels")
+    if getattr(args, "wait", False):
+        env_run = follow_env_run(client, env_run)
+    out(env_run["message"])
+    if env_run["error"]:
+        sys.stderr.write(env_run["error"].rstrip() + "\n")
+    return EXIT_RUN_FAILED if env_run["status"] in ("failed", "cancelled") else EXIT_OK
+
+
+def cmd_env_deploy(args) -> int:
+    client = client_from(args)
+    environment = resolve_environment(client, args.environment)
+    body = {"action": "plan" if args.plan else "deploy", "reason": args.reason}
+    return report_env_run(client, client.post(f"environments/{environment['id']}/deploy/", body), args)
+
+
+def cmd_env_teardown(args) -> int:
+    client = client_from(args)
+    environment = resolve_environment(client, args.environment)
+    confirm = args.confirm
+    if confirm is None:
+        if not sys.stdin.isatty():
+            raise CLIError(f"pass --confirm {environment['slug']} to tear it down without a terminal")
+        confirm = input(f"Type {environment['slug']} to destroy every deployment of {args.environment}: ").strip()
+    body = {"confirm": confirm, "reason": args.reason}
+    return report_env_run(client, client.post(f"environments/{environment['id']}/teardown/", body), args)
+
+
+def cmd_env_status(args) -> int:
+    client = client_from(args)
+    environment = resolve_environment(client, args.environment)
+    runs = client.get("environment-runs/", environment=environment["id"], limit=1)["results"]
+    if not runs:
+        raise CLIError(f"{args.environment} has never been deployed or torn down as a whole")
+    if args.json:
+        print_json(runs[0])
+        return EXIT_OK
+    return report_env_run(client, runs[0], args)
+
+
+def add_parsers(sub, command, run_options) -> None:
+    env = sub.add_parser("env", help="An environment as a unit").add_subparsers(dest="sub", required=True)
+    ref_help = "project/environment, e.g. checkout/staging"
+    p = command(env, "deploy", cmd_env_deploy, "Deploy every deployment of an environment, level by level")
+    p.add_argument("environment", help=ref_help)
+    p.add_argument("--plan", action="store_true", help="Plan each deployment instead of applying")
+    run_options(p, key=False)
+    p = command(env, "teardown", cmd_env_teardown, "Destroy every deployment of an environment, consumers first")
+    p.add_argument("environment", help=ref_help)
+    p.add_argument("--confirm", metavar="NAME", help="The environment's slug (asked for when omitted)")
+    run_options(p, key=False)
+    p = command(env, "status", cmd_env_status, "The latest environment-wide action and its levels")
+    p.add_argument("environment", help=ref_help)
+    p.add_argument("--wait", action="store_true", help="Follow it until it ends")
+    p.add_argument("--json", action="store_true")

@@ -1,0 +1,56 @@
+"""``slipway env``: deploy and tear down an environment from the terminal, against a live server, a real
+worker and the engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deployments import services
+from deployments.environments.models import EnvironmentRun
+from deployments.models import Deployment
+from tests.cli.test_cli import slipway  # noqa: F401  (the fixture)
+from tests.conftest import wait_for_run
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def echo(environment, name, message, dev, catalog, bundle="echo"):
+    deployment = services.deployment_create(
+        environment=environment, name=name, bundle_version=catalog[bundle], params={"message": message}, actor=dev
+    )
+    wait_for_run(deployment.runs.get(), timeout=180)
+    return deployment
+
+
+def test_env_deploy_and_teardown_follow_the_levels_and_report_a_failure(
+    slipway,  # noqa: F811
+    celery_worker,
+    catalog,
+    proto_env,
+    dev,
+):
+    echo(proto_env, "notes", "hello", dev, catalog)
+    wire = echo(proto_env, "wire", "trip", dev, catalog, bundle="tripwire")  # the module refuses "trip"
+    result = slipway("env", "deploy", "checkout/proto", "--wait", "--reason", "cli")
+    assert result.returncode == 1, result.stderr
+    assert "deploy of checkout/proto" in result.stdout and "level 1: 1/2 done" in result.stdout
+    assert "Stopped at level 1 of 1: wire failed." in result.stdout
+    assert result.stderr.startswith("wire failed: ")
+    assert EnvironmentRun.objects.get().reason == "cli"
+
+    Deployment.objects.filter(pk=wire.pk).update(params={"message": "fine"})
+    result = slipway("env", "deploy", "checkout/proto", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert "All 2 deployments deployed, in 1 level." in result.stdout
+
+    result = slipway("env", "teardown", "checkout/proto", "--confirm", "nope")
+    assert result.returncode == 2 and "Type the environment's name, proto, to confirm." in result.stderr
+    result = slipway("env", "teardown", "checkout/proto", "--confirm", "proto", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert "All 2 deployments destroyed, in 1 level." in result.stdout
+    assert set(Deployment.objects.values_list("status", flat=True)) == {"destroyed"}
+
+    status = slipway("env", "status", "checkout/proto", "--json")
+    assert json.loads(status.stdout)["action"] == "teardown"
