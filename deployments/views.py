@@ -487,6 +487,10 @@ def environment_canvas_page(request, pk):
         "canvas": canvas,
         "env_run": env_run,
         "levels": env_run_levels(env_run) if env_run is not None else [],
+        "others": Environment.objects.visible_to(request.user)
+        .exclude(pk=environment.pk)
+        .select_related("project")
+        .order_by("project__slug", "slug"),
         "bundles": Bundle.objects.order_by("category", "name"),
         "can_add": environments_writable_by(request.user).filter(pk=environment.pk).exists(),
     }

@@ -3,14 +3,18 @@ environment run), ``environment-runs/`` (list, detail with levels, cancel)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from portal.querysets import CHANGE, require_actionable
 
 from ..filters import EnvironmentRunFilter
+from ..models import Environment
+from .compare import as_data, environment_diff
 from .models import EnvironmentRun, EnvironmentRunStep
 from .services import environment_run_cancel, environment_run_start
 
@@ -119,6 +123,24 @@ class EnvironmentActions:
             confirm=body.validated_data["confirm"],
         )
         return Response(EnvironmentRunSerializer(env_run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("other", int, required=True, description="The environment to compare with.")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"])
+    def diff(self, request, pk=None):
+        """This environment (``a``) against ``?other=`` (``b``): deployments matched by name, each one's bundle
+        version, every param and connection that differs (secrets only as differing), and what exists in only
+        one (``only_in_a``, ``only_in_b``)."""
+        environment = self.get_object()
+        other_id = request.query_params.get("other", "")
+        if not other_id.isdigit():
+            raise ValidationError({"other": "The id of the environment to compare with."})
+        other = Environment.objects.visible_to(request.user).filter(pk=int(other_id)).first()
+        if other is None:
+            raise NotFound("No such environment.")
+        return Response(as_data(environment_diff(environment, other)))
 
 
 class EnvironmentRunViewSet(viewsets.ReadOnlyModelViewSet):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -12,6 +13,7 @@ from portal.errors import ServiceError
 from portal.querysets import CHANGE, VIEW, object_for
 
 from ..models import Environment
+from .compare import environment_diff
 from .models import EnvironmentRun
 from .selectors import env_run_levels
 from .services import environment_run_cancel, environment_run_start, members
@@ -91,3 +93,27 @@ def env_run_cancel(request, pk):
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect(reverse("deployments:env-run", args=[env_run.pk]))
+
+
+@login_required
+def environment_compare(request, pk):
+    """Two environments side by side: ``?with=<environment id>``."""
+    environment = environment_for(request, pk)
+    others = (
+        Environment.objects.visible_to(request.user)
+        .exclude(pk=environment.pk)
+        .select_related("project")
+        .order_by("project__slug", "slug")
+    )
+    other = None
+    if request.GET.get("with"):
+        if not request.GET["with"].isdigit():
+            raise Http404("No such environment.")
+        other = environment_for(request, int(request.GET["with"]))
+    context = {
+        "environment": environment,
+        "other": other,
+        "others": others,
+        "diff": environment_diff(environment, other) if other is not None else None,
+    }
+    return render(request, "deployments/env_compare.html", context)

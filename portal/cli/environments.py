@@ -1,4 +1,4 @@
-"""``slipway env``: an environment as a unit (deploy, plan, teardown, follow)."""
+"""``slipway env``: an environment as a unit (deploy, plan, teardown, follow, diff)."""
 
 from __future__ import annotations
 
@@ -101,3 +101,38 @@ def add_parsers(sub, command, run_options) -> None:
     p.add_argument("environment", help=ref_help)
     p.add_argument("--wait", action="store_true", help="Follow it until it ends")
     p.add_argument("--json", action="store_true")
+    p = command(
+        env, "diff", cmd_env_diff, "Compare two environments: versions, params, connections, what is in one only"
+    )
+    p.add_argument("a", help=ref_help)
+    p.add_argument("b", help=ref_help)
+    p.add_argument("--json", action="store_true")
+
+
+def cmd_env_diff(args) -> int:
+    client = client_from(args)
+    a, b = resolve_environment(client, args.a), resolve_environment(client, args.b)
+    diff = client.get(f"environments/{a['id']}/diff/", other=b["id"])
+    if args.json:
+        print_json(diff)
+        return EXIT_OK
+    if diff["same"]:
+        out(f"{diff['a']} and {diff['b']} are the same: deployments, versions, params and connections.")
+        return EXIT_OK
+    for side, key in ((diff["a"], "only_in_a"), (diff["b"], "only_in_b")):
+        for d in diff[key]:
+            out(f"only in {side}: {d['name']} ({d['bundle']} {d['version']}, {d['status']})")
+    for pair in diff["deployments"]:
+        if pair["same"]:
+            continue
+        out(f"{pair['name']}:")
+        if pair["version_differs"]:
+            left, right = pair["a"], pair["b"]
+            out(f"  version: {left['bundle']} {left['version']} | {right['bundle']} {right['version']}")
+        for value in pair["params"]:
+            out(f"  {value['label']} ({value['pointer']}): {value['a']} | {value['b']}")
+        for conn in pair["connections"]:
+            out(f"  connection {conn['name']}: {conn['a']} | {conn['b']}")
+    same = sum(1 for p in diff["deployments"] if p["same"])
+    out(f"({same} deployment{'' if same == 1 else 's'} the same in both; left of | is {diff['a']}, right {diff['b']})")
+    return EXIT_OK

@@ -1,4 +1,4 @@
-"""``slipway env``: deploy and tear down an environment from the terminal, against a live server, a real
+"""``slipway env``: deploy, teardown and diff an environment from the terminal, against a live server, a real
 worker and the engine."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import json
 import pytest
 
 from deployments import services
+from deployments.choices import Tier
 from deployments.environments.models import EnvironmentRun
-from deployments.models import Deployment
+from deployments.models import Deployment, Environment
 from tests.cli.test_cli import slipway  # noqa: F401  (the fixture)
 from tests.conftest import wait_for_run
 
@@ -54,3 +55,30 @@ def test_env_deploy_and_teardown_follow_the_levels_and_report_a_failure(
 
     status = slipway("env", "status", "checkout/proto", "--json")
     assert json.loads(status.stdout)["action"] == "teardown"
+
+
+def test_env_diff_prints_what_differs(slipway, catalog, project, proto_env, dev):  # noqa: F811
+    staging = Environment.objects.create(project=project, slug="staging", name="Staging", tier=Tier.STAGING)
+    for environment, message in ((proto_env, "hello"), (staging, "hello staging")):
+        services.deployment_create(
+            environment=environment,
+            name="notes",
+            bundle_version=catalog["echo"],
+            params={"message": message},
+            actor=dev,
+        )
+    services.deployment_create(
+        environment=staging, name="extra", bundle_version=catalog["echo"], params={"message": "x"}, actor=dev
+    )
+    result = slipway("env", "diff", "checkout/proto", "checkout/staging")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "only in checkout/staging: extra (echo 1.0.0, deploying)",
+        "notes:",
+        "  Message (/message): hello | hello staging",
+        "(0 deployments the same in both; left of | is checkout/proto, right checkout/staging)",
+    ]
+    data = json.loads(slipway("env", "diff", "checkout/proto", "checkout/staging", "--json").stdout)
+    assert data["only_in_b"][0]["name"] == "extra"
+    missing = slipway("env", "diff", "checkout/proto", "checkout/nowhere")
+    assert missing.returncode == 2 and "no environment checkout/nowhere that you can see" in missing.stderr

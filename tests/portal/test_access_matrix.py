@@ -173,6 +173,12 @@ RULES = {
         None,
         team_only(write=True),
     ),
+    "deployments:env-compare": (
+        "GET",
+        lambda w: reverse("deployments:env-compare", args=[w["deployment"].environment_id]),
+        None,
+        team_only(),
+    ),
     "deployments:env-run": ("GET", lambda w: w["env_run"].get_absolute_url(), None, team_only()),
     "deployments:env-run-cancel": (
         "POST",
@@ -312,6 +318,12 @@ RULES = {
         lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/teardown/",
         {"confirm": "no"},
         team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-diff": (
+        "GET",
+        lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/diff/?other={w['deployment'].environment_id}",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
     ),
     "environment-run-list": (
         "GET",
