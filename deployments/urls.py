@@ -24,6 +24,7 @@ urlpatterns = [
     path("environments/<int:pk>/deploy/", environments.environment_deploy, name="env-deploy"),
     path("environments/<int:pk>/teardown/", environments.environment_teardown, name="env-teardown"),
     path("environments/<int:pk>/compare/", environments.environment_compare, name="env-compare"),
+    path("environments/<int:pk>/fork/", environments.environment_fork_page, name="env-fork"),
     path("environment-runs/<int:pk>/", environments.env_run_detail, name="env-run"),
     path("environment-runs/<int:pk>/cancel/", environments.env_run_cancel, name="env-run-cancel"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),

@@ -31,6 +31,7 @@ from .walk import (
     matching_values,
     only_increase_values,
     sensitive_values,
+    uncopyable_values,
     walk,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "sensitive_values",
     "starting_params",
     "title",
+    "uncopyable_values",
     "validator_class",
     "variant_title",
     "walk",

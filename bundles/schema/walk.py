@@ -205,6 +205,10 @@ def is_only_increase(schema: dict) -> bool:
     return schema.get("x-only-increase") is True
 
 
+def is_uncopyable(schema: dict) -> bool:
+    return schema.get("x-copyable") is False
+
+
 def sensitive_values(schema: Any, params: Any) -> list[Match]:
     """Every ``x-sensitive`` value in ``params``."""
     return matching_values(schema, params, is_sensitive)
@@ -213,6 +217,12 @@ def sensitive_values(schema: Any, params: Any) -> list[Match]:
 def immutable_values(schema: Any, params: Any) -> list[Match]:
     """Every ``x-immutable`` value in ``params``."""
     return matching_values(schema, params, is_immutable)
+
+
+def uncopyable_values(schema: Any, params: Any) -> list[Match]:
+    """Every ``x-copyable: false`` value in ``params``: a fork of the environment leaves it for people to fill
+    (a secret, a globally unique name, an identifier of something that exists once)."""
+    return matching_values(schema, params, is_uncopyable)
 
 
 def only_increase_values(schema: Any, params: Any) -> list[Match]:

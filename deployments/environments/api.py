@@ -12,9 +12,11 @@ from rest_framework.response import Response
 
 from portal.querysets import CHANGE, require_actionable
 
+from ..choices import Tier
 from ..filters import EnvironmentRunFilter
-from ..models import Environment
+from ..models import Environment, Project
 from .compare import as_data, environment_diff
+from .fork import environment_fork
 from .models import EnvironmentRun, EnvironmentRunStep
 from .services import environment_run_cancel, environment_run_start
 
@@ -83,6 +85,34 @@ class EnvironmentTeardownSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
+class EnvironmentForkSerializer(serializers.Serializer):
+    project = serializers.SlugField(help_text="The project of the new environment (one you can change).")
+    slug = serializers.SlugField(max_length=60)
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
+    tier = serializers.ChoiceField(choices=Tier.choices, default=Tier.PROTOTYPE)
+    values = serializers.DictField(
+        child=serializers.DictField(),
+        required=False,
+        default=dict,
+        help_text="The values that are not copied (x-copyable: false): {deployment name: {JSON pointer: value}}.",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class EnvironmentForkedSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="environment.pk")
+    environment = serializers.CharField(source="environment.__str__", help_text="project/environment")
+    tier = serializers.CharField(source="environment.tier")
+    deployments = serializers.SerializerMethodField(help_text="The draft copies, by name.")
+    left_to_fill = serializers.DictField(
+        source="left", child=serializers.ListField(child=serializers.CharField()), help_text="Values not copied."
+    )
+    missing = serializers.DictField(help_text="Deployments whose params are not valid yet, with the errors.")
+
+    def get_deployments(self, fork) -> list[str]:
+        return [d.name for d in fork.deployments]
+
+
 class EnvironmentActions:
     """Mixed into the environments viewset: the actions on an environment as a whole."""
 
@@ -141,6 +171,31 @@ class EnvironmentActions:
         if other is None:
             raise NotFound("No such environment.")
         return Response(as_data(environment_diff(environment, other)))
+
+    @extend_schema(request=EnvironmentForkSerializer, responses={201: EnvironmentForkedSerializer})
+    @action(detail=True, methods=["post"])
+    def fork(self, request, pk=None):
+        """A new environment with a draft copy of every deployment, connections re-pointed to the copies; values
+        marked ``x-copyable: false`` are left out unless given in ``values``. Nothing runs until it is deployed."""
+        source = self._changeable(self.get_object())
+        body = EnvironmentForkSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        project = Project.objects.actionable_by(request.user, CHANGE).filter(slug=data["project"]).first()
+        if project is None:
+            raise ValidationError({"project": f"No project {data['project']!r} that you can change."})
+        fork = environment_fork(
+            source=source,
+            project=project,
+            slug=data["slug"],
+            name=data["name"],
+            tier=data["tier"],
+            actor=request.user,
+            channel="api",
+            reason=data["reason"],
+            values=data["values"],
+        )
+        return Response(EnvironmentForkedSerializer(fork).data, status=status.HTTP_201_CREATED)
 
 
 class EnvironmentRunViewSet(viewsets.ReadOnlyModelViewSet):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -12,8 +14,10 @@ from django.views.decorators.http import require_POST
 from portal.errors import ServiceError
 from portal.querysets import CHANGE, VIEW, object_for
 
-from ..models import Environment
+from ..choices import Tier
+from ..models import Environment, Project
 from .compare import environment_diff
+from .fork import environment_fork, fork_fields, sources
 from .models import EnvironmentRun
 from .selectors import env_run_levels
 from .services import environment_run_cancel, environment_run_start, members
@@ -117,3 +121,64 @@ def environment_compare(request, pk):
         "diff": environment_diff(environment, other) if other is not None else None,
     }
     return render(request, "deployments/env_compare.html", context)
+
+
+@login_required
+def environment_fork_page(request, pk):
+    """Fork the environment: where the copy goes, and the values that are not copied."""
+    source = environment_for(request, pk, CHANGE)
+    projects = Project.objects.actionable_by(request.user, CHANGE).order_by("slug")
+    fields = fork_fields(source)
+    error, errors = "", {}
+    posted = {"project": source.project.slug, "slug": "", "name": "", "tier": Tier.PROTOTYPE}
+    if request.method == "POST":
+        posted = {k: request.POST.get(k, "").strip() for k in ("project", "slug", "name", "tier", "reason")}
+        values: dict[str, dict] = {}
+        for f in fields:
+            raw = request.POST.get(f"value/{f.key}", "")
+            if raw != "":
+                values.setdefault(f.deployment, {})[f.pointer] = _typed(f.schema, raw)
+        project = projects.filter(slug=posted["project"]).first()
+        if project is None:
+            error = "Choose a project you can change."
+        else:
+            try:
+                fork = environment_fork(
+                    source=source,
+                    project=project,
+                    slug=posted["slug"],
+                    name=posted["name"],
+                    tier=posted["tier"],
+                    actor=request.user,
+                    reason=posted["reason"],
+                    values=values,
+                )
+            except ServiceError as exc:
+                error = exc.message
+            else:
+                said = f"{fork.environment} forked from {source}: {len(fork.deployments)} draft deployments."
+                if fork.missing:
+                    said += " Still to fill before it deploys: " + ", ".join(sorted(fork.missing)) + "."
+                messages.success(request, said + " Deploy all when ready.")
+                return redirect("deployments:canvas", fork.environment.pk)
+    context = {
+        "environment": source,
+        "projects": projects,
+        "fields": fields,
+        "tiers": Tier.choices,
+        "posted": posted,
+        "error": error,
+        "errors": errors,
+        "count": len(sources(source)),
+    }
+    return render(request, "deployments/env_fork.html", context, status=400 if error else 200)
+
+
+def _typed(schema: dict, raw: str):
+    """A typed value from a form field: numbers and booleans as JSON, strings as typed."""
+    if schema.get("type") in ("integer", "number", "boolean", "array", "object"):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw

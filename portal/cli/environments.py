@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -86,6 +87,35 @@ def cmd_env_status(args) -> int:
     return report_env_run(client, runs[0], args)
 
 
+def cmd_env_fork(args) -> int:
+    client = client_from(args)
+    source = resolve_environment(client, args.source)
+    parts = args.target.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise CLIError(f"{args.target!r} is not project/environment (e.g. checkout/pr-123)")
+    values: dict[str, dict] = {}
+    for item in args.set or []:
+        where, sep, raw = item.partition("=")
+        name, slash, pointer = where.partition("/")
+        if not sep or not slash:
+            raise CLIError(f"--set {item!r}: use DEPLOYMENT/POINTER=VALUE, e.g. orders-db/password=s3cret")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        values.setdefault(name, {})["/" + pointer] = value
+    body = {"project": parts[0], "slug": parts[1], "tier": args.tier, "values": values, "reason": args.reason}
+    if args.name:
+        body["name"] = args.name
+    fork = client.post(f"environments/{source['id']}/fork/", body)
+    out(f"{fork['environment']} forked from {args.source}: {len(fork['deployments'])} draft deployments")
+    for name, pointers in sorted(fork["left_to_fill"].items()):
+        out(f"  not copied: {name} {', '.join(pointers)}")
+    for name, errors in sorted(fork["missing"].items()):
+        out(f"  still to fill before it deploys: {name} {json.dumps(errors, sort_keys=True)}")
+    return EXIT_OK
+
+
 def add_parsers(sub, command, run_options) -> None:
     env = sub.add_parser("env", help="An environment as a unit").add_subparsers(dest="sub", required=True)
     ref_help = "project/environment, e.g. checkout/staging"
@@ -101,6 +131,13 @@ def add_parsers(sub, command, run_options) -> None:
     p.add_argument("environment", help=ref_help)
     p.add_argument("--wait", action="store_true", help="Follow it until it ends")
     p.add_argument("--json", action="store_true")
+    p = command(env, "fork", cmd_env_fork, "Copy an environment's deployments into a new one, as drafts")
+    p.add_argument("source", help=ref_help)
+    p.add_argument("target", help="project/environment of the new one")
+    p.add_argument("--tier", default="prototype", choices=["prototype", "staging", "production"])
+    p.add_argument("--name", help="Its name (default: the slug)")
+    p.add_argument("--set", action="append", metavar="DEPLOYMENT/POINTER=VALUE", help="A value that is not copied")
+    p.add_argument("--reason", default="")
     p = command(
         env, "diff", cmd_env_diff, "Compare two environments: versions, params, connections, what is in one only"
     )

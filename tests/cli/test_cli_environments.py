@@ -82,3 +82,48 @@ def test_env_diff_prints_what_differs(slipway, catalog, project, proto_env, dev)
     assert data["only_in_b"][0]["name"] == "extra"
     missing = slipway("env", "diff", "checkout/proto", "checkout/nowhere")
     assert missing.returncode == 2 and "no environment checkout/nowhere that you can see" in missing.stderr
+
+
+def test_fork_a_preview_deploy_it_and_compare_it(slipway, celery_worker, catalog, proto_env, dev):  # noqa: F811
+    """Issue 15's second acceptance, its fork, deploy and compare part, through the CLI."""
+    db = services.deployment_create(
+        environment=proto_env,
+        name="orders-db",
+        bundle_version=catalog["datastore"],
+        params={"password": "staging-pw-1"},
+        actor=dev,
+    )
+    wait_for_run(db.runs.get(), timeout=180)
+    shop = services.deployment_create(
+        environment=proto_env,
+        name="shop",
+        bundle_version=catalog["webapp"],
+        params={"replicas": 2},
+        actor=dev,
+        connections={"database": "orders-db"},
+    )
+    wait_for_run(shop.runs.get(), timeout=180)
+
+    result = slipway("env", "fork", "checkout/proto", "checkout/pr-123", "--set", "orders-db/password=preview-pw-1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "checkout/pr-123 forked from checkout/proto: 2 draft deployments"
+    preview = Environment.objects.get(slug="pr-123")
+    assert set(Deployment.objects.filter(environment=preview).values_list("status", flat=True)) == {"draft"}
+
+    result = slipway("env", "deploy", "checkout/pr-123", "--wait")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All 2 deployments deployed, in 2 levels." in result.stdout
+    copy_db, copy_shop = (Deployment.objects.get(environment=preview, name=n) for n in ("orders-db", "shop"))
+    assert copy_db.status == copy_shop.status == "live"
+    used = copy_shop.runs.get(action="apply", status="succeeded").upstream["database"]
+    assert used["deployment"] == str(copy_db.pk)  # the copy's database, not the source's
+    db.refresh_from_db()
+    assert copy_db.outputs["host"] != db.outputs["host"]
+
+    result = slipway("env", "diff", "checkout/proto", "checkout/pr-123")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "orders-db:",
+        "  Password (/password): (sensitive) | (sensitive)",
+        "(1 deployment the same in both; left of | is checkout/proto, right checkout/pr-123)",
+    ]

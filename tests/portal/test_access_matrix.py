@@ -179,6 +179,12 @@ RULES = {
         None,
         team_only(),
     ),
+    "deployments:env-fork": (
+        "GET",
+        lambda w: reverse("deployments:env-fork", args=[w["deployment"].environment_id]),
+        None,
+        team_only(write=True),
+    ),
     "deployments:env-run": ("GET", lambda w: w["env_run"].get_absolute_url(), None, team_only()),
     "deployments:env-run-cancel": (
         "POST",
@@ -324,6 +330,12 @@ RULES = {
         lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/diff/?other={w['deployment'].environment_id}",
         None,
         team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-fork": (
+        "POST",
+        lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/fork/",
+        {"project": "nowhere", "slug": "copy"},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
     ),
     "environment-run-list": (
         "GET",
