@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 
-from deployments.models import Deployment
+from deployments.models import Deployment, Environment
 from deployments.selectors import can_change_deployment
 from portal.errors import ParamsInvalid, ServiceError
 
@@ -75,9 +75,17 @@ def event_detail(request, pk: int):
     require_reviewer(request.user)
     event = get_object_or_404(AuditEvent.objects.select_related("deployment"), pk=pk)
     deployment = _event_deployment(event)
-    run_id = event.data.get("run") if isinstance(event.data, dict) else None
+    data = event.data if isinstance(event.data, dict) else {}
+    run_id, env_run_id = data.get("run"), data.get("environment_run")
     related = AuditEvent.objects.filter(request_id=event.request_id).exclude(pk=event.pk) if event.request_id else []
-    context = {"event": event, "deployment": deployment, "run_id": run_id, "related": related}
+    context = {
+        "event": event,
+        "deployment": deployment,
+        "run_id": run_id,
+        "env_run_id": env_run_id if isinstance(env_run_id, int) else None,
+        "environment": _event_environment(event),
+        "related": related,
+    }
     return render(request, "audit/event.html", context)
 
 
@@ -89,6 +97,13 @@ def config_detail(request, model: str, history_id: int):
     if change is None:
         raise Http404("No such change.")
     return render(request, "audit/config.html", {"change": change})
+
+
+def _event_environment(event: AuditEvent) -> Environment | None:
+    """The environment an environment-wide event is about (deploy-all, teardown)."""
+    if event.target_type != "deployments.environment" or not event.target_id.isdigit():
+        return None
+    return Environment.objects.filter(pk=int(event.target_id)).select_related("project").first()
 
 
 def _event_deployment(event: AuditEvent) -> Deployment | None:

@@ -7,7 +7,7 @@ import django_filters
 from django.db.models import Q
 
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
-from .models import Deployment, Environment, ExceptionRequest, Project, Run
+from .models import Deployment, Environment, EnvironmentRun, ExceptionRequest, Project, Run
 
 
 class DeploymentFilter(django_filters.FilterSet):
@@ -66,4 +66,14 @@ class EnvironmentFilter(django_filters.FilterSet):
 
     class Meta:
         model = Environment
+        fields = []
+
+
+class EnvironmentRunFilter(django_filters.FilterSet):
+    environment = django_filters.NumberFilter(field_name="environment_id")
+    action = django_filters.ChoiceFilter(choices=EnvironmentRun.Action.choices)
+    status = django_filters.ChoiceFilter(choices=EnvironmentRun.Status.choices)
+
+    class Meta:
+        model = EnvironmentRun
         fields = []

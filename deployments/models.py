@@ -140,6 +140,7 @@ class Deployment(models.Model):
 # The sub-domains' models, defined in their own packages (Django finds them through this module).
 from .connections.models import Artifact  # noqa: E402
 from .drift.models import DriftCheck  # noqa: E402
+from .environments.models import EnvironmentRun, EnvironmentRunStep  # noqa: E402
 from .estate.models import BulkChange, BulkTarget, SavedQuery, StateResource  # noqa: E402
 from .policy.models import ExceptionRequest, Policy, default_gated_actions  # noqa: E402
 from .runs.models import Run, RunLogLine, StateLock, StateVersion, Worker  # noqa: E402
@@ -151,6 +152,8 @@ __all__ = [
     "Deployment",
     "DriftCheck",
     "Environment",
+    "EnvironmentRun",
+    "EnvironmentRunStep",
     "ExceptionRequest",
     "Policy",
     "Project",

@@ -324,9 +324,17 @@ def deployment_update(
     return _apply(locked, actor, channel=channel, reason=reason, auto_apply=auto_apply, basis=basis)
 
 
-def deployment_reapply(*, deployment: Deployment, actor, channel: str = "ui", reason: str = "", auto_apply=True) -> Run:
-    """Apply the deployment's current configuration again (after a failure, or to correct drift)."""
-    if deployment.status in (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED):
+@transaction.atomic
+def deployment_reapply(
+    *, deployment: Deployment, actor, channel: str = "ui", reason: str = "", auto_apply=True, revive: bool = False
+) -> Run:
+    """Apply the deployment's current configuration again (after a failure, or to correct drift).
+
+    ``revive``: a destroyed deployment is created again from its configuration (an environment deployed
+    again after its teardown); otherwise a destroyed one is refused.
+    """
+    refused = (DeploymentStatus.DESTROYING,) if revive else (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED)
+    if deployment.status in refused:
         raise ServiceError(f"{deployment.name} is {deployment.get_status_display().lower()}; it cannot be applied.")
     current = deployment.full_params()
     basis = _approved(
@@ -337,6 +345,10 @@ def deployment_reapply(*, deployment: Deployment, actor, channel: str = "ui", re
         current=current,
         deployment=deployment,
     )
+    if deployment.status == DeploymentStatus.DESTROYED:
+        deployment.status = DeploymentStatus.DEPLOYING
+        record_change(deployment, channel=channel, actor=actor, basis=basis, note=reason or "deployed again")
+        deployment.save(update_fields=["status", "updated_at"])
     return _apply(deployment, actor, channel=channel, reason=reason, auto_apply=auto_apply, basis=basis)
 
 

@@ -3,6 +3,7 @@ from django.urls import path
 from . import views
 from .connections import views as connections
 from .drift import views as drift
+from .environments import views as environments
 from .estate import views as estate
 from .policy import views as policy
 from .runs import views as runs
@@ -22,6 +23,12 @@ urlpatterns = [
     path("drift/<int:pk>/accept/", drift.drift_accept, name="drift-accept"),
     path("environments/<int:pk>/canvas/", connections.environment_canvas_page, name="canvas"),
     path("environments/<int:pk>/canvas/connect/", connections.canvas_connect, name="canvas-connect"),
+    path("environments/<int:pk>/deploy/", environments.environment_deploy, name="env-deploy"),
+    path("environments/<int:pk>/teardown/", environments.environment_teardown, name="env-teardown"),
+    path("environments/<int:pk>/compare/", environments.environment_compare, name="env-compare"),
+    path("environments/<int:pk>/fork/", environments.environment_fork_page, name="env-fork"),
+    path("environment-runs/<int:pk>/", environments.env_run_detail, name="env-run"),
+    path("environment-runs/<int:pk>/cancel/", environments.env_run_cancel, name="env-run-cancel"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),
     path("runs/<int:pk>/logs/", runs.run_logs, name="run-logs"),
     path("runs/<int:pk>/cancel/", runs.run_cancel, name="run-cancel"),

@@ -18,6 +18,7 @@ from . import params_form
 from .choices import RunStatus
 from .connections import steps as connection_steps  # noqa: F401  (connections in, artifacts out, in every run)
 from .drift.services import check_after_resolution
+from .environments.tasks import run_finished_drives
 from .estate import index as estate_index  # noqa: F401  (the resource index follows each state written)
 from .estate.bulk import upgrade_offer
 from .models import Deployment, Environment, ExceptionRequest, Policy, Project, Run
@@ -70,6 +71,7 @@ def connect() -> None:
     extensions.lend_detail_context(upgrade_offer)
     count_waiting_for_ops(waiting_for_ops)
     run_finished.connect(check_after_resolution, dispatch_uid="deployments.drift.check_after_resolution")
+    run_finished.connect(run_finished_drives, dispatch_uid="deployments.environments.run_finished_drives")
     post_save.connect(default_policy_follows_tier, sender=Environment, dispatch_uid="deployments.default_policy")
     for model in (Project, Environment):
         pre_save.connect(remember_scope, sender=model, dispatch_uid=f"deployments.remember_scope.{model.__name__}")

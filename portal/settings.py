@@ -433,6 +433,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deployments.policy.warn_expiring_exceptions",
         "schedule": 3600,
     },
+    "kick-environment-runs": {
+        "task": "deployments.environments.kick",
+        "schedule": SLIPWAY_REAPER_INTERVAL,
+    },
     "reap-interrupted-runs": {
         "task": "deployments.tasks.reap_interrupted_runs",
         "schedule": SLIPWAY_REAPER_INTERVAL,

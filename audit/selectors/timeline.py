@@ -269,6 +269,12 @@ class TimelineEntry:
             basis = f" (basis: {self.reason.basis})" if self.reason and self.reason.basis else ""
             return (note or self.event_type.split(".")[1]) + basis
         parts = []
+        if "environment_run" in data:  # deploy-all, plan-all, teardown of a whole environment
+            parts.append(f"environment run #{data['environment_run']}")
+            if data.get("levels"):
+                parts.append("; ".join(f"level {n}: {', '.join(names)}" for n, names in enumerate(data["levels"], 1)))
+            if data.get("message"):
+                parts.append(str(data["message"]))
         if "run" in data:
             parts.append(f"run #{data['run']}")
         if data.get("action"):

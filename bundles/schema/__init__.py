@@ -32,6 +32,7 @@ from .walk import (
     only_increase_values,
     read_only_values,
     sensitive_values,
+    uncopyable_values,
     walk,
 )
 
@@ -73,6 +74,7 @@ __all__ = [
     "sensitive_values",
     "starting_params",
     "title",
+    "uncopyable_values",
     "validator_class",
     "variant_title",
     "walk",

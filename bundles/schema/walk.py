@@ -209,6 +209,10 @@ def is_read_only(schema: dict) -> bool:
     return schema.get("readOnly") is True
 
 
+def is_uncopyable(schema: dict) -> bool:
+    return schema.get("x-copyable") is False
+
+
 def sensitive_values(schema: Any, params: Any) -> list[Match]:
     """Every ``x-sensitive`` value in ``params``."""
     return matching_values(schema, params, is_sensitive)
@@ -222,6 +226,12 @@ def immutable_values(schema: Any, params: Any) -> list[Match]:
 def read_only_values(schema: Any, params: Any) -> list[Match]:
     """Every ``readOnly: true`` value in ``params``: the bundle sets it, nobody changes it."""
     return matching_values(schema, params, is_read_only)
+
+
+def uncopyable_values(schema: Any, params: Any) -> list[Match]:
+    """Every ``x-copyable: false`` value in ``params``: a fork of the environment leaves it for people to fill
+    (a secret, a globally unique name, an identifier of something that exists once)."""
+    return matching_values(schema, params, is_uncopyable)
 
 
 def only_increase_values(schema: Any, params: Any) -> list[Match]:

@@ -1,6 +1,7 @@
 from rest_framework.routers import SimpleRouter
 
 from ..drift.api import DriftCheckViewSet
+from ..environments.api import EnvironmentRunViewSet
 from ..estate.api import BulkChangeViewSet, EstateViewSet
 from ..policy.api import ExceptionRequestViewSet
 from ..runs.api import RunViewSet
@@ -11,6 +12,7 @@ router.register("projects", ProjectViewSet, basename="project")
 router.register("environments", EnvironmentViewSet, basename="environment")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("runs", RunViewSet, basename="run")
+router.register("environment-runs", EnvironmentRunViewSet, basename="environment-run")
 router.register("drift-checks", DriftCheckViewSet, basename="drift-check")
 router.register("exceptions", ExceptionRequestViewSet, basename="exception")
 router.register("estate", EstateViewSet, basename="estate")

@@ -43,6 +43,7 @@ class Node:
     icon: str = ""
     open_connections: list[str] = field(default_factory=list)  # its connections with no producer
     ports: list[dict] = field(default_factory=list)  # the first few of them as drawn: {name, title, type, required, x}
+    step: object = None  # its step in the environment's latest environment-wide action, if any
 
     @property
     def fill(self) -> str:

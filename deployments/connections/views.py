@@ -15,6 +15,7 @@ from portal.errors import ParamsInvalid, ServiceError
 from portal.querysets import CHANGE, VIEW, object_for
 
 from .. import services
+from ..environments.selectors import env_run_levels, latest_env_run, step_by_deployment
 from ..forms import ChangeReasonForm
 from ..models import Deployment, Environment
 from ..selectors import environments_writable_by
@@ -32,6 +33,10 @@ def environment_canvas_page(request, pk):
     can_change = environments_writable_by(request.user).filter(pk=environment.pk).exists()
     slots = canvas_slots([n.deployment for n in canvas.nodes]) if can_change else []
     slot = slot_choice(slots, request.GET.get("slot", ""))
+    env_run = latest_env_run(environment)
+    steps = step_by_deployment(env_run)
+    for node in canvas.nodes:
+        node.step = steps.get(str(node.deployment.pk))
     context = {
         "environment": environment,
         "canvas": canvas,
@@ -40,6 +45,12 @@ def environment_canvas_page(request, pk):
         "slots": slots,
         "slot": slot,
         "producers": producer_choices(environment, slot) if slot else None,
+        "env_run": env_run,
+        "levels": env_run_levels(env_run) if env_run is not None else [],
+        "others": Environment.objects.visible_to(request.user)
+        .exclude(pk=environment.pk)
+        .select_related("project")
+        .order_by("project__slug", "slug"),
     }
     if request.htmx and not request.htmx.boosted:
         part = "producer" if request.htmx.target == "connect-producer" else "diagram"

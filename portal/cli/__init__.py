@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import commands
+from . import commands, environments
 from .client import CLIError
 
 # --- argument parsing ---------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--wait", action="store_true")
         p.set_defaults(action=name)
 
-    env = sub.add_parser("env", help="Environments").add_subparsers(dest="sub", required=True)
+    env = environments.add_parsers(sub, command, run_options)
     p = command(
         env,
         "graph",

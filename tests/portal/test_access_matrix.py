@@ -168,6 +168,37 @@ RULES = {
         team_only(write=True),
     ),
     "deployments:drift-check": ("GET", lambda w: w["drift_check"].get_absolute_url(), None, team_only()),
+    "deployments:env-deploy": (
+        "POST",
+        lambda w: reverse("deployments:env-deploy", args=[w["deployment"].environment_id]),
+        {"action": "plan"},
+        team_only(write=True),
+    ),
+    "deployments:env-teardown": (
+        "GET",
+        lambda w: reverse("deployments:env-teardown", args=[w["deployment"].environment_id]),
+        None,
+        team_only(write=True),
+    ),
+    "deployments:env-compare": (
+        "GET",
+        lambda w: reverse("deployments:env-compare", args=[w["deployment"].environment_id]),
+        None,
+        team_only(),
+    ),
+    "deployments:env-fork": (
+        "GET",
+        lambda w: reverse("deployments:env-fork", args=[w["deployment"].environment_id]),
+        None,
+        team_only(write=True),
+    ),
+    "deployments:env-run": ("GET", lambda w: w["env_run"].get_absolute_url(), None, team_only()),
+    "deployments:env-run-cancel": (
+        "POST",
+        lambda w: reverse("deployments:env-run-cancel", args=[w["env_run"].pk]),
+        {},
+        team_only(write=True),
+    ),
     "deployments:drift-revert": (
         "POST",
         lambda w: reverse("deployments:drift-revert", args=[w["drift_check"].pk]),
@@ -313,6 +344,48 @@ RULES = {
         lambda w: f"/api/v1/deployments/{w['deployment'].pk}/drift/",
         None,
         team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-deploy": (
+        "POST",
+        lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/deploy/",
+        {"action": "plan"},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-teardown": (
+        "POST",
+        lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/teardown/",
+        {"confirm": "no"},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-diff": (
+        "GET",
+        lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/diff/?other={w['deployment'].environment_id}",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-fork": (
+        "POST",
+        lambda w: f"/api/v1/environments/{w['deployment'].environment_id}/fork/",
+        {"project": "nowhere", "slug": "copy"},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-run-list": (
+        "GET",
+        lambda w: "/api/v1/environment-runs/",
+        None,
+        everyone() | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-run-detail": (
+        "GET",
+        lambda w: f"/api/v1/environment-runs/{w['env_run'].pk}/",
+        None,
+        team_only() | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-run-cancel": (
+        "POST",
+        lambda w: f"/api/v1/environment-runs/{w['env_run'].pk}/cancel/",
+        {},
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
     ),
     "drift-check-list": ("GET", lambda w: "/api/v1/drift-checks/", None, everyone() | {"anonymous": UNAUTHORIZED}),
     "drift-check-detail": (
@@ -575,7 +648,14 @@ def world(dev, teammate, outsider, ops, auditor, catalog, proto_env, other_env):
         ],
     )
 
+    from deployments.environments.models import EnvironmentRun
+
+    env_run = EnvironmentRun.objects.create(
+        environment=proto_env, action="plan", status="succeeded", levels=1, requested_by_name="dev"
+    )
+
     return {
+        "env_run": env_run,
         "cloud_resource": cloud_resource,
         "drift_check": drift_check,
         "deployment": deployment,
