@@ -22,7 +22,7 @@ def _presets(catalog):
     for name, version in sorted(catalog.items()):
         if any(c.get("required", True) and not c.get("env_default") for c in version.connections):
             # A required connection with no environment default must be named, and the CLI cannot name
-            # connections yet (issue 14, open): such a bundle (web-service 2.2.0) is left out here.
+            # connections yet (issue 14, open): such a bundle (web-service 2.2.0 and later) is left out here.
             continue
         for preset in version.presets:
             yield name, version, preset
