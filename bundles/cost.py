@@ -209,3 +209,47 @@ def monthly_estimate(cost: dict | None, params_schema: dict, params: dict) -> Es
         elif rule == "value" and _number(value) is not None:
             total *= _number(value)
     return Estimate(total.quantize(CENTS, rounding=ROUND_HALF_UP), str(cost.get("currency") or "USD"))
+
+
+def difference(new: Estimate | None, old: Estimate | None) -> Decimal | None:
+    """How much ``new`` adds to ``old`` a month (negative: saves); None when either has no estimate or they
+    are in different currencies. A new deployment (``old`` None with ``new`` priced) adds all of it."""
+    if new is None:
+        return None
+    if old is None:
+        return new.amount
+    return new.amount - old.amount if new.currency == old.currency else None
+
+
+def change_words(new: Estimate | None, old: Estimate | None) -> str:
+    """``this change adds $1,200/month`` (or saves, or changes nothing): for plans, approvals and exceptions."""
+    delta = difference(new, old)
+    if delta is None:
+        return ""
+    currency = new.currency
+    if delta > 0:
+        return f"this change adds {money(delta, currency)}/month"
+    if delta < 0:
+        return f"this change saves {money(-delta, currency)}/month"
+    return "this change does not change the monthly cost"
+
+
+def form_line(new: Estimate | None, current: Estimate | None) -> dict | None:
+    """The form's live line: ``≈ $380/month`` and, for a deployment that has one, ``+$210 from now``."""
+    if new is None:
+        return None
+    line = {"estimate": f"≈ {new}/month", "change": ""}
+    if current is not None:
+        delta = difference(new, current)
+        if delta is not None:
+            line["change"] = "the same as now" if delta == 0 else f"{money(delta, new.currency, signed=True)} from now"
+    return line
+
+
+def priced_presets(version) -> list[dict]:
+    """A bundle version's presets, each with its monthly estimate in words (``estimate``, "" without a model)."""
+    priced = []
+    for preset in version.presets:
+        estimate = version.monthly_estimate(preset.get("params") or {})
+        priced.append({**preset, "estimate": f"≈ {estimate}/month" if estimate else ""})
+    return priced

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from bundles.cost import form_line, priced_presets
 from bundles.display import params_rows
 from bundles.forms import build_fields, initial_values, parse_post, render_markdown, unplaced_errors
 from bundles.models import Bundle
@@ -35,7 +36,7 @@ from .drift.selectors import live_context
 from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
 from .models import Deployment, Environment, StateLock
-from .params_form import environment_from, form_state
+from .params_form import current_cost, environment_from, form_state
 from .policy import rules as policy
 from .policy.services import exception_request_create
 from .runs import services as run_services
@@ -114,6 +115,7 @@ def _submit(request, *, form, exception_form, target: dict, params: dict, save, 
 
 def _params_context(version, view, shown, values, submitted: _Submitted, *, wiring: dict, **build) -> dict:
     errors, connection_errors = split_errors(submitted.errors)
+    deployment = wiring.get("deployment")
     fields = build_fields(shown, version.ui_schema, values, errors, **build)
     return {
         "version": version,
@@ -123,6 +125,7 @@ def _params_context(version, view, shown, values, submitted: _Submitted, *, wiri
         "policy_hints": view.hints,
         "violation": submitted.violation,
         "outside_policy": view.outside or submitted.outside,
+        "cost_line": form_line(version.monthly_estimate(values), current_cost(deployment)),
     }
 
 
@@ -193,7 +196,7 @@ def deployment_new(request, bundle_name: str):
         **_params_context(version, view, shown, values, submitted, wiring=wiring),
         "bundle": bundle,
         "meta": meta,
-        "presets": version.presets,
+        "presets": priced_presets(version),
         "preset_name": preset.get("name") if preset else drawn_preset(request, version),
         "no_environments": not environments.exists(),
         "environment": environment,
@@ -306,6 +309,7 @@ def deployment_detail(request, pk):
         "deployment": deployment,
         "version": version,
         "config_rows": params_rows(version.params_schema, deployment.params),
+        "monthly_cost": current_cost(deployment),
         **_applied_and_desired(deployment),
         "outputs": deployment.outputs,
         "sensitive_outputs": sensitive_names,
