@@ -21,9 +21,10 @@ class FormContext:
 
     ``deployment`` is the object being edited (None for a new one); ``stored`` its params in clear
     (a blank sensitive field keeps what is stored); ``stored_secrets`` the pointers of the sensitive
-    values it holds; ``lock_immutable`` whether ``x-immutable`` fields are locked yet; and
-    ``policy(params)`` returns the schema to draw, the policy's objections to ``params`` (None when
-    the policy is not checked live) and the sentence a submit would say about them ("" when none).
+    values it holds; ``lock_immutable`` whether ``x-immutable`` fields are locked yet; ``current_cost``
+    what the deployment costs a month now; and ``policy(params)`` returns the schema to draw, the policy's
+    objections to ``params`` (None when the policy is not checked live) and the sentence a submit would
+    say about them ("" when none).
     """
 
     schema: dict
@@ -32,6 +33,7 @@ class FormContext:
     stored_secrets: set[str] = field(default_factory=set)
     lock_immutable: bool = False
     policy: Callable[[dict], tuple[dict, dict | None, str]] | None = None
+    current_cost: Any = None  # the deployment's monthly estimate now (a bundles.cost.Estimate), for "+$210 from now"
 
     def drawn(self, params: dict) -> tuple[dict, dict | None, str]:
         return self.policy(params) if self.policy is not None else (self.schema, None, "")

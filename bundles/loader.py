@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from portal.inputs import value_problems
 
 from . import hcl, semver
+from .cost import cost_problems
 from .forms.hints import names_at, ui_problems
 from .ports import normalized, port_problems
 from .resource_types import ResourceTypeError, shipped
@@ -71,6 +72,7 @@ class Manifest:
     manifest_sha256: str
     module_variables: dict = field(default_factory=dict)
     module_outputs: dict = field(default_factory=dict)
+    cost: dict = field(default_factory=dict)
     # What lint notices without refusing: an undeclared dialect, ui hints Slipway draws its own way.
     warnings: list[str] = field(default_factory=list)
 
@@ -328,6 +330,7 @@ def read_bundle(path: Path | str) -> Manifest:
         found, warnings = lint_inputs(params, data.get("ui") or {}, presets)
         problems += found
         problems += [f"{WHERE} /params{p}" for p in observed_problems(params, resources)]
+        problems += cost_problems(data.get("cost"), params)
     try:
         registry = shipped()
     except ResourceTypeError as exc:
@@ -372,6 +375,7 @@ def read_bundle(path: Path | str) -> Manifest:
         module_variables={n: {"file": b.file.removeprefix("src/"), **_plain(b.body)} for n, b in variables.items()},
         module_outputs={n: {"file": b.file.removeprefix("src/"), **_plain(b.body)} for n, b in outputs.items()},
         warnings=warnings,
+        cost=data.get("cost") or {},
     )
 
 

@@ -7,6 +7,7 @@ from django.db import models
 from portal.history import tracked_history
 
 from . import semver
+from .cost import Estimate, monthly_estimate
 from .schema import check_params_schema
 
 
@@ -77,7 +78,7 @@ class BundleVersion(models.Model):
     """One published, immutable version of a bundle."""
 
     # What a version publishes beside its schema, shown as it is (the admin's page, the API).
-    PUBLISHED = ("ui_schema", "presets", "connections", "artifacts", "runbook", "changelog", "module_sha256")
+    PUBLISHED = ("ui_schema", "presets", "connections", "artifacts", "cost", "runbook", "changelog", "module_sha256")
 
     bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="versions")
     version = models.CharField(max_length=64)
@@ -92,6 +93,9 @@ class BundleVersion(models.Model):
     presets = models.JSONField(default=list, blank=True)
     connections = models.JSONField(default=list, blank=True)
     artifacts = models.JSONField(default=list, blank=True)
+    cost = models.JSONField(
+        default=dict, blank=True, help_text="The monthly cost model (bundle.yaml `cost:`); empty when it has none."
+    )
     runbook = models.TextField(blank=True, help_text="Markdown, shown on every deployment's page.")
     changelog = models.TextField(blank=True)
     module_archive = models.BinaryField(editable=False, help_text="The module's src/ as a deterministic .tar.gz.")
@@ -130,6 +134,10 @@ class BundleVersion(models.Model):
     @property
     def takes_slipway_context(self) -> bool:
         return "slipway" in self.module_variables
+
+    def monthly_estimate(self, params: dict) -> "Estimate | None":
+        """What ``params`` cost a month under this version's cost model (None without one)."""
+        return monthly_estimate(self.cost, self.params_schema, params)
 
     def preset(self, name: str) -> dict | None:
         for preset in self.presets:

@@ -28,6 +28,7 @@ _KEPT_AS_IS = (
     "presets",
     "connections",
     "artifacts",
+    "cost",
     "runbook",
     "changelog",
     "module_archive",

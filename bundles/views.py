@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from jsonpointer import JsonPointer
 
 from . import extensions
+from .cost import form_line, priced_presets
 from .forms import (
     add_row,
     build_fields,
@@ -53,6 +54,7 @@ def bundle_detail(request, name: str):
             "bundle": bundle,
             "version": version,
             "versions": bundle.versions.all(),
+            "presets": priced_presets(version) if version else [],
             "fields": fields,
             "description_html": render_markdown(bundle.description),
             "runbook_html": render_markdown(version.runbook) if version else "",
@@ -116,6 +118,7 @@ def params_form(request, name: str, version: str, action: str):
         "params": params,
         "summary": summary,
         "preset_name": drawn_preset(request, bundle_version),
+        "cost_line": form_line(bundle_version.monthly_estimate(params), state.current_cost),
         **{f"{a}_url": reverse("bundles:form", args=[name, version, a]) for a in FORM_ACTIONS},
     }
     build = {"stored_secrets": state.stored_secrets, "lock_immutable": state.lock_immutable}

@@ -91,6 +91,16 @@ class Deployment(models.Model):
         default=dict, blank=True, help_text="Each connection's producer: {connection name: deployment id}."
     )
     status = models.CharField(max_length=20, choices=DeploymentStatus.choices, default=DeploymentStatus.DRAFT)
+    # Kept with the params on every save (so history holds the cost at each point in time, and sums are SQL).
+    monthly_cost = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The monthly estimate of the params under the bundle's cost model; empty when it has none.",
+    )
+    cost_currency = models.CharField(max_length=3, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, help_text="Optimistic-lock counter, bumped on every change.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -113,6 +123,13 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.environment}/{self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        estimate = self.bundle_version.monthly_estimate(self.params)
+        self.monthly_cost, self.cost_currency = (estimate.amount, estimate.currency) if estimate else (None, "")
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "monthly_cost", "cost_currency"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("deployments:detail", args=[self.pk])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.http import Http404
 
+from bundles.cost import Estimate
 from bundles.extensions import FormContext
 from portal.querysets import CHANGE, object_for
 
@@ -28,7 +29,15 @@ def form_state(deployment: Deployment | None, schema: dict | None = None) -> For
         stored=secrets.merge(deployment.params, deployment.sensitive_params),
         stored_secrets=secrets.present(version_schema, deployment.params),
         lock_immutable=deployment.runs.filter(status=RunStatus.SUCCEEDED, action=RunAction.APPLY).exists(),
+        current_cost=current_cost(deployment),
     )
+
+
+def current_cost(deployment: Deployment | None) -> Estimate | None:
+    """What the deployment costs a month now (its stored estimate), or None without one."""
+    if deployment is None or deployment.monthly_cost is None:
+        return None
+    return Estimate(deployment.monthly_cost, deployment.cost_currency)
 
 
 def environment_from(data, user):

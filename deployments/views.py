@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from bundles.cost import form_line, priced_presets
 from bundles.display import params_rows
 from bundles.forms import build_fields, error_summary, initial_values, parse_post, render_markdown, unplaced_errors
 from bundles.forms.fields import PREFIX as PARAM_PREFIX
@@ -37,7 +38,7 @@ from .drift.selectors import live_context
 from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
 from .models import Deployment, StateLock
-from .params_form import environment_from, form_state
+from .params_form import current_cost, environment_from, form_state
 from .policy import rules as policy
 from .policy.selectors import exception_notices
 from .policy.services import exception_request_create
@@ -131,6 +132,7 @@ def _submit(request, *, form, exception_form, target: dict, params: dict, save, 
 
 def _params_context(version, view, shown, values, submitted: _Submitted, *, wiring: dict, **build) -> dict:
     errors, connection_errors = split_errors(submitted.errors)
+    deployment = wiring.get("deployment")
     fields = build_fields(shown, version.ui_schema, values, errors, **build)
     return {
         "version": version,
@@ -140,6 +142,7 @@ def _params_context(version, view, shown, values, submitted: _Submitted, *, wiri
         "policy_hints": view.hints,
         "violation": submitted.violation,
         "outside_policy": view.outside or submitted.outside,
+        "cost_line": form_line(version.monthly_estimate(values), current_cost(deployment)),
     }
 
 
@@ -241,7 +244,7 @@ def deployment_new(request, bundle_name: str):
         **_params_context(version, view, shown, values, submitted, wiring=wiring, posted=posted),
         "bundle": bundle,
         "meta": meta,
-        "presets": version.presets,
+        "presets": priced_presets(version),
         "preset_name": preset.get("name") if preset else drawn_preset(request, version),
         "no_environments": not environments.exists(),
         "environment": environment,
@@ -365,6 +368,7 @@ def deployment_detail(request, pk):
         "deployment": deployment,
         "version": version,
         "config_rows": params_rows(version.params_schema, deployment.params),
+        "monthly_cost": current_cost(deployment),
         **_applied_and_desired(deployment),
         "outputs": deployment.outputs,
         "sensitive_outputs": sensitive_names,

@@ -119,6 +119,11 @@ class ExceptionRequest(models.Model):
     violations = models.JSONField(default=dict, help_text="Policy errors by JSON pointer, as the developer saw them.")
     fields = models.JSONField(default=list, help_text="Top-level params outside the policy, for the backlog counts.")
     policy_version = models.PositiveIntegerField()
+    # The monthly estimate asked for and the deployment's when it was asked, so the request always says
+    # what it adds ("this change adds $1,200/month") whatever happens to the deployment later.
+    monthly_cost = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, editable=False)
+    monthly_cost_before = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, editable=False)
+    cost_currency = models.CharField(max_length=3, blank=True, editable=False)
     reason = models.TextField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     requested_by = models.ForeignKey(

@@ -115,7 +115,16 @@ def exception_request_create(
     check = check_params(environment=environment, bundle_version=bundle_version, params=params)
     if check.ok:
         raise ServiceError("These params are within the policy: no exception is needed, just submit them.")
+    asked = bundle_version.monthly_estimate(params)
+    now = (
+        deployment.monthly_cost
+        if deployment is not None and deployment.cost_currency == (asked and asked.currency)
+        else None
+    )
     request = ExceptionRequest.objects.create(
+        monthly_cost=asked.amount if asked else None,
+        monthly_cost_before=now,
+        cost_currency=asked.currency if asked else "",
         environment=environment,
         bundle_version=bundle_version,
         deployment=deployment,

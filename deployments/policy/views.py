@@ -17,6 +17,7 @@ from portal.querysets import OPERATE, VIEW, object_for
 from portal.roles import is_ops
 
 from ..choices import RunStatus
+from ..costs.changes import exception_cost_change, run_cost_change
 from ..forms import DecisionForm, ExceptionDecisionForm
 from ..models import ExceptionRequest
 from ..runs.selectors import runs_visible_to
@@ -36,9 +37,15 @@ def exception_queue(request):
     for bundle, fields in visible.values_list("bundle_version__bundle__name", "fields"):
         for name in fields or ["(bundle not allowed)"]:
             field_counts[(bundle, name)] = field_counts.get((bundle, name), 0) + 1
+    pending = list(pending.order_by("created_at"))
+    held_runs = list(runs_visible_to(request.user).filter(status=RunStatus.AWAITING_APPROVAL).order_by("created_at"))
+    for item in pending:
+        item.cost_change = exception_cost_change(item)
+    for run in held_runs:
+        run.cost_change = run_cost_change(run)
     context = {
-        "pending": pending.order_by("created_at"),
-        "held_runs": runs_visible_to(request.user).filter(status=RunStatus.AWAITING_APPROVAL).order_by("created_at"),
+        "pending": pending,
+        "held_runs": held_runs,
         "by_bundle": visible.values("bundle_version__bundle__name").annotate(n=Count("pk")).order_by("-n")[:10],
         "by_field": sorted(field_counts.items(), key=lambda item: (-item[1], item[0]))[:15],
         "decided": visible.exclude(status=ExceptionRequest.Status.PENDING).order_by("-decided_at")[:20],
@@ -69,6 +76,7 @@ def exception_detail(request, pk):
         {
             "exception": exception,
             "rows": rows,
+            "cost_change": exception_cost_change(exception),
             "form": ExceptionDecisionForm(),
             "is_ops": is_ops(request.user),
         },

@@ -14,6 +14,7 @@ from portal.querysets import CHANGE, VIEW, object_for
 
 from ..choices import RunStatus
 from ..connections.selectors import consumers
+from ..costs.changes import run_cost_change
 from ..models import Run
 from ..selectors import can_change_deployment
 from . import services
@@ -42,6 +43,7 @@ def run_detail(request, pk):
             "lines": run_log_after(run, 0, limit=5000),
             "can_change": can_change_deployment(request.user, run.deployment),
             "blast_radius": consumers(run.deployment) if run.bundle_version.artifacts else [],
+            "cost_change": run_cost_change(run),
         },
     )
 
