@@ -7,6 +7,7 @@ import json
 from django import forms
 
 from bundles.models import BundleVersion
+from portal.inputs import InputProblemsMixin
 
 
 def parse_change_lines(text: str) -> list[dict]:
@@ -36,7 +37,7 @@ class VersionChoiceField(forms.ModelChoiceField):
         return str(obj)
 
 
-class BulkChangeForm(forms.Form):
+class BulkChangeForm(InputProblemsMixin, forms.Form):
     """A new bulk change: what to target, what to change. The service checks the rest (the query, ops)."""
 
     title = forms.CharField(required=False, max_length=200)

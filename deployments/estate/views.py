@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from bundles.models import BundleVersion
 from portal.errors import ServiceError
+from portal.inputs import shows_input_problems
 from portal.querysets import CHANGE
 from portal.roles import is_ops, require_ops
 from portal.spreadsheets import spreadsheet_safe
@@ -181,6 +182,7 @@ def bulk_list(request):
     return render(request, "deployments/bulk_list.html", {"changes": changes})
 
 
+@shows_input_problems
 @login_required
 def bulk_new(request):
     _require_ops(request)

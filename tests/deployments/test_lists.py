@@ -78,3 +78,11 @@ def test_the_new_bulk_change_form_says_which_line_is_wrong_and_keeps_what_was_ty
     assert not BulkChange.objects.exists()
     bad_query = client.post(reverse("deployments:bulk-new"), {"q": "bundle:(", "changes": "unset /copies"})
     assert bad_query.status_code == 400 and "The query is not valid" in bad_query.content.decode()
+    # A NUL character (which no field can hold): the form again, the error at its field, the rest as typed.
+    nul = client.post(
+        reverse("deployments:bulk-new"), {"title": "kept", "q": "bundle:echo\x00", "changes": "unset /copies"}
+    )
+    body = nul.content.decode()
+    assert nul.status_code == 400 and "NUL character" in body and "It was removed" in body
+    assert 'value="kept"' in body and "unset /copies" in body and 'value="bundle:echo"' in body
+    assert not BulkChange.objects.exists()
