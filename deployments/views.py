@@ -407,7 +407,12 @@ def _applied_and_desired(deployment: Deployment) -> dict:
     )
     if applied is None:
         return {"applied_run": None, "config_pending": deployment.status != DeploymentStatus.DESTROYED}
-    if applied.params == deployment.params and applied.bundle_version_id == deployment.bundle_version_id:
+    wiring = _connections_pending(deployment, applied)
+    if (
+        applied.params == deployment.params
+        and applied.bundle_version_id == deployment.bundle_version_id
+        and not any(row["changed"] for row in wiring)
+    ):
         return {"applied_run": applied, "config_pending": False}
     desired = {row.pointer: row for row in params_rows(deployment.bundle_version.params_schema, deployment.params)}
     running = {row.pointer: row for row in params_rows(applied.bundle_version.params_schema, applied.params)}
@@ -423,7 +428,34 @@ def _applied_and_desired(deployment: Deployment) -> dict:
                 "sensitive": bool((now and now.sensitive) or (want and want.sensitive)),
             }
         )
-    return {"applied_run": applied, "config_pending": True, "compare_rows": rows}
+    return {"applied_run": applied, "config_pending": True, "compare_rows": rows + wiring}
+
+
+def _connections_pending(deployment: Deployment, applied) -> list[dict]:
+    """Each connection's producer as the last successful apply used it beside the one it is connected to now
+    (a rewiring waiting for its plan is desired, not running)."""
+    declared = deployment.bundle_version.connections
+    if not declared:
+        return []
+    used = applied.upstream or {}
+    wired = deployment.connections or {}
+    names = dict(Deployment.objects.filter(pk__in=[p for p in wired.values() if p]).values_list("pk", "name"))
+    rows = []
+    for connection in declared:
+        name = connection["name"]
+        running = (used.get(name) or {}).get("name") or "not connected"
+        desired = names.get(_uuid_or_none(wired.get(name)), "not connected") if wired.get(name) else "not connected"
+        title = connection.get("title") or name
+        rows.append(
+            {
+                "label": f"{title} (connection)",
+                "running": running,
+                "desired": desired,
+                "changed": (used.get(name) or {}).get("deployment", "") != (wired.get(name) or ""),
+                "sensitive": False,
+            }
+        )
+    return rows
 
 
 def _connections_shown(deployment: Deployment, run) -> list[dict]:

@@ -205,7 +205,7 @@ class DeploymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(ForceUnlockedSerializer(info).data)
 
     @extend_schema(responses=ArtifactSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def artifacts(self, request, pk=None):
         """The newest version of each artifact the deployment publishes, sensitive data masked."""
         rows = sorted(latest_artifacts(self.get_object()).values(), key=lambda a: a.name)

@@ -5,8 +5,10 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from deployments.models import Deployment
+from deployments import services
+from deployments.models import Deployment, Run
 from tests.deployments.test_connections import PG_SPECS, create, live
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +108,25 @@ def test_a_consumer_shows_upstream_changed_with_the_fields_that_changed(dev_clie
     assert "is version 2; this deployment last applied with version 1." in page
     assert "specs.host: db.internal → db2.internal" in page and "data.password changed" in page
     assert "new-secret-99" not in page and "pw-0123456789" not in page
+
+
+def test_a_rewiring_waiting_for_its_plan_is_shown_pending_beside_the_producer_running(
+    dev_client, catalog, proto_env, dev
+):
+    first = live(create(proto_env, catalog, "datastore", "first-db", dev))
+    live(create(proto_env, catalog, "datastore", "second-db", dev))
+    shop = live(create(proto_env, catalog, "webapp", "shop", dev, connections={"database": "first-db"}))
+    used = {"database": {"deployment": str(first.pk), "name": "first-db", "artifact": "database", "serial": 1}}
+    shop.runs.update(status="succeeded", upstream=used, finished_at=timezone.now())
+    page = dev_client.get(shop.get_absolute_url()).content.decode()
+    assert 'class="table compare"' not in page  # applied as wired: one configuration
+
+    services.deployment_update(
+        deployment=shop, params=shop.params, actor=dev, connections={"database": "second-db"}, auto_apply=False
+    )
+    assert Run.objects.filter(deployment=shop, status="queued").exists()
+    page = dev_client.get(shop.get_absolute_url()).content.decode()
+    table = page[page.index('<table class="table compare">') :]
+    table = table[: table.index("</table>")]
+    assert '<tr class="changed"><th scope="row">Database (connection)</th><td>first-db</td><td>second-db' in table
+    assert "pending" in table
