@@ -13,6 +13,7 @@ from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, defaults, s
 from ..schema import options as _options
 from . import hints
 from .fields import (
+    DRAWN,
     EXTRA,
     JSON_NOTICE,
     JSONED,
@@ -130,6 +131,7 @@ class _Builder:
                 return self.choice(f, schema, ui, [(True, "Yes"), (False, "No")], value, blank="Not set")
             f.widget = "checkbox"
             f.checked = value is True if value is not MISSING else schema.get("default") is True
+            f.hidden.append((DRAWN + f.path, "1"))
             return f
         if kind in ("integer", "number"):
             return self.number(f, schema, ui, kind, value)
@@ -233,6 +235,7 @@ class _Builder:
             # An optional section is switched on explicitly: absent and {} are different params.
             f.attrs["toggle_name"] = PRESENT + f.pointer
             f.attrs["toggle_id"] = f.html_id + "-present"
+            f.hidden.append((DRAWN + f.path, "1"))
             f.checked = isinstance(value, dict)
             if not f.checked:
                 return f
@@ -282,8 +285,7 @@ class _Builder:
             return self.json(f, value)
         f.widget = "map"
         items = list(value.items()) if isinstance(value, dict) else []
-        if isinstance(value, dict):
-            f.hidden.append((LEN + f.pointer, str(len(items))))
+        f.hidden.append((LEN + f.pointer, str(len(items))) if isinstance(value, dict) else (DRAWN + f.path, "1"))
         for index, (key, item) in enumerate(items):
             row = self.node(
                 key, f"{f.pointer}/{escape(key)}", f"{f.name}/{index}", values_schema, {}, item, True, depth + 1
@@ -312,8 +314,9 @@ class _Builder:
                 # Selected options first, in the value's order: a browser posts them in document order.
                 ordered = sorted(options, key=lambda o: chosen.index(as_text(o[0])) if as_text(o[0]) in chosen else 1e9)
                 f.choices = [Choice(as_text(v), label, as_text(v) in chosen) for v, label in ordered]
-                if isinstance(value, list):
-                    f.hidden.append((LEN + f.pointer, str(len(items))))
+                f.hidden.append(
+                    (LEN + f.pointer, str(len(items))) if isinstance(value, list) else (DRAWN + f.path, "1")
+                )
                 return f
         if tuple_schemas is None and not isinstance(schema.get("items"), dict):
             return self.json(f, value)
@@ -328,6 +331,8 @@ class _Builder:
             count = len(items)
         if isinstance(value, list) or count:
             f.hidden.append((LEN + f.pointer, str(count)))
+        else:
+            f.hidden.append((DRAWN + f.path, "1"))
         for index in range(count):
             sub = tuple_schemas[index] if tuple_schemas is not None else schema["items"]
             row_ui = item_ui
