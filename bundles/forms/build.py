@@ -55,10 +55,13 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def pin_discriminators(schema: dict) -> dict:
-    """A chosen variant with its constant properties required: the discriminator follows from the choice."""
-    pins = [n for n, sub in (schema.get("properties") or {}).items() if isinstance(sub, dict) and "const" in sub]
-    return {**schema, "required": list(dict.fromkeys([*(schema.get("required") or []), *pins]))} if pins else schema
+def pin_discriminators(schema: dict, value: Any = MISSING) -> dict:
+    """A chosen variant with its constant properties required: the discriminator follows from the choice. One a
+    stored object lacks stays optional (drawn "not set"), so the form does not add it behind the developer's back."""
+    consts = [n for n, sub in (schema.get("properties") or {}).items() if isinstance(sub, dict) and "const" in sub]
+    lacking = [n for n in consts if isinstance(value, dict) and n not in value]
+    required = [n for n in dict.fromkeys([*(schema.get("required") or []), *consts]) if n not in lacking]
+    return {**schema, "required": required} if consts else schema
 
 
 class _Builder:
@@ -109,6 +112,8 @@ class _Builder:
         options = _options(schema)
         if options is None and kind != "const" and not schema.get("x-sensitive") and not fits(kind, value, nullable):
             return self.json(f, value)
+        if options is not None and value is None and not nullable and all(o is not None for o, _ in options):
+            return self.json(f, value)  # a null no option stands for: kept, for validation to refuse
         if hints.widget(ui) == "hidden" and kind in ("string", "integer", "number", "boolean") and not f.errors:
             f.widget, f.value = "hidden", as_text(value)
             return f
@@ -306,6 +311,8 @@ class _Builder:
                 f.attrs[attr] = schema[key]
         if tuple_schemas is None and item_schema is not None and schema.get("uniqueItems"):
             options = _options(item_schema)
+            if options is not None and any(not any(same(v, o) for o, _ in options) for v in items):
+                return self.json(f, value)  # an item no option stands for: kept, for validation to refuse
             if options is not None:
                 f.widget = "checkboxes" if hints.widget(ui) == "checkboxes" else "multiselect"
                 if hints.option(ui, "inline") is True:
@@ -375,7 +382,7 @@ class _Builder:
         f.choices.append(Choice("", "— choose —" if f.required else "(not set)", chosen < 0))
         f.choices += [Choice(str(i), variant_title(v, i), i == chosen) for i, v in enumerate(variants)]
         if chosen >= 0:
-            merged = {**pin_discriminators(combine(base, variants[chosen])), "_nest": level + 1}
+            merged = {**pin_discriminators(combine(base, variants[chosen]), value), "_nest": level + 1}
             merged.pop("title", None)
             child = self.node(f.label, f.pointer, f.name, merged, ui, value, True, depth + 1)
             child.errors = []  # the variant's own errors are shown once, on the selector

@@ -241,10 +241,6 @@ def _to_number(raw: str, kind: str) -> Any:
         return raw
     if as_float != as_float or as_float in (float("inf"), float("-inf")):
         return raw
-    if kind == "integer":
-        if as_float.is_integer() and not any(c in text for c in ".eE"):
-            return int(text)
-        return int(as_float) if as_float.is_integer() else as_float
     if as_float.is_integer() and not any(c in text for c in ".eE"):
         return int(text)
     return as_float
