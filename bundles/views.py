@@ -98,7 +98,14 @@ def params_form(request, name: str, version: str, action: str):
     )
     state = extensions.form_context(request, bundle_version)
     schema, ui = bundle_version.params_schema, bundle_version.ui_schema
-    params = parse_post(schema, request.POST, stored=state.stored, lock_immutable=state.lock_immutable)
+    # A redraw gives what it opens (a condition now holding, a variant just chosen) its defaults.
+    params = parse_post(
+        schema,
+        request.POST,
+        stored=state.stored,
+        lock_immutable=state.lock_immutable,
+        fill_defaults=action != "validate",
+    )
     at = request.POST.get("_at", "")
     if action == "add":
         params = add_row(schema, params, at)

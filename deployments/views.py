@@ -227,7 +227,7 @@ def deployment_new(request, bundle_name: str):
             and any(k.startswith("param/") for k in request.GET)
             and (preset or {}).get("name", "") == request.GET.get("_drawn_preset", "")
         )
-        values = parse_post(schema, request.GET) if typed else initial_values(view.schema, preset)
+        values = parse_post(schema, request.GET, fill_defaults=True) if typed else initial_values(view.schema, preset)
     meta.fields["environment"].widget.attrs.update(
         {
             "hx-get": reverse("deployments:new", args=[bundle.name]),
@@ -304,7 +304,7 @@ def deployment_edit(request, pk):
                 return submitted.response
     else:
         typed = request.htmx and any(k.startswith("param/") for k in request.GET)
-        values = parse_post(schema, request.GET, **stored) if typed else deployment.params
+        values = parse_post(schema, request.GET, **stored, fill_defaults=True) if typed else deployment.params
     shown = schema if submitted.outside else view.schema
     build = {"stored_secrets": state.stored_secrets, "lock_immutable": state.lock_immutable}
     build["posted"] = request.POST if request.method == "POST" else (request.GET if typed else None)

@@ -13,6 +13,7 @@ from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, defaults, s
 from ..schema import options as _options
 from . import hints
 from .fields import (
+    DRAWN,
     EXTRA,
     JSON_NOTICE,
     JSONED,
@@ -54,10 +55,13 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def pin_discriminators(schema: dict) -> dict:
-    """A chosen variant with its constant properties required: the discriminator follows from the choice."""
-    pins = [n for n, sub in (schema.get("properties") or {}).items() if isinstance(sub, dict) and "const" in sub]
-    return {**schema, "required": list(dict.fromkeys([*(schema.get("required") or []), *pins]))} if pins else schema
+def pin_discriminators(schema: dict, value: Any = MISSING) -> dict:
+    """A chosen variant with its constant properties required: the discriminator follows from the choice. One a
+    stored object lacks stays optional (drawn "not set"), so the form does not add it behind the developer's back."""
+    consts = [n for n, sub in (schema.get("properties") or {}).items() if isinstance(sub, dict) and "const" in sub]
+    lacking = [n for n in consts if isinstance(value, dict) and n not in value]
+    required = [n for n in dict.fromkeys([*(schema.get("required") or []), *consts]) if n not in lacking]
+    return {**schema, "required": required} if consts else schema
 
 
 class _Builder:
@@ -108,6 +112,8 @@ class _Builder:
         options = _options(schema)
         if options is None and kind != "const" and not schema.get("x-sensitive") and not fits(kind, value, nullable):
             return self.json(f, value)
+        if options is not None and value is None and not nullable and all(o is not None for o, _ in options):
+            return self.json(f, value)  # a null no option stands for: kept, for validation to refuse
         if hints.widget(ui) == "hidden" and kind in ("string", "integer", "number", "boolean") and not f.errors:
             f.widget, f.value = "hidden", as_text(value)
             return f
@@ -130,6 +136,7 @@ class _Builder:
                 return self.choice(f, schema, ui, [(True, "Yes"), (False, "No")], value, blank="Not set")
             f.widget = "checkbox"
             f.checked = value is True if value is not MISSING else schema.get("default") is True
+            f.hidden.append((DRAWN + f.path, "1"))
             return f
         if kind in ("integer", "number"):
             return self.number(f, schema, ui, kind, value)
@@ -233,6 +240,7 @@ class _Builder:
             # An optional section is switched on explicitly: absent and {} are different params.
             f.attrs["toggle_name"] = PRESENT + f.pointer
             f.attrs["toggle_id"] = f.html_id + "-present"
+            f.hidden.append((DRAWN + f.path, "1"))
             f.checked = isinstance(value, dict)
             if not f.checked:
                 return f
@@ -282,8 +290,7 @@ class _Builder:
             return self.json(f, value)
         f.widget = "map"
         items = list(value.items()) if isinstance(value, dict) else []
-        if isinstance(value, dict):
-            f.hidden.append((LEN + f.pointer, str(len(items))))
+        f.hidden.append((LEN + f.pointer, str(len(items))) if isinstance(value, dict) else (DRAWN + f.path, "1"))
         for index, (key, item) in enumerate(items):
             row = self.node(
                 key, f"{f.pointer}/{escape(key)}", f"{f.name}/{index}", values_schema, {}, item, True, depth + 1
@@ -304,6 +311,8 @@ class _Builder:
                 f.attrs[attr] = schema[key]
         if tuple_schemas is None and item_schema is not None and schema.get("uniqueItems"):
             options = _options(item_schema)
+            if options is not None and any(not any(same(v, o) for o, _ in options) for v in items):
+                return self.json(f, value)  # an item no option stands for: kept, for validation to refuse
             if options is not None:
                 f.widget = "checkboxes" if hints.widget(ui) == "checkboxes" else "multiselect"
                 if hints.option(ui, "inline") is True:
@@ -312,8 +321,9 @@ class _Builder:
                 # Selected options first, in the value's order: a browser posts them in document order.
                 ordered = sorted(options, key=lambda o: chosen.index(as_text(o[0])) if as_text(o[0]) in chosen else 1e9)
                 f.choices = [Choice(as_text(v), label, as_text(v) in chosen) for v, label in ordered]
-                if isinstance(value, list):
-                    f.hidden.append((LEN + f.pointer, str(len(items))))
+                f.hidden.append(
+                    (LEN + f.pointer, str(len(items))) if isinstance(value, list) else (DRAWN + f.path, "1")
+                )
                 return f
         if tuple_schemas is None and not isinstance(schema.get("items"), dict):
             return self.json(f, value)
@@ -328,6 +338,8 @@ class _Builder:
             count = len(items)
         if isinstance(value, list) or count:
             f.hidden.append((LEN + f.pointer, str(count)))
+        else:
+            f.hidden.append((DRAWN + f.path, "1"))
         for index in range(count):
             sub = tuple_schemas[index] if tuple_schemas is not None else schema["items"]
             row_ui = item_ui
@@ -370,7 +382,7 @@ class _Builder:
         f.choices.append(Choice("", "— choose —" if f.required else "(not set)", chosen < 0))
         f.choices += [Choice(str(i), variant_title(v, i), i == chosen) for i, v in enumerate(variants)]
         if chosen >= 0:
-            merged = {**pin_discriminators(combine(base, variants[chosen])), "_nest": level + 1}
+            merged = {**pin_discriminators(combine(base, variants[chosen]), value), "_nest": level + 1}
             merged.pop("title", None)
             child = self.node(f.label, f.pointer, f.name, merged, ui, value, True, depth + 1)
             child.errors = []  # the variant's own errors are shown once, on the selector

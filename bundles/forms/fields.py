@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 PREFIX = "param"
 LEN, VARIANT, PRESENT, EXTRA, MAPKEY, JSONED = "_len", "_variant", "_present", "_extra", "_mapk", "_json"
+DRAWN = "_drawn"  # a control that posts nothing in one of its states (an unticked box, no rows): it was drawn
 
 
 def selector_name(pointer: str, level: int = 0) -> str:

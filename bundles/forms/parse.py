@@ -8,18 +8,27 @@ from typing import Any
 
 from jsonpointer import JsonPointer, escape, unescape
 
-from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, same
+from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, defaults, same
 from ..schema import options as _options
 from .build import pin_discriminators
 from .fields import EXTRA, JSONED, LEN, MAPKEY, PREFIX, PRESENT, STALE, selector_name
 
 
 class _Parser:
-    def __init__(self, resolver: Resolver, data, stored: dict, lock_immutable: bool):
+    def __init__(self, resolver: Resolver, data, stored: dict, lock_immutable: bool, fill_defaults: bool = False):
         self.w = resolver
         self.data = data
         self.stored = stored
         self.lock_immutable = lock_immutable
+        self.fill_defaults = fill_defaults
+        # The paths of everything the form drew: every posted name (a value, a row count, a selector, a marker)
+        # and the objects it lies in. A property outside them was not on screen: a redraw opened it.
+        self.drawn: set[str] = set()
+        for key in data.keys() if fill_defaults else ():
+            head, slash, rest = key.partition("/")
+            if slash and (head == PREFIX or head.startswith("_")):
+                parts = rest.split("/")
+                self.drawn.update("/" + "/".join(parts[:i]) for i in range(len(parts) + 1))
 
     def get(self, key: str) -> str | None:
         return self.data.get(key)
@@ -78,6 +87,8 @@ class _Parser:
                 if raw is None or raw == "":
                     return None if nullable and required and raw == "" else MISSING
                 return raw  # not a choice the form offers: validation says so beside the field
+            if raw is None and self.fill_defaults and name[len(PREFIX) :] not in self.drawn:
+                return MISSING  # not on screen: not an unticked box (a redraw gives it its default)
             return MISSING if raw == "" else raw in ("on", "true", "1")  # a checkbox never posts ""
         if kind in ("integer", "number", "string"):
             raw = self.get(name)
@@ -124,13 +135,12 @@ class _Parser:
             for prop in new:
                 seen.add(prop)
                 sub = effective["properties"][prop]
-                got = self.value(
-                    f"{pointer}/{escape(prop)}",
-                    f"{name}/{escape(prop)}",
-                    sub,
-                    prop in (effective.get("required") or []),
-                    depth + 1,
-                )
+                required_here = prop in (effective.get("required") or [])
+                got = self.value(f"{pointer}/{escape(prop)}", f"{name}/{escape(prop)}", sub, required_here, depth + 1)
+                if got is MISSING and self.fill_defaults and f"{name[len(PREFIX) :]}/{escape(prop)}" not in self.drawn:
+                    # Opened by this redraw (a condition that now holds, a variant just chosen): its defaults.
+                    got = defaults(self.w, sub, depth + 1)
+                    got = MISSING if got == {} and not required_here else got
                 if got is not MISSING:
                     value[prop] = got
         if isinstance(extra, dict):
@@ -188,15 +198,20 @@ class _Parser:
         return out
 
 
-def parse_post(schema: dict, data, *, stored: dict | None = None, lock_immutable: bool = False) -> dict:
+def parse_post(
+    schema: dict, data, *, stored: dict | None = None, lock_immutable: bool = False, fill_defaults: bool = False
+) -> dict:
     """Turn submitted form data back into params JSON.
 
     Values are converted by their schema type; a value that does not convert is kept as the text
     typed, so that jsonschema reports the error on that field instead of losing the input. Empty
     optional fields are left out. A blank sensitive field keeps the stored value, and a locked field
     (``readOnly``, or ``x-immutable`` with ``lock_immutable``) keeps the stored value whatever is posted.
+    With ``fill_defaults`` (a redraw), a field the form did not draw (opened by a condition that now holds, a
+    variant just chosen, a dynamic dependency's branch) starts from its default.
     """
-    value = _Parser(Resolver(schema), data, stored or {}, lock_immutable).value("", PREFIX, schema, True, 0)
+    parser = _Parser(Resolver(schema), data, stored or {}, lock_immutable, fill_defaults)
+    value = parser.value("", PREFIX, schema, True, 0)
     return value if isinstance(value, dict) else {}
 
 
@@ -226,10 +241,6 @@ def _to_number(raw: str, kind: str) -> Any:
         return raw
     if as_float != as_float or as_float in (float("inf"), float("-inf")):
         return raw
-    if kind == "integer":
-        if as_float.is_integer() and not any(c in text for c in ".eE"):
-            return int(text)
-        return int(as_float) if as_float.is_integer() else as_float
     if as_float.is_integer() and not any(c in text for c in ".eE"):
         return int(text)
     return as_float

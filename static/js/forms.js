@@ -15,7 +15,7 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
 (function () {
   "use strict";
 
-  const PREFIX = /^(param|_len|_variant\d*|_present|_extra|_mapk|_json)(.*)$/;
+  const PREFIX = /^(param|_len|_variant\d*|_present|_extra|_mapk|_json|_drawn)(.*)$/;
   const waiting = []; // {name, value} for a control, {button, list, index} for a row button
   let inFlight = null; // {xhr, sent, removal, edits, caret}
   let submitAfter = null; // the form submitted while a redraw was on its way: sent once it has landed

@@ -106,8 +106,10 @@ def expected_after_round_trip(schema, ui, params):
     """The params a browser posts back, by the form's documented conventions.
 
     A checkbox is always on or off, so an absent boolean comes back as what its box showed (its
-    default, else off); a blank text is left out rather than posted as "" (a required one is then
-    reported missing), and so is an optional null. A sensitive or locked field keeps its stored value, even "".
+    default, else off), and a required section is always there; a blank text is left out rather than
+    posted as "" (a required one is then reported missing), and so is an optional null where the field
+    may be null. A value edited as JSON, or a stored choice the schema does not offer, comes back as it
+    is ("" and null included). A sensitive or locked field keeps its stored value, even "".
     """
     expected = json.loads(json.dumps(params))
     for f in all_fields(build_fields(schema, ui, params)):
@@ -121,6 +123,8 @@ def expected_after_round_trip(schema, ui, params):
         if not isinstance(parent, dict) or not parts:
             continue
         key = parts[-1]
+        if f.widget == "object" and f.required and key not in parent:
+            parent[key] = {}  # a required section is always drawn, so always there
         if f.widget == "checkbox" and key not in parent:
             parent[key] = f.checked
         if (
@@ -128,6 +132,8 @@ def expected_after_round_trip(schema, ui, params):
             and f.widget != "checkbox"
             and not f.key_name  # a map's row is kept even blank: the key is what was typed
             and not (f.sensitive or f.locked)
+            and f.widget != "json"  # a value edited as JSON comes back as it is, "" and null included
+            and not any(c.selected and c.value.startswith("json:") for c in f.choices)  # a stored value not offered
             and (parent[key] == "" or (parent[key] is None and not f.required))
         ):
             del parent[key]
