@@ -25,6 +25,7 @@ from bundles.schema import param_errors
 from bundles.views import drawn_preset
 from portal.crypto import decrypt
 from portal.errors import ParamsInvalid, ServiceError
+from portal.idempotency import form_idempotent, new_form_token
 from portal.inputs import input_problems, shows_input_problems
 from portal.querysets import CHANGE, OPERATE, VIEW, object_for
 from portal.roles import is_ops
@@ -175,6 +176,7 @@ def _error_summary(context: dict, *forms) -> list[dict]:
 
 @shows_input_problems
 @login_required
+@form_idempotent
 def deployment_new(request, bundle_name: str):
     bundle = get_object_or_404(Bundle, name=bundle_name)
     version = bundle.latest_version()
@@ -244,6 +246,7 @@ def deployment_new(request, bundle_name: str):
         **_params_context(version, view, shown, values, submitted, wiring=wiring, posted=posted),
         "bundle": bundle,
         "meta": meta,
+        "submission": new_form_token(request),
         "presets": priced_presets(version),
         "preset_name": preset.get("name") if preset else drawn_preset(request, version),
         "no_environments": not environments.exists(),

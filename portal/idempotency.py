@@ -19,8 +19,10 @@ import functools
 import hashlib
 import json
 import re
+import uuid
 
 from django.db import IntegrityError, transaction
+from django.http import HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
@@ -121,6 +123,61 @@ def idempotent(handler):
                 record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
                 record.location = response.get("Location", "")[:500]
                 record.save(update_fields=["status_code", "response_body", "location"])
+            else:
+                record.delete()
+            return response
+
+    return wrapper
+
+
+# --- page forms ------------------------------------------------------------------------------------
+# A browser may send a form twice: a double click, a reload after a slow answer, or Chromium resending a
+# POST whose kept-alive connection the server closed. Each drawn create form carries a one-off token; the
+# first submit that succeeds keeps where it led, and the same token again is sent there, acting once.
+
+FORM_FIELD = "submission"
+
+
+def new_form_token(request) -> str:
+    """The token a form page draws: the posted one when the page is redrawn after a refused submit (a
+    refused submit kept nothing, so the same token is still unused), otherwise a new one."""
+    posted = request.POST.get(FORM_FIELD, "") if request.method == "POST" else ""
+    return posted if _KEY_RE.match(posted) else uuid.uuid4().hex
+
+
+def _form_fingerprint(request) -> str:
+    data = {k: v for k, v in request.POST.lists() if k != "csrfmiddlewaretoken"}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def form_idempotent(view):
+    """Answer a page form's repeated submit (same user, page and token, same fields) with the redirect the
+    first one got, without acting again. The token's row, the work and the outcome are one transaction, so
+    a duplicate that arrives while the first is still working waits for it and then follows it."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        key = request.POST.get(FORM_FIELD, "") if request.method == "POST" else ""
+        if not key or not request.user.is_authenticated or not _KEY_RE.match(key):
+            return view(request, *args, **kwargs)
+        endpoint = f"FORM {request.path}"[:300]
+        fingerprint = _form_fingerprint(request)
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyKey.objects.create(
+                        user=request.user, key=key, endpoint=endpoint, fingerprint=fingerprint, status_code=0
+                    )
+            except IntegrityError:
+                earlier = IdempotencyKey.objects.filter(user=request.user, endpoint=endpoint, key=key).first()
+                if earlier is not None and earlier.fingerprint == fingerprint and earlier.location:
+                    return HttpResponseRedirect(earlier.location)
+                return view(request, *args, **kwargs)  # other fields under the same token: a submit of its own
+            response = view(request, *args, **kwargs)
+            if response.status_code in (301, 302, 303) and response.get("Location"):
+                record.status_code = response.status_code
+                record.location = response["Location"][:500]
+                record.save(update_fields=["status_code", "location"])
             else:
                 record.delete()
             return response

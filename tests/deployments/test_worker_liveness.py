@@ -12,11 +12,15 @@ from django.utils import timezone
 from deployments import services
 from deployments.models import Run, StateLock, Worker
 from deployments.runs import services as run_services
+from deployments.runs import tasks
 from tests.conftest import service_env, start_process, stop_process
 
 
 @pytest.fixture
-def deployment(dev, catalog, proto_env):
+def deployment(dev, catalog, proto_env, monkeypatch):
+    # The run must stay where these tests put it: the session's worker (started by an earlier test) would
+    # otherwise take it from the broker first.
+    monkeypatch.setattr(tasks.execute_run, "apply_async", lambda *args, **kwargs: None)
     return services.deployment_create(
         environment=proto_env, name="cache", bundle_version=catalog["echo"], params={"message": "hi"}, actor=dev
     )
@@ -25,8 +29,7 @@ def deployment(dev, catalog, proto_env):
 def dead_run(deployment, *, lock: bool = False) -> Run:
     """The deployment's run as a worker that died mid-apply leaves it: applying, heartbeats long stopped."""
     run = deployment.runs.get()
-    run.transition("running", worker="gone@host")
-    run.transition("applying")
+    assert run.transition("running", worker="gone@host") and run.transition("applying")
     Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     if lock:
         StateLock.objects.create(deployment=deployment, lock_id="lock-1", info={"ID": "lock-1"}, run=run)
