@@ -87,6 +87,19 @@ def _replay(record: IdempotencyKey) -> Response:
     return Response(record.response_body, status=record.status_code, headers=headers)
 
 
+def _claim(user, key: str, endpoint: str, fingerprint: str) -> tuple[IdempotencyKey | None, IdempotencyKey | None]:
+    """Inside the caller's transaction: this request's new key row, or (None, the row an earlier request with
+    the key left; None when that request rolled back meanwhile). A concurrent duplicate's insert waits on the
+    unique constraint until the first request's transaction ends."""
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(
+                user=user, key=key, endpoint=endpoint, fingerprint=fingerprint, status_code=0
+            ), None
+    except IntegrityError:
+        return None, IdempotencyKey.objects.filter(user=user, endpoint=endpoint, key=key).first()
+
+
 def idempotent(handler):
     """Honour ``Idempotency-Key`` on a DRF handler (a viewset method or an ``@api_view`` function)."""
 
@@ -100,15 +113,8 @@ def idempotent(handler):
         endpoint = f"{request.method} {request.path}"[:300]
         fingerprint = _fingerprint(request)
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyKey.objects.create(
-                        user=request.user, key=key, endpoint=endpoint, fingerprint=fingerprint, status_code=0
-                    )
-            except IntegrityError:
-                record = None
+            record, earlier = _claim(request.user, key, endpoint, fingerprint)
             if record is None:
-                earlier = IdempotencyKey.objects.filter(user=request.user, endpoint=endpoint, key=key).first()
                 if earlier is None:  # the first request rolled back between our insert and this read
                     raise KeyInFlight(f"A request with this {HEADER} is still being processed; retry it shortly.")
                 if earlier.fingerprint != fingerprint:
@@ -163,13 +169,8 @@ def form_idempotent(view):
         endpoint = f"FORM {request.path}"[:300]
         fingerprint = _form_fingerprint(request)
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyKey.objects.create(
-                        user=request.user, key=key, endpoint=endpoint, fingerprint=fingerprint, status_code=0
-                    )
-            except IntegrityError:
-                earlier = IdempotencyKey.objects.filter(user=request.user, endpoint=endpoint, key=key).first()
+            record, earlier = _claim(request.user, key, endpoint, fingerprint)
+            if record is None:
                 if earlier is not None and earlier.fingerprint == fingerprint and earlier.location:
                     return HttpResponseRedirect(earlier.location)
                 return view(request, *args, **kwargs)  # other fields under the same token: a submit of its own
