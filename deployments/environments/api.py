@@ -1,5 +1,6 @@
 """The API of environments as a unit: ``environments/{id}/deploy/`` and ``teardown/`` (202 with the
-environment run), ``environment-runs/`` (list, detail with levels, cancel)."""
+environment run), ``environments/{id}/diff/?other=`` (the comparison), ``environments/{id}/fork/`` (201),
+``environment-runs/`` (list, detail with levels, cancel)."""
 
 from __future__ import annotations
 
