@@ -1,9 +1,9 @@
 """The API of environments as a unit: ``environments/{id}/deploy/`` and ``teardown/`` (202 with the
-environment run), ``environment-runs/`` (list, detail with levels, cancel)."""
+environment run), ``environments/{id}/diff/?other=`` (the comparison), ``environments/{id}/fork/`` (201),
+``environment-runs/`` (list, detail with levels, cancel)."""
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -113,6 +113,50 @@ class EnvironmentForkedSerializer(serializers.Serializer):
         return [d.name for d in fork.deployments]
 
 
+class DiffSideSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    bundle = serializers.CharField()
+    version = serializers.CharField()
+    status = serializers.CharField()
+
+
+class DiffOnlySerializer(DiffSideSerializer):
+    name = serializers.CharField()
+
+
+class DiffValueSerializer(serializers.Serializer):
+    pointer = serializers.CharField(help_text="The param's JSON pointer.")
+    label = serializers.CharField(help_text="The param as the form labels it.")
+    a = serializers.CharField(help_text="Its value in a, as shown to people; (sensitive) for a secret.")
+    b = serializers.CharField()
+    sensitive = serializers.BooleanField()
+
+
+class DiffConnectionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    a = serializers.CharField(help_text="The producer's name in a, or (not set).")
+    b = serializers.CharField()
+
+
+class DiffPairSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    same = serializers.BooleanField()
+    a = DiffSideSerializer()
+    b = DiffSideSerializer()
+    version_differs = serializers.BooleanField()
+    params = DiffValueSerializer(many=True)
+    connections = DiffConnectionSerializer(many=True)
+
+
+class EnvironmentDiffSerializer(serializers.Serializer):
+    a = serializers.CharField(help_text="project/environment")
+    b = serializers.CharField()
+    same = serializers.BooleanField()
+    only_in_a = DiffOnlySerializer(many=True)
+    only_in_b = DiffOnlySerializer(many=True)
+    deployments = DiffPairSerializer(many=True, help_text="The deployments in both, matched by name.")
+
+
 class EnvironmentActions:
     """Mixed into the environments viewset: the actions on an environment as a whole."""
 
@@ -156,7 +200,7 @@ class EnvironmentActions:
 
     @extend_schema(
         parameters=[OpenApiParameter("other", int, required=True, description="The environment to compare with.")],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: EnvironmentDiffSerializer},
     )
     @action(detail=True, methods=["get"])
     def diff(self, request, pk=None):

@@ -1,4 +1,5 @@
-"""Environment-wide pages: deploy, plan or tear down an environment, follow it level by level, cancel it."""
+"""Environment-wide pages: deploy, plan or tear down an environment, follow it level by level, cancel it;
+compare it with another; fork it."""
 
 from __future__ import annotations
 
