@@ -70,6 +70,7 @@ def form_context(request, bundle_version) -> FormContext:
             bundle_version=bundle_version,
             params=params,
             current=deployment.full_params() if deployment is not None else None,
+            deployment=deployment,
         )
         return view.schema, check.errors, "" if check.ok else check.message()
 

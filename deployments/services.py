@@ -60,11 +60,16 @@ def params_validate(*, bundle_version: BundleVersion, params: dict) -> None:
         raise ParamsInvalid(errors)
 
 
-def _approved(*, environment, bundle_version, params, exception, current=None) -> str:
-    """Validate for the bundle, then the environment's policy; the approval basis."""
+def _approved(*, environment, bundle_version, params, exception, current=None, deployment=None) -> str:
+    """Validate for the bundle, then the environment's policy (its budget too); the approval basis."""
     params_validate(bundle_version=bundle_version, params=params)
     return params_approve(
-        environment=environment, bundle_version=bundle_version, params=params, exception=exception, current=current
+        environment=environment,
+        bundle_version=bundle_version,
+        params=params,
+        exception=exception,
+        current=current,
+        deployment=deployment,
     )
 
 
@@ -253,6 +258,7 @@ def deployment_update(
         params=params,
         exception=exception,
         current=locked.full_params(),
+        deployment=locked,
     )
     if basis_note:
         basis = f"{basis_note}; {basis}"
@@ -281,6 +287,7 @@ def deployment_reapply(*, deployment: Deployment, actor, channel: str = "ui", re
         params=current,
         exception=None,
         current=current,
+        deployment=deployment,
     )
     return _apply(deployment, actor, channel=channel, reason=reason, auto_apply=auto_apply, basis=basis)
 
