@@ -1,5 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
+from ..costs.api import CostsViewSet
 from ..drift.api import DriftCheckViewSet
 from ..estate.api import BulkChangeViewSet, EstateViewSet
 from ..policy.api import ExceptionRequestViewSet
@@ -15,5 +16,6 @@ router.register("drift-checks", DriftCheckViewSet, basename="drift-check")
 router.register("exceptions", ExceptionRequestViewSet, basename="exception")
 router.register("estate", EstateViewSet, basename="estate")
 router.register("bulk-changes", BulkChangeViewSet, basename="bulk-change")
+router.register("costs", CostsViewSet, basename="cost")
 
 urlpatterns = router.urls

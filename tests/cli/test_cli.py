@@ -240,3 +240,16 @@ def test_the_same_idempotency_key_never_deploys_twice(slipway, catalog, proto_en
     assert first.returncode == again.returncode == 0, first.stderr + again.stderr
     assert first.stdout == again.stdout
     assert Deployment.objects.count() == 1 and Run.objects.count() == 1
+
+
+def test_costs_prints_each_team_and_the_biggest_deployments(slipway, catalog, proto_env, dev):
+    from deployments import services
+
+    services.deployment_create(
+        environment=proto_env, name="orders-db", bundle_version=catalog["postgres"], params={}, actor=dev
+    )
+    table = slipway("costs")
+    assert table.returncode == 0, table.stderr
+    assert "payments" in table.stdout and "54.30 USD" in table.stdout and "checkout/proto/orders-db" in table.stdout
+    as_json = json.loads(slipway("costs", "--by", "environment", "--json").stdout)
+    assert [(g["key"], g["monthly"]) for g in as_json["groups"]] == [("checkout/proto", "54.30")]
