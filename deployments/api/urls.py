@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from ..costs.api import CostsViewSet
+from ..costs.api import CostsView
 from ..drift.api import DriftCheckViewSet
 from ..estate.api import BulkChangeViewSet, EstateViewSet
 from ..policy.api import ExceptionRequestViewSet
@@ -16,6 +17,5 @@ router.register("drift-checks", DriftCheckViewSet, basename="drift-check")
 router.register("exceptions", ExceptionRequestViewSet, basename="exception")
 router.register("estate", EstateViewSet, basename="estate")
 router.register("bulk-changes", BulkChangeViewSet, basename="bulk-change")
-router.register("costs", CostsViewSet, basename="cost")
 
-urlpatterns = router.urls
+urlpatterns = [*router.urls, path("costs/", CostsView.as_view(), name="cost-list")]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from ..models import Deployment
 from .selectors import BY, biggest, cost_groups, month_start
@@ -42,26 +43,19 @@ class CostsSerializer(serializers.Serializer):
     biggest = CostDeploymentSerializer(many=True, help_text="The ten most expensive deployments now.")
 
 
-class CostsViewSet(viewsets.GenericViewSet):
+class CostsView(APIView):
     """What each team, project or environment you can see costs a month, what changed this month, and the
     biggest deployments. Estimates come from each bundle's cost model; destroyed deployments count nothing."""
 
-    serializer_class = CostsSerializer
-    filter_backends: list = []
-    pagination_class = None
-
-    def get_queryset(self):
-        return Deployment.objects.visible_to(self.request.user)
-
     @extend_schema(parameters=[BY_PARAM], responses=CostsSerializer)
-    def list(self, request):
+    def get(self, request):
         by = request.query_params.get("by") or "team"
         if by not in BY:
             return Response(
                 {"message": f"by must be one of {', '.join(BY)}.", "errors": {"/by": [f"Not one of {', '.join(BY)}."]}},
                 status=400,
             )
-        deployments = self.get_queryset()
+        deployments = Deployment.objects.visible_to(request.user)
         since = month_start()
         groups = [{**vars(g), "change": g.change} for g in cost_groups(deployments, by, since=since)]
         body = {"by": by, "since": since, "groups": groups, "biggest": biggest(deployments)}

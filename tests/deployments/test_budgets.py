@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from deployments import services
 from deployments.costs.budget import environment_monthly_total
+from deployments.models import ExceptionRequest
 from deployments.policy import rules as policy
 from deployments.policy import services as decisions
 from deployments.policy.rules import PolicyViolation
@@ -122,3 +123,26 @@ def test_a_negative_budget_is_refused(prod_env):
     with pytest.raises(ValidationError) as refused:
         set_overlays(prod_env, {}, monthly_budget=Decimal("-1"))
     assert "monthly_budget" in refused.value.message_dict
+
+
+def test_the_new_deployment_page_refuses_over_budget_and_asks_for_the_exception(dev, dev_client, catalog, prod_env):
+    set_overlays(prod_env, {}, monthly_budget=Decimal("100"))
+    data = {
+        "environment": prod_env.pk,
+        "name": "db",
+        "param/size": "medium",
+        "param/storage_gb": "20",
+        "param/backup_retention_days": "7",
+        "param/database_name": "app",
+    }  # $159.30 in an environment with $100 a month
+    refused = dev_client.post(reverse("deployments:new", args=["postgres"]), data)
+    page = refused.content.decode()
+    assert refused.status_code == 400
+    assert "This change adds $159/month and takes checkout/production to $159/month" in page
+    assert "Request an exception" in page
+    asked = dev_client.post(
+        reverse("deployments:new", args=["postgres"]),
+        {**data, "request_exception": "1", "exception_reason": "the new checkout needs it"},
+    )
+    request = ExceptionRequest.objects.get()
+    assert asked.status_code == 302 and request.fields == ["(budget)"] and request.monthly_cost == Decimal("159.30")

@@ -84,6 +84,9 @@ def test_the_api_gives_the_same_figures(dev_client, estate):
     assert body["by"] == "team"
     assert [(g["key"], g["monthly"], g["deployments"]) for g in body["groups"]] == [("payments", "673.90", 3)]
     assert [d["name"] for d in body["biggest"]] == ["big-db", "small-db", "jobs"]
+    big = Deployment.objects.get(name="big-db")
+    detail = dev_client.get(f"/api/v1/deployments/{big.pk}/").json()
+    assert (detail["monthly_cost"], detail["cost_currency"]) == ("618.60", "USD")
     refused = dev_client.get("/api/v1/costs/", {"by": "colour"})
     assert refused.status_code == 400 and "/by" in refused.json()["errors"]
 
