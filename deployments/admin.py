@@ -116,7 +116,15 @@ class StateVersionAdmin(MadeElsewhere, admin.ModelAdmin):
 class PolicyAdmin(SimpleHistoryAdmin):
     """Ops edit what each environment allows. Overlays are checked as JSON Schema when saved."""
 
-    list_display = ["environment", "version", "allowed", "overlay_bundles", "gated_actions", "updated_at"]
+    list_display = [
+        "environment",
+        "version",
+        "allowed",
+        "overlay_bundles",
+        "gated_actions",
+        "monthly_budget",
+        "updated_at",
+    ]
     list_filter = ["environment__tier"]
     search_fields = ["environment__slug", "environment__project__slug"]
     readonly_fields = ["version", "updated_at"]

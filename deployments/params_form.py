@@ -72,6 +72,7 @@ def form_context(request, bundle_version) -> FormContext:
             params=params,
             current=deployment.full_params() if deployment is not None else None,
             expired=expired_exception_fields(deployment),
+            deployment=deployment,
         )
         return view.schema, check.errors, "" if check.ok else check.message()
 

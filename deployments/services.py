@@ -74,8 +74,8 @@ def params_validate(*, bundle_version: BundleVersion, params: dict) -> None:
 
 
 def _approved(*, environment, bundle_version, params, exception, current=None, deployment=None) -> str:
-    """Validate for the bundle, then the environment's policy; the approval basis. Values an expired
-    exception of ``deployment`` allowed are not kept as approved."""
+    """Validate for the bundle, then the environment's policy (its budget too); the approval basis. Values an
+    expired exception of ``deployment`` allowed are not kept as approved."""
     params_validate(bundle_version=bundle_version, params=params)
     return params_approve(
         environment=environment,
@@ -84,6 +84,7 @@ def _approved(*, environment, bundle_version, params, exception, current=None, d
         exception=exception,
         current=current,
         expired=expired_exception_fields(deployment),
+        deployment=deployment,
     )
 
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import views
 from .connections import views as connections
+from .costs import views as costs
 from .drift import views as drift
 from .environments import views as environments
 from .estate import views as estate
@@ -39,6 +40,7 @@ urlpatterns = [
     path("exceptions/<int:pk>/", policy.exception_detail, name="exception"),
     path("exceptions/<int:pk>/decide/", policy.exception_decide, name="exception-decide"),
     path("<uuid:pk>/outputs/<str:name>/reveal/", views.output_reveal, name="reveal"),
+    path("costs/", costs.costs_page, name="costs"),
     path("estate/", estate.estate, name="estate"),
     path("estate/suggest/", estate.estate_suggest, name="estate-suggest"),
     path("estate/dimensions/", estate.estate_dimensions, name="estate-dimensions"),

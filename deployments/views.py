@@ -109,7 +109,10 @@ def _submit(request, *, form, exception_form, target: dict, params: dict, save, 
         if "request_exception" in request.POST:
             if not exception_form.is_valid():
                 check = policy.check_params(
-                    environment=target["environment"], bundle_version=target["bundle_version"], params=params
+                    environment=target["environment"],
+                    bundle_version=target["bundle_version"],
+                    params=params,
+                    deployment=target.get("deployment"),
                 )
                 raise policy.PolicyViolation(check)
             exception = exception_request_create(

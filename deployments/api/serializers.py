@@ -52,6 +52,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "outputs",
             "status",
             "version",
+            "monthly_cost",
+            "cost_currency",
             "latest_run",
             "created_at",
             "updated_at",

@@ -1,5 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from ..costs.api import CostsView
 from ..drift.api import DriftCheckViewSet
 from ..environments.api import EnvironmentRunViewSet
 from ..estate.api import BulkChangeViewSet, EstateViewSet
@@ -18,4 +20,4 @@ router.register("exceptions", ExceptionRequestViewSet, basename="exception")
 router.register("estate", EstateViewSet, basename="estate")
 router.register("bulk-changes", BulkChangeViewSet, basename="bulk-change")
 
-urlpatterns = router.urls
+urlpatterns = [*router.urls, path("costs/", CostsView.as_view(), name="cost-list")]

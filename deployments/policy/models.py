@@ -51,6 +51,19 @@ class Policy(models.Model):
         help_text='Plan actions that wait for ops approval: any of "add", "change", "replace", "destroy".',
     )
     webhook_url = models.URLField(blank=True, help_text="Optional: notified of exception requests and approvals.")
+    monthly_budget = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Optional: what the environment's deployments may cost a month (the sum of their estimates). "
+        "A change that takes it over is held as an exception request for ops.",
+    )
+    budget_currency = models.CharField(
+        max_length=3,
+        default="USD",
+        help_text="The currency of the budget; deployments priced in another are not counted.",
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     history = tracked_history()
@@ -82,6 +95,12 @@ class Policy(models.Model):
             problems = [f"{name}{p}" for name, frag in self.overlays.items() for p in check_overlay_schema(frag)]
             if problems:
                 errors["overlays"] = problems
+        if self.monthly_budget is not None and self.monthly_budget < 0:
+            errors["monthly_budget"] = ["A budget cannot be negative; leave it empty for no budget."]
+        if not (
+            len(self.budget_currency or "") == 3 and self.budget_currency.isalpha() and self.budget_currency.isupper()
+        ):
+            errors["budget_currency"] = ["A three-letter currency code such as USD or EUR."]
         if not isinstance(self.gated_actions, list) or set(self.gated_actions) - set(self.GATEABLE):
             errors["gated_actions"] = [f"A list of: {', '.join(self.GATEABLE)}."]
         if errors:

@@ -18,6 +18,7 @@ from bundles.schema import option_label, param_errors
 from portal.errors import ParamsInvalid
 from portal.history import record_change
 
+from ..costs.budget import over_budget
 from ..models import Deployment, Environment, ExceptionRequest, Policy, default_gated_actions
 
 
@@ -80,6 +81,7 @@ class PolicyCheck:
     errors: dict[str, list[str]] = field(default_factory=dict)
     bundle_allowed: bool = True
     kept: list[str] = field(default_factory=list)  # out of policy, but kept as approved before
+    budget: str = ""  # why the change is held for the environment's monthly budget ("" when it is not)
 
     @property
     def ok(self) -> bool:
@@ -87,13 +89,17 @@ class PolicyCheck:
 
     @property
     def fields(self) -> list[str]:
-        """Top-level params the policy objects to: what the exception backlog counts."""
-        return sorted({p.split("/")[1] for p in self.errors if p.startswith("/")})
+        """Top-level params the policy objects to (and ``(budget)`` for a change over the budget): what the
+        exception backlog counts."""
+        names = sorted({p.split("/")[1] for p in self.errors if p.startswith("/")})
+        return [*names, BUDGET] if self.budget else names
 
     def message(self) -> str:
         where = f"{self.policy.environment} (policy v{self.policy.version})"
         if not self.bundle_allowed:
             return f"This bundle is not allowed in {where}."
+        if self.budget and set(self.errors) == {""}:
+            return self.budget
         return f"These params are outside the policy of {where}. Change them, or request an exception."
 
 
@@ -105,17 +111,29 @@ class PolicyViolation(ParamsInvalid):
         super().__init__(check.errors, check.message())
 
 
-def check_params(*, environment: Environment, bundle_version: BundleVersion, params: dict) -> PolicyCheck:
+BUDGET = "(budget)"
+
+
+def check_params(
+    *, environment: Environment, bundle_version: BundleVersion, params: dict, deployment: Deployment | None = None
+) -> PolicyCheck:
+    """The policy's verdict on params: the bundle allowed, the overlay satisfied, and the environment's monthly
+    budget kept (``deployment`` is the one being changed, whose cost now is replaced by the new one)."""
     policy = policy_for(environment)
     if not policy.allows_bundle(bundle_version.bundle.name):
         return PolicyCheck(
             policy=policy, bundle_allowed=False, errors=not_allowed(bundle_version.bundle.name, environment)
         )
     overlay = overlay_for(environment, bundle_version)
-    if not overlay:
-        return PolicyCheck(policy=policy)
-    errors = param_errors(effective_schema(environment=environment, bundle_version=bundle_version), params)
-    return PolicyCheck(policy=policy, errors=errors)
+    errors = (
+        param_errors(effective_schema(environment=environment, bundle_version=bundle_version), params)
+        if overlay
+        else {}
+    )
+    budget = over_budget(policy=policy, bundle_version=bundle_version, params=params, deployment=deployment)
+    if budget:
+        errors[""] = [*errors.get("", []), budget]
+    return PolicyCheck(policy=policy, errors=errors, budget=budget)
 
 
 def params_approve(
@@ -126,6 +144,7 @@ def params_approve(
     exception: ExceptionRequest | None,
     current: dict | None = None,
     expired: Collection[str] = (),
+    deployment: Deployment | None = None,
 ) -> str:
     """Validate params for the environment's policy (they already satisfy the bundle); return the approval basis.
 
@@ -133,7 +152,7 @@ def params_approve(
     except values that stay as they are: an exception granted once is not undone by the next,
     unrelated change (``current`` holds the deployment's params before this change).
     """
-    check = check_params(environment=environment, bundle_version=bundle_version, params=params)
+    check = check_params(environment=environment, bundle_version=bundle_version, params=params, deployment=deployment)
     if check.ok:
         return f"approved by policy {check.policy.label}"
     if exception is not None and exception.status == ExceptionRequest.Status.APPROVED:
@@ -162,10 +181,11 @@ def policy_verdict(
     params: dict,
     current: dict | None = None,
     expired: Collection[str] = (),
+    deployment: Deployment | None = None,
 ) -> PolicyCheck:
     """What submitting ``params`` (valid for the bundle) would meet in the policy: no errors when in policy
     or kept as approved (``kept`` names those fields), else the errors and the sentence submit says."""
-    check = check_params(environment=environment, bundle_version=bundle_version, params=params)
+    check = check_params(environment=environment, bundle_version=bundle_version, params=params, deployment=deployment)
     if not check.ok and kept_as_approved(check, params, current, expired):
         return PolicyCheck(policy=check.policy, kept=check.fields)
     return check
@@ -251,7 +271,12 @@ def form_view(
         return FormView(schema, [], outside=outside)
     shown, hints = form_schema(environment=environment, bundle_version=bundle_version)
     if deployment is not None and not (
-        check_params(environment=environment, bundle_version=bundle_version, params=deployment.full_params()).ok
+        check_params(
+            environment=environment,
+            bundle_version=bundle_version,
+            params=deployment.full_params(),
+            deployment=deployment,
+        ).ok
     ):
         kept = "This deployment has values outside the policy, approved before: they stay as they are."
         return FormView(schema, [*hints, kept], outside=True)

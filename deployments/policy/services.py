@@ -112,7 +112,7 @@ def exception_request_create(
         immutable_errors(deployment=deployment, params=params, raise_them=True)
     else:
         name_check(environment=environment, name=name)
-    check = check_params(environment=environment, bundle_version=bundle_version, params=params)
+    check = check_params(environment=environment, bundle_version=bundle_version, params=params, deployment=deployment)
     if check.ok:
         raise ServiceError("These params are within the policy: no exception is needed, just submit them.")
     asked = bundle_version.monthly_estimate(params)

@@ -77,6 +77,7 @@ def exception_detail(request, pk):
             "exception": exception,
             "rows": rows,
             "cost_change": exception_cost_change(exception),
+            "whole_violations": (exception.violations or {}).get("", []),  # the bundle not allowed, the budget
             "form": ExceptionDecisionForm(),
             "is_ops": is_ops(request.user),
         },

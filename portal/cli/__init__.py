@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=200)
     p.add_argument("--json", action="store_true")
 
+    p = command(sub, "costs", commands.cmd_costs, "What each team, project or environment costs a month")
+    p.add_argument("--by", choices=["team", "project", "environment"], default="team")
+    p.add_argument("--json", action="store_true")
+
     audit = sub.add_parser("audit", help="Audit").add_subparsers(dest="sub", required=True)
     p = command(audit, "diff", commands.cmd_audit_diff, "What changed in the estate between two times")
     p.add_argument("--from", dest="start", required=True, help="ISO 8601, e.g. 2026-05-01T00:00:00Z")

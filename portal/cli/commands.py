@@ -406,6 +406,43 @@ def cmd_estate_query(args) -> int:
     return EXIT_OK
 
 
+def cmd_costs(args) -> int:
+    """The costs page's figures: each group now, at the start of the month, the change; the biggest deployments."""
+    client = client_from(args)
+    body = client.get("costs/", by=args.by)
+    if args.json:
+        print_json(body)
+        return EXIT_OK
+    groups = [
+        {
+            args.by: g["key"],
+            "deployments": g["deployments"],
+            "monthly": f"{g['monthly']} {g['currency']}",
+            "month start": f"{g['month_start']} {g['currency']}",
+            "change": f"{'+' if float(g['change']) > 0 else ''}{g['change']} {g['currency']}",
+        }
+        for g in body["groups"]
+    ]
+    if not groups:
+        out("No deployment you can see has a cost estimate.")
+        return EXIT_OK
+    out(f"Monthly estimates by {args.by}; the change is since {body['since']}.")
+    print_table(groups, [args.by, "deployments", "monthly", "month start", "change"])
+    out()
+    out("Biggest deployments:")
+    rows = [
+        {
+            "deployment": f"{d['project']}/{d['environment']}/{d['name']}",
+            "team": d["team"],
+            "bundle": d["bundle"],
+            "monthly": f"{d['monthly_cost']} {d['cost_currency']}",
+        }
+        for d in body["biggest"]
+    ]
+    print_table(rows, ["deployment", "team", "bundle", "monthly"])
+    return EXIT_OK
+
+
 def cmd_audit_diff(args) -> int:
     client = client_from(args)
     params = {"from": args.start, "to": args.end, "team": args.team, "project": args.project, "tier": args.tier}

@@ -296,21 +296,34 @@ def test_env_graph_prints_the_environment_as_text_and_as_dot(slipway, catalog, p
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     assert lines[0] == "checkout/proto: 3 deployments, 2 connections"
-    assert lines[1].startswith("checkout-web  web-service 2.2.0  deploying  run #")
+    assert lines[1].startswith("checkout-web  web-service 2.4.0  deploying  run #")
     assert lines[2:5] == [
         "                database -> orders-db (postgresql)",
         "                network -> main-net (network)",
         "                not connected: assets, jobs",
     ]
     # (their first applies are still queued: no worker here)
-    assert lines[5].startswith("main-net      network 1.1.0  live  default network  run #")
-    assert lines[6].startswith("orders-db     postgres 2.2.0  live  run #")
+    assert lines[5].startswith("main-net      network 1.2.0  live  default network  run #")
+    assert lines[6].startswith("orders-db     postgres 2.4.0  live  run #")
 
     dot = slipway("env", "graph", "checkout/proto", "--format", "dot")
     assert dot.returncode == 0, dot.stderr
     assert dot.stdout.startswith('digraph "checkout/proto" {')
     assert '"checkout-web" -> "orders-db" [label="postgresql (database)"];' in dot.stdout
-    assert '"main-net" [label="main-net\\nnetwork 1.1.0\\nlive"];' in dot.stdout
+    assert '"main-net" [label="main-net\\nnetwork 1.2.0\\nlive"];' in dot.stdout
 
     unknown = slipway("env", "graph", "checkout/nowhere")
     assert unknown.returncode == 2 and "no environment checkout/nowhere that you can see" in unknown.stderr
+
+
+def test_costs_prints_each_team_and_the_biggest_deployments(slipway, catalog, proto_env, dev):
+    from deployments import services
+
+    services.deployment_create(
+        environment=proto_env, name="orders-db", bundle_version=catalog["postgres"], params={}, actor=dev
+    )
+    table = slipway("costs")
+    assert table.returncode == 0, table.stderr
+    assert "payments" in table.stdout and "54.30 USD" in table.stdout and "checkout/proto/orders-db" in table.stdout
+    as_json = json.loads(slipway("costs", "--by", "environment", "--json").stdout)
+    assert [(g["key"], g["monthly"]) for g in as_json["groups"]] == [("checkout/proto", "54.30")]

@@ -497,6 +497,9 @@ RULES = {
         ops_only(),
     ),
     "estate-list": ("GET", lambda w: "/api/v1/estate/?q=bundle:echo", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    # Costs: everyone reads the sums of what they can see (the selectors scope them).
+    "deployments:costs": ("GET", lambda w: reverse("deployments:costs") + "?by=environment", None, everyone()),
+    "cost-list": ("GET", lambda w: "/api/v1/costs/?by=project", None, everyone() | {"anonymous": UNAUTHORIZED}),
     "estate-dimensions": (
         "GET",
         lambda w: "/api/v1/estate/dimensions/",
