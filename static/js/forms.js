@@ -270,3 +270,20 @@ document.addEventListener("input", (event) => {
     target.focus({ preventScroll: true });
   });
 })();
+
+/* "/" anywhere but in a field focuses the top bar's search (the shortcut its input announces with
+   aria-keyshortcuts); Escape there gives the page back. */
+document.addEventListener("keydown", (event) => {
+  const search = document.getElementById("top-search");
+  if (!search) return;
+  if (event.key === "Escape" && document.activeElement === search) {
+    search.blur();
+    return;
+  }
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+  const at = event.target;
+  if (at.isContentEditable || at.closest("input, textarea, select, [role=log]")) return;
+  event.preventDefault();
+  search.focus();
+  search.select();
+});
