@@ -36,10 +36,13 @@ def test_sync_bundles_loads_the_catalog_and_is_idempotent():
 def test_the_catalog_keeps_every_version_in_a_folder_of_its_own_and_the_newest_is_the_card():
     sync()
     postgres = Bundle.objects.get(name="postgres")
-    assert {"1.0.0", "2.0.0", "2.1.0", "2.2.0"} <= set(postgres.versions.values_list("version", flat=True))
-    assert postgres.latest_version().version == "2.2.0"
+    assert {"1.0.0", "2.0.0", "2.1.0", "2.2.0", "2.3.0"} <= set(postgres.versions.values_list("version", flat=True))
+    assert postgres.latest_version().version == "2.3.0"
     assert "x-observed-from" in postgres.versions.get(version="2.1.0").changelog
-    assert "sandbox" in postgres.latest_version().changelog
+    assert "sandbox" in postgres.versions.get(version="2.2.0").changelog
+    # Storage may only grow from 2.3.0 on (the field and the runbook always said so).
+    assert postgres.latest_version().params_schema["properties"]["storage_gb"]["x-only-increase"] is True
+    assert "x-only-increase" not in postgres.versions.get(version="2.2.0").params_schema["properties"]["storage_gb"]
     # Versions are found oldest first, whatever the folders' alphabetical order says.
     found = [p.name for p in find_bundles(settings.SLIPWAY_CATALOG_DIR / "postgres")]
     assert found == sorted(found, key=lambda v: tuple(map(int, v.split("."))))
