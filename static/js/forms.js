@@ -254,8 +254,11 @@ document.addEventListener("input", (event) => {
 (function () {
   "use strict";
   function focusSummary() {
+    // Not when the page already has a focus: a person (or a test) quick enough to be typing in a field
+    // while the page was still loading keeps it.
     const summary = document.getElementById("error-summary");
-    if (summary) summary.focus();
+    const active = document.activeElement;
+    if (summary && (!active || active === document.body)) summary.focus();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusSummary);
   else focusSummary();
