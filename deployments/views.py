@@ -164,7 +164,9 @@ def _error_summary(context: dict, *forms) -> list[dict]:
     out.extend({"label": "", "message": m, "target": ""} for m in context["root_errors"])
     out.extend(error_summary(context["fields"]))
     if context["violation"]:
-        out.append({"label": "Policy", "message": context["violation"], "target": "id_exception_reason"})
+        # The sentence itself stands in the exception box; the summary leads there without repeating it.
+        why = "These values need an exception: say why below and request one."
+        out.append({"label": "Policy", "message": why, "target": "id_exception_reason"})
     exception_form = context.get("exception_form")
     if exception_form is not None and exception_form.is_bound and exception_form.errors:
         out.append(

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from deployments.home import home
 from deployments.runs import state_backend
+from deployments.search import search
 
 from . import views
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("state/<uuid:deployment_id>/", state_backend.state, name="state"),
     path("state/<uuid:deployment_id>/lock/", state_backend.state_lock, name="state-lock"),
+    path("search/", search, name="search"),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
 ]

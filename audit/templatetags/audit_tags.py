@@ -11,6 +11,7 @@ from django.utils import timezone
 from portal.roles import is_ops
 
 from ..models import AuditEvent
+from ..selectors.history import deployment_history
 
 register = template.Library()
 
@@ -25,3 +26,18 @@ def failed_notifications(user, hours: int = 24) -> list[AuditEvent]:
     since = timezone.now() - timedelta(hours=hours)
     events = AuditEvent.objects.filter(event_type=NOTIFICATION_FAILED, created_at__gte=since)
     return list(events.order_by("-created_at")[:100])
+
+
+@register.inclusion_tag("audit/_last_change.html", takes_context=True)
+def last_change(context, deployment) -> dict:
+    """The deployment page's "last change": who changed the configuration, when, why, key by key, and the way
+    back to the configuration before it (a restore through the normal policy path)."""
+    steps = [s for s in deployment_history(deployment) if s.kind in ("created", "configuration")]
+    latest = steps[0] if steps else None
+    before = steps[1] if len(steps) > 1 else None
+    return {
+        "deployment": deployment,
+        "step": latest,
+        "before": before if before is not None and before.restorable else None,
+        "can_restore": context.get("can_change", False) and deployment.status != "destroyed",
+    }

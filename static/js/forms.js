@@ -254,8 +254,11 @@ document.addEventListener("input", (event) => {
 (function () {
   "use strict";
   function focusSummary() {
+    // Not when the page already has a focus: a person (or a test) quick enough to be typing in a field
+    // while the page was still loading keeps it.
     const summary = document.getElementById("error-summary");
-    if (summary) summary.focus();
+    const active = document.activeElement;
+    if (summary && (!active || active === document.body)) summary.focus();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusSummary);
   else focusSummary();
@@ -270,3 +273,20 @@ document.addEventListener("input", (event) => {
     target.focus({ preventScroll: true });
   });
 })();
+
+/* "/" anywhere but in a field focuses the top bar's search (the shortcut its input announces with
+   aria-keyshortcuts); Escape there gives the page back. */
+document.addEventListener("keydown", (event) => {
+  const search = document.getElementById("top-search");
+  if (!search) return;
+  if (event.key === "Escape" && document.activeElement === search) {
+    search.blur();
+    return;
+  }
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+  const at = event.target;
+  if (at.isContentEditable || at.closest("input, textarea, select, [role=log]")) return;
+  event.preventDefault();
+  search.focus();
+  search.select();
+});

@@ -43,6 +43,9 @@ def test_the_catalog_keeps_every_version_in_a_folder_of_its_own_and_the_newest_i
     assert "x-observed-from" in postgres.versions.get(version="2.1.0").changelog
     assert "sandbox" in postgres.versions.get(version="2.0.0").changelog
     assert "cost model" in postgres.latest_version().changelog
+    # Storage may only grow from 2.4.0 on (the field and the runbook always said so).
+    assert postgres.latest_version().params_schema["properties"]["storage_gb"]["x-only-increase"] is True
+    assert "x-only-increase" not in postgres.versions.get(version="2.2.0").params_schema["properties"]["storage_gb"]
     # Versions are found oldest first, whatever the folders' alphabetical order says.
     found = [p.name for p in find_bundles(settings.SLIPWAY_CATALOG_DIR / "postgres")]
     assert found == sorted(found, key=lambda v: tuple(map(int, v.split("."))))

@@ -164,3 +164,20 @@ def test_a_bulk_change_that_shrinks_is_invalid_in_the_dry_run(ops, database):
     assert change.status == BulkChange.Status.TESTED
     target = change.targets.get()
     assert target.verdict == "invalid" and "can only increase" in target.errors["/storage_gb"][0]
+
+
+def test_the_catalogs_postgres_storage_only_grows_from_2_4_0(dev, catalog, proto_env):
+    """The shipped bundle says it itself now (a new version: published versions never change)."""
+    assert catalog["postgres"].version == "2.4.0"
+    deployment = services.deployment_create(
+        environment=proto_env,
+        name="db",
+        bundle_version=catalog["postgres"],
+        params={**PARAMS, "storage_gb": 100},
+        actor=dev,
+    )
+    Run.objects.filter(deployment=deployment).update(status=RunStatus.SUCCEEDED)
+    with pytest.raises(ParamsInvalid) as caught:
+        services.deployment_update(deployment=deployment, params={**PARAMS, "storage_gb": 50}, actor=dev)
+    assert "can only increase" in caught.value.errors["/storage_gb"][0]
+    services.deployment_update(deployment=deployment, params={**PARAMS, "size": "medium", "storage_gb": 100}, actor=dev)

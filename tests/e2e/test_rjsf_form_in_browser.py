@@ -44,6 +44,8 @@ def test_a_dynamic_dependency_branch_appears_and_its_error_lands_beside_the_fiel
     page.get_by_label("Deduplication window").fill("5")
     page.get_by_label("Receives before dead-lettering").fill("3")
     page.get_by_role("button", name="Deploy").click()
+    # The refused submit's answer, not the live check already on the page: only that answer has the summary.
+    expect(page.locator("#error-summary")).to_contain_text("Must be at least 60.")
     wrong = page.locator("#f-dedup_window_s-wrap")
     expect(wrong.locator(".errors")).to_contain_text("Must be at least 60.")
     expect(page.locator("#f-delivery-wrap .errors")).to_have_count(0)

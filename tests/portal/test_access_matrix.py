@@ -84,6 +84,7 @@ RULES = {
     "login": ("GET", lambda w: reverse("login"), None, dict.fromkeys(ROLES, OK)),
     "logout": ("POST", lambda w: reverse("logout"), {}, dict.fromkeys(ROLES, OK)),
     "api-tokens": ("GET", lambda w: reverse("api-tokens"), None, everyone()),
+    "search": ("GET", lambda w: reverse("search") + "?q=orders", None, everyone()),
     # The API's description is public, like any API reference; it holds no data.
     "api-schema": ("GET", lambda w: reverse("api-schema"), None, dict.fromkeys(ROLES, OK)),
     "api-docs": ("GET", lambda w: reverse("api-docs"), None, dict.fromkeys(ROLES, OK)),
