@@ -343,7 +343,9 @@ def deployment_reapply(
         bundle_version=deployment.bundle_version,
         params=current,
         exception=None,
-        current=current,
+        # A draft (a fork's copy) was never approved here: its values meet this environment's policy afresh,
+        # none is "kept as approved".
+        current=None if deployment.status == DeploymentStatus.DRAFT else current,
         deployment=deployment,
     )
     if deployment.status == DeploymentStatus.DESTROYED:

@@ -15,12 +15,15 @@ from bundles.cost import money
 from ..choices import DeploymentStatus
 from ..models import Deployment, Environment
 
+# What costs nothing yet: destroyed, or a draft (a fork's copy) never applied; applying it adds its estimate.
+NOT_RUNNING = (DeploymentStatus.DESTROYED, DeploymentStatus.DRAFT)
+
 
 def environment_monthly_total(environment: Environment, currency: str, *, without: Deployment | None = None) -> Decimal:
-    """What the environment's deployments (not destroyed) priced in ``currency`` cost a month, optionally
-    leaving one out (the deployment being changed)."""
+    """What the environment's running deployments (not destroyed, not drafts) priced in ``currency`` cost a
+    month, optionally leaving one out (the deployment being changed)."""
     deployments = Deployment.objects.filter(environment=environment, cost_currency=currency).exclude(
-        status=DeploymentStatus.DESTROYED
+        status__in=NOT_RUNNING
     )
     if without is not None and without.pk:
         deployments = deployments.exclude(pk=without.pk)
@@ -35,7 +38,7 @@ def over_budget(*, policy, bundle_version, params: dict, deployment: Deployment 
     if budget is None or estimate is None or estimate.currency != policy.budget_currency:
         return ""
     currency = estimate.currency
-    counted = deployment is not None and deployment.pk and deployment.status != DeploymentStatus.DESTROYED
+    counted = deployment is not None and deployment.pk and deployment.status not in NOT_RUNNING
     before = deployment.monthly_cost if counted and deployment.cost_currency == currency else None
     added = estimate.amount - (before or Decimal(0))
     if added <= 0:

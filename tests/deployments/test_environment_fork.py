@@ -105,3 +105,29 @@ def test_the_api_forks_into_a_project_you_can_change(source, dev_client, other_e
         content_type="application/json",
     )
     assert elsewhere.status_code == 400 and not Environment.objects.filter(slug="mine-now").exists()
+
+
+def test_a_forks_copies_meet_the_new_environments_policy_when_deployed(source, project, dev):
+    """A copy was never approved in the new environment: deploying it checks its values against that
+    environment's policy (nothing is 'kept as approved'), so forking cannot carry values past a policy."""
+    from deployments import services
+    from deployments.policy import rules as policy
+
+    fork = environment_fork(
+        source=source,
+        project=project,
+        slug="pr-3",
+        name="",
+        tier="prototype",
+        actor=dev,
+        values={"orders-db": {"/password": "preview-pw-1"}},
+    )
+    rules = policy.policy_for(fork.environment)
+    rules.overlays = {"datastore": {"properties": {"size": {"enum": ["small"]}}}}
+    rules.full_clean()
+    rules.save()
+    copy = Deployment.objects.get(environment=fork.environment, name="orders-db")
+    with pytest.raises(services.PolicyViolation) as refused:
+        services.deployment_reapply(deployment=copy, actor=dev)
+    assert "outside the policy of checkout/pr-3" in refused.value.message
+    assert not Run.objects.filter(deployment=copy).exists()
