@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from portal.querysets import CHANGE, require_actionable
+from portal.serializers import RequestSerializer
 
 from ..choices import Tier
 from ..filters import EnvironmentRunFilter
@@ -71,7 +72,7 @@ class EnvironmentRunSerializer(serializers.ModelSerializer):
         return EnvironmentRunStepSerializer(steps, many=True).data
 
 
-class EnvironmentDeploySerializer(serializers.Serializer):
+class EnvironmentDeploySerializer(RequestSerializer):
     action = serializers.ChoiceField(
         choices=[EnvironmentRun.Action.DEPLOY, EnvironmentRun.Action.PLAN],
         default=EnvironmentRun.Action.DEPLOY,
@@ -80,12 +81,12 @@ class EnvironmentDeploySerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class EnvironmentTeardownSerializer(serializers.Serializer):
+class EnvironmentTeardownSerializer(RequestSerializer):
     confirm = serializers.CharField(help_text="The environment's slug, to confirm.")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class EnvironmentForkSerializer(serializers.Serializer):
+class EnvironmentForkSerializer(RequestSerializer):
     project = serializers.SlugField(help_text="The project of the new environment (one you can change).")
     slug = serializers.SlugField(max_length=60)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)

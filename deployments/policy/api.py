@@ -3,9 +3,11 @@ decisions on them (``approve/``, ``reject/``)."""
 
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from bundles.models import Bundle
@@ -110,13 +112,16 @@ class ExceptionRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVie
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if "deployment" in data:
-            deployment = object_for(
-                request.user,
-                Deployment.objects,
-                action=CHANGE,
-                message="You cannot change this deployment.",
-                pk=data["deployment"],
-            )
+            try:
+                deployment = object_for(
+                    request.user,
+                    Deployment.objects,
+                    action=CHANGE,
+                    message="You cannot change this deployment.",
+                    pk=data["deployment"],
+                )
+            except Http404 as exc:  # a reference in the body, not the resource asked for: a field error
+                raise ValidationError({"deployment": ["No such deployment that you can see."]}) from exc
             target = {
                 "environment": deployment.environment,
                 "bundle_version": deployment.bundle_version,

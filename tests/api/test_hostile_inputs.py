@@ -374,3 +374,17 @@ def test_a_related_id_sent_as_a_string_is_a_400(api, catalog, proto_env):
     assert_error(api.post("/api/v1/deployments/", body, format="json"), 400, "/environment")
     body["environment"] = proto_env.pk
     assert api.post("/api/v1/deployments/", body, format="json").status_code == 201
+
+
+def test_request_bodies_that_name_what_is_not_there_or_mistype_it_are_field_errors(api, catalog, proto_env, project):
+    """A reference in a body to nothing the user can see is the body's fault (400 on that field), not a 404
+    of the URL; and the environment actions read JSON types as strictly as every other body."""
+    missing = api.post(
+        "/api/v1/exceptions/",
+        {"deployment": "00000000-0000-0000-0000-000000000000", "params": {}, "reason": "why"},
+        format="json",
+    )
+    assert missing.status_code == 400 and "/deployment" in missing.json()["errors"]
+    fork = api.post(f"/api/v1/environments/{proto_env.pk}/fork/", {"project": "checkout", "slug": 0}, format="json")
+    assert fork.status_code == 400 and "/slug" in fork.json()["errors"]
+    assert not proto_env.project.environments.exclude(pk=proto_env.pk).exists()

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -36,6 +37,15 @@ def dead_run(deployment, *, lock: bool = False) -> Run:
     return run
 
 
+def no_worker_alive() -> None:
+    """Forget the session's worker (started by an earlier test, its heartbeat commits a row) for the rest of
+    this test: the table is emptied and locked against writers in the test's transaction, so a heartbeat
+    waits for the rollback instead of coming back meanwhile."""
+    Worker.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {Worker._meta.db_table} IN EXCLUSIVE MODE")
+
+
 @pytest.mark.django_db
 def test_the_web_process_marks_a_dead_run_interrupted_with_no_worker_alive(dev_client, deployment, monkeypatch):
     run = dead_run(deployment)
@@ -50,6 +60,7 @@ def test_the_web_process_marks_a_dead_run_interrupted_with_no_worker_alive(dev_c
 
 @pytest.mark.django_db
 def test_the_overview_says_plainly_when_no_worker_is_alive(dev_client, settings):
+    no_worker_alive()
     page = dev_client.get(reverse("home")).content.decode()
     assert "No worker is running" in page and "none has started yet" in page
 
@@ -79,6 +90,7 @@ def test_a_run_queued_behind_a_stale_lock_says_it_waits_for_an_unlock(dev, dev_c
 
 @pytest.mark.django_db
 def test_a_queued_run_with_no_worker_alive_says_so(dev_client, deployment):
+    no_worker_alive()
     page = dev_client.get(deployment.runs.get().get_absolute_url()).content.decode()
     assert "Waiting for a worker: none is running" in page
 
