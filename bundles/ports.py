@@ -208,6 +208,12 @@ def _artifact_problems(here: str, item: dict, kind: TypeManifest, outputs: dict[
                 problems.append(
                     f"{at}: output {output!r} is sensitive, and specs are shown and searchable; map it under data"
                 )
+            elif sensitive and not fields[field].get("x-sensitive"):
+                problems.append(
+                    f"{at}: output {output!r} is sensitive, but {part}.{field} is not sensitive in the {kind.name} "
+                    "type, so its value would be shown to everyone who can see the deployment; map it to a "
+                    "sensitive field"
+                )
     return problems
 
 

@@ -202,6 +202,17 @@ def test_a_sensitive_output_never_goes_into_specs(datastore):
     )
 
 
+def test_a_sensitive_output_never_goes_into_a_field_shown_in_clear(datastore):
+    """Review finding: a non-sensitive data field fed by a sensitive output would be listed in clear by the
+    artifacts API to everyone who can see the deployment."""
+    edit(datastore, lambda d: d["artifacts"][0]["data"].update(username="password"))
+    assert (
+        "bundle.yaml /artifacts/0/data/username: output 'password' is sensitive, but data.username is not sensitive "
+        "in the postgresql type, so its value would be shown to everyone who can see the deployment; map it to a "
+        "sensitive field" in lint(datastore)
+    )
+
+
 # --- payloads -------------------------------------------------------------------------------------------
 
 
