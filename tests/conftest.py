@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from deployments.choices import RUN_TERMINAL, RUN_WAITING, Tier
+from deployments.choices import RUN_ACTIVE, RUN_TERMINAL, RUN_WAITING, RunStatus, Tier
 from deployments.models import Environment, Project, Run
 from portal.models import Membership, Team
 from portal.roles import COMPLIANCE_GROUP, OPS_GROUP
@@ -231,10 +231,41 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_fact
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     settings.SLIPWAY_BASE_URL = live_server.url
     proc = start_worker(log_path, service_env(SLIPWAY_WORKDIR=str(workdir), SLIPWAY_BASE_URL=live_server.url))
+    _SESSION_WORKER.append(proc)
     yield proc
     stop_process(proc)
     if os.environ.get("CI"):
         sys.stdout.write(f"\n--- worker log tail ---\n{log_path.read_text()[-4000:]}\n")
+
+
+_SESSION_WORKER: list[subprocess.Popen] = []  # the session's worker, once a test has started it
+
+
+@pytest.fixture(autouse=True)
+def runs_settle_before_the_flush(request):
+    """A test that ends while the session's worker still executes one of its runs (it deployed and did not wait)
+    would have the database flushed under that run: the flush fails, or the run writes into the next test. So
+    after each database test, while a worker is up: nothing more for it in the broker, and its runs in flight
+    finish (or rest, waiting for a person) before the flush. The flush is set up first, so it is torn down
+    after this."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+    if transactional:
+        request.getfixturevalue("transactional_db")
+    yield
+    if not transactional or not _SESSION_WORKER or _SESSION_WORKER[0].poll() is not None:
+        return
+    from portal.celery import app
+
+    with contextlib.suppress(Exception):
+        app.control.purge()
+    busy = [s for s in RUN_ACTIVE if s not in RUN_WAITING and s != RunStatus.QUEUED]
+    deadline, quiet = time.monotonic() + 90, 0
+    while time.monotonic() < deadline and quiet < 3:  # three looks in a row with nothing executing
+        quiet = 0 if Run.objects.filter(status__in=busy).exists() else quiet + 1
+        time.sleep(0.2)
 
 
 def wait_for_run(run: Run, timeout: float = 90) -> Run:
