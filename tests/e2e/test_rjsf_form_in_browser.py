@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from deployments.models import Deployment
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import login
+from tests.e2e.test_form_engine_in_browser import settle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
@@ -22,6 +23,9 @@ def test_a_dynamic_dependency_branch_appears_and_its_error_lands_beside_the_fiel
     page.get_by_label("Environment").select_option(label="Checkout / Prototype")
     page.locator("#id_name").fill("orders-queue")
     expect(page.get_by_label("Queue name")).to_have_value("jobs")  # the default
+    # The environment's redraw lands first: a field typed into at the moment it lands can keep the default
+    # beside the typing ("ordersjobs", seen in CI; open in issue 19's notes). This test is about dependencies.
+    settle(page)
     page.get_by_label("Queue name").fill("orders")
     page.evaluate("window.__same_page = true")
 
