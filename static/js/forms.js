@@ -187,8 +187,34 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
     });
     const active = document.activeElement;
     if (active && active.name && event.detail.target.contains(active) && typeof active.selectionStart === "number") {
-      inFlight.caret = { name: active.name, start: active.selectionStart, end: active.selectionEnd };
+      inFlight.caret = {
+        name: active.name,
+        start: active.selectionStart,
+        end: active.selectionEnd,
+        all: active.value.length > 0 && active.selectionStart === 0 && active.selectionEnd === active.value.length,
+      };
     }
+  });
+
+  // The field being typed in keeps its selection. htmx focuses the redrawn field but drops a selection that
+  // starts at 0: "all of it" became a caret before the default, so typing gave default+typing ("ordersjobs").
+  // Here, in the same task as the swap, before the next key can land.
+  function keepSelection(el, caret) {
+    if (!el || !el.setSelectionRange || el.name !== caret.name) return;
+    try {
+      if (caret.all) el.setSelectionRange(0, el.value.length);
+      else el.setSelectionRange(Math.min(caret.start, el.value.length), Math.min(caret.end, el.value.length));
+    } catch (e) {
+      // a type without a text selection (number, email): nothing to keep
+    }
+  }
+
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (!inFlight || event.detail.xhr !== inFlight.xhr || !inFlight.caret) return;
+    const el = control(inFlight.caret.name);
+    if (!el || el.disabled) return;
+    if (document.activeElement !== el) el.focus({ preventScroll: true });
+    if (!inFlight.edits.some((edit) => edit.name === el.name)) keepSelection(el, inFlight.caret);
   });
 
   // The answer is in and htmx has wired up its controls: give back what was edited meanwhile.
@@ -204,7 +230,7 @@ A removed row shifts the rows after it up by one, so what waits is renumbered th
       const caret = inFlight.caret;
       if (caret && caret.name === edit.name && el.setSelectionRange) {
         el.focus({ preventScroll: true });
-        el.setSelectionRange(caret.start, caret.end);
+        keepSelection(el, caret);
         // Still being typed in: the engine hears of it when the developer leaves the field.
         el.addEventListener("blur", () => el.dispatchEvent(new Event("change", { bubbles: true })), { once: true });
       }

@@ -23,8 +23,7 @@ def test_a_dynamic_dependency_branch_appears_and_its_error_lands_beside_the_fiel
     page.get_by_label("Environment").select_option(label="Checkout / Prototype")
     page.locator("#id_name").fill("orders-queue")
     expect(page.get_by_label("Queue name")).to_have_value("jobs")  # the default
-    # The environment's redraw lands first: a field typed into at the moment it lands can keep the default
-    # beside the typing ("ordersjobs", seen in CI; open in issue 19's notes). This test is about dependencies.
+    # Typing as the environment's redraw lands is the next test's subject; this one is about dependencies.
     settle(page)
     page.get_by_label("Queue name").fill("orders")
     page.evaluate("window.__same_page = true")
@@ -71,3 +70,49 @@ def test_a_dynamic_dependency_branch_appears_and_its_error_lands_beside_the_fiel
         "dedup_window_s": 120,
         "max_receives": 3,
     }
+
+
+@pytest.fixture
+def slow_environment_redraws(monkeypatch):
+    """Make the new-deployment page's answer to another environment take most of a second."""
+    import time
+
+    import deployments.views
+
+    drawn = deployments.views._params_context
+
+    def slowly(*args, **kwargs):
+        time.sleep(0.8)
+        return drawn(*args, **kwargs)
+
+    return lambda: monkeypatch.setattr(deployments.views, "_params_context", slowly)
+
+
+def test_a_field_selected_as_a_redraw_lands_takes_exactly_what_is_typed(
+    page, dev, catalog, proto_env, slow_environment_redraws
+):
+    """Issue 19: a text field selected while the environment's redraw was on its way, typed into as it lands.
+
+    htmx puts the focus back on the redrawn field but drops a selection that starts at 0 (all of it): what
+    was typed went in front of the default ("orders" + "jobs" = "ordersjobs")."""
+    login(page, "dev", PASSWORD)
+    page.goto("/deployments/new/queue-rjsf/")
+    queue = page.get_by_label("Queue name")
+    expect(queue).to_have_value("jobs")
+    slow_environment_redraws()
+    page.get_by_label("Environment").select_option(label="Checkout / Prototype")  # its redraw takes ~1 s
+    expect(page.locator(".htmx-request")).not_to_have_count(0)
+    queue.click()
+    page.keyboard.press("ControlOrMeta+a")  # all of "jobs", in the field the answer is about to replace
+    settle(page)  # the answer lands
+    page.keyboard.type("orders")
+    expect(queue).to_have_value("orders")
+    # Typed partly before it lands and partly after: one word, in order.
+    page.get_by_label("Environment").select_option(label="— choose —")
+    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    queue.click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("bil")
+    settle(page)
+    page.keyboard.type("ling")
+    expect(queue).to_have_value("billing")
