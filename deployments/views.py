@@ -399,7 +399,30 @@ def deployment_detail(request, pk):
         "upstream_changes": upstream_changes(deployment),
         "unlock_form": ForceUnlockForm(),
     }
+    context["tabs"] = deployment_tabs(context)
+    asked = request.GET.get("tab", "")
+    context["current_tab"] = asked if any(t["slug"] == asked for t in context["tabs"]) else "overview"
     return render(request, "deployments/detail.html", context)
+
+
+# The deployment page's tabs, in order: (slug, label, template). The slug is the tab's URL (?tab=runs) and
+# its panel's id; a section another feature adds goes into one of these templates, or is a tab of its own here.
+DEPLOYMENT_TABS = (
+    ("overview", "Overview", "deployments/detail/overview.html"),
+    ("runs", "Runs", "deployments/detail/runs.html"),
+    ("configuration", "Configuration and history", "deployments/detail/configuration.html"),
+    ("outputs", "Outputs", "deployments/detail/outputs.html"),
+    ("runbook", "Runbook", "deployments/detail/runbook.html"),
+)
+
+
+def deployment_tabs(context: dict) -> list[dict]:
+    """The tabs the deployment page shows: all but the runbook when the bundle has none."""
+    return [
+        {"slug": slug, "label": label, "template": template}
+        for slug, label, template in DEPLOYMENT_TABS
+        if slug != "runbook" or context.get("runbook_html")
+    ]
 
 
 def _applied_and_desired(deployment: Deployment) -> dict:

@@ -41,3 +41,11 @@ def last_change(context, deployment) -> dict:
         "before": before if before is not None and before.restorable else None,
         "can_restore": context.get("can_change", False) and deployment.status != "destroyed",
     }
+
+
+@register.inclusion_tag("audit/_recent_changes.html")
+def recent_changes(deployment, count: int = 5) -> dict:
+    """The deployment page's "Configuration and history" tab: its latest changes in one line each (who, when,
+    why), linking to the full history where each has its diff and a way back."""
+    steps = [s for s in deployment_history(deployment) if s.kind != "other"]
+    return {"deployment": deployment, "steps": steps[:count], "more": max(len(steps) - count, 0)}

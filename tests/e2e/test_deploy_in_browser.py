@@ -30,7 +30,9 @@ def test_a_developer_deploys_object_storage_from_the_catalog(celery_worker, page
     # The page follows the run by itself (htmx polling) until the deployment is live.
     expect(page.locator("#dep-status")).to_have_text(re.compile("Live"), timeout=60000)
     expect(page.locator(".log")).to_contain_text("Apply complete!")
+    page.get_by_role("tab", name="Outputs").click()
     expect(page.locator('[data-output="bucket_name"]')).to_contain_text("checkout-proto-assets")
+    expect(page.locator('[data-output="bucket_name"]')).to_be_visible()
 
     deployment = Deployment.objects.get(name="assets")
     assert deployment.status == "live"
