@@ -101,6 +101,11 @@ def test_production_deploys_refuses_a_wrong_key_and_survives_a_key_rotation(
         assert "Secure" not in login.headers.get("Set-Cookie", "")
         css = login.text.split('href="/static/css/slipway.')[1].split('"')[0]
         assert requests.get(f"{base}/static/css/slipway.{css}", timeout=10).status_code == 200  # hashed, served
+        # Compressed, and cached for good: a hashed name changes when its content does (issue 19).
+        for asset in (f"css/slipway.{css}", login.text.split('src="/static/')[1].split('"')[0]):
+            got = requests.get(f"{base}/static/{asset}", headers={"Accept-Encoding": "gzip, br"}, timeout=10)
+            assert got.headers.get("Content-Encoding") in ("gzip", "br"), (asset, dict(got.headers))
+            assert "immutable" in got.headers["Cache-Control"] and "max-age=315360000" in got.headers["Cache-Control"]
         worker = start_worker(tmp_path / "worker.log", env, concurrency=1)
 
         _, token = APIToken.issue(user=dev, name="prod")
