@@ -97,6 +97,11 @@ class Redactor:
         return value
 
 
+def _planned(event: dict) -> tuple[str, str]:
+    change = event.get("change") or {}
+    return (str((change.get("resource") or {}).get("addr")), str(change.get("action")))
+
+
 class LogWriter:
     """Buffers engine output into ordered RunLogLine rows and tracks progress."""
 
@@ -110,6 +115,12 @@ class LogWriter:
         self.last_flush = time.monotonic()
         self.planned_addresses: set[str] = set()
         self.done_addresses: set[str] = set()
+        # Each planned change is logged once: applying a saved plan announces it again (after a review, in
+        # another execution), which read as a second plan.
+        self.announced = {
+            _planned(event)
+            for event in run.log_lines.filter(event__type="planned_change").values_list("event", flat=True)
+        }
 
     def system(self, text: str, level: str = "info") -> None:
         self._add(LogStream.SYSTEM, level, text, None)
@@ -122,6 +133,14 @@ class LogWriter:
                 self._add(stream, "error" if stream == "stderr" else "info", line, None)
         else:
             self._track(event)
+            if event.get("type") == "planned_change":
+                if _planned(event) in self.announced:
+                    return
+                self.announced.add(_planned(event))
+            # The engine's own "Plan: 1 to add, 0 to change, 0 to destroy." is followed by the run's sentence,
+            # which also counts replacements (steps.summary_sentence): one plan line, not two.
+            if event.get("type") == "change_summary" and (event.get("changes") or {}).get("operation") == "plan":
+                return
             self._add(stream, str(event.get("@level", "info")), str(event.get("@message", line)), event)
         if len(self.buffer) >= 100 or time.monotonic() - self.last_flush > self.FLUSH_EVERY:
             self.flush()
