@@ -188,9 +188,15 @@ def immutable_errors(*, deployment: Deployment, params: dict, raise_them: bool =
 
 def name_check(*, environment: Environment, name: str) -> None:
     """Refuse a name already used in ``environment``, in any case: ``ABC`` and ``abc`` are one name."""
-    taken = Deployment.objects.filter(environment=environment, name__iexact=name).values_list("name", flat=True).first()
+    taken = Deployment.objects.filter(environment=environment, name__iexact=name).values_list("name", "status").first()
     if taken is not None:
-        same = "" if taken == name else f" (as {taken!r}: names are compared without regard to case)"
+        same = "" if taken[0] == name else f" (as {taken[0]!r}: names are compared without regard to case)"
+        if taken[1] == DeploymentStatus.DESTROYED:
+            raise ServiceError(
+                f"A deployment named {name!r} in {environment} was destroyed{same}; its page offers to redeploy it "
+                "with its last configuration. Choose another name for a new one.",
+                field="name",
+            )
         raise ServiceError(f"A deployment named {name!r} already exists in {environment}{same}.", field="name")
 
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<uuid:pk>/edit/", views.deployment_edit, name="edit"),
     path("<uuid:pk>/destroy/", views.deployment_destroy, name="destroy"),
     path("<uuid:pk>/apply/", views.deployment_apply, name="apply"),
+    path("<uuid:pk>/redeploy/", views.deployment_redeploy, name="redeploy"),
     path("<uuid:pk>/live/", drift.deployment_live, name="live"),
     path("<uuid:pk>/drift/check/", drift.drift_check_now, name="drift-check-now"),
     path("drift/<int:pk>/", drift.drift_check_detail, name="drift-check"),

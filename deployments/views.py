@@ -261,6 +261,13 @@ def deployment_new(request, bundle_name: str):
     }
     if request.method == "POST":
         context["error_summary"] = _error_summary(context, meta)
+        # The name of a destroyed deployment: offer that one back instead.
+        chosen = getattr(meta, "cleaned_data", {}).get("environment")
+        typed = (request.POST.get("name") or "").strip()
+        if chosen is not None and typed:
+            context["destroyed_namesake"] = Deployment.objects.filter(
+                environment=chosen, name__iexact=typed, status=DeploymentStatus.DESTROYED
+            ).first()
     if request.htmx and request.method == "GET":
         return render(request, "deployments/new.html#params", context)
     return render(request, "deployments/new.html", context, status=400 if request.method == "POST" else 200)
@@ -549,6 +556,27 @@ def deployment_apply(request, pk):
             deployment=deployment, actor=request.user, reason="apply the saved configuration"
         ),
         lambda run: f"Applying configuration v{deployment.version}: run #{run.pk}.",
+    )
+    return redirect(deployment)
+
+
+@login_required
+@require_POST
+def deployment_redeploy(request, pk):
+    """Deploy a destroyed deployment again, with its last configuration (through today's policy)."""
+    deployment = deployment_for(request, pk, CHANGE)
+    if deployment.status != DeploymentStatus.DESTROYED:
+        messages.error(request, f"{deployment.name} is not destroyed: nothing to redeploy.")
+        return redirect(deployment)
+    _act(
+        request,
+        lambda: services.deployment_reapply(
+            deployment=deployment,
+            actor=request.user,
+            reason=request.POST.get("reason", "").strip()[:500] or "redeployed with its last configuration",
+            revive=True,
+        ),
+        lambda run: f"Redeploying {deployment.name} with configuration v{deployment.version}: run #{run.pk}.",
     )
     return redirect(deployment)
 
