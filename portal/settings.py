@@ -328,6 +328,7 @@ SPECTACULAR_SETTINGS = {
         "LogStreamEnum": "deployments.choices.LogStream",
         "ChannelEnum": "audit.models.Channel",
         "ChangeKindEnum": ["added", "removed", "changed"],
+        "DiffKindEnum": ["added", "removed", "changed", "transient"],
     },
     # Named enums first, then OpenAPI links between operations (what a client or a fuzzer follows
     # from a created deployment to its runs).

@@ -73,7 +73,7 @@ class DiffRunSerializer(serializers.Serializer):
 
 
 class DiffEntrySerializer(serializers.Serializer):
-    """One deployment added, removed or changed in the window."""
+    """One deployment added, removed or changed in the window, or created and destroyed inside it (transient)."""
 
     deployment = serializers.UUIDField()
     name = serializers.CharField()
@@ -81,7 +81,7 @@ class DiffEntrySerializer(serializers.Serializer):
     tier = serializers.CharField()
     team = serializers.CharField()
     bundle = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["added", "removed", "changed"])
+    kind = serializers.ChoiceField(choices=["added", "removed", "changed", "transient"])
     old_version = serializers.CharField()
     new_version = serializers.CharField()
     old_status = serializers.CharField()
@@ -95,6 +95,7 @@ class DiffCountsSerializer(serializers.Serializer):
     added = serializers.IntegerField()
     removed = serializers.IntegerField()
     changed = serializers.IntegerField()
+    transient = serializers.IntegerField(help_text="created and destroyed inside the window")
     keys_changed = serializers.IntegerField()
     without_approval = serializers.IntegerField()
 

@@ -156,7 +156,7 @@ class RunLine:
 class DiffEntry:
     deployment_id: Any
     name: str
-    kind: str  # added | removed | changed
+    kind: str  # added | removed | changed | transient (created and destroyed inside the window)
     environment_id: int
     old_version_id: int | None
     new_version_id: int | None
@@ -209,7 +209,7 @@ class EstateDiff:
     entries: list[DiffEntry]
 
     def counts(self) -> dict[str, int]:
-        out = {"added": 0, "removed": 0, "changed": 0, "keys_changed": 0, "without_approval": 0}
+        out = {"added": 0, "removed": 0, "changed": 0, "transient": 0, "keys_changed": 0, "without_approval": 0}
         for entry in self.entries:
             out[entry.kind] += 1
             out["keys_changed"] += len(entry.changes)
@@ -234,6 +234,9 @@ _STATE_FIELDS = (
 )
 
 
+TRANSIENT = "transient"
+
+
 def _present(row: dict | None) -> bool:
     return row is not None and row["history_type"] != "-" and row["status"] != DeploymentStatus.DESTROYED
 
@@ -244,7 +247,9 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
     Only deployments with a history row inside the window can differ, so both states are read
     for those alone. Changes are net: a key changed and changed back inside the window is no change.
     A deployment is filed where it stood at the end of the window (where it stood before, if it was
-    removed); a scope filter keeps those filed there.
+    removed); a scope filter keeps those filed there. A deployment absent at both ends that was live (or
+    on its way) inside the window is listed too, as ``transient``, with its runs: created and destroyed
+    within the window, it is evidence of what ran, not a difference between the two states.
     """
     window = HistoricalDeployment.objects.filter(filters.bundle_q(), history_date__gt=start, history_date__lte=end)
     if filters.name:
@@ -265,13 +270,21 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
         return {row[0]: dict(zip(_STATE_FIELDS, row, strict=True)) for row in rows.values_list(*_STATE_FIELDS)}
 
     before, after = state(start), state(end)
+    # Present at some moment inside the window: a row neither deleted nor destroyed.
+    came_and_went = set(
+        window.exclude(history_type="-").exclude(status=DeploymentStatus.DESTROYED).values_list("id", flat=True)
+    )
     entries: list[DiffEntry] = []
     for dep_id, new in after.items():
         old = before.get(dep_id)
         was, now = _present(old), _present(new)
-        if (not was and not now) or not _in_scope(new if now else old, filters):
+        transient = not was and not now and dep_id in came_and_went
+        where = new if now or transient else old  # where it stood: at the end, or before it was removed
+        if (not was and not now and not transient) or not _in_scope(where, filters):
             continue
-        if was and now:
+        if transient:
+            kind, changes = TRANSIENT, diff_params({}, new["params"]) + diff_connections({}, new["connections"])
+        elif was and now:
             changes = diff_params(old["params"], new["params"])
             changes += diff_connections(old["connections"], new["connections"])
             if not changes and old["bundle_version_id"] == new["bundle_version_id"]:
@@ -288,19 +301,19 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
                 kind=kind,
                 environment_id=new["environment_id"],
                 old_version_id=old["bundle_version_id"] if was else None,
-                new_version_id=new["bundle_version_id"] if now else None,
+                new_version_id=new["bundle_version_id"] if now or transient else None,
                 old_status=old["status"] if old else "",
                 new_status=new["status"] if new["history_type"] != "-" else "deleted",
                 changes=changes,
-                label=f"{(new if now else old)['scope_project']}/{(new if now else old)['scope_environment']}",
-                tier=(new if now else old)["scope_tier"],
-                team=(new if now else old)["scope_team"],
+                label=f"{where['scope_project']}/{where['scope_environment']}",
+                tier=where["scope_tier"],
+                team=where["scope_team"],
             )
         )
     _attach_runs(entries, start, end, touched)
     _attach_labels(entries)
     name_producers(entry.changes for entry in entries)
-    entries.sort(key=lambda e: ({"added": 0, "changed": 1, "removed": 2}[e.kind], e.label, e.name))
+    entries.sort(key=lambda e: ({"added": 0, "changed": 1, "removed": 2, TRANSIENT: 3}[e.kind], e.label, e.name))
     return EstateDiff(start=start, end=end, entries=entries)
 
 

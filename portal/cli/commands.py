@@ -458,7 +458,8 @@ def cmd_audit_diff(args) -> int:
     counts = body["counts"]
     out(
         f"{body['from']} -> {body['to']}: {counts['added']} added, {counts['removed']} removed, "
-        f"{counts['changed']} changed ({counts['keys_changed']} keys), {counts['without_approval']} without approval"
+        f"{counts['changed']} changed ({counts['keys_changed']} keys), "
+        f"{counts.get('transient', 0)} created and destroyed, {counts['without_approval']} without approval"
     )
     for entry in entries:
         version = entry["new_version"] or entry["old_version"]

@@ -211,6 +211,7 @@ def test_the_diffs_between_moments(story, auditor):
         "added": 1,
         "removed": 0,
         "changed": 0,
+        "transient": 0,
         "keys_changed": 2,
         "without_approval": 0 if first_run.approval_basis else 1,
     }
@@ -236,7 +237,15 @@ def test_the_diffs_between_moments(story, auditor):
 
     removed = diff(t3, t4)
     assert removed["counts"]["removed"] == 1 and removed["results"][0]["new_status"] == "destroyed"
-    assert diff(t0, t4)["count"] == 0  # created and destroyed inside the window: no net difference
+    # Created and destroyed inside the window: no net difference, but listed as evidence, with every run.
+    came_and_went = diff(t0, t4)
+    assert came_and_went["count"] == 1 and came_and_went["counts"]["transient"] == 1
+    assert came_and_went["counts"]["added"] == came_and_went["counts"]["removed"] == 0
+    entry = came_and_went["results"][0]
+    assert entry["kind"] == "transient" and entry["new_status"] == "destroyed"
+    assert len(entry["runs"]) == Run.objects.filter(deployment=story["deployment"]).count()
+    page = client.get(reverse("audit:diff"), {"start": iso(t0), "end": iso(t4)}).content.decode()
+    assert "1 created and destroyed" in page and ">created and destroyed</span>" in page
 
     page = client.get(reverse("audit:diff"), {"start": iso(t1), "end": iso(t3)}).content.decode()
     assert "hello again" in page
