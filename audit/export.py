@@ -1,4 +1,5 @@
-"""Evidence export: the timeline and the estate diff of a window, as CSV or JSON, streamed.
+"""Evidence export: the timeline and the estate diff of a window, and the estate as of a moment, as CSV or
+JSON, streamed.
 
 Rows are produced as the database cursor yields them (``iterator()``), so a year of events
 never sits in memory at once; the JSON is written as an array, one element at a time.
@@ -30,6 +31,11 @@ DIFF_FIELDS = [
     *_WHERE,
     *("old_version", "new_version", "old_status", "new_status", "path", "change", "old", "new", "runs"),
     "applied_without_approval",
+]
+
+AS_OF_FIELDS = [
+    *("deployment", "history_id", "since", "name", "team", "project", "environment", "tier"),
+    *("bundle", "bundle_version", "status", "version", "params"),
 ]
 
 
@@ -64,6 +70,26 @@ def _json(head: dict, key: str, rows: Iterable[dict]) -> Iterator[str]:
 def timeline_rows(queryset) -> Iterator[dict]:
     for row in queryset.iterator(chunk_size=2000):
         yield TimelineEntry.from_row(row).as_dict()
+
+
+def as_of_rows(queryset) -> Iterator[dict]:
+    """Each deployment as it was at the moment (the API's as-of fields; secrets are stored masked in history)."""
+    for row in queryset.select_related("bundle_version__bundle").iterator(chunk_size=2000):
+        yield {
+            "deployment": str(row.id),
+            "history_id": row.history_id,
+            "since": row.history_date.isoformat(),
+            "name": row.name,
+            "team": row.scope_team,
+            "project": row.scope_project,
+            "environment": row.scope_environment,
+            "tier": row.scope_tier,
+            "bundle": row.bundle_version.bundle.name,
+            "bundle_version": row.bundle_version.version,
+            "status": row.status,
+            "version": row.version,
+            "params": row.params,
+        }
 
 
 def diff_rows(diff: EstateDiff) -> Iterator[dict]:

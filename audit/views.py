@@ -6,6 +6,8 @@ as any change. Access: :mod:`audit.access`.
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -118,6 +120,17 @@ def as_of_view(request):
     form = AsOfForm(request.GET or None)
     when = form.when() if form.is_bound else AsOfForm().when()
     filters = form.filters() if form.is_bound else AsOfForm().filters()
+    if request.GET.get("format") in ("csv", "json"):
+        head = {"export": "as-of", "at": when, "filters": dataclasses.asdict(filters)}
+        return export.stream(
+            stem="as-of",
+            fmt=request.GET["format"],
+            rows=export.as_of_rows(estate_as_of(when, filters)),
+            fields=export.AS_OF_FIELDS,
+            head=head,
+            start=when,
+            end=when,
+        )
     page = Paginator(estate_as_of(when, filters), 100).get_page(request.GET.get("page"))
     rows = [{"row": row, "summary": params_summary(row.params)} for row in page.object_list]
     context = {"form": form, "when": when, "page": page, "rows": rows, "query": _query_without_page(request)}
