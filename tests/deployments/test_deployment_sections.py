@@ -55,7 +55,9 @@ def panels(page: str) -> dict[str, bool]:
 
 def test_each_tab_is_a_link_the_server_answers_with_that_tab_open(dev_client, changed):
     page = dev_client.get(changed.get_absolute_url()).content.decode()
-    bar = re.search(r'<nav class="section-tabs" aria-label="Sections of this deployment" data-tabs>(.*?)</nav>', page, re.S)
+    bar = re.search(
+        r'<nav class="section-tabs" aria-label="Sections of this deployment" data-tabs>(.*?)</nav>', page, re.S
+    )
     assert bar, "no tabs"
     links = re.findall(r'href="\?tab=([a-z]+)"[^>]*>([^<]+)</a>', bar.group(1))
     assert links == [
