@@ -15,6 +15,9 @@ from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
 SCHEME = "slipwayfs"
+# The embedded broker's URL. The filesystem has no host, but without one kombu warns "No hostname was supplied"
+# on every start of the worker and beat: a warning a newcomer running `make run` cannot act on.
+EMBEDDED_URL = f"{SCHEME}://localhost/"
 
 
 class Channel(filesystem.Channel):

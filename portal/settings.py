@@ -344,9 +344,9 @@ if not CELERY_BROKER_URL:
     (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     (_broker_dir / "control").mkdir(parents=True, exist_ok=True)
-    import portal.broker  # noqa: F401  (registers the slipwayfs:// transport: kombu's filesystem one, written atomically)
+    import portal.broker  # registers the slipwayfs:// transport: kombu's filesystem one, written atomically
 
-    CELERY_BROKER_URL = "slipwayfs://"
+    CELERY_BROKER_URL = portal.broker.EMBEDDED_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

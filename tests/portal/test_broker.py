@@ -4,7 +4,7 @@ import threading
 
 from kombu import Connection
 
-import portal.broker  # noqa: F401  (registers the transport)
+import portal.broker  # registers the transport
 
 
 def test_messages_published_while_a_consumer_reads_arrive_whole(tmp_path):
@@ -40,3 +40,11 @@ def test_messages_published_while_a_consumer_reads_arrive_whole(tmp_path):
     assert errors == []
     assert sorted(m["index"] for m in received) == list(range(sent))
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_the_embedded_broker_starts_without_a_warning_a_newcomer_cannot_act_on(caplog, tmp_path):
+    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(tmp_path)}
+    with Connection(portal.broker.EMBEDDED_URL, transport_options=options) as conn:
+        conn.info()  # what celery prints in its banner
+        conn.SimpleQueue("q").put({"ok": True})
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
