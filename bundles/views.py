@@ -33,13 +33,21 @@ def catalog(request):
         .filter(versions__isnull=False)
         .distinct()
     )
+    # Every category that has a bundle, for the filter links, whatever the search.
+    all_categories = sorted({c or "Other" for c in bundles.values_list("category", flat=True)})
+    category = request.GET.get("category", "")
+    if category in all_categories:
+        bundles = bundles.filter(category="" if category == "Other" else category)
+    else:
+        category = ""
     if query:
         bundles = bundles.filter(Q(name__icontains=query) | Q(title__icontains=query) | Q(description__icontains=query))
     categories: dict[str, list] = {}
     for bundle in bundles.order_by("category", "title"):
         bundle.description_html = render_markdown(bundle.description)
         categories.setdefault(bundle.category or "Other", []).append(bundle)
-    return render(request, "bundles/catalog.html", {"categories": categories, "query": query})
+    context = {"categories": categories, "query": query, "category": category, "all_categories": all_categories}
+    return render(request, "bundles/catalog.html", context)
 
 
 @login_required
