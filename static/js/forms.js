@@ -316,3 +316,28 @@ document.addEventListener("keydown", (event) => {
   search.focus();
   search.select();
 });
+
+/* A Copy button copies the text of the element its data-copy names (an output's value) and says so. Without
+   the Clipboard API (plain HTTP on a private network), the text is selected for Ctrl-C instead. */
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-copy]");
+  const source = button && document.getElementById(button.dataset.copy);
+  if (!source) return;
+  const text = source.textContent.trim();
+  const label = button.dataset.label || (button.dataset.label = button.innerHTML);
+  const said = (words) => {
+    button.textContent = words;
+    setTimeout(() => (button.innerHTML = label), 2000);
+  };
+  const select = () => {
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    said("Selected: press Ctrl-C");
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(() => said("Copied"), select);
+  } else select();
+});

@@ -84,6 +84,16 @@ def test_the_tabs_answer_arrow_keys_and_keep_the_status_and_restore_in_view(page
         assert in_view(page, page.get_by_text("friendlier greeting").first), name
         assert in_view(page, page.get_by_role("link", name="Restore the configuration before it…")), name
 
+    # An output's Copy button puts its value on the clipboard.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    tablist.get_by_role("tab", name="Outputs").click()
+    value = page.locator('[data-output="name"]').inner_text().strip()
+    assert value
+    copy = page.get_by_role("button", name="Copy name")
+    copy.click()
+    expect(page.locator('button[data-copy="output-name"]')).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == value
+
     # A tab's address opens that tab; a link to a section inside a closed tab opens its tab.
     page.goto(greeter.get_absolute_url() + "?tab=outputs")
     expect(tablist.get_by_role("tab", name="Outputs")).to_have_attribute("aria-selected", "true")
