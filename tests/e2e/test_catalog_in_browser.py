@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 
 
 def test_the_catalog_search_answers_as_you_type_and_categories_narrow_it(page, dev, catalog):
-    Bundle.objects.filter(name="queue-rjsf").update(category="Messaging")
+    Bundle.objects.filter(name="queue-rjsf").update(category="Rjsf samples")
     login(page, "dev", PASSWORD)
     page.goto("/catalog/")
     page.evaluate("window.__same_page = true")
@@ -29,8 +29,8 @@ def test_the_catalog_search_answers_as_you_type_and_categories_narrow_it(page, d
     expect(cards).to_have_count(total)
 
     categories = page.get_by_role("navigation", name="Categories")
-    categories.get_by_role("link", name="Messaging").click()
+    categories.get_by_role("link", name="Rjsf samples").click()
     expect(cards).to_have_count(1)
-    expect(categories.get_by_role("link", name="Messaging")).to_have_attribute("aria-current", "page")
+    expect(categories.get_by_role("link", name="Rjsf samples")).to_have_attribute("aria-current", "page")
     page.get_by_role("searchbox", name="Search bundles").press_sequentially("nothing-like-it")
-    expect(page.get_by_text("No bundle matches “nothing-like-it” in Messaging.")).to_be_visible()
+    expect(page.get_by_text("No bundle matches “nothing-like-it” in Rjsf samples.")).to_be_visible()
