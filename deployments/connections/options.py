@@ -39,7 +39,7 @@ class Offered:
         if self.producer is None:
             return f"The choices come from the connected {self.type_name} ({conn}): connect one first."
         if not self.choices:
-            return f"{self.producer.name} publishes no {self.spec['path']} to choose from."
+            return f"{self.producer.name} publishes no {self.spec.get('path', 'choices')} to choose from."
         return f"The choices come from {self.producer.name} ({conn})."
 
 
@@ -102,7 +102,7 @@ def option_errors(*, environment: Environment, version, params: dict, wiring: di
         if option.producer is None:
             why = f"it takes its choices from the connected {option.type_name}, and none is connected"
         elif not option.choices:
-            why = f"{option.producer.name} publishes nothing to choose from ({option.spec['path']})"
+            why = f"{option.producer.name} publishes nothing to choose from ({option.spec.get('path', '')})"
         else:
             listed = ", ".join(label for _, label in option.choices)
             why = f"it is not one of {option.producer.name}'s choices ({listed})"
