@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from deployments.connections.services import artifact_store
+from deployments.estate.dimensions import suggestions
 from deployments.estate.query import QueryError, estate_query, matched_values, parse
 from deployments.models import Deployment
 from tests.deployments.test_connections import PG_SPECS, create, live
@@ -92,3 +93,9 @@ def test_the_estate_page_answers_connection_queries(wired, dev_client):
     assert ">shop</a>" in text and ">billing</a>" not in text
     empty = dev_client.get(reverse("deployments:estate")).content.decode()
     assert "connected_to:" in empty and "artifact.postgresql.specs.version:16" in empty
+
+
+def test_the_query_box_suggests_connected_to_and_the_producers_names(wired):
+    visible = Deployment.objects.all()
+    assert "connected_to:" in suggestions("conn", [], visible)
+    assert suggestions("connected_to:o", [], visible) == ["connected_to:old-db", "connected_to:orders-db"]
