@@ -510,8 +510,9 @@ def _connected_to_leaf(c: Comparison) -> Q:
     if len(parts) == 3:
         environments, projects = Environment._meta.db_table, Project._meta.db_table
         where.append(
-            f"p.environment_id IN (SELECT e.id FROM {environments} e JOIN {projects} pr ON pr.id = e.project_id "
-            "WHERE lower(pr.slug) = lower(%s) AND lower(e.slug) = lower(%s))"
+            # one environment at most (slugs are unique per project): a scalar, so the producer is found first
+            f"p.environment_id = (SELECT e.id FROM {environments} e JOIN {projects} pr ON pr.id = e.project_id "
+            "WHERE lower(pr.slug) = lower(%s) AND lower(e.slug) = lower(%s) LIMIT 1)"
         )
         params += parts[:2]
     sql = (
