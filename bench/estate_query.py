@@ -8,7 +8,9 @@ fills it with set-based SQL (generate_series): 100k deployments across 6 bundles
 indexed resource (as the state backend writes them). Then it times, median and p95 of ``--runs``:
 
 - six representative estate queries through the same code as the page (count + first page of 50):
-  equality, range, regex, nested path, OR, resource attribute. Goal: p95 < 100 ms;
+  equality, range, regex, nested path, OR, resource attribute, and three over connections (each "service"
+  connected to a postgres, each postgres publishing a postgresql artifact): ``connected_to:NAME``,
+  ``connected_to:PROJECT/ENV/NAME``, ``artifact.postgresql.specs.version:16``. Goal: p95 < 100 ms;
 - the bulk dry run's validation of every deployment's params against a new, stricter schema, the
   validator compiled once (``bulk.Validators``). Goal: < 10 s;
 - the GitOps baseline: the same configurations as ``<project>/<env>/<name>/terraform.tfvars.json`` in a
@@ -112,7 +114,8 @@ def generate(n: int) -> None:
         c.execute(
             """
             INSERT INTO deployments_deployment
-              (id, environment_id, name, bundle_version_id, params, outputs, status, version, created_at, updated_at)
+              (id, environment_id, name, bundle_version_id, params, outputs, status, version, created_at, updated_at,
+               connections, cost_currency)
             SELECT md5(i::text)::uuid,
                    (%(envs)s::int[])[1 + i %% array_length(%(envs)s::int[], 1)],
                    'd-' || i,
@@ -124,7 +127,7 @@ def generate(n: int) -> None:
                      'storage', jsonb_build_object('size_gb', 10 + (i * 37) %% 1000, 'encrypted', i %% 5 <> 0),
                      'labels', jsonb_build_object('owner', 'o' || (i %% 50), 'cost', 'c' || (i %% 9))),
                    jsonb_build_object('endpoint', 'd-' || i || '.internal'),
-                   'live', 1, now(), now()
+                   'live', 1, now(), now(), '{}'::jsonb, ''
             FROM generate_series(1, %(n)s) AS i
             """,
             {"envs": env_ids, "versions": v1_ids, "n": n},
@@ -139,7 +142,53 @@ def generate(n: int) -> None:
             FROM deployments_deployment
             """
         )
-        c.execute("ANALYZE deployments_deployment; ANALYZE deployments_stateresource")
+        wire(c, next(v.pk for v in versions if v.bundle.name == "postgres" and v.version == "1.0.0"))
+        c.execute("ANALYZE deployments_deployment; ANALYZE deployments_stateresource; ANALYZE deployments_artifact")
+
+
+def wire(c, postgres_version: int) -> None:
+    """Connections and artifacts: each postgres publishes a postgresql artifact (a tenth of them twice, so the
+    newest version is the one searched), and each "service" connects to the postgres of its environment nearest
+    to it by number."""
+    c.execute(
+        """
+        INSERT INTO deployments_artifact (deployment_id, name, type, type_version, serial, specs, digest, created_at)
+        SELECT d.id, 'database', 'postgresql', '1.0.0', s.serial,
+               jsonb_build_object(
+                 'host', d.name || '.internal', 'port', 5432, 'database', 'app',
+                 'version', (ARRAY['14', '15', '16'])[1 + (substr(d.name, 3)::int / 3 + s.serial) %% 3]),
+               md5(d.name || s.serial), now()
+        FROM deployments_deployment d
+        CROSS JOIN LATERAL generate_series(1, CASE WHEN substr(d.name, 3)::int %% 10 = 0 THEN 2 ELSE 1 END) AS s(serial)
+        WHERE d.bundle_version_id = %(pg)s
+        """,
+        {"pg": postgres_version},
+    )
+    c.execute(
+        """
+        UPDATE deployments_deployment s SET connections = jsonb_build_object('database', (
+            SELECT p.id::text FROM deployments_deployment p
+            WHERE p.environment_id = s.environment_id AND p.bundle_version_id = %(pg)s
+            ORDER BY abs(substr(p.name, 3)::int - substr(s.name, 3)::int) LIMIT 1))
+        WHERE s.bundle_version_id IN (SELECT id FROM bundles_bundleversion WHERE version = '1.0.0'
+                                      AND bundle_id = (SELECT id FROM bundles_bundle WHERE name = 'service'))
+        """,
+        {"pg": postgres_version},
+    )
+
+
+def connection_queries() -> list[tuple[str, str]]:
+    """``connected_to`` by name and by PROJECT/ENV/NAME (a producer that has consumers), and an artifact spec."""
+    consumer = Deployment.objects.exclude(connections={}).select_related("environment__project").first()
+    if consumer is None:
+        return []
+    producer = Deployment.objects.select_related("environment__project").get(pk=consumer.connections["database"])
+    path = f"{producer.environment.project.slug}/{producer.environment.slug}/{producer.name}"
+    return [
+        ("connected_to", f"connected_to:{producer.name}"),
+        ("connected_to path", f"connected_to:{path}"),
+        ("artifact spec", "artifact.postgresql.specs.version:16 env.tier:production"),
+    ]
 
 
 def timed(fn, runs: int) -> tuple[float, float, object]:
@@ -243,7 +292,7 @@ def main() -> None:
 
     results = {}
     print(f"{'query':<20} {'matches':>8} {'median ms':>10} {'p95 ms':>8}  text")
-    for label, text in QUERIES:
+    for label, text in [*QUERIES, *connection_queries()]:
         median, p95, (count, _) = timed(lambda text=text: page_of(text), args.runs)
         results[label] = (count, median, p95)
         print(f"{label:<20} {count:>8} {median:>10.1f} {p95:>8.1f}  {text}")

@@ -23,6 +23,7 @@ from portal.inputs import value_problems
 from . import hcl, semver
 from .cost import cost_problems
 from .forms.hints import names_at, ui_problems
+from .options import option_problems
 from .ports import normalized, port_problems
 from .resource_types import ResourceTypeError, shipped
 from .schema import (
@@ -346,6 +347,8 @@ def read_bundle(path: Path | str) -> Manifest:
             outputs=outputs,
             registry=registry,
         )
+        if not schema_problems and isinstance(params, dict):
+            problems += option_problems(params, connections, registry)
     if problems:
         raise BundleError(root, problems, warnings)
 

@@ -12,6 +12,8 @@ from portal.querysets import CHANGE, object_for
 
 from . import secrets
 from .choices import RunAction, RunStatus
+from .connections.forms import posted_connections
+from .connections.options import option_errors, schema_with_choices
 from .models import Deployment, Environment
 from .policy import rules as policy
 from .policy.selectors import expired_exception_fields
@@ -62,10 +64,16 @@ def form_context(request, bundle_version) -> FormContext:
         outside=request.POST.get("outside_policy") == "1",
     )
 
+    # Fields that take their choices from a connection offer what the producer picked in the form publishes.
+    wiring = posted_connections(bundle_version, request.POST)
+    if wiring is None:
+        wiring = dict(deployment.connections or {}) if deployment is not None else {}
+    schema = schema_with_choices(view.schema, environment=environment, version=bundle_version, wiring=wiring)
+
     def drawn(params: dict):
         # The live check says what submit will say, whether or not choices outside the policy are shown.
         if environment is None:
-            return view.schema, None, ""
+            return schema, None, ""
         check = policy.policy_verdict(
             environment=environment,
             bundle_version=bundle_version,
@@ -74,7 +82,14 @@ def form_context(request, bundle_version) -> FormContext:
             expired=expired_exception_fields(deployment),
             deployment=deployment,
         )
-        return view.schema, check.errors, "" if check.ok else check.message()
+        errors = {**check.errors}
+        offered = option_errors(environment=environment, version=bundle_version, params=params, wiring=wiring)
+        for where, messages in offered.items():
+            errors[where] = [*errors.get(where, []), *messages]
+        if not check.ok:
+            return schema, errors, check.message()
+        # What submit would say: a value its connection does not offer is refused.
+        return schema, errors, " ".join(m for messages in offered.values() for m in messages)
 
     state = form_state(deployment, bundle_version.params_schema)
     state.policy = drawn

@@ -36,6 +36,7 @@ from portal.history import record_change
 
 from . import secrets
 from .choices import DeploymentStatus, RunAction, RunStatus
+from .connections.options import option_errors
 from .connections.services import connections_resolve, destroy_check
 from .models import Deployment, Environment, ExceptionRequest, Run
 from .names import name_error
@@ -207,6 +208,13 @@ def known_secrets(deployment: Deployment) -> Iterable[bytes | None]:
     yield from deployment.runs.exclude(sensitive_params=None).values_list("sensitive_params", flat=True)
 
 
+def _options_check(*, environment: Environment, bundle_version: BundleVersion, params: dict, wired: dict) -> None:
+    """Refuse a value of an ``x-options-from`` field that the producer connected to it does not offer now."""
+    errors = option_errors(environment=environment, version=bundle_version, params=params, wiring=wired)
+    if errors:
+        raise ParamsInvalid(errors, "Some values are not among the choices their connection offers.")
+
+
 def _apply(deployment: Deployment, actor, *, channel: str, reason: str, auto_apply: bool, basis: str) -> Run:
     """Queue the apply that makes the deployment's configuration real, on the basis it was approved on."""
     return run_create(
@@ -246,6 +254,7 @@ def deployment_create(
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
     name_check(environment=environment, name=name)
     wired = connections_resolve(environment=environment, bundle_version=bundle_version, requested=connections)
+    _options_check(environment=environment, bundle_version=bundle_version, params=params, wired=wired)
     deployment = Deployment(
         environment=environment,
         name=name,
@@ -320,6 +329,7 @@ def deployment_update(
     wired = connections_resolve(
         environment=locked.environment, bundle_version=target, requested=connections, deployment=locked
     )
+    _options_check(environment=locked.environment, bundle_version=target, params=params, wired=wired)
     locked.bundle_version = target
     locked.connections = wired
     locked.params, locked.sensitive_params = secrets.split(target.params_schema, params)

@@ -41,6 +41,7 @@ urlpatterns = [
     path("exceptions/<int:pk>/", policy.exception_detail, name="exception"),
     path("exceptions/<int:pk>/decide/", policy.exception_decide, name="exception-decide"),
     path("<uuid:pk>/outputs/<str:name>/reveal/", views.output_reveal, name="reveal"),
+    path("<uuid:pk>/artifacts/<str:name>/reveal/", connections.artifact_reveal, name="artifact-reveal"),
     path("costs/", costs.costs_page, name="costs"),
     path("estate/", estate.estate, name="estate"),
     path("estate/suggest/", estate.estate_suggest, name="estate-suggest"),

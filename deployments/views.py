@@ -34,7 +34,8 @@ from . import services
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
 from .connections.forms import PREFIX as CONNECTION_PREFIX
 from .connections.forms import connection_fields, posted_connections, split_errors
-from .connections.selectors import consumers, latest_artifacts, upstream_changes
+from .connections.options import schema_with_choices
+from .connections.selectors import artifacts_shown, consumers, upstream_changes
 from .drift.selectors import live_context
 from .filters import DeploymentFilter
 from .forms import ChangeReasonForm, DestroyForm, ExceptionReasonForm, ForceUnlockForm, NewDeploymentForm
@@ -137,11 +138,16 @@ def _submit(request, *, form, exception_form, target: dict, params: dict, save, 
 def _params_context(version, view, shown, values, submitted: _Submitted, *, wiring: dict, **build) -> dict:
     errors, connection_errors = split_errors(submitted.errors)
     deployment = wiring.get("deployment")
+    wired = connection_fields(version=version, errors=connection_errors, **wiring)
+    # Fields that take their choices from a connection offer what the producer selected now publishes.
+    shown = schema_with_choices(
+        shown, environment=wiring.get("environment"), version=version, wiring={c["name"]: c["selected"] for c in wired}
+    )
     fields = build_fields(shown, version.ui_schema, values, errors, **build)
     return {
         "version": version,
         "fields": fields,
-        "connection_fields": connection_fields(version=version, errors=connection_errors, **wiring),
+        "connection_fields": wired,
         "root_errors": unplaced_errors(fields, errors),
         "policy_hints": view.hints,
         "violation": submitted.violation,
@@ -402,7 +408,7 @@ def deployment_detail(request, pk):
         "can_force_unlock": is_ops(request.user),
         "connections": _connections_shown(deployment, current),
         "consumers": consumers(deployment),
-        "artifacts": list(latest_artifacts(deployment).values()),
+        "artifacts": artifacts_shown(deployment),
         "upstream_changes": upstream_changes(deployment),
         "unlock_form": ForceUnlockForm(),
     }

@@ -105,7 +105,11 @@ class IdempotencyKey(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys")
     key = models.CharField(max_length=255)
     endpoint = models.CharField(max_length=300, help_text="Method and path, e.g. POST /api/v1/deployments/.")
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body, to refuse a reused key.")
+    fingerprint = models.CharField(
+        max_length=64,
+        help_text="HMAC-SHA-256, keyed with SECRET_KEY, of the request's body (and query string), to refuse a reused "
+        "key; keyed, so that a body holding a secret cannot be guessed back from it.",
+    )
     status_code = models.PositiveSmallIntegerField()
     response_body = models.JSONField(null=True, blank=True)
     location = models.CharField(max_length=500, blank=True)

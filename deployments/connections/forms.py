@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bundles.models import ResourceType
+from bundles.options import places
 
 from ..models import Deployment, Environment
 from .selectors import GONE, candidates
@@ -29,6 +30,7 @@ def connection_fields(
     errors = errors or {}
     posted = posted_connections(version, data or {}) or {}
     current = (deployment.connections or {}) if deployment is not None else {}
+    redraws = {place.spec.get("connection") for place in places(version.params_schema)}
     titles = dict(ResourceType.objects.order_by("name", "-major", "-minor", "-patch").values_list("name", "title"))
     fields = []
     for connection in version.connections:
@@ -59,6 +61,7 @@ def connection_fields(
                 "unavailable": [" ".join(c.problems) for c in found if not c.compatible],
                 "empty": "" if usable else _nothing(environment, type_title, found),
                 "errors": errors.get(f"/connections/{name}", []),
+                "redraws": name in redraws,  # a param takes its choices from it: the params redraw on a change
             }
         )
     return fields

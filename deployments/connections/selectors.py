@@ -62,6 +62,31 @@ def artifact_shown(artifact: Artifact) -> dict:
     return data
 
 
+@dataclass
+class ShownArtifact:
+    """An artifact as the deployment's page lists it: specs in clear, data with its sensitive values masked."""
+
+    artifact: Artifact
+    data: dict
+    masked: bool  # whether any value of data is masked (so there is something to reveal)
+    clear: dict | None = None
+
+    @property
+    def data_rows(self) -> list[tuple[str, object, bool]]:
+        """(key, value shown, whether it is masked) for each top-level key of data."""
+        clear = self.clear or {}
+        return [(key, value, value != clear.get(key)) for key, value in self.data.items()]
+
+
+def artifacts_shown(deployment: Deployment) -> list[ShownArtifact]:
+    """The newest version of each artifact of ``deployment``, by name, as anyone who may see it reads them."""
+    shown = []
+    for artifact in sorted(latest_artifacts(deployment).values(), key=lambda a: a.name):
+        data, clear = artifact_shown(artifact), artifact.payload()["data"]
+        shown.append(ShownArtifact(artifact, data, masked=data != clear, clear=clear))
+    return shown
+
+
 def artifact_of_type(deployment: Deployment, type_name: str) -> Artifact | None:
     """The newest artifact of ``type_name`` that ``deployment`` published (the first declared, if several)."""
     for artifact in latest_artifacts(deployment).values():

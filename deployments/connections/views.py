@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -19,6 +20,7 @@ from ..environments.selectors import env_run_levels, latest_env_run, step_by_dep
 from ..forms import ChangeReasonForm
 from ..models import Deployment, Environment
 from ..selectors import environments_writable_by
+from . import services as connection_services
 from .canvas import environment_canvas
 from .forms import canvas_slots, producer_choices, slot_choice
 
@@ -110,3 +112,18 @@ def canvas_connect(request, pk):
 def _producer_name(slot, consumer) -> str:
     producer_id = (consumer.connections or {}).get(slot.connection["name"])
     return Deployment.objects.filter(pk=producer_id).values_list("name", flat=True).first() or "?"
+
+
+@login_required
+@require_POST
+def artifact_reveal(request, pk, name):
+    """One artifact's data in clear, on the deployment's page, to someone who may change the deployment: the same
+    audited reveal as the API's (a ``secret.revealed`` event, channel ``ui``)."""
+    deployment = object_for(
+        request.user, Deployment.objects, action=CHANGE, message="Only who may change it can reveal its data.", pk=pk
+    )
+    try:
+        artifact, data = connection_services.artifact_reveal(deployment=deployment, name=name, actor=request.user)
+    except ServiceError as exc:
+        raise Http404(exc.message) from exc
+    return render(request, "deployments/detail.html#artifact-revealed", {"artifact": artifact, "data": data})

@@ -19,6 +19,7 @@ from django.utils import timezone
 from portal.actor import actor_fields
 from portal.errors import Conflict, ParamsInvalid, ServiceError
 from portal.events import record_event
+from portal.querysets import CHANGE
 
 from ..choices import DeploymentStatus, RunStatus
 from ..models import Deployment, Environment, Run
@@ -173,6 +174,10 @@ def _advance(env_run: EnvironmentRun, *, actor) -> None:
         if env_run.level + 1 >= env_run.levels:
             _succeed(env_run)
             break
+        lost = _requester_lost_access(env_run)
+        if lost:
+            _stop(env_run, lost)
+            break
         env_run.level += 1
         _start_level(env_run, actor=actor)
     env_run.driven_at = timezone.now()
@@ -196,6 +201,35 @@ def _settle(step: EnvironmentRunStep) -> None:
     if (new, error) != (step.status, step.error):
         step.status, step.error = new, error[:4000]
         step.save(update_fields=["status", "error"])
+
+
+def _requester_lost_access(env_run: EnvironmentRun) -> str:
+    """Why the person who asked for the environment run may no longer act for it ("" while they may): the runs
+    of each level are theirs, so access is checked again as each level starts, not only at the door."""
+    user = env_run.requested_by
+    if user is None:
+        if env_run.requested_by_name in ("", "system"):
+            return ""  # asked for by the system itself (a task, a shell): nobody's access to lose
+        return f"{env_run.requested_by_name}'s account was deleted"
+    if not user.is_active:
+        return f"{user.get_username()}'s account was deactivated"
+    if not Environment.objects.actionable_by(user, CHANGE).filter(pk=env_run.environment_id).exists():
+        return f"{user.get_username()} may no longer change {env_run.environment}"
+    return ""
+
+
+def _stop(env_run: EnvironmentRun, why: str) -> None:
+    """End the environment run before its next level: the requester lost access to the environment."""
+    skipped = env_run.steps.filter(level__gt=env_run.level).update(status=Step.NOT_STARTED)
+    env_run.status = EnvironmentRun.Status.FAILED
+    env_run.finished_at = timezone.now()
+    env_run.error = f"Stopped: {why}, so the runs asked for in their name stop here."
+    env_run.message = (
+        f"Stopped before level {env_run.level + 2} of {env_run.levels}: {why}; {skipped} "
+        f"deployment{'' if skipped == 1 else 's'} not started. Someone who may change {env_run.environment} can "
+        "start it again."
+    )
+    _finished_event(env_run, stopped=why, not_started=skipped)
 
 
 def _start_level(env_run: EnvironmentRun, *, actor) -> None:

@@ -17,7 +17,7 @@ from bundles.schema.walk import PROPERTY
 from ..choices import DeploymentStatus, Tier
 from ..models import StateResource
 from ..secrets import is_mask
-from .query import COLUMNS, display
+from .query import COLUMNS, CONNECTED_TO, display
 
 
 @dataclass
@@ -131,7 +131,7 @@ def suggestions(text: str, dimensions: list[Dimension], deployments: QuerySet, l
     negate = "-" if last.startswith("-") else ""
     term = last[len(negate) :]
     op_match = re.search(r"(<=|>=|[:<>~])", term)
-    fields = {**{name: None for name in COLUMNS}, **{d.path: d for d in dimensions}}
+    fields = {**{name: None for name in (*COLUMNS, CONNECTED_TO)}, **{d.path: d for d in dimensions}}
     out: list[str] = []
     if op_match is None:
         for name in fields:
@@ -157,6 +157,10 @@ def _column_samples(name: str, deployments: QuerySet) -> list[str]:
         return list(Tier.values)
     if name == "status":
         return list(DeploymentStatus.values)
+    if name == CONNECTED_TO:  # the producers: deployments that have published an artifact
+        return list(
+            deployments.filter(artifacts__isnull=False).order_by("name").values_list("name", flat=True).distinct()[:50]
+        )
     column = COLUMNS.get(name)
     if column is None:
         return []

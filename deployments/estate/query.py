@@ -20,13 +20,14 @@ from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from jsonpointer import JsonPointer
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from bundles import semver
 
 from ..drift.models import DriftCheck, DriftStatus
-from ..models import Deployment, StateResource
+from ..models import Artifact, Deployment, Environment, Project, StateResource
 
 GRAMMAR = r"""
 ?start: expr?
@@ -69,7 +70,20 @@ RESOURCE_ROOT = "resource"
 # Deployments whose latest drift is unresolved and changed this attribute (``storage_gb``, or with its
 # resource type, ``sandbox_database.storage_gb``; ``(deleted)`` for a resource deleted outside Slipway).
 DRIFT_ATTRIBUTE = "drift.attribute"
-FIELD_NAMES = [*COLUMNS, DRIFT_ATTRIBUTE, "params.<path>", "outputs.<path>", "resource.<type>.<attr>"]
+# Deployments connected to a producer: ``connected_to:NAME`` (the producer's name, in the consumer's own
+# environment), ``connected_to:PROJECT/ENV/NAME`` (that one producer), ``connected_to:*`` (to anything).
+CONNECTED_TO = "connected_to"
+# Deployments whose published artifact of a resource type has a spec value: ``artifact.<type>.specs.<path>``.
+ARTIFACT_ROOT = "artifact"
+FIELD_NAMES = [
+    *COLUMNS,
+    DRIFT_ATTRIBUTE,
+    CONNECTED_TO,
+    "params.<path>",
+    "outputs.<path>",
+    "resource.<type>.<attr>",
+    "artifact.<type>.specs.<path>",
+]
 REGEX_CHARS = re.compile(r"[\^$*+?\[\]{}|\\]")
 MAX_QUERY_CHARS = 2000
 MAX_NESTING = 64
@@ -226,6 +240,12 @@ def _check_field(c: Comparison) -> None:
                 hint="Write `drift.attribute:storage_gb`, or `~` for part of a name.",
             )
         return
+    if c.field == CONNECTED_TO:
+        _check_connected_to(c)
+        return
+    if root == ARTIFACT_ROOT:
+        _check_artifact_field(c)
+        return
     if c.field in COLUMNS:
         if c.op in ("<", ">", "<=", ">=") and c.field != "version":
             raise QueryError(
@@ -250,6 +270,39 @@ def _check_field(c: Comparison) -> None:
         shape = "resource.<type>.<attr>" if root == RESOURCE_ROOT else f"{root}.<path>"
         raise QueryError(f"`{c.field}` is incomplete.", position=c.position, hint=f"Write `{shape}`.")
     raise QueryError(f"Unknown field `{c.field}`.", position=c.position, hint=f"Fields: {known}.")
+
+
+def _check_connected_to(c: Comparison) -> None:
+    if c.op != ":":
+        raise QueryError(
+            f"`{CONNECTED_TO}` names a deployment: it cannot be compared with `{c.op}`.",
+            position=c.position,
+            hint="Write `connected_to:orders-db`, `connected_to:checkout/production/orders-db` or `connected_to:*`.",
+        )
+    parts = str(c.value).split("/")
+    if len(parts) not in (1, 3) or not all(p.strip() for p in parts):
+        raise QueryError(
+            f"{c.value!r} is not a deployment.",
+            position=c.position,
+            hint="Write the producer's name (`orders-db`) or PROJECT/ENV/NAME (`checkout/production/orders-db`).",
+        )
+
+
+def _check_artifact_field(c: Comparison) -> None:
+    kind, _, rest = c.field.partition(".")[2].partition(".")
+    part, _, path = rest.partition(".")
+    if part == "data":
+        raise QueryError(
+            f"`{c.field}` reads an artifact's data, which may hold secrets and is never searchable.",
+            position=c.position,
+            hint="Query its specs: `artifact.<type>.specs.<path>`.",
+        )
+    if not kind or part != "specs" or not path or not all(path.split(".")):
+        raise QueryError(
+            f"`{c.field}` is incomplete.",
+            position=c.position,
+            hint="Write `artifact.<type>.specs.<path>`, e.g. `artifact.postgresql.specs.version:16`.",
+        )
 
 
 def _nesting(text: str) -> int:
@@ -303,7 +356,7 @@ def _check_value(c: Comparison) -> None:
             if problem:
                 raise QueryError(problem, position=c.position, hint="Escape a literal character with `\\`.")
         return
-    if c.field in COLUMNS or c.quoted:
+    if c.field in COLUMNS or c.field == CONNECTED_TO or c.quoted:
         return
     if re.fullmatch(r"[-+]?\d{21,}", c.raw):
         problem = "is outside the range of 64-bit integers"
@@ -407,7 +460,11 @@ def _leaf(c: Comparison) -> tuple[Q, bool]:
         return Q(**{f"{column}__iexact": c.value}), False
     if c.field == DRIFT_ATTRIBUTE:
         return _drift_leaf(c), False
+    if c.field == CONNECTED_TO:
+        return _connected_to_leaf(c), False
     root, _, rest = c.field.partition(".")
+    if root == ARTIFACT_ROOT:
+        return _artifact_leaf(c), False
     if root in JSON_ROOTS:
         return _json_leaf(f"{root}__{_path(rest)}", c), True
     kind, _, attr = rest.partition(".")
@@ -430,6 +487,51 @@ def _drift_leaf(c: Comparison) -> Q:
         words = Q(drifted_attributes__contains=f" {name} ")
     checks = DriftCheck.objects.filter(words, deployment=OuterRef("pk"), status=DriftStatus.DRIFTED, resolution="")
     return Q(Exists(checks))
+
+
+def _connected_to_leaf(c: Comparison) -> Q:
+    """Deployments connected to a producer of that name in their own environment (connections never leave an
+    environment), or to the one PROJECT/ENV/NAME, or (``*``) to any. Driven from the producers: they are found
+    by name, then their environments' deployments whose ``connections`` hold the producer's id."""
+    table = Deployment._meta.db_table
+    postgres = connection.vendor == "postgresql"
+    # (an object always, as the services write it; anything else reads as no connections rather than an error)
+    each = (
+        "jsonb_each_text(CASE WHEN jsonb_typeof(c.connections) = 'object' THEN c.connections ELSE '{}' END)"
+        if postgres
+        else "json_each(c.connections)"
+    )
+    as_text = "p.id::text" if postgres else "p.id"
+    if str(c.value) == "*" and not c.quoted:
+        sql = f"SELECT c.id FROM {table} c WHERE EXISTS (SELECT 1 FROM {each} w WHERE w.value <> '')"
+        return Q(pk__in=RawSQL(sql, []))
+    parts = [p.strip() for p in str(c.value).split("/")]
+    where, params = ["lower(p.name) = lower(%s)"], [parts[-1]]
+    if len(parts) == 3:
+        environments, projects = Environment._meta.db_table, Project._meta.db_table
+        where.append(
+            # one environment at most (slugs are unique per project): a scalar, so the producer is found first
+            f"p.environment_id = (SELECT e.id FROM {environments} e JOIN {projects} pr ON pr.id = e.project_id "
+            "WHERE lower(pr.slug) = lower(%s) AND lower(e.slug) = lower(%s) LIMIT 1)"
+        )
+        params += parts[:2]
+    sql = (
+        f"SELECT c.id FROM {table} p JOIN {table} c ON c.environment_id = p.environment_id "
+        f"WHERE {' AND '.join(where)} AND EXISTS (SELECT 1 FROM {each} w WHERE w.value = {as_text})"
+    )
+    return Q(pk__in=RawSQL(sql, params))
+
+
+def _artifact_leaf(c: Comparison) -> Q:
+    """Deployments whose newest version of an artifact of the type (the one consumers read) has the spec value.
+    An ``EXISTS`` over :class:`Artifact` by deployment (its unique index), newer versions ruled out."""
+    kind, _, rest = c.field.partition(".")[2].partition(".")
+    path = rest.partition(".")[2]
+    newer = Artifact.objects.filter(
+        deployment=OuterRef("deployment"), name=OuterRef("name"), serial__gt=OuterRef("serial")
+    )
+    published = Artifact.objects.filter(_json_leaf(f"specs__{_path(path)}", c), deployment=OuterRef("pk"), type=kind)
+    return Q(Exists(published.filter(~Exists(newer))))
 
 
 def _compile(node, model) -> Q:
@@ -501,7 +603,9 @@ def matched_values(deployment, fields: list[str], resources: list | None = None)
     out: dict[str, Any] = {}
     for name in fields:
         root, _, rest = name.partition(".")
-        if name in COLUMNS:
+        if name == CONNECTED_TO or root == ARTIFACT_ROOT:
+            out.update(_connection_values(deployment, name))
+        elif name in COLUMNS:
             out[name] = {
                 "name": deployment.name,
                 "bundle": deployment.bundle_version.bundle.name,
@@ -527,6 +631,21 @@ def matched_values(deployment, fields: list[str], resources: list | None = None)
             if values:
                 out[name] = values[0] if len(values) == 1 else values
     return out
+
+
+def _connection_values(deployment, name: str) -> dict[str, Any]:
+    """What ``connected_to`` (the producers' names) or ``artifact.<type>.specs.<path>`` (the newest artifact's
+    value) shows for one deployment of the results."""
+    if name == CONNECTED_TO:
+        ids = [v for v in (deployment.connections or {}).values() if v]
+        names = sorted(Deployment.objects.filter(pk__in=ids).values_list("name", flat=True)) if ids else []
+        return {name: names[0] if len(names) == 1 else names} if names else {}
+    kind, _, rest = name.partition(".")[2].partition(".")
+    latest = Artifact.objects.filter(deployment=deployment, type=kind).order_by("name", "-serial").first()
+    if latest is None:
+        return {}
+    found, value = _dig(latest.specs, rest.partition(".")[2].split("."))
+    return {name: value} if found else {}
 
 
 def display(value: Any) -> str:

@@ -27,6 +27,7 @@ from portal.errors import ParamsInvalid, ServiceError
 from portal.events import record_event
 
 from ..choices import RUN_TERMINAL, RunAction, RunStatus
+from ..connections.options import option_errors
 from ..connections.services import connections_resolve
 from ..models import BulkChange, BulkTarget, Deployment, Run
 from ..policy.selectors import expired_exception_fields
@@ -198,7 +199,7 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
         if not errors and deployment.pk in applied:
             errors = unmakeable_changes(deployment.bundle_version.params_schema, current, proposed)
         if not errors:
-            errors = _connection_errors(deployment, version)
+            errors = _connection_errors(deployment, version, proposed)
         if errors:
             target.verdict, target.errors = BulkTarget.Verdict.INVALID, errors
         elif bulk.plan:
@@ -217,18 +218,19 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
     bulk.message = f"Validated {done} of {bulk.targets.count()}."
 
 
-def _connection_errors(deployment: Deployment, version) -> dict[str, list[str]]:
+def _connection_errors(deployment: Deployment, version, proposed: dict) -> dict[str, list[str]]:
     """Whether the deployment's connections, kept as they are, still hold under ``version`` (a producer since
-    destroyed or changed, a connection the new version adds and nothing fills), in the words submit uses."""
+    destroyed or changed, a connection the new version adds and nothing fills), and whether the proposed values
+    of ``x-options-from`` fields are among what those producers offer, in the words submit uses."""
     if not version.connections:
         return {}
     try:
-        connections_resolve(
+        wired = connections_resolve(
             environment=deployment.environment, bundle_version=version, requested=None, deployment=deployment
         )
     except ParamsInvalid as exc:
         return exc.errors
-    return {}
+    return option_errors(environment=deployment.environment, version=version, params=proposed, wiring=wired)
 
 
 def dry_run_counts(bulk: BulkChange) -> dict[str, int]:

@@ -87,6 +87,8 @@ def estate(request):
             "params.message~hello -env.tier:prototype",
             "(team:payments OR team:search) version<2.0.0",
             "resource.terraform_data.input.message:hello",
+            "connected_to:orders-db",
+            "artifact.postgresql.specs.version:16",
         ],
     }
     if request.htmx and not request.htmx.boosted:

@@ -87,23 +87,51 @@ def cmd_env_status(args) -> int:
     return report_env_run(client, runs[0], args)
 
 
+def _place(option: str, item: str, example: str) -> tuple[str, str, str]:
+    where, sep, raw = item.partition("=")
+    name, slash, pointer = where.partition("/")
+    if not sep or not slash or not name or not pointer:
+        raise CLIError(f"{option} {item!r}: use DEPLOYMENT/POINTER={example}")
+    return name, "/" + pointer, raw
+
+
+def fork_values(sets: list[str], set_files: list[str], stdin=None) -> dict[str, dict]:
+    """``{deployment: {pointer: value}}`` from ``--set NAME/POINTER=VALUE`` (a JSON value, else text) and
+    ``--set-file NAME/POINTER=PATH`` (the file's text, one trailing newline dropped; ``-`` reads stdin once), so a
+    secret never has to be written on the command line, where the shell's history and ``ps`` show it."""
+    values: dict[str, dict] = {}
+    for item in sets:
+        name, pointer, raw = _place("--set", item, "VALUE, e.g. orders-db/replicas=2")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        values.setdefault(name, {})[pointer] = value
+    read_stdin = False
+    for item in set_files:
+        name, pointer, path = _place("--set-file", item, "PATH, e.g. orders-db/password=./db-password.txt")
+        if path == "-":
+            if read_stdin:
+                raise CLIError("--set-file: only one value can be read from stdin (-)")
+            read_stdin = True
+            text = (stdin or sys.stdin).read()
+        else:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CLIError(f"--set-file {name}{pointer}: cannot read {path}: {exc}") from exc
+        values.setdefault(name, {})[pointer] = text[:-1] if text.endswith("\n") else text
+    return values
+
+
 def cmd_env_fork(args) -> int:
     client = client_from(args)
     source = resolve_environment(client, args.source)
     parts = args.target.split("/")
     if len(parts) != 2 or not all(parts):
         raise CLIError(f"{args.target!r} is not project/environment (e.g. checkout/pr-123)")
-    values: dict[str, dict] = {}
-    for item in args.set or []:
-        where, sep, raw = item.partition("=")
-        name, slash, pointer = where.partition("/")
-        if not sep or not slash:
-            raise CLIError(f"--set {item!r}: use DEPLOYMENT/POINTER=VALUE, e.g. orders-db/password=s3cret")
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw
-        values.setdefault(name, {})["/" + pointer] = value
+    values = fork_values(args.set or [], args.set_file or [])
     body = {"project": parts[0], "slug": parts[1], "tier": args.tier, "values": values, "reason": args.reason}
     if args.name:
         body["name"] = args.name
@@ -137,7 +165,20 @@ def add_parsers(sub, command, run_options):
     p.add_argument("target", help="project/environment of the new one")
     p.add_argument("--tier", default="prototype", choices=["prototype", "staging", "production"])
     p.add_argument("--name", help="Its name (default: the slug)")
-    p.add_argument("--set", action="append", metavar="DEPLOYMENT/POINTER=VALUE", help="A value that is not copied")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="DEPLOYMENT/POINTER=VALUE",
+        help="A value that is not copied (JSON, else text). Not for secrets: the command line is kept in your "
+        "shell's history and shown to other users by ps; use --set-file",
+    )
+    p.add_argument(
+        "--set-file",
+        action="append",
+        metavar="DEPLOYMENT/POINTER=PATH",
+        help="A value that is not copied, read from a file as text (one trailing newline dropped); PATH - reads "
+        "stdin. For secrets",
+    )
     p.add_argument("--reason", default="")
     p = command(
         env, "diff", cmd_env_diff, "Compare two environments: versions, params, connections, what is in one only"

@@ -303,14 +303,15 @@ def test_env_graph_prints_the_environment_as_text_and_as_dot(slipway, catalog, p
         "                not connected: assets, jobs",
     ]
     # (their first applies are still queued: no worker here)
-    assert lines[5].startswith("main-net      network 1.2.0  live  default network  run #")
+    network = catalog["network"].version
+    assert lines[5].startswith(f"main-net      network {network}  live  default network  run #")
     assert lines[6].startswith("orders-db     postgres 2.4.0  live  run #")
 
     dot = slipway("env", "graph", "checkout/proto", "--format", "dot")
     assert dot.returncode == 0, dot.stderr
     assert dot.stdout.startswith('digraph "checkout/proto" {')
     assert '"checkout-web" -> "orders-db" [label="postgresql (database)"];' in dot.stdout
-    assert '"main-net" [label="main-net\\nnetwork 1.2.0\\nlive"];' in dot.stdout
+    assert f'"main-net" [label="main-net\\nnetwork {network}\\nlive"];' in dot.stdout
 
     unknown = slipway("env", "graph", "checkout/nowhere")
     assert unknown.returncode == 2 and "no environment checkout/nowhere that you can see" in unknown.stderr

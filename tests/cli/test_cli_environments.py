@@ -84,7 +84,7 @@ def test_env_diff_prints_what_differs(slipway, catalog, project, proto_env, dev)
     assert missing.returncode == 2 and "no environment checkout/nowhere that you can see" in missing.stderr
 
 
-def test_fork_a_preview_deploy_it_and_compare_it(slipway, celery_worker, catalog, proto_env, dev):  # noqa: F811
+def test_fork_a_preview_deploy_it_and_compare_it(slipway, celery_worker, catalog, proto_env, dev, tmp_path):  # noqa: F811
     """Issue 15's second acceptance, its fork, deploy and compare part, through the CLI."""
     db = services.deployment_create(
         environment=proto_env,
@@ -104,11 +104,14 @@ def test_fork_a_preview_deploy_it_and_compare_it(slipway, celery_worker, catalog
     )
     wait_for_run(shop.runs.get(), timeout=180)
 
-    result = slipway("env", "fork", "checkout/proto", "checkout/pr-123", "--set", "orders-db/password=preview-pw-1")
+    secret = tmp_path / "password.txt"
+    secret.write_text("preview-pw-1\n")  # a secret is read from a file, never written on the command line
+    result = slipway("env", "fork", "checkout/proto", "checkout/pr-123", "--set-file", f"orders-db/password={secret}")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "checkout/pr-123 forked from checkout/proto: 2 draft deployments"
     preview = Environment.objects.get(slug="pr-123")
     assert set(Deployment.objects.filter(environment=preview).values_list("status", flat=True)) == {"draft"}
+    assert Deployment.objects.get(environment=preview, name="orders-db").full_params()["password"] == "preview-pw-1"
 
     result = slipway("env", "deploy", "checkout/pr-123", "--wait")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -45,7 +45,15 @@ def applied(deployment):
 def test_network_database_and_web_service_wired_through_the_pages(celery_worker, dev_client, catalog, proto_env):
     network, _, _ = deploy(dev_client, proto_env, "network", "main-net", {"cidr_block": "10.0.0.0/16"})
     db, _, _ = deploy(dev_client, proto_env, "postgres", "orders-db", {"size": "small", "storage_gb": 20})
-    assert network.bundle_version.version == "1.2.0" and db.bundle_version.version == "2.4.0"
+    assert network.bundle_version == catalog["network"] and db.bundle_version == catalog["postgres"]
+    # The network publishes its subnets (network 1.3.0 on): one per zone, a /20 of its range each.
+    subnets = Artifact.objects.get(deployment=network).specs["subnets"]
+    assert [(s["zone"], s["cidr_block"]) for s in subnets] == [
+        ("a", "10.0.0.0/20"),
+        ("b", "10.0.16.0/20"),
+        ("c", "10.0.32.0/20"),
+    ]
+    assert all(s["id"].startswith(network.outputs["network_id"]) for s in subnets)
     db_artifact = Artifact.objects.get(deployment=db)
     assert db_artifact.specs["host"] == db.outputs["host"] and db_artifact.specs["instance_class"] == "db.t4g.medium"
     password = json.loads(decrypt(bytes(db.sensitive_outputs)))["password"]
@@ -54,7 +62,7 @@ def test_network_database_and_web_service_wired_through_the_pages(celery_worker,
     params = {"image": "ghcr.io/acme/checkout:1.4.2", "port": 8080, "cpu": 0.5, "memory_mb": 1024}
     web, form, run = deploy(dev_client, proto_env, "web-service", "checkout-web", params)
     # The form preselected the environment's network (its default) and the only database there is.
-    assert "main-net (Private network 1.2.0) · environment default" in form
+    assert f"main-net (Private network {catalog['network'].version}) · environment default" in form
     assert web.connections == {"network": str(network.pk), "database": str(db.pk)}
     assert run.upstream["database"]["serial"] == 1 and run.upstream["network"]["name"] == "main-net"
 

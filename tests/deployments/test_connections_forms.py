@@ -4,9 +4,11 @@ explained in words; the deployment's page shows its connections, what it publish
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from deployments import services
 from deployments.models import Deployment, Run
 from tests.deployments.test_connections import PG_SPECS, create, live
@@ -86,7 +88,7 @@ def test_the_environment_default_is_preselected(dev_client, catalog, proto_env, 
         reverse("deployments:new", args=["web-service"]), {"environment": proto_env.pk}
     ).content.decode()
     assert selected(page, "network") == str(network.pk)
-    assert "main-net (Private network 1.2.0) · environment default" in page
+    assert f"main-net (Private network {catalog['network'].version}) · environment default" in page
     assert selected(page, "database") == ""  # required, none live: nothing to pick
     assert "There is no postgresql database in checkout/proto yet: deploy one first" in page
 
@@ -130,3 +132,31 @@ def test_a_rewiring_waiting_for_its_plan_is_shown_pending_beside_the_producer_ru
     table = table[: table.index("</table>")]
     assert '<tr class="changed"><th scope="row">Database (connection)</th><td>first-db</td><td>second-db' in table
     assert "pending" in table
+
+
+def test_the_page_lists_artifacts_with_specs_in_clear_and_reveals_data_only_to_who_may_change_it(
+    dev_client, catalog, proto_env, dev, auditor, outsider
+):
+    db = live(create(proto_env, catalog, "datastore", "orders-db", dev))
+    page = dev_client.get(db.get_absolute_url()).content.decode()
+    assert '<td data-spec="host">db.internal</td>' in page and '<td data-spec="port">5432</td>' in page
+    assert "<code>data.username</code></th><td>app</td>" in page  # not sensitive in the type: shown
+    assert "pw-0123456789" not in page  # the password is masked
+    url = reverse("deployments:artifact-reveal", args=[db.pk, "database"])
+    assert f'hx-post="{url}"' in page
+    # Who may only read it sees no button, and is refused if they post anyway; nothing is recorded.
+    for user, status in ((auditor, 403), (outsider, 404)):
+        client = Client()
+        client.force_login(user)
+        if status == 403:
+            assert f'hx-post="{url}"' not in client.get(db.get_absolute_url()).content.decode()
+        assert client.post(url).status_code == status
+    assert not AuditEvent.objects.filter(event_type="secret.revealed").exists()
+    shown = dev_client.post(url)
+    assert shown.status_code == 200
+    assert '<code class="revealed">pw-0123456789</code>' in shown.content.decode()
+    event = AuditEvent.objects.get(event_type="secret.revealed")
+    assert (event.actor_name, event.channel, event.target_id) == ("dev", "ui", str(db.pk))
+    assert event.data == {"artifact": "database", "type": "postgresql", "serial": 1}
+    assert dev_client.post(reverse("deployments:artifact-reveal", args=[db.pk, "nothing"])).status_code == 404
+    assert dev_client.get(url).status_code == 405

@@ -15,6 +15,7 @@ from deployments.environments.services import environment_run_cancel, environmen
 from deployments.models import Deployment, Run
 from deployments.runs.runner import finish
 from portal.errors import Conflict, ServiceError
+from portal.models import Membership
 from tests.deployments.test_connections import create, live
 
 pytestmark = pytest.mark.django_db
@@ -213,3 +214,35 @@ def test_the_api_starts_and_reports_an_environment_run(stack, proto_env, dev_cli
         client.post(f"/api/v1/environments/{proto_env.pk}/deploy/", {}, content_type="application/json").status_code
         == 404
     )
+
+
+def test_a_requester_who_loses_access_mid_run_stops_it_before_the_next_level(stack, proto_env, dev):
+    env_run = environment_run_start(environment=proto_env, action="deploy", actor=dev, reason="release")
+    first = runs_of(env_run, 0)
+    Membership.objects.filter(user=dev).delete()  # dev leaves the team while level 1 runs
+    for run in first.values():
+        done(run)
+    assert environment_run_drive(env_run.pk) is False
+    env_run.refresh_from_db()
+    assert env_run.status == "failed"
+    assert env_run.message == (
+        "Stopped before level 2 of 3: dev may no longer change checkout/proto; 2 deployments not started. "
+        "Someone who may change checkout/proto can start it again."
+    )
+    assert env_run.error == (
+        "Stopped: dev may no longer change checkout/proto, so the runs asked for in their name stop here."
+    )
+    assert runs_of(env_run, 1) == {"shop": None} and runs_of(env_run, 2) == {"edge": None}
+    assert not Run.objects.filter(deployment__in=[stack["app"], stack["edge"]], created_at__gt=env_run.created_at)
+    event = AuditEvent.objects.get(event_type="environment.deploy_failed")
+    assert event.data["stopped"] == "dev may no longer change checkout/proto" and event.data["not_started"] == 2
+
+
+def test_a_deactivated_requester_stops_the_run_too(stack, proto_env, dev):
+    env_run = environment_run_start(environment=proto_env, action="deploy", actor=dev)
+    type(dev).objects.filter(pk=dev.pk).update(is_active=False)
+    for run in runs_of(env_run, 0).values():
+        done(run)
+    environment_run_drive(env_run.pk)
+    env_run.refresh_from_db()
+    assert env_run.status == "failed" and "dev's account was deactivated" in env_run.message
