@@ -5,7 +5,7 @@ source and monthly cost)."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -90,9 +90,9 @@ class PreviewEnsuredSerializer(serializers.Serializer):
     )
     environment_run = EnvironmentRunSerializer(source="env_run", help_text="The deploy, level by level.")
 
-    @extend_schema(responses=PreviewSerializer)
+    @extend_schema_field(PreviewSerializer)
     def get_preview(self, result) -> dict:
-        row = next(r for r in previews_visible_to(self.context["user"]) if r.environment.pk == result.environment.pk)
+        (row,) = previews_visible_to(self.context["user"], pk=result.environment.pk)
         return PreviewSerializer(row).data
 
 

@@ -92,18 +92,24 @@ class PreviewRow:
         return " + ".join(f"{money(total, currency)}/month" for currency, total in self.costs)
 
 
-def previews_visible_to(user, *, include_torn_down: bool = True) -> list[PreviewRow]:
-    """The preview environments ``user`` can see, newest first, each with its monthly cost (the deployments'
-    own estimates, ``costs.selectors.totals_now``)."""
-    previews = (
-        Environment.objects.visible_to(user)
-        .filter(is_preview=True)
-        .select_related("project", "preview_source__project", "preview_owner")
-        .order_by("-created_at", "-pk")
-    )
+def previews_visible_to(user, *, include_torn_down: bool = True, pk: int | None = None) -> list[PreviewRow]:
+    """The preview environments ``user`` can see (or the one ``pk``), newest first, each with its monthly cost (the
+    deployments' own estimates, ``costs.selectors.totals_now``)."""
+    previews = Environment.objects.visible_to(user).filter(is_preview=True)
+    if pk is not None:
+        previews = previews.filter(pk=pk)
     if not include_torn_down:
         previews = previews.filter(preview_torn_down_at=None)
-    previews = list(previews)
+    return preview_rows(previews)
+
+
+def preview_rows(environments) -> list[PreviewRow]:
+    """Each of ``environments`` (previews), newest first, with its cost and how many deployments it holds."""
+    previews = list(
+        environments.select_related("project", "preview_source__project", "preview_owner").order_by(
+            "-created_at", "-pk"
+        )
+    )
     deployments = Deployment.objects.filter(environment__in=previews)
     totals = totals_now(deployments, "environment")
     counts = dict(

@@ -218,3 +218,10 @@ def test_the_overview_lists_previews_with_age_owner_source_and_cost(source, proj
     page = dev_client.get("/").content.decode()
     assert 'data-preview="checkout/pr-123"' in page
     assert "acme/checkout#123" in page and "checkout/proto" in page and rows[0].cost_text in page
+    envs = dev_client.get("/api/v1/environments/?is_preview=true").json()["results"]
+    assert [(e["slug"], e["is_preview"], e["preview"]["owner"]) for e in envs] == [("pr-123", True, "dev")]
+    assert envs[0]["preview"]["monthly_cost_text"] == rows[0].cost_text
+    assert dev_client.get("/api/v1/environments/?is_preview=false").json()["results"][0]["preview"] is None
+    canvas = dev_client.get(f"/deployments/environments/{preview.pk}/canvas/").content.decode()
+    assert "data-preview-notice" in canvas and "acme/checkout#123, owned by dev" in canvas
+
