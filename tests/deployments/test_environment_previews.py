@@ -211,10 +211,12 @@ def test_a_preview_cannot_be_the_source_of_a_preview_nor_be_made_of_an_empty_env
         ensure(prod_env, project, dev)
 
 
-def test_the_overview_lists_previews_with_age_owner_source_and_cost(source, project, dev, dev_client):
+def test_the_overview_lists_previews_with_age_owner_source_and_cost(source, project, dev, dev_client, catalog):
+    create(source, catalog, "queue", "jobs", dev, params={"type": "fifo", "retention_days": 4})  # $0.2 + $1 + 4 x $0.2
     preview = ensure(source, project, dev).environment
     rows = previews_visible_to(dev)
-    assert [r.environment.pk for r in rows] == [preview.pk] and rows[0].deployments == 2
+    assert [r.environment.pk for r in rows] == [preview.pk] and rows[0].deployments == 3
+    assert rows[0].cost_text == "$2/month"
     page = dev_client.get("/").content.decode()
     assert 'data-preview="checkout/pr-123"' in page
     assert "acme/checkout#123" in page and "checkout/proto" in page and rows[0].cost_text in page
