@@ -157,6 +157,12 @@ class PreviewViewSet(viewsets.ViewSet):
             owner = get_user_model().objects.filter(username=data["owner"], is_active=True).first()
             if owner is None or not Project.objects.actionable_by(owner, CHANGE).filter(pk=project.pk).exists():
                 raise ValidationError({"owner": f"No user {data['owner']!r} who can change {project}."})
+        repository, pull_request = source_key(data["repository"], data["pull_request"])
+        existing = preview_for(source=source, repository=repository, pull_request=pull_request)
+        if existing is not None:
+            require_actionable(
+                request.user, existing, CHANGE, f"The preview {existing} is in a project you cannot change."
+            )
         try:
             result = preview_ensure(
                 source=source,

@@ -14,7 +14,7 @@ from deployments.environments.models import EnvironmentRun
 from deployments.environments.previews import preview_ensure, preview_teardown, previews_expire
 from deployments.environments.selectors import previews_visible_to
 from deployments.models import Deployment, Environment
-from portal.errors import ServiceError
+from portal.errors import ParamsInvalid, ServiceError
 from tests.deployments.test_connections import create, live
 
 pytestmark = pytest.mark.django_db
@@ -227,3 +227,33 @@ def test_the_overview_lists_previews_with_age_owner_source_and_cost(source, proj
     canvas = dev_client.get(f"/deployments/environments/{preview.pk}/canvas/").content.decode()
     assert "data-preview-notice" in canvas and "acme/checkout#123, owned by dev" in canvas
 
+
+def test_a_source_value_outside_the_previews_policy_refuses_the_ensure_and_changes_nothing(source, project, dev):
+    """The source's values were approved for the source: re-pointed into the preview they meet the preview's
+    policy (a live copy would otherwise pass as "kept as approved" when the deploy re-applies it)."""
+    from deployments.policy import rules as policy
+
+    preview = ensure(source, project, dev).environment
+    settle(preview)
+    rules = policy.policy_for(preview)
+    rules.overlays = {"datastore": {"properties": {"size": {"enum": ["large"]}}}}
+    rules.full_clean()
+    rules.save()
+    Deployment.objects.filter(environment=source, name="orders-db").update(params={"size": "small"})
+    runs = EnvironmentRun.objects.count()
+    with pytest.raises(ParamsInvalid) as refused:
+        ensure(source, project, dev)
+    assert list(refused.value.errors) == ["/deployments/orders-db/size"]
+    assert "checkout/proto's orders-db cannot go into the preview" in refused.value.message
+    assert Deployment.objects.get(environment=preview, name="orders-db").full_params()["size"] == "large"
+    assert EnvironmentRun.objects.count() == runs
+
+
+def test_a_preview_in_a_project_you_cannot_change_is_not_updated_by_you(source, ops, other_env, dev_client):
+    made = preview_ensure(
+        source=source, project=other_env.project, repository="acme/checkout", pull_request="8", actor=ops
+    ).environment
+    body = {"source": "checkout/proto", "repository": "acme/checkout", "pull_request": "8"}
+    answer = dev_client.post(ENSURE, body, content_type="application/json")
+    assert answer.status_code == 403 and "search-api/pr-8 is in a project you cannot change" in answer.json()["message"]
+    assert EnvironmentRun.objects.filter(environment=made).count() == 1
