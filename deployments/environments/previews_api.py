@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from portal.api import ErrorSerializer
 from portal.errors import ParamsInvalid
 from portal.querysets import CHANGE, require_actionable
 from portal.serializers import RequestSerializer
@@ -107,8 +108,8 @@ def _source(user, ref: str) -> Environment:
     visible = Environment.objects.visible_to(user).select_related("project")
     ref = ref.strip()
     found = None
-    if ref.isdigit():
-        found = visible.filter(pk=int(ref)).first()
+    if ref.isascii() and ref.isdigit():
+        found = visible.filter(pk=int(ref)).first() if int(ref) < 2**63 else None
     elif ref.count("/") == 1 and "\x00" not in ref:
         project, slug = ref.split("/")
         found = visible.filter(project__slug=project, slug=slug).first()
@@ -182,7 +183,13 @@ class PreviewViewSet(viewsets.ViewSet):
         answer = PreviewEnsuredSerializer(result, context={"user": request.user}).data
         return Response(answer, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
-    @extend_schema(request=PreviewKeySerializer, responses={202: PreviewTornDownSerializer})
+    @extend_schema(
+        request=PreviewKeySerializer,
+        responses={
+            202: PreviewTornDownSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No preview of that source for that pull request."),
+        },
+    )
     @action(detail=False, methods=["post"])
     def teardown(self, request):
         """Tear down the preview of ``source`` for ``repository``#``pull_request`` (every deployment destroyed,

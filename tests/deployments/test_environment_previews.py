@@ -187,6 +187,8 @@ def test_an_owner_must_be_able_to_change_the_preview(source, dev_client, outside
         ({"source": "nope/nope"}, "/source", "No environment 'nope/nope' that you can see"),
         ({"source": "999999"}, "/source", "No environment '999999'"),
         ({"source": "checkout"}, "/source", "write project/environment"),
+        ({"source": "9" * 30}, "/source", "that you can see"),
+        ({"source": "\u00b2"}, "/source", "that you can see"),
         ({"values": {"nope": {"/x": 1}}}, "/values", "has no deployment 'nope'"),
         ({"values": {"orders-db": {"/size": "small"}}}, "/values", "only values left to fill can be given"),
         ({"slug": "Bad Slug!"}, "/slug", "slug"),
