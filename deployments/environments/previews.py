@@ -33,8 +33,8 @@ from portal.events import record_event
 from portal.history import record_change
 
 from .. import notifications, secrets
-from ..choices import DeploymentStatus, Tier
-from ..models import Deployment, Environment, Project
+from ..choices import RUN_ACTIVE, DeploymentStatus, Tier
+from ..models import Deployment, Environment, Project, Run
 from ..policy.rules import params_approve
 from ..services import immutable_errors, params_validate
 from .fork import _remove, _set, environment_fork, sources
@@ -334,7 +334,9 @@ def preview_teardown(
 ) -> EnvironmentRun | None:
     """Destroy every deployment of the preview, consumers first (an environment teardown, confirmed by the
     call itself). A deploy under way is stopped after its level first. The preview stays, torn down: ensuring
-    it again deploys it again. None when there was nothing left to destroy."""
+    it again deploys it again. None when there was nothing left to destroy. While runs the teardown does not
+    cover are still going (a deploy's, started before it was stopped), the preview is not marked torn down but
+    expired now, so that ``previews_expire`` finishes the job."""
     preview = Environment.objects.select_for_update().get(pk=preview.pk)
     if not preview.is_preview:
         raise ServiceError(f"{preview} is not a preview environment; tear it down from its page.")
@@ -355,7 +357,20 @@ def preview_teardown(
             raise
         except ServiceError:  # nothing left that holds resources: torn down already
             env_run = None
-    preview.preview_torn_down_at = now or timezone.now()
+    now = now or timezone.now()
+    # Runs of a cancelled deploy that had already started go on, and a draft they create is not in this
+    # teardown: the preview then counts as expired now, so beat's next look tears down what they made.
+    covered = set(env_run.steps.values_list("deployment_id", flat=True)) if env_run else set()
+    pending = sorted(
+        Run.objects.filter(deployment__environment=preview, status__in=RUN_ACTIVE)
+        .exclude(deployment_id__in=covered)
+        .values_list("deployment__name", flat=True)
+        .distinct()
+    )
+    if pending:
+        preview.preview_expires_at = min(preview.preview_expires_at or now, now)
+    else:
+        preview.preview_torn_down_at = now
     record_change(preview, channel=channel, actor=actor, note="preview expired" if expired else "preview torn down")
     preview.save()
     record_event(
@@ -368,6 +383,7 @@ def preview_teardown(
             "pull_request": preview.preview_pull_request,
             "expires_at": preview.preview_expires_at.isoformat() if preview.preview_expires_at else None,
             "environment_run": env_run.pk if env_run else None,
+            "still_running": pending,
             "reason": reason,
         },
     )

@@ -13,7 +13,7 @@ from deployments.choices import DeploymentStatus
 from deployments.environments.models import EnvironmentRun
 from deployments.environments.previews import preview_ensure, preview_teardown, previews_expire
 from deployments.environments.selectors import previews_visible_to
-from deployments.models import Deployment, Environment
+from deployments.models import Deployment, Environment, Run
 from portal.errors import ParamsInvalid, ServiceError
 from tests.deployments.test_connections import create, live
 
@@ -259,3 +259,29 @@ def test_a_preview_in_a_project_you_cannot_change_is_not_updated_by_you(source, 
     answer = dev_client.post(ENSURE, body, content_type="application/json")
     assert answer.status_code == 403 and "search-api/pr-8 is in a project you cannot change" in answer.json()["message"]
     assert EnvironmentRun.objects.filter(environment=made).count() == 1
+
+
+def test_a_teardown_during_the_first_deploy_leaves_the_rest_to_the_scheduler(source, project, dev):
+    """Closed right after it was opened: the deploy stops after its level, but its runs already started go on
+    and would create what no teardown covers; the preview expires now and the next look tears that down."""
+    t0 = timezone.now()
+    ensured = ensure(source, project, dev, now=t0)
+    preview = ensured.environment
+    started = Run.objects.filter(deployment__environment=preview)
+    assert [r.deployment.name for r in started] == ["orders-db"]  # level 1 queued, the copies still drafts
+    assert preview_teardown(preview=preview, actor=dev, now=t0) is None  # nothing live to destroy yet
+    ensured.env_run.refresh_from_db()
+    preview.refresh_from_db()
+    assert ensured.env_run.status == "cancelled"
+    assert preview.preview_torn_down_at is None and preview.preview_expires_at == t0
+    assert AuditEvent.objects.get(event_type="environment.preview_torn_down").data["still_running"] == ["orders-db"]
+
+    run = started.get()
+    run.transition("running")
+    run.transition("succeeded")
+    Deployment.objects.filter(pk=run.deployment_id).update(status=DeploymentStatus.LIVE)
+    assert previews_expire(now=t0 + timedelta(minutes=5)) == (0, 1)
+    teardown = EnvironmentRun.objects.filter(environment=preview, action="teardown").get()
+    assert [s.deployment.name for s in teardown.steps.all()] == ["orders-db"]
+    preview.refresh_from_db()
+    assert preview.preview_torn_down_at is not None
