@@ -45,12 +45,13 @@ def _source(client: Client, ref: str) -> str:
 
 
 def cmd_preview_ensure(args) -> int:
+    values = read_values(args.values_file)  # before any request: a bad file fails at once
     client = client_from(args)
     body = {
         "source": _source(client, args.source),
         "repository": args.repo,
         "pull_request": args.pr,
-        "values": read_values(args.values_file),
+        "values": values,
         "reason": args.reason,
     }
     for key, value in (("ttl_hours", args.ttl_hours), ("owner", args.owner), ("project", args.project)):

@@ -58,3 +58,19 @@ def test_a_ci_job_ensures_lists_and_tears_down_a_preview(slipway, celery_worker,
     assert result.returncode == 2 and "No preview of checkout/proto for #999" in result.stderr
     result = slipway("env", "preview", "teardown", "checkout/proto", "--pr", "999", "--missing-ok")
     assert result.returncode == 0, result.stderr
+
+
+def test_bad_values_are_refused_before_anything_is_asked(slipway, proto_env, tmp_path):  # noqa: F811
+    args = ("env", "preview", "ensure", "checkout/proto", "--pr", "1")
+    result = slipway(*args, SLIPWAY_PREVIEW_VALUES='{"orders-db": "s3cret"}')
+    assert result.returncode == 2 and "values in $SLIPWAY_PREVIEW_VALUES must be" in result.stderr
+    assert "s3cret" not in result.stderr
+    broken = tmp_path / "values.json"
+    broken.write_text("{not json")
+    result = slipway(*args, "--values-file", str(broken))
+    assert result.returncode == 2 and f"values in {broken} are not JSON" in result.stderr
+    result = slipway(*args, "--values-file", str(tmp_path / "missing.json"))
+    assert result.returncode == 2 and "cannot read values from" in result.stderr
+    result = slipway(*args, "--ttl-hours", "-3")
+    assert result.returncode == 2 and "The time to live is 1 to 720 hours (it was -3)." in result.stderr
+    assert not Environment.objects.filter(is_preview=True).exists()
