@@ -63,6 +63,7 @@ class EnvironmentFilter(django_filters.FilterSet):
     tier = django_filters.ChoiceFilter(choices=Tier.choices)
     project__slug = django_filters.CharFilter()
     slug = django_filters.CharFilter()
+    is_preview = django_filters.BooleanFilter()
 
     class Meta:
         model = Environment

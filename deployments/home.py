@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from .choices import RUN_ACTIVE, DeploymentStatus, RunStatus
 from .drift.models import DriftCheck, DriftStatus
+from .environments.selectors import previews_visible_to
 from .runs import services as run_services
 from .runs.selectors import last_worker_seen, runs_visible_to, workers_alive
 from .selectors import deployments_visible_to
@@ -35,6 +36,8 @@ def home(request):
             "recent_runs": runs.exclude(status__in=RUN_ACTIVE).order_by("-created_at")[:10],
             "recent_deployments": deployments.order_by("-updated_at")[:8],
             "stalled": stalled,
+            # Copies of environments for pull requests that still hold resources (docs/environments.md).
+            "previews": previews_visible_to(request.user, include_torn_down=False),
             "workers_alive": workers_alive().count(),
             "last_worker": last_worker_seen(),
             # What changed behind Slipway's back and is not resolved yet, newest first.

@@ -59,13 +59,37 @@ class Environment(models.Model):
     name = models.CharField(max_length=120)
     tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.PROTOTYPE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A preview environment (docs/environments.md, "Preview environments"): a fork of ``preview_source`` for one
+    # pull request, made and kept up to date by CI, torn down when it is closed or when it expires.
+    is_preview = models.BooleanField(default=False)
+    preview_source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="previews",
+        help_text="The environment the preview is a copy of.",
+    )  # fmt: skip
+    preview_repository = models.CharField(max_length=200, blank=True, help_text="Free text, e.g. acme/checkout.")
+    preview_pull_request = models.CharField(max_length=100, blank=True, help_text="Free text, e.g. 123.")
+    preview_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Who is told before it expires.",
+    )  # fmt: skip
+    preview_expires_at = models.DateTimeField(null=True, blank=True, help_text="When the scheduler tears it down.")
+    preview_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    preview_torn_down_at = models.DateTimeField(null=True, blank=True, editable=False)
     history = tracked_history()
 
     objects = EnvironmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["project__slug", "slug"]
-        constraints = [models.UniqueConstraint(fields=["project", "slug"], name="environment_unique_slug")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "slug"], name="environment_unique_slug"),
+            # One preview per source, repository and pull request: what makes "ensure" idempotent.
+            models.UniqueConstraint(
+                fields=["preview_source", "preview_repository", "preview_pull_request"],
+                condition=models.Q(is_preview=True),
+                name="environment_unique_preview",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.project.slug}/{self.slug}"

@@ -2,7 +2,7 @@
 (Celery's autodiscovery looks for ``<app>.tasks``). The tasks live with their sub-domain."""
 
 from .drift.tasks import execute_drift_check, schedule_drift_checks
-from .environments.tasks import drive_environment_run, kick_environment_runs
+from .environments.tasks import drive_environment_run, expire_previews, kick_environment_runs
 from .estate.rollout import drive_bulk_change, kick_bulk_changes
 from .notifications import deliver_webhook
 from .policy.tasks import warn_expiring_exceptions
@@ -14,6 +14,7 @@ __all__ = [
     "drive_environment_run",
     "execute_drift_check",
     "execute_run",
+    "expire_previews",
     "kick_bulk_changes",
     "kick_environment_runs",
     "reap_interrupted_runs",

@@ -393,6 +393,12 @@ SLIPWAY_HEARTBEAT_SECONDS = env_int("SLIPWAY_HEARTBEAT_SECONDS", 10)
 SLIPWAY_REQUEUE_AFTER_SECONDS = env_int("SLIPWAY_REQUEUE_AFTER_SECONDS", 60)
 # How long before a time-limited exception expires its owner is told (beat looks hourly).
 SLIPWAY_EXCEPTION_WARN_DAYS = env_int("SLIPWAY_EXCEPTION_WARN_DAYS", 3)
+# Preview environments (docs/environments.md): the time to live an ensure gives when it names none, the longest
+# it may ask for, how long before the end the owner is told, and how often beat looks for previews to warn or end.
+SLIPWAY_PREVIEW_TTL_HOURS = env_int("SLIPWAY_PREVIEW_TTL_HOURS", 72)
+SLIPWAY_PREVIEW_MAX_TTL_HOURS = env_int("SLIPWAY_PREVIEW_MAX_TTL_HOURS", 24 * 30)
+SLIPWAY_PREVIEW_WARN_HOURS = env_int("SLIPWAY_PREVIEW_WARN_HOURS", 24)
+SLIPWAY_PREVIEW_TICK = env_int("SLIPWAY_PREVIEW_TICK", 300)
 
 SLIPWAY_ENCRYPTION_KEY = env_str("SLIPWAY_ENCRYPTION_KEY")
 if not SLIPWAY_ENCRYPTION_KEY:
@@ -435,6 +441,10 @@ CELERY_BEAT_SCHEDULE = {
     "warn-expiring-exceptions": {
         "task": "deployments.policy.warn_expiring_exceptions",
         "schedule": 3600,
+    },
+    "expire-previews": {
+        "task": "deployments.environments.expire_previews",
+        "schedule": SLIPWAY_PREVIEW_TICK,
     },
     "kick-environment-runs": {
         "task": "deployments.environments.kick",

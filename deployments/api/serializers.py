@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bundles.models import Bundle
@@ -5,6 +6,8 @@ from bundles.schema import starting_params
 from portal.serializers import RequestSerializer
 
 from .. import secrets
+from ..environments.previews_api import PreviewSerializer
+from ..environments.selectors import preview_rows
 from ..models import Deployment, Environment, Project
 from ..names import NAME_HELP, validate_name
 from ..runs.api import RunSerializer
@@ -20,10 +23,20 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 class EnvironmentSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    preview = serializers.SerializerMethodField(
+        help_text="A preview environment's source, owner, age, expiry and monthly cost; null for any other."
+    )
 
     class Meta:
         model = Environment
-        fields = ["id", "project", "slug", "name", "tier"]
+        fields = ["id", "project", "slug", "name", "tier", "is_preview", "preview"]
+
+    @extend_schema_field(PreviewSerializer(allow_null=True))
+    def get_preview(self, environment: Environment) -> dict | None:
+        if not environment.is_preview:
+            return None
+        (row,) = preview_rows(Environment.objects.filter(pk=environment.pk))
+        return PreviewSerializer(row).data
 
 
 class DeploymentSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 from ..costs.api import CostsView
 from ..drift.api import DriftCheckViewSet
 from ..environments.api import EnvironmentRunViewSet
+from ..environments.previews_api import PreviewViewSet
 from ..estate.api import BulkChangeViewSet, EstateViewSet
 from ..policy.api import ExceptionRequestViewSet
 from ..runs.api import RunViewSet
@@ -15,6 +16,7 @@ router.register("environments", EnvironmentViewSet, basename="environment")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("runs", RunViewSet, basename="run")
 router.register("environment-runs", EnvironmentRunViewSet, basename="environment-run")
+router.register("previews", PreviewViewSet, basename="preview")
 router.register("drift-checks", DriftCheckViewSet, basename="drift-check")
 router.register("exceptions", ExceptionRequestViewSet, basename="exception")
 router.register("estate", EstateViewSet, basename="estate")

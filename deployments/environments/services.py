@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.actor import actor_fields
+from portal.actor import actor_fields, actor_name
 from portal.errors import Conflict, ParamsInvalid, ServiceError
 from portal.events import record_event
 from portal.querysets import CHANGE
@@ -134,7 +134,8 @@ def environment_run_cancel(*, env_run: EnvironmentRun, actor, channel: str = "ui
     skipped = env_run.steps.filter(status=Step.WAITING).update(status=Step.NOT_STARTED)
     env_run.status = EnvironmentRun.Status.CANCELLED
     env_run.finished_at = timezone.now()
-    env_run.message = f"Cancelled by {actor}; {skipped} deployment{'' if skipped == 1 else 's'} not started."
+    plural = "" if skipped == 1 else "s"
+    env_run.message = f"Cancelled by {actor_name(actor)}; {skipped} deployment{plural} not started."
     env_run.save()
     record_event(
         event_type=f"environment.{VERB[env_run.action]}_cancelled",

@@ -10,6 +10,7 @@ from celery import shared_task
 from django.db import transaction
 
 from .models import EnvironmentRun
+from .previews import previews_expire
 from .services import env_runs_for, environment_run_drive
 
 log = logging.getLogger(__name__)
@@ -39,3 +40,10 @@ def run_finished_drives(sender, run, **kwargs) -> None:
     """``run_finished``: the environment runs waiting for this run are advanced once its move is committed."""
     for env_run_id in env_runs_for(run):
         transaction.on_commit(lambda pk=env_run_id: send_drive(pk))
+
+
+@shared_task(name="deployments.environments.expire_previews", ignore_result=True)
+def expire_previews() -> tuple[int, int]:
+    """Beat, every ``SLIPWAY_PREVIEW_TICK`` seconds: warn the owners of previews about to expire (once), tear
+    down the expired ones."""
+    return previews_expire()

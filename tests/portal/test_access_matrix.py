@@ -370,6 +370,21 @@ RULES = {
         {"project": "nowhere", "slug": "copy"},
         team_only(write=True) | {"anonymous": UNAUTHORIZED},
     ),
+    "preview-list": ("GET", lambda w: "/api/v1/previews/", None, everyone() | {"anonymous": UNAUTHORIZED}),
+    # The source is named in the body: whoever cannot see it is answered 400 ("no environment ... that you can
+    # see", tests/deployments/test_environment_previews.py), as any invalid body; reviewers are refused a write.
+    "preview-ensure": (
+        "POST",
+        lambda w: "/api/v1/previews/ensure/",
+        {"source": "checkout/proto", "pull_request": ""},
+        writers() | {"anonymous": UNAUTHORIZED},
+    ),
+    "preview-teardown": (
+        "POST",
+        lambda w: "/api/v1/previews/teardown/",
+        {"source": "checkout/proto", "pull_request": ""},
+        writers() | {"anonymous": UNAUTHORIZED},
+    ),
     "environment-run-list": (
         "GET",
         lambda w: "/api/v1/environment-runs/",
