@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import commands, environments
+from . import commands, environments, promote
 from .client import CLIError
 
 # --- argument parsing ---------------------------------------------------------------------------
@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(action=name)
 
     env = environments.add_parsers(sub, command, run_options)
+    promote.add_parser(env, command)
     p = command(
         env,
         "graph",
