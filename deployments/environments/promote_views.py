@@ -68,12 +68,13 @@ def environment_promote_page(request, pk):
                 return redirect(f"{url}?to={target.pk}&done=1")
             context["plan"] = promote_plan(source=source, target=target, deployment=deployment)
         except PermissionDenied as exc:
-            context["error"] = str(exc)
+            context["error"], context["forbidden"] = str(exc), True
         except ServiceError as exc:
             context["error"] = exc.message
             with contextlib.suppress(ServiceError):  # the plan as it stands, beside why it was refused
                 context["plan"] = promote_plan(source=source, target=target, deployment=deployment)
-    return render(request, "deployments/env_promote.html", context, status=400 if context["error"] else 200)
+    status = 403 if context.get("forbidden") else 400 if context["error"] else 200
+    return render(request, "deployments/env_promote.html", context, status=status)
 
 
 DONE_KEY = "promotion_done"
