@@ -16,8 +16,13 @@ from ..models import Environment
 from .promote import VERDICT_WORDS, environment_promote, promote_access, promote_plan
 
 
+MAX_ID = 2**31 - 1  # the id column's range: a larger number names no environment
+
+
 class PromoteRequestSerializer(RequestSerializer):
-    target = serializers.IntegerField(help_text="The id of the environment to promote to (one you can change).")
+    target = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The id of the environment to promote to (one you can change)."
+    )
     deployment = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=60, help_text="Only this deployment (by name)."
     )
@@ -130,7 +135,7 @@ class PromoteActions:
         source = self.get_object()
         if request.method == "GET":
             raw = request.query_params.get("target", "")
-            if not raw.isdigit():
+            if not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
                 raise ValidationError({"target": ["The id of the environment to promote to."]})
             deployment = request.query_params.get("deployment", "")[:60]
             target = self._promote_target(int(raw))

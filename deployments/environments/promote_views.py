@@ -23,7 +23,7 @@ def _chosen_target(request, data) -> Environment | None:
     raw = (data.get("to") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 10 or int(raw) > 2**31 - 1:
         raise Http404("No such environment.")
     return environment_for(request, int(raw))
 

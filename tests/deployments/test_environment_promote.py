@@ -193,3 +193,32 @@ def test_the_review_page_shows_the_changes_then_promotes(pair, dev_client):
     assert 'data-outcome="changed"' in result and 'data-outcome="created"' in result
     compare = dev_client.get(reverse("deployments:env-compare", args=[staging.pk]), {"with": prod.pk})
     assert reverse("deployments:env-promote", args=[staging.pk]) in compare.content.decode()
+    detail = dev_client.get(target(staging, "shop").get_absolute_url()).content.decode()
+    assert f"{reverse('deployments:env-promote', args=[staging.pk])}?deployment=shop" in detail
+
+
+def test_hostile_or_stale_input_is_answered_in_words(pair, dev_client, other_env):
+    staging, prod = pair
+    url = f"/api/v1/environments/{staging.pk}/promote/"
+    for query in ({}, {"target": "x"}, {"target": "99999999999999999999"}, {"target": "-1"}):
+        assert dev_client.get(url, query).status_code == 400, query
+    assert dev_client.get(url, {"target": prod.pk, "deployment": "nope"}).status_code == 400
+    for body in ({"target": "1"}, {"target": 2**40}, {"target": prod.pk, "reason": 0}, {"target": prod.pk, "plan": 1}):
+        assert dev_client.post(url, body, "application/json").status_code == 400, body
+    assert dev_client.post(url, {"target": staging.pk}, "application/json").status_code == 400  # itself
+    page = reverse("deployments:env-promote", args=[staging.pk])
+    assert dev_client.get(page, {"to": "99999999999999999999"}).status_code == 404
+    stale = dev_client.post(page, {"to": prod.pk, "plan": "stale"})
+    assert stale.status_code == 400 and "review the plan again" in stale.content.decode()
+    assert 'name="plan" value="' in stale.content.decode()  # the plan as it stands, to review again
+    assert not AuditEvent.objects.filter(event_type="environment.promoted").exists()
+    assert dev_client.get(page, {"to": other_env.pk}).status_code == 404  # not even visible
+
+
+def test_read_only_access_to_the_target_is_refused_on_the_page(pair, client, auditor):
+    staging, prod = pair
+    client.force_login(auditor)  # reads everything, changes nothing
+    page = client.get(reverse("deployments:env-promote", args=[staging.pk]), {"to": prod.pk})
+    assert page.status_code == 403 and "cannot change checkout/production" in page.content.decode()
+    with pytest.raises(PermissionDenied):
+        environment_promote(source=staging, target=prod, actor=auditor)
