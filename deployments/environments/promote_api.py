@@ -15,7 +15,6 @@ from portal.serializers import RequestSerializer
 from ..models import Environment
 from .promote import VERDICT_WORDS, environment_promote, promote_access, promote_plan
 
-
 MAX_ID = 2**31 - 1  # the id column's range: a larger number names no environment
 
 

@@ -93,7 +93,7 @@ def test_an_in_policy_promotion_goes_through_with_the_basis_in_history(pair, dev
     assert {s.verdict for s in again.steps} == {UNCHANGED}
 
 
-def test_out_of_policy_becomes_an_exception_request_that_ops_approve(pair, dev, ops):
+def test_out_of_policy_becomes_an_exception_request_that_ops_approve(pair, dev, ops, client):
     staging, prod = pair
     set_overlays(prod, {"webapp": {"properties": {"replicas": {"maximum": 2}}}})
     plan = promote_plan(source=staging, target=prod, deployment="shop")
@@ -102,10 +102,13 @@ def test_out_of_policy_becomes_an_exception_request_that_ops_approve(pair, dev, 
         source=staging, target=prod, actor=dev, deployment="shop", expected_plan=plan.fingerprint
     )
     [outcome] = done.outcomes
+    client.force_login(ops)
     request = ExceptionRequest.objects.get(pk=outcome.exception)
     assert outcome.outcome == "exception" and request.reason == "promoted from checkout/staging/shop by dev"
     shop = target(prod, "shop")
     assert shop.params == {} and request.connections == {"database": str(target(prod, "orders-db").pk)}
+    page = client.get(reverse("deployments:exception", args=[request.pk])).content.decode()
+    assert '<tr data-asked="connection"><th scope="row">Database (connection)</th><td>orders-db</td>' in page
     decisions.exception_approve(request=request, actor=ops, comment="fine for the launch")
     shop.refresh_from_db()
     assert shop.params == {"replicas": 3} and shop.connections == {"database": str(target(prod, "orders-db").pk)}
