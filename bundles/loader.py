@@ -36,6 +36,7 @@ from .schema import (
     regex_warnings,
     walk,
 )
+from .schema.generate import generate_problems
 from .schema.observed import observed_problems
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,50}[a-z0-9]$")
@@ -265,6 +266,7 @@ def lint_inputs(params: dict, ui, presets: list) -> tuple[list[str], list[str]]:
     if problems:
         return problems, warnings
     problems += _value_problems(params, presets)
+    problems += [f"{WHERE} /params{p}" for p in generate_problems(params)]
     ui_errors, ui_warnings = ui_problems(Resolver(params), ui, params)
     problems += [f"{WHERE} {p}" for p in ui_errors]
     warnings += [f"{WHERE} {w}" for w in ui_warnings]

@@ -224,7 +224,7 @@ def _apply(deployment: Deployment, actor, *, channel: str, reason: str, auto_app
         channel=channel,
         reason=reason,
         auto_apply=auto_apply,
-        approval_basis=basis,
+        approval_basis=basis[:255],  # the column's size; the history row keeps the whole sentence
     )
 
 
@@ -241,17 +241,21 @@ def deployment_create(
     auto_apply: bool = True,
     exception: ExceptionRequest | None = None,
     connections: dict | None = None,
+    basis_note: str = "",
 ) -> Deployment:
     """Create a deployment and queue its first apply (or a plan for review when ``auto_apply`` is off).
 
     ``connections`` names the producer of each of the version's connections (by deployment id or name); a
-    connection left out takes the environment's default when the bundle says so.
+    connection left out takes the environment's default when the bundle says so. ``basis_note`` says why it is
+    created, before what approved it ("promoted from checkout/staging/web by dev; approved by policy ...").
     """
     if message := name_error(name):
         raise ServiceError(message, field="name")
     params = secrets.unmask(bundle_version.params_schema, params, lambda: ())  # a mask here stands for nothing held
     _read_only_check(bundle_version=bundle_version, current={}, params=params)
     basis = _approved(environment=environment, bundle_version=bundle_version, params=params, exception=exception)
+    if basis_note:
+        basis = f"{basis_note}; {basis}"
     name_check(environment=environment, name=name)
     wired = connections_resolve(environment=environment, bundle_version=bundle_version, requested=connections)
     _options_check(environment=environment, bundle_version=bundle_version, params=params, wired=wired)

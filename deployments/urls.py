@@ -4,6 +4,7 @@ from . import views
 from .connections import views as connections
 from .costs import views as costs
 from .drift import views as drift
+from .environments import promote_views
 from .environments import views as environments
 from .estate import views as estate
 from .policy import views as policy
@@ -29,6 +30,7 @@ urlpatterns = [
     path("environments/<int:pk>/teardown/", environments.environment_teardown, name="env-teardown"),
     path("environments/<int:pk>/compare/", environments.environment_compare, name="env-compare"),
     path("environments/<int:pk>/fork/", environments.environment_fork_page, name="env-fork"),
+    path("environments/<int:pk>/promote/", promote_views.environment_promote_page, name="env-promote"),
     path("environment-runs/<int:pk>/", environments.env_run_detail, name="env-run"),
     path("environment-runs/<int:pk>/cancel/", environments.env_run_cancel, name="env-run-cancel"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),

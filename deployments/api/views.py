@@ -20,6 +20,7 @@ from ..connections.selectors import latest_artifacts
 from ..drift import services as drift_services
 from ..drift.api import DriftCheckSerializer, DriftSummarySerializer, drift_summary
 from ..environments.api import EnvironmentActions
+from ..environments.promote_api import PromoteActions
 from ..filters import DeploymentFilter, EnvironmentFilter, ProjectFilter
 from ..models import Environment
 from ..runs.api import RunSerializer
@@ -49,7 +50,7 @@ class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
         return projects_visible_to(self.request.user).order_by("slug")
 
 
-class EnvironmentViewSet(EnvironmentActions, viewsets.ReadOnlyModelViewSet):
+class EnvironmentViewSet(EnvironmentActions, PromoteActions, viewsets.ReadOnlyModelViewSet):
     serializer_class = EnvironmentSerializer
     filterset_class = EnvironmentFilter
     ordering_fields = ["slug", "tier"]

@@ -108,6 +108,10 @@ class EnvironmentForkedSerializer(serializers.Serializer):
     left_to_fill = serializers.DictField(
         source="left", child=serializers.ListField(child=serializers.CharField()), help_text="Values not copied."
     )
+    generated = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Values not copied that the bundle's x-generate rule made (where, never what).",
+    )
     missing = serializers.DictField(help_text="Deployments whose params are not valid yet, with the errors.")
 
     def get_deployments(self, fork) -> list[str]:

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from jsonpointer import JsonPointer, JsonPointerException
 
 from bundles.schema import param_errors, uncopyable_values
+from bundles.schema.generate import generated_value, rule_of
 from portal.actor import actor_user
 from portal.errors import ServiceError
 from portal.events import record_event
@@ -39,6 +40,11 @@ class ForkField:
     schema: dict
 
     @property
+    def generated(self) -> bool:
+        """Whether the bundle gives a rule (``x-generate``) that makes a value when none is given."""
+        return rule_of(self.schema) is not None
+
+    @property
     def key(self) -> str:
         return f"{self.deployment}{self.pointer}"
 
@@ -48,6 +54,7 @@ class Fork:
     environment: Environment
     deployments: list[Deployment]
     left: dict[str, list[str]] = field(default_factory=dict)  # deployment name -> pointers left unset
+    generated: dict[str, list[str]] = field(default_factory=dict)  # deployment name -> pointers made by x-generate
     missing: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # still invalid: name -> errors
 
 
@@ -129,7 +136,10 @@ def environment_fork(
                     field="values",
                 )
             _set(params, where, value)
-        left = [p for p in dropped if p not in given]
+        made = generate_uncopied(schema, original.full_params(), params, [p for p in dropped if p not in given])
+        if made:
+            fork.generated[original.name] = made
+        left = [p for p in dropped if p not in given and p not in made]
         if left:
             fork.left[original.name] = left
         errors = param_errors(schema, params)
@@ -158,10 +168,26 @@ def environment_fork(
             "source_id": source.pk,
             "deployments": [d.name for d in fork.deployments],
             "left_to_fill": fork.left,
+            "generated": fork.generated,  # where, never what: a generated value may be a secret
             "reason": reason,
         },
     )
     return fork
+
+
+def generate_uncopied(schema: dict, source: dict, params: dict, places: list[str]) -> list[str]:
+    """Fill each of ``places`` (values not copied) whose field has an ``x-generate`` rule with a value it makes
+    from ``source``'s value there; the pointers filled. Values are set in ``params`` only: the caller stores them
+    (a secret encrypted, as every secret is) and never logs them."""
+    rules = {m.pointer: m for m in uncopyable_values(schema, source)}
+    made = []
+    for where in places:
+        match = rules.get(where)
+        value = generated_value(match.schema, match.value) if match is not None else None
+        if value is not None:
+            _set(params, where, value)
+            made.append(where)
+    return made
 
 
 def _remove(params: dict, where: str) -> None:

@@ -135,6 +135,14 @@ class ExceptionRequest(models.Model):
     name = models.SlugField(max_length=60, help_text="The deployment's name.")
     params = models.JSONField(default=dict, blank=True)
     sensitive_params = models.BinaryField(null=True, blank=True, editable=False)
+    connections = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The producer (deployment id) of each connection the change asks for; empty: the change keeps them.",
+    )
+    moves_version = models.BooleanField(
+        default=False, help_text="Approving it also moves the deployment to this bundle version (a promotion)."
+    )
     violations = models.JSONField(default=dict, help_text="Policy errors by JSON pointer, as the developer saw them.")
     fields = models.JSONField(default=list, help_text="Top-level params outside the policy, for the backlog counts.")
     policy_version = models.PositiveIntegerField()

@@ -101,8 +101,14 @@ def exception_request_create(
     actor,
     deployment: Deployment | None = None,
     channel: str = "ui",
+    connections: dict | None = None,
+    bundle_version_moves: bool = False,
 ) -> ExceptionRequest:
-    """Ask ops to allow params the bundle accepts but the environment's policy does not."""
+    """Ask ops to allow params the bundle accepts but the environment's policy does not.
+
+    ``connections`` (``{name: producer id}``) are the connections the change asks for, made with it when it is
+    approved; ``bundle_version_moves`` says that approving it also moves the deployment to ``bundle_version``
+    (a promotion from an environment that runs another version)."""
     if not reason.strip():
         raise ServiceError("Say why you need an exception: ops decide on your reason.", field="reason")
     held = (lambda: known_secrets(deployment)) if deployment is not None else (lambda: ())
@@ -129,6 +135,8 @@ def exception_request_create(
         bundle_version=bundle_version,
         deployment=deployment,
         name=name,
+        connections=connections or {},
+        moves_version=bundle_version_moves and deployment is not None,
         violations=check.errors,
         fields=check.fields,
         policy_version=check.policy.version,
@@ -188,6 +196,8 @@ def exception_approve(
     params = secrets.merge(request.params, request.sensitive_params)
     why = f"exception #{request.pk}: {request.reason}"
     change = {"params": params, "actor": request.requested_by or actor, "channel": channel, "reason": why}
+    if request.connections:
+        change["connections"] = request.connections
     if request.deployment is None:
         deployment = deployment_create(
             environment=request.environment,
@@ -198,6 +208,8 @@ def exception_approve(
         )
         run = deployment.runs.order_by("-created_at", "-id").first()
     else:
+        if request.moves_version:
+            change["bundle_version"] = request.bundle_version
         run = deployment_update(deployment=request.deployment, exception=request, **change)
     request.run = run
     request.save(update_fields=["run"])

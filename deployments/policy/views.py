@@ -19,7 +19,7 @@ from portal.roles import is_ops
 from ..choices import RunStatus
 from ..costs.changes import exception_cost_change, run_cost_change
 from ..forms import DecisionForm, ExceptionDecisionForm
-from ..models import ExceptionRequest
+from ..models import Deployment, ExceptionRequest
 from ..runs.selectors import runs_visible_to
 from ..runs.views import run_for
 from . import services
@@ -78,10 +78,26 @@ def exception_detail(request, pk):
             "rows": rows,
             "cost_change": exception_cost_change(exception),
             "whole_violations": (exception.violations or {}).get("", []),  # the bundle not allowed, the budget
+            "asked_connections": _asked_connections(exception),
             "form": ExceptionDecisionForm(),
             "is_ops": is_ops(request.user),
         },
     )
+
+
+def _asked_connections(exception) -> list[tuple[str, str, str]]:
+    """(connection, producer asked for, producer now) for the connections the request makes (a promotion's)."""
+    asked = exception.connections or {}
+    if not asked:
+        return []
+    held = (exception.deployment.connections or {}) if exception.deployment else {}
+    ids = {v for v in [*asked.values(), *held.values()] if v}
+    names = {str(pk): name for pk, name in Deployment.objects.filter(pk__in=ids).values_list("pk", "name")}
+    titles = {c["name"]: c.get("title") or c["name"] for c in exception.bundle_version.connections}
+    return [
+        (titles.get(n, n), names.get(p, "not connected"), names.get(held.get(n, ""), "not connected"))
+        for n, p in sorted(asked.items())
+    ]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import commands, environments, previews
+from . import commands, environments, previews, promote
 from .client import CLIError
 
 # --- argument parsing ---------------------------------------------------------------------------
@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = environments.add_parsers(sub, command, run_options)
     previews.add_parsers(env, command, run_options)
+    promote.add_parser(env, command)
     p = command(
         env,
         "graph",

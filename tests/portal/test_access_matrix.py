@@ -193,6 +193,12 @@ RULES = {
         None,
         team_only(write=True),
     ),
+    "deployments:env-promote": (  # the source is read; the target picker offers only what one may change
+        "GET",
+        lambda w: reverse("deployments:env-promote", args=[w["deployment"].environment_id]),
+        None,
+        team_only(),
+    ),
     "deployments:env-run": ("GET", lambda w: w["env_run"].get_absolute_url(), None, team_only()),
     "deployments:env-run-cancel": (
         "POST",
@@ -384,6 +390,14 @@ RULES = {
         lambda w: "/api/v1/previews/teardown/",
         {"source": "checkout/proto", "pull_request": ""},
         writers() | {"anonymous": UNAUTHORIZED},
+    ),
+    "environment-promote": (  # to itself: the team is told it needs another target (400), a reader is refused
+        "GET",
+        lambda w: (
+            f"/api/v1/environments/{w['deployment'].environment_id}/promote/?target={w['deployment'].environment_id}"
+        ),
+        None,
+        team_only(write=True) | {"anonymous": UNAUTHORIZED},
     ),
     "environment-run-list": (
         "GET",
