@@ -155,6 +155,7 @@ class Deployment(models.Model):
 
 
 # The sub-domains' models, defined in their own packages (Django finds them through this module).
+from .alarms.models import AlarmEndpoint, AlarmEvent, SnsSubscription  # noqa: E402
 from .connections.models import Artifact  # noqa: E402
 from .drift.models import DriftCheck  # noqa: E402
 from .environments.models import EnvironmentRun, EnvironmentRunStep  # noqa: E402
@@ -163,6 +164,8 @@ from .policy.models import ExceptionRequest, Policy, default_gated_actions  # no
 from .runs.models import Run, RunLogLine, StateLock, StateVersion, Worker  # noqa: E402
 
 __all__ = [
+    "AlarmEndpoint",
+    "AlarmEvent",
     "Artifact",
     "BulkChange",
     "BulkTarget",
@@ -172,6 +175,7 @@ __all__ = [
     "EnvironmentRun",
     "EnvironmentRunStep",
     "ExceptionRequest",
+    "SnsSubscription",
     "Policy",
     "Project",
     "Run",
