@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.safestring import mark_safe
 from jsonschema import Draft202012Validator
 
 from .cost import param_schema
@@ -81,6 +82,18 @@ def runbook_sections(runbook: str) -> list[str]:
 def section_anchor(section: str) -> str:
     """The id a heading gets on the deployment page (``runbook-`` + its words, lowercase, dashed)."""
     return "runbook-" + (re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-") or "section")
+
+
+def anchor_headings(html: str) -> str:
+    """Rendered runbook HTML with an id on each heading (:func:`section_anchor`), so an alarm links its section."""
+    import html as html_lib
+
+    def add_id(match):
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", match.group(2)))
+        return f'<h{match.group(1)} id="{section_anchor(text)}">{match.group(2)}</h{match.group(1)}>'
+
+    # The HTML was sanitised (nh3) before; the ids added are [a-z0-9-] only, so it stays safe.
+    return mark_safe(re.sub(r"<h([1-6])>(.*?)</h\1>", add_id, str(html)))
 
 
 # --- remedies -------------------------------------------------------------------------------------------

@@ -69,7 +69,9 @@ RESOURCE_ROOT = "resource"
 # Deployments whose latest drift is unresolved and changed this attribute (``storage_gb``, or with its
 # resource type, ``sandbox_database.storage_gb``; ``(deleted)`` for a resource deleted outside Slipway).
 DRIFT_ATTRIBUTE = "drift.attribute"
-FIELD_NAMES = [*COLUMNS, DRIFT_ATTRIBUTE, "params.<path>", "outputs.<path>", "resource.<type>.<attr>"]
+# Deployments with an alarm firing now: ``alarm:firing`` (any), ``alarm:storage-almost-full`` (that one), ``~``.
+ALARM = "alarm"
+FIELD_NAMES = [*COLUMNS, DRIFT_ATTRIBUTE, ALARM, "params.<path>", "outputs.<path>", "resource.<type>.<attr>"]
 REGEX_CHARS = re.compile(r"[\^$*+?\[\]{}|\\]")
 MAX_QUERY_CHARS = 2000
 MAX_NESTING = 64
@@ -218,7 +220,7 @@ def comparisons(node) -> list[Comparison]:
 
 def _check_field(c: Comparison) -> None:
     root, _, rest = c.field.partition(".")
-    if c.field == DRIFT_ATTRIBUTE:
+    if c.field in (DRIFT_ATTRIBUTE, ALARM):
         if c.op not in (":", "~"):
             raise QueryError(
                 f"`{c.field}` is a name: it cannot be compared with `{c.op}`.",
@@ -407,6 +409,8 @@ def _leaf(c: Comparison) -> tuple[Q, bool]:
         return Q(**{f"{column}__iexact": c.value}), False
     if c.field == DRIFT_ATTRIBUTE:
         return _drift_leaf(c), False
+    if c.field == ALARM:
+        return _alarm_leaf(c), False
     root, _, rest = c.field.partition(".")
     if root in JSON_ROOTS:
         return _json_leaf(f"{root}__{_path(rest)}", c), True
@@ -430,6 +434,19 @@ def _drift_leaf(c: Comparison) -> Q:
         words = Q(drifted_attributes__contains=f" {name} ")
     checks = DriftCheck.objects.filter(words, deployment=OuterRef("pk"), status=DriftStatus.DRIFTED, resolution="")
     return Q(Exists(checks))
+
+
+def _alarm_leaf(c: Comparison) -> Q:
+    """An alarm firing now (its latest event says firing): any (``firing``), or by its name or the bundle's."""
+    from ..alarms.selectors import firing_events
+
+    name = str(c.value).strip()
+    firing = firing_events().filter(deployment_id=OuterRef("pk"))
+    if c.op == "~":
+        firing = firing.filter(Q(name__icontains=name) | Q(bundle_alarm__icontains=name))
+    elif name.lower() != "firing":
+        firing = firing.filter(Q(name=name) | Q(bundle_alarm=name))
+    return Q(Exists(firing))
 
 
 def _compile(node, model) -> Q:
