@@ -45,7 +45,7 @@ def applied(deployment):
 def test_network_database_and_web_service_wired_through_the_pages(celery_worker, dev_client, catalog, proto_env):
     network, _, _ = deploy(dev_client, proto_env, "network", "main-net", {"cidr_block": "10.0.0.0/16"})
     db, _, _ = deploy(dev_client, proto_env, "postgres", "orders-db", {"size": "small", "storage_gb": 20})
-    assert network.bundle_version.version == "1.2.0" and db.bundle_version.version == "2.4.0"
+    assert network.bundle_version.version == "1.2.0" and db.bundle_version.version == catalog["postgres"].version
     db_artifact = Artifact.objects.get(deployment=db)
     assert db_artifact.specs["host"] == db.outputs["host"] and db_artifact.specs["instance_class"] == "db.t4g.medium"
     password = json.loads(decrypt(bytes(db.sensitive_outputs)))["password"]
