@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 
 from django.conf import settings
@@ -18,6 +17,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+
+from portal.inputs import loads, value_problems
 
 from ..models import Deployment
 from .services import MAX_BODY_BYTES, Refused, alarms_receive, alertmanager_alerts, sns_receive, token_matches
@@ -60,17 +61,17 @@ def _limited(key: str) -> bool:
 
 
 def _json(raw: bytes) -> dict:
-    def refuse_constant(name):
-        raise ValueError(f"{name} is not a number JSON allows")
-
+    """The body as a JSON object within the portal's limits (depth, numbers, no NUL or lone surrogate)."""
     try:
-        data = json.loads(raw, parse_constant=refuse_constant)
-    except (ValueError, RecursionError):
-        raise Refused(400, "The body is not JSON.") from None
+        data = loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise Refused(400, "The body is not JSON (UTF-8).") from None
     if not isinstance(data, dict):
         raise Refused(400, "The body must be a JSON object.")
-    if "\x00" in raw.decode(errors="replace") or "\\u0000" in raw.decode(errors="replace"):
-        raise Refused(400, "The body holds NUL characters.")
+    problems = value_problems(data)
+    if problems:
+        where, found = next(iter(problems.items()))
+        raise Refused(400, f"The body cannot be stored: {where or '/'}: {found[0]}")
     return data
 
 

@@ -209,6 +209,15 @@ def test_wrong_tokens_unknown_deployments_and_bad_bodies_are_refused_and_nothing
         (post(client, deployment.pk, body, token=token, raw="{not json"), 400),
         (post(client, deployment.pk, body, token=token, raw="[]"), 400),
         (post(client, deployment.pk, body | {"version": "3"}, token=token), 400),
+        (post(client, deployment.pk, body, token=token, raw=json.dumps(body).replace("db-1", "db\\u0000")), 400),
+        (post(client, deployment.pk, body, token=token, raw=json.dumps(body).replace("db-1", "\\ud800")), 400),
+        (post(client, deployment.pk, body, token=token, raw="[" * 100 + "]" * 100), 400),
+        (
+            post(
+                client, deployment.pk, body | {"alerts": [body["alerts"][0] | {"startsAt": "yesterday"}]}, token=token
+            ),
+            400,
+        ),
         (post(client, deployment.pk, body | {"alerts": [{"status": "firing"}]}, token=token), 400),
         (post(client, deployment.pk, body, token=token, raw=json.dumps(body) + " " * 300_000), 413),
         (client.get(f"/hooks/alarms/{deployment.pk}/"), 405),
