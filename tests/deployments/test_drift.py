@@ -84,7 +84,7 @@ def test_a_scheduled_check_finds_a_change_made_in_the_sandbox_revert_undoes_it_a
     stored = json.dumps([check.resources, check.observed, check.log])
     assert password not in stored
     # The estate's resource index follows the cloud, so the query finds the drifted value.
-    assert StateResource.objects.get(deployment=database).attributes["storage_gb"] == 50
+    assert StateResource.objects.get(deployment=database, type="sandbox_database").attributes["storage_gb"] == 50
 
     # The same drift found again is not news: no second event.
     again = wait_for_check(drift_check_request(deployment=database, actor=dev, channel="api"))
