@@ -82,7 +82,8 @@ def test_it_deploys_postgres_from_the_production_preset_end_to_end(
     assert texts.index(next(t for t in texts if "init" in t)) < texts.index(
         next(t for t in texts if "Apply complete" in t)
     )
-    assert run.resources_done == run.resources_planned == 1
+    # The server, and from postgres 2.5.0 one sandbox_alarm per alarm the bundle declares.
+    assert run.resources_done == run.resources_planned == 1 + len(catalog["postgres"].alarms)
 
     page = dev_client.get(deployment.get_absolute_url()).content.decode()
     assert "db.r6g.large" in page
