@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from portal.inputs import value_problems
 
 from . import hcl, semver
+from .alarms import alarm_problems
 from .cost import cost_problems
 from .forms.hints import names_at, ui_problems
 from .options import option_problems
@@ -75,6 +76,7 @@ class Manifest:
     module_variables: dict = field(default_factory=dict)
     module_outputs: dict = field(default_factory=dict)
     cost: dict = field(default_factory=dict)
+    alarms: list = field(default_factory=list)
     # What lint notices without refusing: an undeclared dialect, ui hints Slipway draws its own way.
     warnings: list[str] = field(default_factory=list)
 
@@ -334,6 +336,9 @@ def read_bundle(path: Path | str) -> Manifest:
         problems += found
         problems += [f"{WHERE} /params{p}" for p in observed_problems(params, resources)]
         problems += cost_problems(data.get("cost"), params)
+        problems += alarm_problems(
+            data.get("alarms"), params, resources=resources, runbook=runbook_bytes(root).decode(errors="replace")
+        )
     try:
         registry = shipped()
     except ResourceTypeError as exc:
@@ -381,6 +386,7 @@ def read_bundle(path: Path | str) -> Manifest:
         module_outputs={n: {"file": b.file.removeprefix("src/"), **_plain(b.body)} for n, b in outputs.items()},
         warnings=warnings,
         cost=data.get("cost") or {},
+        alarms=data.get("alarms") or [],
     )
 
 

@@ -78,7 +78,17 @@ class BundleVersion(models.Model):
     """One published, immutable version of a bundle."""
 
     # What a version publishes beside its schema, shown as it is (the admin's page, the API).
-    PUBLISHED = ("ui_schema", "presets", "connections", "artifacts", "cost", "runbook", "changelog", "module_sha256")
+    PUBLISHED = (
+        "ui_schema",
+        "presets",
+        "connections",
+        "artifacts",
+        "cost",
+        "alarms",
+        "runbook",
+        "changelog",
+        "module_sha256",
+    )
 
     bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="versions")
     version = models.CharField(max_length=64)
@@ -95,6 +105,9 @@ class BundleVersion(models.Model):
     artifacts = models.JSONField(default=list, blank=True)
     cost = models.JSONField(
         default=dict, blank=True, help_text="The monthly cost model (bundle.yaml `cost:`); empty when it has none."
+    )
+    alarms = models.JSONField(
+        default=list, blank=True, help_text="The alarms the bundle declares (bundle.yaml `alarms:`)."
     )
     runbook = models.TextField(blank=True, help_text="Markdown, shown on every deployment's page.")
     changelog = models.TextField(blank=True)

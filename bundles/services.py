@@ -29,6 +29,7 @@ _KEPT_AS_IS = (
     "connections",
     "artifacts",
     "cost",
+    "alarms",
     "runbook",
     "changelog",
     "module_archive",

@@ -13,6 +13,7 @@ class DeploymentsConfig(AppConfig):
         "StateVersion.encrypted_state",
         "ExceptionRequest.sensitive_params",
         "Artifact.data",
+        "AlarmEndpoint.token_encrypted",
     )
 
     def ready(self) -> None:

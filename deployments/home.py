@@ -9,6 +9,8 @@ from django.db.models import Count
 from django.shortcuts import render
 from django.utils import timezone
 
+from .alarms.models import AlarmEvent
+from .alarms.selectors import firing_events
 from .choices import RUN_ACTIVE, DeploymentStatus, RunStatus
 from .drift.models import DriftCheck, DriftStatus
 from .environments.selectors import previews_visible_to
@@ -45,5 +47,10 @@ def home(request):
             .filter(status=DriftStatus.DRIFTED, resolution="", deployment__status=DeploymentStatus.DRIFTED)
             .select_related("deployment__environment__project")
             .order_by("-finished_at")[:10],
+            # Alarms firing now (each alarm's latest notification says firing), newest first.
+            "alarms_firing": AlarmEvent.objects.visible_to(request.user)
+            .filter(pk__in=firing_events().values("pk"))
+            .select_related("deployment__environment__project")
+            .order_by("-id")[:10],
         },
     )

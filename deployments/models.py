@@ -179,6 +179,7 @@ class Deployment(models.Model):
 
 
 # The sub-domains' models, defined in their own packages (Django finds them through this module).
+from .alarms.models import AlarmEndpoint, AlarmEvent, SnsSubscription  # noqa: E402
 from .connections.models import Artifact  # noqa: E402
 from .drift.models import DriftCheck  # noqa: E402
 from .environments.models import EnvironmentRun, EnvironmentRunStep  # noqa: E402
@@ -187,6 +188,8 @@ from .policy.models import ExceptionRequest, Policy, default_gated_actions  # no
 from .runs.models import Run, RunLogLine, StateLock, StateVersion, Worker  # noqa: E402
 
 __all__ = [
+    "AlarmEndpoint",
+    "AlarmEvent",
     "Artifact",
     "BulkChange",
     "BulkTarget",
@@ -201,6 +204,7 @@ __all__ = [
     "Run",
     "RunLogLine",
     "SavedQuery",
+    "SnsSubscription",
     "StateLock",
     "StateResource",
     "StateVersion",

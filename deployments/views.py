@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from bundles.alarms import anchor_headings
 from bundles.cost import form_line, priced_presets
 from bundles.display import params_rows
 from bundles.forms import build_fields, error_summary, initial_values, parse_post, render_markdown, unplaced_errors
@@ -31,6 +32,7 @@ from portal.querysets import CHANGE, OPERATE, VIEW, object_for
 from portal.roles import is_ops
 
 from . import services
+from .alarms.views import alarm_context, remedy_prefill
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
 from .connections.forms import PREFIX as CONNECTION_PREFIX
 from .connections.forms import connection_fields, posted_connections, split_errors
@@ -326,6 +328,10 @@ def deployment_edit(request, pk):
     else:
         typed = request.htmx and any(k.startswith("param/") for k in request.GET)
         values = parse_post(schema, request.GET, **stored, fill_defaults=True) if typed else deployment.params
+        remedy = None if typed else remedy_prefill(deployment, request.GET.get("remedy", ""))
+        if remedy is not None:  # an alarm's remedy: the change prefilled, submitted like any other (policy decides)
+            values = remedy.params
+            form = ChangeReasonForm(initial={"reason": f"Remedy for alarm {request.GET['remedy']}: {remedy.words}"})
     shown = schema if submitted.outside else view.schema
     build = {"stored_secrets": state.stored_secrets, "lock_immutable": state.lock_immutable}
     build["posted"] = request.POST if request.method == "POST" else (request.GET if typed else None)
@@ -341,6 +347,7 @@ def deployment_edit(request, pk):
         "environment": deployment.environment,
         "exception_form": exception_form,
         "form_url": reverse("deployments:edit", args=[deployment.pk]),
+        "remedy": None if request.method == "POST" or typed else remedy,
         # The version these values were edited from. A refused save keeps it, so saving again is
         # refused again instead of writing these values over the other person's change.
         "expected_version": expected
@@ -399,7 +406,8 @@ def deployment_detail(request, pk):
         "waiting": active[1:],
         "runs": runs[:20],
         "can_change": can_change_deployment(request.user, deployment),
-        "runbook_html": render_markdown(version.runbook),
+        "runbook_html": anchor_headings(render_markdown(version.runbook)),
+        **alarm_context(deployment),
         "tier_is_production": deployment.environment.tier == Tier.PRODUCTION,
         "lock": StateLock.objects.filter(deployment=deployment).select_related("run").first(),
         "pending_exceptions": deployment.exception_requests.filter(status="pending"),

@@ -15,6 +15,7 @@ from portal.context_processors import count_waiting_for_ops
 from portal.history import record_scope_change
 
 from . import params_form
+from .alarms import steps as alarm_steps  # noqa: F401  (the alarm webhook in the slipway object)
 from .choices import RunStatus
 from .connections import steps as connection_steps  # noqa: F401  (connections in, artifacts out, in every run)
 from .drift.services import check_after_resolution

@@ -62,6 +62,10 @@ SLIPWAY_BASE_URL = env_str("SLIPWAY_BASE_URL", "http://127.0.0.1:8000")
 # Where people open links from notifications. Unset, it falls back to the runners' address, which
 # people often cannot open (http://web:8000 under compose): `manage.py doctor` says so.
 SLIPWAY_PUBLIC_URL = env_str("SLIPWAY_PUBLIC_URL") or SLIPWAY_BASE_URL
+# Where a deployment's cloud reaches its alarm webhook (docs/alarms.md); empty: SLIPWAY_BASE_URL.
+SLIPWAY_ALARMS_BASE_URL = env_str("SLIPWAY_ALARMS_BASE_URL", "")
+# Alarm notifications accepted a minute, per deployment and per client address (429 above).
+SLIPWAY_ALARM_WEBHOOK_RATE = env_int("SLIPWAY_ALARM_WEBHOOK_RATE", 120)
 
 
 def _origin(url: str) -> tuple[str, str]:

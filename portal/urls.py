@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from deployments.alarms.webhook import alarm_webhook
 from deployments.home import home
 from deployments.runs import state_backend
 from deployments.search import search
@@ -27,6 +28,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("state/<uuid:deployment_id>/", state_backend.state, name="state"),
     path("state/<uuid:deployment_id>/lock/", state_backend.state_lock, name="state-lock"),
+    # A deployment's alarm webhook (Alertmanager, SNS): its token is the credential, see docs/alarms.md.
+    path("hooks/alarms/<uuid:deployment_id>/", alarm_webhook, name="alarm-webhook"),
     path("search/", search, name="search"),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from ..alarms.selectors import firing_counts
 from ..choices import RUN_ACTIVE, DeploymentStatus
 from ..models import Deployment, Environment, Run
 from .selectors import GONE, HEAVY, publishes
@@ -44,6 +45,7 @@ class Node:
     open_connections: list[str] = field(default_factory=list)  # its connections with no producer
     ports: list[dict] = field(default_factory=list)  # the first few of them as drawn: {name, title, type, required, x}
     step: object = None  # its step in the environment's latest environment-wide action, if any
+    alarms_firing: int = 0  # alarms firing now (a badge on the box)
 
     @property
     def fill(self) -> str:
@@ -115,6 +117,8 @@ def environment_canvas(environment: Environment) -> Canvas:
     runs = Run.objects.filter(deployment__in=deployments, status__in=RUN_ACTIVE).order_by("created_at")
     for run in runs:
         nodes[str(run.deployment_id)].run = nodes[str(run.deployment_id)].run or run
+    for deployment_id, count in firing_counts([d.pk for d in deployments]).items():
+        nodes[str(deployment_id)].alarms_firing = count
     graph = nx.DiGraph()
     graph.add_nodes_from(nodes)
     edges = []

@@ -30,20 +30,34 @@ def environment_monthly_total(environment: Environment, currency: str, *, withou
     return deployments.aggregate(total=Sum("monthly_cost"))["total"] or Decimal(0)
 
 
-def over_budget(*, policy, bundle_version, params: dict, deployment: Deployment | None = None) -> str:
+def monthly_added(*, policy, bundle_version, params: dict, deployment: Deployment | None = None) -> Decimal:
+    """What a change adds to the environment's month in its budget's currency (0 when it costs the same or less,
+    has no estimate, or is priced in another currency)."""
+    estimate = bundle_version.monthly_estimate(params)
+    if estimate is None or estimate.currency != policy.budget_currency:
+        return Decimal(0)
+    counted = deployment is not None and deployment.pk and deployment.status not in NOT_RUNNING
+    before = deployment.monthly_cost if counted and deployment.cost_currency == estimate.currency else None
+    return max(Decimal(0), estimate.amount - (before or Decimal(0)))
+
+
+def over_budget(
+    *, policy, bundle_version, params: dict, deployment: Deployment | None = None, pending: Decimal = Decimal(0)
+) -> str:
     """The sentence that holds a change for going over the environment's monthly budget, or "" when it
-    does not (no budget, no estimate, another currency, or a change that does not add to the month)."""
+    does not (no budget, no estimate, another currency, or a change that does not add to the month).
+
+    ``pending`` is what other changes not applied yet add to the same environment (a bulk change's dry run
+    counts its earlier targets there), so many small changes cannot pass one by one what they break together."""
     budget = policy.monthly_budget
     estimate = bundle_version.monthly_estimate(params)
     if budget is None or estimate is None or estimate.currency != policy.budget_currency:
         return ""
     currency = estimate.currency
-    counted = deployment is not None and deployment.pk and deployment.status not in NOT_RUNNING
-    before = deployment.monthly_cost if counted and deployment.cost_currency == currency else None
-    added = estimate.amount - (before or Decimal(0))
+    added = monthly_added(policy=policy, bundle_version=bundle_version, params=params, deployment=deployment)
     if added <= 0:
         return ""
-    total = environment_monthly_total(policy.environment, currency, without=deployment) + estimate.amount
+    total = environment_monthly_total(policy.environment, currency, without=deployment) + estimate.amount + pending
     if total <= budget:
         return ""
     return (

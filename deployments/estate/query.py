@@ -75,10 +75,13 @@ DRIFT_ATTRIBUTE = "drift.attribute"
 CONNECTED_TO = "connected_to"
 # Deployments whose published artifact of a resource type has a spec value: ``artifact.<type>.specs.<path>``.
 ARTIFACT_ROOT = "artifact"
+# Deployments with an alarm firing now: ``alarm:firing`` (any), ``alarm:storage-almost-full`` (that one), ``~``.
+ALARM = "alarm"
 FIELD_NAMES = [
     *COLUMNS,
     DRIFT_ATTRIBUTE,
     CONNECTED_TO,
+    ALARM,
     "params.<path>",
     "outputs.<path>",
     "resource.<type>.<attr>",
@@ -232,7 +235,7 @@ def comparisons(node) -> list[Comparison]:
 
 def _check_field(c: Comparison) -> None:
     root, _, rest = c.field.partition(".")
-    if c.field == DRIFT_ATTRIBUTE:
+    if c.field in (DRIFT_ATTRIBUTE, ALARM):
         if c.op not in (":", "~"):
             raise QueryError(
                 f"`{c.field}` is a name: it cannot be compared with `{c.op}`.",
@@ -462,6 +465,8 @@ def _leaf(c: Comparison) -> tuple[Q, bool]:
         return _drift_leaf(c), False
     if c.field == CONNECTED_TO:
         return _connected_to_leaf(c), False
+    if c.field == ALARM:
+        return _alarm_leaf(c), False
     root, _, rest = c.field.partition(".")
     if root == ARTIFACT_ROOT:
         return _artifact_leaf(c), False
@@ -532,6 +537,19 @@ def _artifact_leaf(c: Comparison) -> Q:
     )
     published = Artifact.objects.filter(_json_leaf(f"specs__{_path(path)}", c), deployment=OuterRef("pk"), type=kind)
     return Q(Exists(published.filter(~Exists(newer))))
+
+
+def _alarm_leaf(c: Comparison) -> Q:
+    """An alarm firing now (its latest event says firing): any (``firing``), or by its name or the bundle's."""
+    from ..alarms.selectors import firing_events
+
+    name = str(c.value).strip()
+    firing = firing_events().filter(deployment_id=OuterRef("pk"))
+    if c.op == "~":
+        firing = firing.filter(Q(name__icontains=name) | Q(bundle_alarm__icontains=name))
+    elif name.lower() != "firing":
+        firing = firing.filter(Q(name=name) | Q(bundle_alarm=name))
+    return Q(Exists(firing))
 
 
 def _compile(node, model) -> Q:

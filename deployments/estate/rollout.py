@@ -200,6 +200,10 @@ def _validate(bulk: BulkChange, targets: list[BulkTarget]) -> None:
             errors = unmakeable_changes(deployment.bundle_version.params_schema, current, proposed)
         if not errors:
             errors = _connection_errors(deployment, version, proposed)
+        if not errors:  # as a single change: over the environment's budget, it is not approved by the policy
+            errors = validators.over_budget(
+                environment=deployment.environment, bundle_version=version, params=proposed, deployment=deployment
+            )
         if errors:
             target.verdict, target.errors = BulkTarget.Verdict.INVALID, errors
         elif bulk.plan:

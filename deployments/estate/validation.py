@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from bundles.models import BundleVersion
 from bundles.schema import compile_validator, param_errors
 
-from ..models import Environment, Policy
+from ..costs.budget import monthly_added, over_budget
+from ..models import Deployment, Environment, Policy
 from ..policy.rules import PolicyCheck, kept_as_approved, not_allowed, with_overlay
 
 
@@ -30,6 +32,7 @@ class Validators:
     def __init__(self, environment_ids=None):
         self._compiled: dict[tuple, tuple[dict, Any]] = {}
         self._policies: dict[int, Policy | None] = {}
+        self._pending: dict[int, Decimal] = {}  # per environment: what the targets found within budget add a month
         if environment_ids is not None:
             found = {p.environment_id: p for p in Policy.objects.filter(environment_id__in=set(environment_ids))}
             self._policies = {env_id: found.get(env_id) for env_id in set(environment_ids)}
@@ -79,3 +82,21 @@ class Validators:
         ):
             return Verdict({})
         return Verdict(errors)
+
+    def over_budget(
+        self, *, environment: Environment, bundle_version: BundleVersion, params: dict, deployment: Deployment
+    ) -> dict[str, list[str]]:
+        """The budget's refusal as a single change gets it (``{"": [sentence]}``), or {} within budget. Targets of
+        the same environment count together: each one found within budget adds to what the next one is held to."""
+        policy = self._policy(environment)
+        if policy is None or policy.monthly_budget is None:
+            return {}
+        pending = self._pending.get(environment.pk, Decimal(0))
+        words = over_budget(
+            policy=policy, bundle_version=bundle_version, params=params, deployment=deployment, pending=pending
+        )
+        if words:
+            return {"": [words]}
+        added = monthly_added(policy=policy, bundle_version=bundle_version, params=params, deployment=deployment)
+        self._pending[environment.pk] = pending + added
+        return {}

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import selectors, services
 from .errors import Invalid, SandboxError
 from .kinds import KINDS
-from .models import Event, Resource, Status
+from .models import Delivery, Event, Resource, Status
 from .validation import refuse_bad_text
 
 MAX_BODY_BYTES = 64 * 1024
@@ -43,6 +43,7 @@ def resource_json(resource: Resource) -> dict:
         "secrets_set": sorted(resource.secret_digests),
         "tags": resource.tags,
         "metrics": resource.metrics,
+        **({"alarm_state": resource.alarm_state} if resource.kind == "alarm" else {}),
         "version": resource.version,
         "created_at": _timestamp(resource.created_at),
         "updated_at": _timestamp(resource.updated_at),
@@ -246,3 +247,42 @@ def events(request: HttpRequest) -> JsonResponse:
     limit = _int(request.GET.get("limit"), "limit", 100, low=1, high=MAX_LIMIT)
     found = selectors.events(resource_id=request.GET.get("resource", "")[:40], limit=limit)
     return JsonResponse({"results": [event_json(e) for e in found]})
+
+
+@api_view("POST", "PUT")
+def metrics(request: HttpRequest, resource_id: str) -> JsonResponse:
+    """Set a resource's simulated utilisation ``{"metrics": {"storage_used_percent": 85}}`` (null clears one);
+    the alarms watching it are evaluated at once. Answers the resource."""
+    body = _body(request)
+    unknown = sorted(set(body) - {"metrics"})
+    if unknown:
+        raise Invalid("Unknown fields in the body.", {f"/{k}": ["Unknown field."] for k in unknown})
+    updated = services.metrics_set(resource_id=resource_id, metrics=body.get("metrics"), actor=_actor(request))
+    return JsonResponse(resource_json(updated))
+
+
+def delivery_json(delivery: Delivery) -> dict:
+    return {
+        "id": delivery.id,
+        "alarm_id": delivery.alarm_id,
+        "alarm_name": delivery.alarm_name,
+        "alert_status": delivery.alert_status,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "response_status": delivery.response_status,
+        "response_text": delivery.response_text,
+        "payload": delivery.payload,
+        "created_at": _timestamp(delivery.created_at),
+        "delivered_at": _timestamp(delivery.delivered_at) if delivery.delivered_at else None,
+    }
+
+
+@api_view("GET")
+def deliveries(request: HttpRequest) -> JsonResponse:
+    """The alarms' notifications, newest first (``?alarm=ID&limit=``): what was sent and what the receiver said."""
+    refuse_bad_text(dict(request.GET.items()))
+    limit = _int(request.GET.get("limit"), "limit", 100, low=1, high=MAX_LIMIT)
+    found = Delivery.objects.all()
+    if request.GET.get("alarm"):
+        found = found.filter(alarm_id=request.GET["alarm"][:40])
+    return JsonResponse({"results": [delivery_json(d) for d in found[:limit]]})

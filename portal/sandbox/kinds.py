@@ -33,6 +33,9 @@ class Field:
     pattern: str | None = None
     unit: str = ""
     write_only: bool = False  # a secret: accepted, never returned (only its digest is kept)
+    # A write-only value the cloud must use itself (an alarm's webhook URL with its token): kept sealed in the
+    # cloud's store, still never returned by the API or the console, and never generated.
+    kept: bool = False
 
     def json_schema(self) -> dict:
         schema: dict[str, Any] = {"type": {"bool": "boolean"}.get(self.type, self.type), "title": self.title}
@@ -287,7 +290,86 @@ SERVICE = Kind(
     summary=("image", "cpu", "memory_mb", "min_replicas", "max_replicas"),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (NETWORK, DATABASE, BUCKET, QUEUE, SERVICE)}
+COMPARISONS = (">", ">=", "<", "<=")
+ALARM_NAME_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
+
+ALARM = Kind(
+    name="alarm",
+    title="Alarm",
+    description=(
+        "Watches one metric of one resource; when the condition holds for the duration it fires, and when it no "
+        "longer holds it resolves, each time sending a Prometheus Alertmanager webhook (version 4) to its URL."
+    ),
+    id_prefix="alm",
+    fields=(
+        Field(
+            "resource_id",
+            "string",
+            "Resource",
+            "The id of the resource watched.",
+            required=True,
+            pattern=r"^[A-Za-z0-9-]{1,40}$",
+        ),
+        Field(
+            "metric",
+            "string",
+            "Metric",
+            "The metric of that resource watched (storage_used_percent).",
+            required=True,
+            pattern=r"^[a-z][a-z0-9_]{0,62}$",
+        ),
+        Field(
+            "comparison",
+            "string",
+            "Comparison",
+            "How the value is compared with the threshold.",
+            required=True,
+            enum=COMPARISONS,
+        ),
+        Field("threshold", "number", "Threshold", "The value compared with.", required=True),
+        Field(
+            "duration_seconds",
+            "integer",
+            "Duration",
+            "How long the condition must hold before it fires.",
+            default=0,
+            minimum=0,
+            maximum=86400,
+            unit="s",
+        ),
+        Field(
+            "severity",
+            "string",
+            "Severity",
+            "Sent as the alert's severity label.",
+            default="warning",
+            enum=("info", "warning", "critical"),
+        ),
+        Field(
+            "alarm_name",
+            "string",
+            "Alert name",
+            "Sent as the alert's alertname label (default: the name).",
+            pattern=ALARM_NAME_PATTERN,
+        ),
+        Field("summary", "string", "Summary", "Sent as the alert's summary annotation."),
+        Field(
+            "webhook_url",
+            "string",
+            "Webhook URL",
+            "Where notifications go (Alertmanager webhook format); user:password@ in it is sent as basic auth.",
+            pattern=r"^https?://[^\s]{1,2000}$",
+            write_only=True,
+            kept=True,
+        ),
+    ),
+    create_seconds=1,
+    update_seconds=1,
+    delete_seconds=1,
+    summary=("resource_id", "metric", "comparison", "threshold"),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (NETWORK, DATABASE, BUCKET, QUEUE, SERVICE, ALARM)}
 
 COMPUTE = {
     "network": lambda rid, name: {"dns_domain": f"{_kebab(name)}.{DOMAIN}"},
@@ -302,4 +384,5 @@ COMPUTE = {
         "url": f"https://{_kebab(name)}.apps.{DOMAIN}",
         "internal_hostname": f"{_kebab(name)}.svc.{DOMAIN}",
     },
+    "alarm": lambda rid, name: {},
 }

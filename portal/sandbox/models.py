@@ -45,6 +45,10 @@ class Resource(models.Model):
     tags = models.JSONField(default=dict)
     # Simulated utilisation (issue 17: set from the console or the API; alarms watch it).
     metrics = models.JSONField(default=dict)
+    # Write-only values the cloud itself uses (an alarm's webhook URL): never returned by the API or console.
+    sealed = models.JSONField(default=dict, blank=True)
+    # An alarm's evaluation: {"state": ok|pending|firing, "since", "starts_at", "value", "fingerprint"}.
+    alarm_state = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1, help_text="Bumped on every change.")
     ready_at = models.DateTimeField(null=True, blank=True, help_text="When the pending operation completes.")
     created_at = models.DateTimeField(default=timezone.now)
@@ -99,3 +103,32 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.kind} {self.name} by {self.actor}"
+
+
+class Delivery(models.Model):
+    """One webhook notification an alarm sent (or tried to): the cloud's delivery log, shown on the alarm's page.
+
+    Keeps the alarm's id as text (the record outlives the alarm) and the payload sent; never the URL, which
+    holds the receiver's token."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    alarm_id = models.CharField(max_length=40, db_index=True)
+    alarm_name = models.CharField(max_length=63)
+    alert_status = models.CharField(max_length=10, help_text="firing or resolved")
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    response_text = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.alert_status} {self.alarm_name} ({self.status})"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .alarms import evaluate_pending
 from .errors import NotFound
 from .models import BUSY, Event, Resource, Status
 
@@ -14,6 +15,7 @@ from .models import BUSY, Event, Resource, Status
 def settle() -> None:
     """Finish every operation whose time has come. Idempotent and safe to run concurrently."""
     now = timezone.now()
+    evaluate_pending(now)
     due = Resource.objects.filter(ready_at__lte=now)
     # Check first: an UPDATE that matches nothing still takes SQLite's write lock.
     if not due.exists():

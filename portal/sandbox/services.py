@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from . import alarms
 from .errors import Conflict, Invalid, NotFound
 from .kinds import Kind
 from .models import Event, Resource, Status
@@ -88,7 +89,7 @@ def resource_create(*, kind: str, name: str, attributes: dict | None, tags: dict
     plain, secret_values = _split_secrets(spec, values)
     generated = {}
     for f in spec.fields:
-        if f.write_only and f.name not in secret_values:
+        if f.write_only and not f.kept and f.name not in secret_values:
             generated[f.name] = secrets.token_urlsafe(24)
     secret_values |= generated
     settle()
@@ -103,6 +104,7 @@ def resource_create(*, kind: str, name: str, attributes: dict | None, tags: dict
         attributes=spec.defaults() | plain,
         computed=spec.computed_values(resource_id=resource_id, name=name),
         secret_digests={k: _digest(v) for k, v in secret_values.items()},
+        sealed={k: v for k, v in secret_values.items() if spec.field(k).kept},
         tags=tags,
         created_at=now,
         updated_at=now,
@@ -113,6 +115,7 @@ def resource_create(*, kind: str, name: str, attributes: dict | None, tags: dict
             resource.save(force_insert=True)
     except IntegrityError as exc:  # the same name, created concurrently
         raise Conflict(f"A {spec.title.lower()} named {name!r} already exists.", {"/name": ["Already taken."]}) from exc
+    alarms.after_change(resource)
     _record(
         resource,
         Event.Action.CREATE,
@@ -183,12 +186,14 @@ def resource_update(
     now = timezone.now()
     resource.attributes = resource.attributes | plain
     resource.secret_digests = resource.secret_digests | changed_secrets
+    resource.sealed = resource.sealed | {k: secret_values[k] for k in changed_secrets if spec.field(k).kept}
     if new_tags is not None:
         resource.tags = new_tags
     resource.version += 1
     resource.updated_at = now
     _pending(resource, Status.MODIFYING, spec.update_seconds, now)
     resource.save()
+    alarms.after_change(resource)
     _record(resource, Event.Action.UPDATE, actor, changes, now)
     return resource
 
@@ -207,6 +212,7 @@ def resource_delete(*, resource_id: str, actor: str) -> Resource | None:
         return resource
     now = timezone.now()
     _record(resource, Event.Action.DELETE, actor, {}, now)
+    alarms.before_delete(resource)
     delay = _delay(resource.spec.delete_seconds)
     if not delay:
         resource.delete()
@@ -214,4 +220,48 @@ def resource_delete(*, resource_id: str, actor: str) -> Resource | None:
     resource.status, resource.ready_at, resource.updated_at = Status.DELETING, now + delay, now
     resource.version += 1
     resource.save(update_fields=["status", "ready_at", "updated_at", "version"])
+    return resource
+
+
+MAX_METRIC = 10**12
+
+
+@transaction.atomic
+def metrics_set(*, resource_id: str, metrics: Any, actor: str) -> Resource:
+    """Set a resource's simulated utilisation (some or all of its kind's metrics; null clears one), then evaluate
+    the alarms that watch it: one firing or resolving sends its webhook once the change is committed."""
+    resource = _locked(resource_id)
+    spec = resource.spec
+    if not isinstance(metrics, dict) or not metrics:
+        raise Invalid("metrics must be an object of metric names and numbers.", {"/metrics": ["Must be an object."]})
+    errors = {}
+    for name, value in metrics.items():
+        if name not in spec.metrics:
+            known = ", ".join(spec.metrics) or "none"
+            errors[f"/metrics/{name}"] = [f"{spec.title}s have no metric {name!r} (they have: {known})."]
+        elif value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_METRIC
+        ):
+            errors[f"/metrics/{name}"] = [f"Must be a number from 0 to {MAX_METRIC}, or null to clear it."]
+    if errors:
+        raise Invalid("The metrics are not valid.", errors)
+    before = dict(resource.metrics)
+    after = {k: v for k, v in (before | metrics).items() if v is not None}
+    if after == before:
+        return resource
+    now = timezone.now()
+    resource.metrics = after
+    resource.save(update_fields=["metrics"])
+    _record(
+        resource,
+        Event.Action.UPDATE,
+        actor,
+        {
+            f"metrics.{k}": [before.get(k), after.get(k)]
+            for k in sorted(set(before) | set(after))
+            if before.get(k) != after.get(k)
+        },
+        now,
+    )
+    alarms.evaluate_watching(resource.id, now=now)
     return resource

@@ -17,7 +17,7 @@ from . import selectors, services
 from .errors import NotFound, SandboxError
 from .forms import DeleteForm, ResourceEditForm
 from .kinds import KINDS
-from .models import Status
+from .models import Delivery, Resource, Status
 
 
 def _actor(request) -> str:
@@ -46,7 +46,7 @@ def console(request):
     )
 
 
-def _detail(request, resource, *, edit_form=None, delete_form=None, status=200):
+def _detail(request, resource, *, edit_form=None, delete_form=None, metrics_errors=None, status=200):
     spec = resource.spec
     return render(
         request,
@@ -60,6 +60,10 @@ def _detail(request, resource, *, edit_form=None, delete_form=None, status=200):
             "edit_form": edit_form or ResourceEditForm(resource=resource),
             "delete_form": delete_form or DeleteForm(),
             "events": selectors.events(resource_id=resource.id, limit=20),
+            "metrics": [(name, resource.metrics.get(name)) for name in spec.metrics],
+            "metrics_errors": metrics_errors or {},
+            "watched_by": Resource.objects.filter(kind="alarm", attributes__resource_id=resource.id).order_by("name"),
+            "deliveries": Delivery.objects.filter(alarm_id=resource.id)[:20] if resource.kind == "alarm" else [],
             "busy": resource.status != Status.AVAILABLE,
         },
         status=status,
@@ -117,3 +121,31 @@ def resource_delete(request, resource_id: str):
         request, f"Deleting {resource.spec.title.lower()} {resource.name}. Slipway does not know about this."
     )
     return redirect("sandbox:console")
+
+
+@login_required
+@require_POST
+def resource_metrics(request, resource_id: str):
+    """The console's utilisation control: set the simulated metrics; the alarms watching them are evaluated."""
+    resource = _resource_or_404(resource_id)
+    values, errors = {}, {}
+    for name in resource.spec.metrics:
+        raw = request.POST.get(f"metric/{name}", "").strip()
+        if raw == "":
+            values[name] = None
+            continue
+        try:
+            number = float(raw)
+        except ValueError:
+            errors[f"/metrics/{name}"] = ["Must be a number."]
+            continue
+        values[name] = int(number) if number.is_integer() else number
+    if not errors and values:
+        try:
+            services.metrics_set(resource_id=resource.id, metrics=values, actor=_actor(request))
+        except SandboxError as exc:
+            errors = exc.errors or {"/metrics": [exc.message]}
+    if errors:
+        return _detail(request, resource, metrics_errors=errors, status=400)
+    messages.success(request, f"Utilisation of {resource.name} set; the alarms watching it were evaluated.")
+    return redirect(resource)

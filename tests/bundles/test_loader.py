@@ -36,13 +36,14 @@ def test_sync_bundles_loads_the_catalog_and_is_idempotent():
 def test_the_catalog_keeps_every_version_in_a_folder_of_its_own_and_the_newest_is_the_card():
     sync()
     postgres = Bundle.objects.get(name="postgres")
-    assert {"1.0.0", "2.0.0", "2.1.0", "2.2.0", "2.3.0", "2.4.0"} <= set(
+    assert {"1.0.0", "2.0.0", "2.1.0", "2.2.0", "2.3.0", "2.4.0", "2.5.0"} <= set(
         postgres.versions.values_list("version", flat=True)
     )
-    assert postgres.latest_version().version == "2.4.0"
+    assert postgres.latest_version().version == "2.5.0"
     assert "x-observed-from" in postgres.versions.get(version="2.1.0").changelog
     assert "sandbox" in postgres.versions.get(version="2.0.0").changelog
-    assert "cost model" in postgres.latest_version().changelog
+    assert "cost model" in postgres.versions.get(version="2.4.0").changelog
+    assert "alarms" in postgres.latest_version().changelog
     # Storage may only grow from 2.4.0 on (the field and the runbook always said so).
     assert postgres.latest_version().params_schema["properties"]["storage_gb"]["x-only-increase"] is True
     assert "x-only-increase" not in postgres.versions.get(version="2.2.0").params_schema["properties"]["storage_gb"]

@@ -305,7 +305,7 @@ def test_env_graph_prints_the_environment_as_text_and_as_dot(slipway, catalog, p
     # (their first applies are still queued: no worker here)
     network = catalog["network"].version
     assert lines[5].startswith(f"main-net      network {network}  live  default network  run #")
-    assert lines[6].startswith("orders-db     postgres 2.4.0  live  run #")
+    assert lines[6].startswith(f"orders-db     postgres {catalog['postgres'].version}  live  run #")
 
     dot = slipway("env", "graph", "checkout/proto", "--format", "dot")
     assert dot.returncode == 0, dot.stderr

@@ -146,3 +146,34 @@ def test_the_new_deployment_page_refuses_over_budget_and_asks_for_the_exception(
     )
     request = ExceptionRequest.objects.get()
     assert asked.status_code == 302 and request.fields == ["(budget)"] and request.monthly_cost == Decimal("159.30")
+
+
+def test_a_bulk_dry_run_reports_over_budget_like_a_single_change_counting_its_targets_together(
+    ops, catalog, prod_env, budget
+):
+    from deployments.estate import bulk, rollout
+    from deployments.models import BulkChange, Deployment
+
+    for name in ("db-a", "db-b"):  # small: $54.30 each, $108.60 of the $500
+        Deployment.objects.create(
+            environment=prod_env, name=name, bundle_version=catalog["postgres"], params={"size": "small"}, status="live"
+        )
+    change = bulk.bulk_change_create(
+        title="bigger", query="bundle:postgres", patch=[{"op": "set", "path": "/size", "value": "large"}], actor=ops
+    )
+    bulk.bulk_dry_run_start(bulk=change, actor=ops, plan=False)
+    for _ in range(20):
+        if rollout.bulk_drive(change.pk) is None:
+            break
+    change.refresh_from_db()
+    assert change.status == BulkChange.Status.TESTED
+    verdicts = [(t.deployment.name, t.verdict, t.errors) for t in change.targets.select_related("deployment")]
+    # The first alone fits ($54.30 + $309.30); with it, the second does not ($54.30 + $309.30 + $255 > $500).
+    assert verdicts[0] == ("db-a", "clean", {})
+    name, verdict, errors = verdicts[1]
+    assert (name, verdict) == ("db-b", "invalid")
+    assert errors[""] == [
+        "This change adds $255/month and takes checkout/production to $619/month, over its monthly budget of "
+        "$500 (policy v2). Request an exception: platform ops decide."
+    ]
+    assert "1 clean, 1 invalid" in change.message

@@ -76,14 +76,15 @@ def test_a_scheduled_check_finds_a_change_made_in_the_sandbox_revert_undoes_it_a
     assert AuditEvent.objects.filter(event_type="drift.detected", target_id=str(database.pk)).count() == 1
 
     # What is really running: every attribute as read, the password masked, and never stored in clear.
-    (live,) = check.observed
+    # What the refresh read: the server (and the alarms the bundle wires to it, from postgres 2.5.0).
+    (live,) = [r for r in check.observed if r["address"] == "sandbox_database.main"]
     assert live["attributes"]["storage_gb"] == 50 and live["id"] == cloud(database).pk
     assert live["attributes"]["password"] == "(sensitive)"
     password = json.loads(decrypt(database.sensitive_outputs))["password"]
     stored = json.dumps([check.resources, check.observed, check.log])
     assert password not in stored
     # The estate's resource index follows the cloud, so the query finds the drifted value.
-    assert StateResource.objects.get(deployment=database).attributes["storage_gb"] == 50
+    assert StateResource.objects.get(deployment=database, type="sandbox_database").attributes["storage_gb"] == 50
 
     # The same drift found again is not news: no second event.
     again = wait_for_check(drift_check_request(deployment=database, actor=dev, channel="api"))
@@ -132,7 +133,7 @@ def test_a_database_deleted_outside_slipway_is_drift_and_revert_creates_it_again
     assert check.status == "drifted", check.error
     (resource,) = check.resources
     assert resource["action"] == "deleted" and "deleted outside Slipway" in resource["words"]
-    assert check.observed == []
+    assert [r for r in check.observed if r["type"] == "sandbox_database"] == []
     with pytest.raises(services.ServiceError, match="only be reverted"):
         drift_accept(check=check, actor=dev)
 

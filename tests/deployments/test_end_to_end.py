@@ -82,7 +82,8 @@ def test_it_deploys_postgres_from_the_production_preset_end_to_end(
     assert texts.index(next(t for t in texts if "init" in t)) < texts.index(
         next(t for t in texts if "Apply complete" in t)
     )
-    assert run.resources_done == run.resources_planned == 1
+    # The server, and from postgres 2.5.0 one sandbox_alarm per alarm the bundle declares.
+    assert run.resources_done == run.resources_planned == 1 + len(catalog["postgres"].alarms)
 
     page = dev_client.get(deployment.get_absolute_url()).content.decode()
     assert "db.r6g.large" in page
@@ -167,7 +168,9 @@ def test_a_1_0_0_database_moves_into_the_sandbox_with_its_params_after_review(ce
     )
     # The 1.0.0 model goes away: a destroy in the plan, so a person looks before it applies.
     assert run.status == "planned", run.error
-    assert (run.plan_summary["add"], run.plan_summary["destroy"]) == (1, 2)
+    # The server, and from postgres 2.5.0 the alarms it wires in the cloud.
+    added = 1 + len(catalog["postgres"].alarms)
+    assert (run.plan_summary["add"], run.plan_summary["destroy"]) == (added, 2)
     run = wait_for_run(run_services.run_confirm_apply(run=run, actor=dev))
     assert run.status == "succeeded", run.error
     server = Resource.objects.get(kind="database")

@@ -582,6 +582,12 @@ RULES = {
         {"confirm": "not-its-name"},
         writers(),
     ),
+    "sandbox:resource-metrics": (
+        "POST",
+        lambda w: reverse("sandbox:resource-metrics", args=[w["cloud_resource"].pk]),
+        {"metric/storage_used_percent": "not a number"},
+        writers(),
+    ),
     # Its API takes only the sandbox's own token, as a cloud takes only its credentials: no session.
     "sandbox:api-kinds": ("GET", lambda w: "/sandbox/api/v1/kinds/", None, dict.fromkeys(ROLES, UNAUTHORIZED)),
     "sandbox:api-resources": ("GET", lambda w: "/sandbox/api/v1/resources/", None, dict.fromkeys(ROLES, UNAUTHORIZED)),
@@ -592,6 +598,25 @@ RULES = {
         dict.fromkeys(ROLES, UNAUTHORIZED),
     ),
     "sandbox:api-events": ("GET", lambda w: "/sandbox/api/v1/events/", None, dict.fromkeys(ROLES, UNAUTHORIZED)),
+    "sandbox:api-metrics": (
+        "POST",
+        lambda w: f"/sandbox/api/v1/resources/{w['cloud_resource'].pk}/metrics/",
+        {},
+        dict.fromkeys(ROLES, UNAUTHORIZED) | {"auditor": FORBIDDEN},  # reviewers are refused any write first
+    ),
+    "sandbox:api-deliveries": (
+        "GET",
+        lambda w: "/sandbox/api/v1/deliveries/",
+        None,
+        dict.fromkeys(ROLES, UNAUTHORIZED),
+    ),
+    # A deployment's alarm webhook takes only its own token: a session, even ops', is not enough.
+    "alarm-webhook": (
+        "POST",
+        lambda w: reverse("alarm-webhook", args=[w["deployment"].pk]),
+        {},
+        dict.fromkeys(ROLES, UNAUTHORIZED) | {"auditor": FORBIDDEN},  # reviewers are refused any write first
+    ),
     # The state backend takes only a running run's credentials: a session, even ops', is not enough.
     "state": ("GET", lambda w: reverse("state", args=[w["deployment"].pk]), None, dict.fromkeys(ROLES, UNAUTHORIZED)),
     "state-lock": (

@@ -74,6 +74,6 @@ def test_the_api_lists_bundles_and_their_versions(dev_client, catalog):
     assert {"postgres", "queue"} <= {b["name"] for b in body["results"]}
     detail = dev_client.get("/api/v1/bundles/postgres/").json()
     assert detail["latest"]["params_schema"]["type"] == "object"
-    assert detail["latest"]["version"] == "2.4.0"
+    assert detail["latest"]["version"] == "2.5.0"
     versions = dev_client.get("/api/v1/bundles/postgres/versions/").json()
-    assert [v["version"] for v in versions["results"]][:3] == ["2.4.0", "2.3.0", "2.2.0"]  # newest first
+    assert [v["version"] for v in versions["results"]][:3] == ["2.5.0", "2.4.0", "2.3.0"]  # newest first

@@ -12,6 +12,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from deployments.alarms.services import alarm_endpoint_ensure
 from deployments.models import Deployment, ExceptionRequest, Run
 from portal import crypto
 from portal.models import APIToken
@@ -143,6 +144,7 @@ def test_production_deploys_refuses_a_wrong_key_and_survives_a_key_rotation(
     deployment = Deployment.objects.get(pk=deployment_id)
     settings.SLIPWAY_ENCRYPTION_KEY = old_key
     Run.objects.filter(deployment=deployment).update(plan_file=crypto.encrypt(b"a saved plan"))
+    alarm_endpoint_ensure(deployment)  # an alarm webhook's token (made on the first run of a bundle with alarms)
     ExceptionRequest.objects.create(
         environment=proto_env,
         bundle_version=deployment.bundle_version,

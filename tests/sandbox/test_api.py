@@ -199,7 +199,7 @@ def test_lists_filter_by_kind_name_and_text_and_refuse_bad_parameters(cloud):
 
 def test_the_kinds_describe_what_a_client_may_send(cloud):
     kinds = {k["kind"]: k for k in cloud("GET", "/kinds/").json()["results"]}
-    assert set(kinds) == {"network", "database", "bucket", "queue", "service"}
+    assert set(kinds) == {"network", "database", "bucket", "queue", "service", "alarm"}
     fields = {f["name"]: f for f in kinds["database"]["fields"]}
     assert fields["database_name"]["replace_on_change"] is True
     assert fields["password"]["write_only"] is True
