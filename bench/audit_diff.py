@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdb import setup
+from benchdb import filler, setup
 
 URL = setup("postgres://postgres@127.0.0.1:5432/slipway_bench_audit")
 
@@ -30,30 +30,6 @@ from django.utils import timezone  # noqa: E402
 from audit.selectors import EstateFilters, estate_as_of, estate_diff  # noqa: E402
 
 DAY = timedelta(days=1)
-
-
-def filler(table: str, given: set[str]) -> dict[str, str]:
-    """SQL values for the NOT NULL columns of ``table`` that ``given`` does not set (Django sets no
-    database defaults), so the generator keeps working when other apps add columns."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'",
-            [table],
-        )
-        columns = cursor.fetchall()
-    by_type = {"jsonb": "'{}'::jsonb", "boolean": "false", "integer": "0", "bigint": "0", "smallint": "0"}
-    out = {}
-    for name, kind in columns:
-        if name in given:
-            continue
-        if kind.startswith("timestamp"):
-            out[name] = "now()"
-        elif kind == "bytea":
-            out[name] = "''::bytea"
-        else:
-            out[name] = by_type.get(kind, "''")
-    return out
 
 
 def insert_select(table: str, values: dict[str, str], source: str) -> None:
