@@ -23,3 +23,31 @@ def setup(default_url: str) -> str:
 
     django.setup()
     return url
+
+
+def filler(table: str, given: set[str]) -> dict[str, str]:
+    """SQL values for the NOT NULL columns of ``table`` that ``given`` does not set (Django sets no
+    database defaults), so a generator keeps working when other apps add columns."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'",
+            [table],
+        )
+        columns = cursor.fetchall()
+    by_type = {"jsonb": "'{}'::jsonb", "boolean": "false", "integer": "0", "bigint": "0", "smallint": "0"}
+    out = {}
+    for name, kind in columns:
+        if name in given:
+            continue
+        if kind.startswith("timestamp"):
+            out[name] = "now()"
+        elif kind == "bytea":
+            out[name] = "''::bytea"
+        elif kind == "numeric":
+            out[name] = "0"
+        else:
+            out[name] = by_type.get(kind, "''")
+    return out

@@ -71,10 +71,14 @@ def value_problems(value: Any, *, max_depth: int = MAX_DEPTH) -> dict[str, list[
     return problems
 
 
+def _where(parts: list) -> str:
+    return JsonPointer.from_parts([str(p) for p in parts]).path if parts else ""
+
+
 def _visit(value: Any, parts: list, problems: dict, max_depth: int) -> None:
-    where = JsonPointer.from_parts([str(p) for p in parts]).path if parts else ""
+    # The pointer is spelled only where a problem is found: a bulk dry run visits millions of values.
     if len(parts) > max_depth:
-        problems.setdefault(where, []).append(f"Nested deeper than {max_depth} levels.")
+        problems.setdefault(_where(parts), []).append(f"Nested deeper than {max_depth} levels.")
         return
     if isinstance(value, str):
         found = text_problem(value)
@@ -83,13 +87,13 @@ def _visit(value: Any, parts: list, problems: dict, max_depth: int) -> None:
     else:
         found = None
     if found:
-        problems.setdefault(where, []).append(found)
+        problems.setdefault(_where(parts), []).append(found)
     if isinstance(value, dict):
         for key, item in value.items():
             key_problem = text_problem(key) if isinstance(key, str) else None
             if key_problem:
                 safe_key = key.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\u0000")
-                problems.setdefault(where, []).append(f"Key {safe_key!r}: {key_problem}")
+                problems.setdefault(_where(parts), []).append(f"Key {safe_key!r}: {key_problem}")
                 continue
             _visit(item, [*parts, key], problems, max_depth)
     elif isinstance(value, list):

@@ -226,18 +226,18 @@ def _search(pattern: str, key: str) -> bool:
         return False
 
 
-def param_errors(schema: dict, params: Any) -> dict[str, list[str]]:
+def param_errors(schema: dict, params: Any, *, found: list | None = None) -> dict[str, list[str]]:
     """Validate params; return messages keyed by the JSON pointer of the field they belong to.
 
     Values no field can hold come first, whatever the schema says (:func:`portal.inputs.value_problems`: a NUL
     character or a lone surrogate in a key or a string, an infinite number, an integer outside 64 bits, nesting
-    too deep); the schema is not consulted on params nested too deep to walk."""
+    too deep); the schema is not consulted on params nested too deep to walk. ``found``: the compiled
+    validator's errors for ``params`` when the caller already has them (a bulk dry run: not validated twice)."""
     errors: dict[str, list[str]] = value_problems(params)
     if any("Nested deeper" in message for messages in errors.values() for message in messages):
         return errors
-    validator = compile_validator(schema)
     try:
-        _collect(validator.iter_errors(params), errors, schema, params)
+        _collect(compile_validator(schema).iter_errors(params) if found is None else found, errors, schema, params)
     except RecursionError:  # a schema published before lint refused $ref cycles
         errors.setdefault("", []).append(
             "The bundle's schema refers to itself without end, so no value can be checked; tell your platform team."

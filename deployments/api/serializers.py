@@ -73,6 +73,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
         ]
 
     def get_latest_run(self, deployment: Deployment) -> int | None:
+        if hasattr(deployment, "newest_run_id"):  # annotated by the list's queryset
+            return deployment.newest_run_id
         run = deployment.runs.order_by("-created_at", "-id").values_list("pk", flat=True).first()
         return run
 

@@ -1,4 +1,8 @@
-"""Validating many params sets at once, each validator compiled once: a bulk change's dry run."""
+"""Validating many params sets at once, each validator compiled once: a bulk change's dry run.
+
+The pass/fail pass is the compiled Rust engine's where its word is jsonschema's
+(:func:`bundles.schema.fast.fast_validator`); jsonschema validates only the rest, once, and its errors
+give the messages, exactly as a single submit words them."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from bundles.models import BundleVersion
-from bundles.schema import compile_validator, param_errors
+from bundles.schema import param_errors
+from bundles.schema.fast import FastValidator, fast_validator
 
 from ..costs.budget import monthly_added, over_budget
 from ..models import Deployment, Environment, Policy
@@ -30,7 +35,7 @@ class Validators:
     environments' policies read once."""
 
     def __init__(self, environment_ids=None):
-        self._compiled: dict[tuple, tuple[dict, Any]] = {}
+        self._compiled: dict[tuple, tuple[dict, FastValidator]] = {}
         self._policies: dict[int, Policy | None] = {}
         self._pending: dict[int, Decimal] = {}  # per environment: what the targets found within budget add a month
         if environment_ids is not None:
@@ -42,12 +47,12 @@ class Validators:
             self._policies[environment.pk] = Policy.objects.filter(environment=environment).first()
         return self._policies[environment.pk]
 
-    def _validator(self, bundle_version: BundleVersion, overlay: dict) -> tuple[dict, Any]:
+    def _validator(self, bundle_version: BundleVersion, overlay: dict) -> tuple[dict, FastValidator]:
         key = (bundle_version.pk, json.dumps(overlay, sort_keys=True) if overlay else "")
         found = self._compiled.get(key)
         if found is None:
             schema = with_overlay(bundle_version.params_schema, overlay)
-            found = self._compiled[key] = (schema, compile_validator(schema))
+            found = self._compiled[key] = (schema, fast_validator(schema))
         return found
 
     def check(
@@ -69,10 +74,16 @@ class Validators:
             return Verdict(not_allowed(bundle_name, environment))
         overlay = ((policy.overlays or {}).get(bundle_name) or {}) if policy is not None else {}
         schema, validator = self._validator(bundle_version, overlay)
-        if validator.is_valid(params):
+        if validator.quick(params):
+            return Verdict({})
+        try:
+            found = list(validator.reference.iter_errors(params))
+        except RecursionError:
+            found = None  # param_errors says so in words
+        if found == []:
             return Verdict({})
         # Only the invalid ones pay for the friendly messages; they name the same JSON pointers as the form.
-        errors = param_errors(schema, params)
+        errors = param_errors(schema, params, found=found)
         # Valid for the bundle, every error is the policy's: then the one "kept as approved" rule decides.
         if (
             overlay

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bundles.models import BundleVersion
-from bundles.schema import option_label, param_errors
+from bundles.schema import option_label
+from bundles.schema.fast import param_errors_quickly
 from portal.errors import ParamsInvalid
 from portal.history import record_change
 
@@ -126,7 +127,7 @@ def check_params(
         )
     overlay = overlay_for(environment, bundle_version)
     errors = (
-        param_errors(effective_schema(environment=environment, bundle_version=bundle_version), params)
+        param_errors_quickly(effective_schema(environment=environment, bundle_version=bundle_version), params)
         if overlay
         else {}
     )

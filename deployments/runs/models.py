@@ -99,7 +99,11 @@ class Run(models.Model):
                 name="run_one_executing_per_deployment",
             ),
         ]
-        indexes = [models.Index(fields=["deployment", "status"], name="run_deployment_status")]
+        indexes = [
+            models.Index(fields=["deployment", "status"], name="run_deployment_status"),
+            # A deployment's newest run (lists show it per row) and its runs page, newest first.
+            models.Index(fields=["deployment", "-created_at", "-id"], name="run_deployment_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"run #{self.pk} {self.action} of {self.deployment_id} ({self.status})"
