@@ -10,8 +10,10 @@ import yaml
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from audit.services import deployment_restore, restore_preview
 from bundles.options import choices_in
 from deployments import services
+from deployments.connections.services import artifact_store
 from deployments.estate import bulk
 from deployments.models import BulkChange, Deployment
 from portal.errors import ParamsInvalid
@@ -234,3 +236,32 @@ def test_lint_refuses_keys_the_items_do_not_have(placed):
     assert f"{AT}/label: the items of specs.subnets have no key 'title'; they have cidr_block, id, zone" in said
     said = lint_with(placed, connection="network", path="specs.subnets", value="id", colour="red")
     assert f"{AT}: unknown key(s) colour; the keys are connection, path, value, label" in said
+
+
+def test_a_restore_preview_says_when_the_restored_value_is_no_longer_offered(catalog, proto_env, dev):
+    main = network(proto_env, catalog, "main-net", dev)
+    network(proto_env, catalog, "other-net", dev, second=1)
+    placed = create(proto_env, catalog, "placed", "api", dev, params={"subnet": "main-net-b"})
+    first = placed.history.earliest().history_id
+    services.deployment_update(
+        deployment=placed, params={"subnet": "other-net-a"}, actor=dev, connections={"network": "other-net"}
+    )
+    assert restore_preview(deployment=placed, history_id=first)["problems"] == []
+    # main-net stops publishing the subnet the earlier configuration used.
+    artifact_store(
+        deployment=main,
+        declared=main.bundle_version.artifacts[0],
+        payload={
+            "specs": {"network_id": "main-net", "cidr_block": "10.0.0.0/16", "subnets": subnets("main-net", 0)[:1]},
+            "data": {},
+        },
+    )
+    problems = restore_preview(deployment=placed, history_id=first)["problems"]
+    assert problems == [
+        {
+            "label": "Subnet",
+            "messages": ["Subnet cannot be 'main-net-b': it is not one of main-net's choices (10.0.0.0/20)."],
+        }
+    ]
+    with pytest.raises(ParamsInvalid):
+        deployment_restore(deployment=placed, history_id=first, actor=dev)
