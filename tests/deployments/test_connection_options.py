@@ -14,6 +14,7 @@ from audit.services import deployment_restore, restore_preview
 from bundles.options import choices_in
 from deployments import services
 from deployments.connections.services import artifact_store
+from deployments.environments.fork import environment_fork
 from deployments.estate import bulk
 from deployments.models import BulkChange, Deployment
 from portal.errors import ParamsInvalid
@@ -265,3 +266,23 @@ def test_a_restore_preview_says_when_the_restored_value_is_no_longer_offered(cat
     ]
     with pytest.raises(ParamsInvalid):
         deployment_restore(deployment=placed, history_id=first, actor=dev)
+
+
+def test_a_forks_copy_meets_the_choices_of_the_producers_it_is_wired_to_there(catalog, proto_env, project, dev):
+    network(proto_env, catalog, "main-net", dev)
+    create(proto_env, catalog, "placed", "api", dev, params={"subnet": "main-net-b"})
+    fork = environment_fork(source=proto_env, project=project, slug="pr-1", name="PR 1", tier="prototype", actor=dev)
+    copy_net = Deployment.objects.get(environment=fork.environment, name="main-net")
+    copy_api = Deployment.objects.get(environment=fork.environment, name="api")
+    live(copy_net, specs={"network_id": "pr-net", "cidr_block": "10.0.0.0/16", "subnets": subnets("pr-net", 0)})
+    Deployment.objects.filter(pk=copy_net.pk).update(status="live")
+    copy_api.refresh_from_db()
+    assert copy_api.status == "draft" and copy_api.params == {"subnet": "main-net-b"}
+    with pytest.raises(ParamsInvalid) as caught:
+        services.deployment_reapply(deployment=copy_api, actor=dev)
+    assert caught.value.errors == {
+        "/subnet": [
+            "Subnet cannot be 'main-net-b': it is not one of main-net's choices (10.0.0.0/20, 10.0.16.0/20, "
+            "10.0.32.0/20)."
+        ]
+    }
