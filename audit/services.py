@@ -8,6 +8,7 @@ from django.db import models, transaction
 
 from bundles.display import params_rows
 from bundles.schema import param_errors
+from deployments.connections.options import option_errors
 from deployments.connections.services import connections_resolve
 from deployments.models import Deployment
 from deployments.services import deployment_update, immutable_errors
@@ -81,6 +82,8 @@ def restore_preview(*, deployment, history_id: int) -> dict:
     problems = param_errors(schema, entry.params)
     for where, messages in immutable_errors(deployment=deployment, params=entry.params).items():
         problems[where] = [*problems.get(where, []), *messages]
+    for where, messages in _restore_option_errors(deployment, entry).items():
+        problems[where] = [*problems.get(where, []), *messages]
     labels = {**now, **then}
     connection_rows, connection_problems = _restore_connections_preview(deployment, entry)
     return {
@@ -99,6 +102,23 @@ def restored_connections(deployment, entry) -> dict[str, str]:
     disconnected (``""``), so a restore brings back the wiring as well as the params."""
     held = entry.connections or {}
     return {c["name"]: held.get(c["name"], "") for c in deployment.bundle_version.connections}
+
+
+def _restore_option_errors(deployment, entry) -> dict[str, list[str]]:
+    """The entry's ``x-options-from`` values that the producers it would be connected to do not offer now (a
+    connection that cannot be made is said by the connections' own preview)."""
+    try:
+        wired = connections_resolve(
+            environment=deployment.environment,
+            bundle_version=deployment.bundle_version,
+            requested=restored_connections(deployment, entry),
+            deployment=deployment,
+        )
+    except ParamsInvalid:
+        return {}
+    return option_errors(
+        environment=deployment.environment, version=deployment.bundle_version, params=entry.params, wiring=wired
+    )
 
 
 def _restore_connections_preview(deployment, entry) -> tuple[list[dict], list[dict]]:

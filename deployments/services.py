@@ -368,6 +368,15 @@ def deployment_reapply(
         current=None if deployment.status == DeploymentStatus.DRAFT else current,
         deployment=deployment,
     )
+    if deployment.status == DeploymentStatus.DRAFT:
+        # Nor its choices from a connection: a fork's copy holds the source environment's picks (its network's
+        # subnets), which the producers it is wired to here may not offer.
+        _options_check(
+            environment=deployment.environment,
+            bundle_version=deployment.bundle_version,
+            params=current,
+            wired=deployment.connections or {},
+        )
     if deployment.status == DeploymentStatus.DESTROYED:
         deployment.status = DeploymentStatus.DEPLOYING
         record_change(deployment, channel=channel, actor=actor, basis=basis, note=reason or "deployed again")

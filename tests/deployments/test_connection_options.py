@@ -10,8 +10,11 @@ import yaml
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from audit.services import deployment_restore, restore_preview
 from bundles.options import choices_in
 from deployments import services
+from deployments.connections.services import artifact_store
+from deployments.environments.fork import environment_fork
 from deployments.estate import bulk
 from deployments.models import BulkChange, Deployment
 from portal.errors import ParamsInvalid
@@ -234,3 +237,52 @@ def test_lint_refuses_keys_the_items_do_not_have(placed):
     assert f"{AT}/label: the items of specs.subnets have no key 'title'; they have cidr_block, id, zone" in said
     said = lint_with(placed, connection="network", path="specs.subnets", value="id", colour="red")
     assert f"{AT}: unknown key(s) colour; the keys are connection, path, value, label" in said
+
+
+def test_a_restore_preview_says_when_the_restored_value_is_no_longer_offered(catalog, proto_env, dev):
+    main = network(proto_env, catalog, "main-net", dev)
+    network(proto_env, catalog, "other-net", dev, second=1)
+    placed = create(proto_env, catalog, "placed", "api", dev, params={"subnet": "main-net-b"})
+    first = placed.history.earliest().history_id
+    services.deployment_update(
+        deployment=placed, params={"subnet": "other-net-a"}, actor=dev, connections={"network": "other-net"}
+    )
+    assert restore_preview(deployment=placed, history_id=first)["problems"] == []
+    # main-net stops publishing the subnet the earlier configuration used.
+    artifact_store(
+        deployment=main,
+        declared=main.bundle_version.artifacts[0],
+        payload={
+            "specs": {"network_id": "main-net", "cidr_block": "10.0.0.0/16", "subnets": subnets("main-net", 0)[:1]},
+            "data": {},
+        },
+    )
+    problems = restore_preview(deployment=placed, history_id=first)["problems"]
+    assert problems == [
+        {
+            "label": "Subnet",
+            "messages": ["Subnet cannot be 'main-net-b': it is not one of main-net's choices (10.0.0.0/20)."],
+        }
+    ]
+    with pytest.raises(ParamsInvalid):
+        deployment_restore(deployment=placed, history_id=first, actor=dev)
+
+
+def test_a_forks_copy_meets_the_choices_of_the_producers_it_is_wired_to_there(catalog, proto_env, project, dev):
+    network(proto_env, catalog, "main-net", dev)
+    create(proto_env, catalog, "placed", "api", dev, params={"subnet": "main-net-b"})
+    fork = environment_fork(source=proto_env, project=project, slug="pr-1", name="PR 1", tier="prototype", actor=dev)
+    copy_net = Deployment.objects.get(environment=fork.environment, name="main-net")
+    copy_api = Deployment.objects.get(environment=fork.environment, name="api")
+    live(copy_net, specs={"network_id": "pr-net", "cidr_block": "10.0.0.0/16", "subnets": subnets("pr-net", 0)})
+    Deployment.objects.filter(pk=copy_net.pk).update(status="live")
+    copy_api.refresh_from_db()
+    assert copy_api.status == "draft" and copy_api.params == {"subnet": "main-net-b"}
+    with pytest.raises(ParamsInvalid) as caught:
+        services.deployment_reapply(deployment=copy_api, actor=dev)
+    assert caught.value.errors == {
+        "/subnet": [
+            "Subnet cannot be 'main-net-b': it is not one of main-net's choices (10.0.0.0/20, 10.0.16.0/20, "
+            "10.0.32.0/20)."
+        ]
+    }
