@@ -225,3 +225,18 @@ def test_read_only_access_to_the_target_is_refused_on_the_page(pair, client, aud
     assert page.status_code == 403 and "cannot change checkout/production" in page.content.decode()
     with pytest.raises(PermissionDenied):
         environment_promote(source=staging, target=prod, actor=auditor)
+
+
+def test_the_plan_says_what_each_change_costs_a_month(catalog, staging, prod_env, dev):
+    from deployments import services
+
+    for env, size in ((staging, "medium"), (prod_env, "small")):  # $159.30 and $54.30 a month
+        services.deployment_create(
+            environment=env, name="db", bundle_version=catalog["postgres"], params={"size": size}, actor=dev
+        )
+    services.deployment_create(
+        environment=staging, name="db-2", bundle_version=catalog["postgres"], params={"size": "small"}, actor=dev
+    )
+    steps = {s.name: s for s in promote_plan(source=staging, target=prod_env).steps}
+    assert steps["db"].cost == "this change adds $105/month" and steps["db"].verdict == IN_POLICY
+    assert steps["db-2"].cost == "this adds $54.30/month"
