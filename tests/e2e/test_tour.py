@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from deployments import services
+from deployments.alarms.services import alarms_receive, alertmanager_alerts
 from deployments.choices import DeploymentStatus, RunStatus
 from deployments.models import Run, RunLogLine
 from deployments.policy import services as decisions
@@ -77,6 +78,24 @@ def demo(dev, ops, auditor, catalog, proto_env, prod_env):
         deployment=db, params={"size": "medium", "storage_gb": 40}, actor=dev, reason="more room for Black Friday"
     )
     Run.objects.filter(deployment=db, status=RunStatus.QUEUED).update(status=RunStatus.AWAITING_APPROVAL)
+    # Its storage alarm fires (pages: the deployment's Alarms card, the overview, the canvas badge).
+    alarms_receive(
+        deployment=db,
+        alerts=alertmanager_alerts(
+            {
+                "version": "4",
+                "alerts": [
+                    {
+                        "status": "firing",
+                        "labels": {"alertname": "storage-almost-full", "severity": "warning"},
+                        "annotations": {"summary": "The database's disk is at least 80 % full."},
+                        "startsAt": "2026-12-03T21:00:00Z",
+                        "fingerprint": "tour",
+                    }
+                ],
+            }
+        ),
+    )
     bucket = services.deployment_create(
         environment=proto_env, name="assets", bundle_version=catalog["object-storage"], params={}, actor=dev
     )
