@@ -129,6 +129,18 @@ RULES = {
         {},
         team_only(write=True),
     ),
+    "deployments:redeploy": (  # live here: the team is told there is nothing to redeploy
+        "POST",
+        lambda w: reverse("deployments:redeploy", args=[w["deployment"].pk]),
+        {},
+        team_only(write=True),
+    ),
+    "deployments:artifact-reveal": (
+        "POST",
+        lambda w: reverse("deployments:artifact-reveal", args=[w["deployment"].pk, "endpoint"]),
+        {},
+        team_only(write=True),
+    ),
     "deployments:run": ("GET", lambda w: w["run"].get_absolute_url(), None, team_only()),
     "deployments:run-logs": ("GET", lambda w: reverse("deployments:run-logs", args=[w["run"].pk]), None, team_only()),
     "deployments:run-cancel": (
