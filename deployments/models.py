@@ -137,6 +137,8 @@ class Deployment(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        # The default order: the overview's recent deployments and the API list read the newest first.
+        indexes = [models.Index(fields=["-updated_at"], name="deployment_updated_newest")]
         constraints = [
             models.UniqueConstraint(fields=["environment", "name"], name="deployment_unique_name"),
             # `ABC` and `abc` are one name to people, to the engine's resource names and to most clouds.

@@ -4,8 +4,9 @@ what changed since the one before."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -69,7 +70,7 @@ def deployment_history(deployment: Deployment) -> list[HistoryStep]:
             "history_date", "history_id"
         )
     )
-    runs = list(deployment.runs.order_by("created_at", "id"))
+    runs = _Runs(deployment.runs.order_by("created_at", "id"))
     runs_by_id = {run.pk: run for run in runs}
     run_by_request = _runs_by_request(deployment)
     steps: list[HistoryStep] = []
@@ -84,6 +85,17 @@ def deployment_history(deployment: Deployment) -> list[HistoryStep]:
         previous = row
     name_producers(step.changes for step in steps)
     return steps[::-1]
+
+
+_NEAR = timedelta(seconds=5)
+
+
+class _Runs(list):
+    """A deployment's runs in created_at order, with their times kept for bisecting."""
+
+    def __init__(self, runs):
+        super().__init__(runs)
+        self.times = [r.created_at for r in self]
 
 
 def _runs_by_request(deployment: Deployment) -> dict[str, int]:
@@ -106,7 +118,11 @@ def _run_for_step(step: HistoryStep, runs: list[Run], runs_by_id: dict, run_by_r
     # No request (a service called from a task or a shell): the run requested in the same
     # transaction, a moment before (destroy) or after (change) the row.
     when = step.row.history_date
-    near = [r for r in runs if abs((r.created_at - when).total_seconds()) < 5]
+    # ``runs`` are in created_at order: look only at those within 5 s (a deployment may have thousands of
+    # runs and hundreds of versions), in the same order as before so ties go the same way.
+    times = [r.created_at for r in runs] if not isinstance(runs, _Runs) else runs.times
+    window = runs[bisect_left(times, when - _NEAR) : bisect_right(times, when + _NEAR)]
+    near = [r for r in window if abs((r.created_at - when).total_seconds()) < 5]
     return min(near, key=lambda r: abs(r.created_at - when), default=None)
 
 
