@@ -4,13 +4,11 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0014_environment_previews'),
-        ('deployments', '0014_exception_connections_promote'),
-        ('deployments', '0015_perf_deployment_updated_index'),
-        ('deployments', '0015_alarm_events_append_only'),
+        ("deployments", "0014_environment_previews"),
+        ("deployments", "0014_exception_connections_promote"),
+        ("deployments", "0015_perf_deployment_updated_index"),
+        ("deployments", "0015_alarm_events_append_only"),
     ]
 
-    operations = [
-    ]
+    operations = []
