@@ -145,7 +145,7 @@ def expected_after_round_trip(schema, ui, params):
 
 def round_trip(schema, ui, params):
     """Render, post back as a browser would, parse. Stored values stand in for sensitive fields, as on the edit form."""
-    return parse_post(schema, browser_post(schema, ui, params), stored=params)
+    return parse_post(schema, browser_post(schema, ui, params), stored=params, ui=ui)
 
 
 def browser_safe(value) -> bool:
