@@ -49,9 +49,7 @@ class _Parser:
         schema = self.w.resolve(schema)
         schema, nullable = self.w.nullable(schema)
         locked = (
-            schema.get("readOnly")
-            or (schema.get("x-immutable") and self.lock_immutable)
-            or pointer in self.ui_locked
+            schema.get("readOnly") or (schema.get("x-immutable") and self.lock_immutable) or pointer in self.ui_locked
         )
         if locked and self.stored:
             # A locked field keeps what is stored, whatever the browser sends.

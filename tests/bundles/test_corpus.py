@@ -269,7 +269,7 @@ def test_a_ui_readonly_field_keeps_its_stored_value_even_blank(stored):
     tampered = browser_post(doc["schema"], doc["ui"], params)
     tampered["param/owner"] = "changed"
     assert parse_post(doc["schema"], tampered, stored=params, ui=doc["ui"])["owner"] == stored
-    assert parse_post(doc["schema"], tampered, stored={}, ui=doc["ui"])["owner"] == "changed"  # a new one: refused later
+    assert parse_post(doc["schema"], tampered, stored={}, ui=doc["ui"])["owner"] == "changed"  # new: refused later
 
 
 def test_a_map_of_lists_is_edited_as_json_and_read_back_as_json():
