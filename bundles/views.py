@@ -113,6 +113,7 @@ def params_form(request, name: str, version: str, action: str):
         stored=state.stored,
         lock_immutable=state.lock_immutable,
         fill_defaults=action != "validate",
+        ui=ui,
     )
     at = request.POST.get("_at", "")
     if action == "add":

@@ -12,11 +12,16 @@ from ..schema import MAX_DEPTH, MISSING, Resolver, as_text, combine, defaults, s
 from ..schema import options as _options
 from .build import pin_discriminators
 from .fields import EXTRA, JSONED, LEN, MAPKEY, PREFIX, PRESENT, STALE, selector_name
+from .hints import read_only_places
 
 
 class _Parser:
-    def __init__(self, resolver: Resolver, data, stored: dict, lock_immutable: bool, fill_defaults: bool = False):
+    def __init__(
+        self, resolver: Resolver, data, stored: dict, lock_immutable: bool, fill_defaults: bool = False, ui=None
+    ):
         self.w = resolver
+        # What the ui makes read-only (ui:readonly, ui:disabled) where the stored value has it: kept like readOnly.
+        self.ui_locked = {"".join("/" + escape(str(p)) for p in parts) for parts in read_only_places(ui, stored)}
         self.data = data
         self.stored = stored
         self.lock_immutable = lock_immutable
@@ -43,7 +48,9 @@ class _Parser:
     def value(self, pointer: str, name: str, schema: Any, required: bool, depth: int) -> Any:
         schema = self.w.resolve(schema)
         schema, nullable = self.w.nullable(schema)
-        locked = schema.get("readOnly") or (schema.get("x-immutable") and self.lock_immutable)
+        locked = (
+            schema.get("readOnly") or (schema.get("x-immutable") and self.lock_immutable) or pointer in self.ui_locked
+        )
         if locked and self.stored:
             # A locked field keeps what is stored, whatever the browser sends.
             return self.kept(pointer)
@@ -199,18 +206,25 @@ class _Parser:
 
 
 def parse_post(
-    schema: dict, data, *, stored: dict | None = None, lock_immutable: bool = False, fill_defaults: bool = False
+    schema: dict,
+    data,
+    *,
+    stored: dict | None = None,
+    lock_immutable: bool = False,
+    fill_defaults: bool = False,
+    ui: dict | None = None,
 ) -> dict:
     """Turn submitted form data back into params JSON.
 
     Values are converted by their schema type; a value that does not convert is kept as the text
     typed, so that jsonschema reports the error on that field instead of losing the input. Empty
     optional fields are left out. A blank sensitive field keeps the stored value, and a locked field
-    (``readOnly``, or ``x-immutable`` with ``lock_immutable``) keeps the stored value whatever is posted.
+    (``readOnly``, ``ui:readonly`` or ``ui:disabled`` in ``ui``, or ``x-immutable`` with ``lock_immutable``) keeps
+    the stored value whatever is posted (a stored "" too: it is not a blank left out).
     With ``fill_defaults`` (a redraw), a field the form did not draw (opened by a condition that now holds, a
     variant just chosen, a dynamic dependency's branch) starts from its default.
     """
-    parser = _Parser(Resolver(schema), data, stored or {}, lock_immutable, fill_defaults)
+    parser = _Parser(Resolver(schema), data, stored or {}, lock_immutable, fill_defaults, ui)
     value = parser.value("", PREFIX, schema, True, 0)
     return value if isinstance(value, dict) else {}
 

@@ -109,7 +109,9 @@ def expected_after_round_trip(schema, ui, params):
     default, else off), and a required section is always there; a blank text is left out rather than
     posted as "" (a required one is then reported missing), and so is an optional null where the field
     may be null. A value edited as JSON, or a stored choice the schema does not offer, comes back as it
-    is ("" and null included). A sensitive or locked field keeps its stored value, even "".
+    is ("" and null included). A variant selector posts only the branch chosen: a stored value that is
+    not an object (a wrong type, "" or null) is drawn under it as JSON and comes back as it is. A
+    sensitive or locked field keeps its stored value, even "".
     """
     expected = json.loads(json.dumps(params))
     for f in all_fields(build_fields(schema, ui, params)):
@@ -133,6 +135,7 @@ def expected_after_round_trip(schema, ui, params):
             and not f.key_name  # a map's row is kept even blank: the key is what was typed
             and not (f.sensitive or f.locked)
             and f.widget != "json"  # a value edited as JSON comes back as it is, "" and null included
+            and f.widget != "variant"  # a selector holds no value: the field drawn under it, at its pointer, does
             and not any(c.selected and c.value.startswith("json:") for c in f.choices)  # a stored value not offered
             and (parent[key] == "" or (parent[key] is None and not f.required))
         ):
@@ -142,7 +145,7 @@ def expected_after_round_trip(schema, ui, params):
 
 def round_trip(schema, ui, params):
     """Render, post back as a browser would, parse. Stored values stand in for sensitive fields, as on the edit form."""
-    return parse_post(schema, browser_post(schema, ui, params), stored=params)
+    return parse_post(schema, browser_post(schema, ui, params), stored=params, ui=ui)
 
 
 def browser_safe(value) -> bool:

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bundles.forms import all_fields, build_fields, initial_values
+from bundles.forms import all_fields, build_fields, initial_values, parse_post
 from bundles.loader import lint_inputs
 from bundles.schema import Resolver, param_errors
-from tests.bundles.formpost import browser_safe, expected_after_round_trip, render_params, round_trip
+from tests.bundles.formpost import browser_post, browser_safe, expected_after_round_trip, render_params, round_trip
 
 RJSF_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "schemas" / "rjsf"
 CORPUS = {p.stem: json.loads(p.read_text()) for p in sorted(RJSF_DIR.glob("*.json"))}
@@ -238,6 +238,38 @@ def test_round_trip_holds_for_values_the_schema_refuses_too(name, data):
     back = round_trip(doc["schema"], doc["ui"], params)
     expected = expected_after_round_trip(doc["schema"], doc["ui"], params)
     assert json.dumps(back, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+@pytest.mark.parametrize("stored", ["", 0, [], None, "x", 1.5, True, [1]])
+def test_a_variant_holding_a_value_that_is_not_an_object_shows_it_as_json_keeps_it_and_refuses_it(stored):
+    """Once drawn at random (CI red by chance): a stored "" under a variant selector is no blank text to leave out.
+
+    It is drawn under the selector as JSON, posted back as it is, and refused beside the selector."""
+    doc = CORPUS["auth-variants"]
+    params = {"auth": stored}
+    errors = param_errors(doc["schema"], params)
+    assert errors == {"/auth": ["Must be one of the options: Password, IAM role."]}
+    drawn = all_fields(build_fields(doc["schema"], doc["ui"], params, errors))
+    selector, control = [f for f in drawn if f.pointer == "/auth"]
+    assert selector.widget == "variant" and selector.errors == errors["/auth"]
+    assert control.widget == "json" and json.loads(control.value) == stored
+    back = round_trip(doc["schema"], doc["ui"], params)
+    assert json.dumps(back) == json.dumps({"auth": stored, "audit": True})  # type-exact: 0 is not false, "" is kept
+    assert expected_after_round_trip(doc["schema"], doc["ui"], params) == back
+
+
+@pytest.mark.parametrize("stored", ["", "someone-else", 0, None])
+def test_a_ui_readonly_field_keeps_its_stored_value_even_blank(stored):
+    """Found shaking the property: a stored "" under ui:readonly came back left out, so saving an untouched edit
+    form was refused ("Owner is read-only ... stays .") and the "" was lost. Like readOnly, it keeps what is stored."""
+    doc = CORPUS["ui-hints"]
+    params = {"service": "checkout", "owner": stored}
+    assert fields_of("ui-hints", params)["/owner"].locked
+    assert json.dumps(round_trip(doc["schema"], doc["ui"], params)["owner"]) == json.dumps(stored)
+    tampered = browser_post(doc["schema"], doc["ui"], params)
+    tampered["param/owner"] = "changed"
+    assert parse_post(doc["schema"], tampered, stored=params, ui=doc["ui"])["owner"] == stored
+    assert parse_post(doc["schema"], tampered, stored={}, ui=doc["ui"])["owner"] == "changed"  # new: refused later
 
 
 def test_a_map_of_lists_is_edited_as_json_and_read_back_as_json():
