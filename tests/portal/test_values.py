@@ -21,3 +21,20 @@ def test_a_moment_ago_is_just_now():
     assert ago(now - timedelta(seconds=59)) == "just now"
     assert ago(now - timedelta(minutes=5)) == "5\xa0minutes ago"
     assert ago(None) == ""
+
+
+def test_no_template_says_zero_minutes_ago():
+    """Every "… ago" on a page goes through the ``ago`` filter, so a fresh time reads "just now"."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    roots = [Path(settings.BASE_DIR) / "templates", Path(settings.BASE_DIR) / "deployments", Path(settings.BASE_DIR) / "audit"]
+    offenders = [
+        str(path)
+        for root in roots
+        for path in root.rglob("*.html")
+        if "|timesince }} ago" in path.read_text() or "|timesince }}</td>" in path.read_text()
+    ]
+    assert offenders == []
+
