@@ -38,3 +38,14 @@ def test_no_template_says_zero_minutes_ago():
     ]
     assert offenders == []
 
+
+def test_counts_of_one_are_singular(settings):
+    from audit.selectors.estate import params_summary
+    from portal.throttle import lockout_message
+
+    assert params_summary({"zones": ["a"]}) == "zones=[1 item]"
+    assert params_summary({"zones": ["a", "b"]}) == "zones=[2 items]"
+    settings.SLIPWAY_LOGIN_LOCKOUT_SECONDS = 60
+    assert lockout_message() == "Too many failed sign-ins. Try again in 1 minute."
+    settings.SLIPWAY_LOGIN_LOCKOUT_SECONDS = 900
+    assert lockout_message() == "Too many failed sign-ins. Try again in 15 minutes."
