@@ -315,7 +315,11 @@ def _describe(step: PromoteStep, current, version, names) -> None:
             ValueChange(
                 pointer=where,
                 label=(row_b or row_a).label,
-                before="(sensitive)" if sensitive and row_a else row_a.value if row_a else absent_value(before_schema, where),
+                before="(sensitive)"
+                if sensitive and row_a
+                else row_a.value
+                if row_a
+                else absent_value(before_schema, where),
                 after="(sensitive)" if sensitive and row_b else row_b.value if row_b else absent_value(schema, where),
                 sensitive=sensitive,
             )

@@ -26,7 +26,8 @@ def test_a_developer_fills_a_nested_form_and_the_deployment_goes_live_with_exact
 ):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/form-tour/")
-    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")  # redraws the params for its policy
+    # redraws the params for its policy
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     page.locator("#id_name").fill("tour")
     page.get_by_label("Service name").fill("tour-svc")
 

@@ -44,7 +44,8 @@ def test_an_exception_from_request_to_applied_run(
 
     # 2. Production: ask for a size outside the policy, as an exception.
     developer.get_by_label("Environment").select_option(label="checkout/production")
-    expect(developer.locator("#policy-hints").get_by_text("checkout/production requires high availability.")).to_be_visible()
+    hints = developer.locator("#policy-hints")
+    expect(hints.get_by_text("checkout/production requires high availability.")).to_be_visible()
     developer.locator("#id_name").fill("orders-db")
     developer.get_by_label(re.compile("Show choices outside this policy")).check()
     expect(

@@ -29,7 +29,11 @@ def test_no_template_says_zero_minutes_ago():
 
     from django.conf import settings
 
-    roots = [Path(settings.BASE_DIR) / "templates", Path(settings.BASE_DIR) / "deployments", Path(settings.BASE_DIR) / "audit"]
+    roots = [
+        Path(settings.BASE_DIR) / "templates",
+        Path(settings.BASE_DIR) / "deployments",
+        Path(settings.BASE_DIR) / "audit",
+    ]
     offenders = [
         str(path)
         for root in roots
