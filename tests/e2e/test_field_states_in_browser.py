@@ -11,8 +11,8 @@ def test_a_field_at_fault_is_red_and_a_read_only_field_looks_read_only(page):
         """() => {
             const box = document.createElement("div");
             box.className = "field";
-            box.innerHTML = '<input id="t-bad" aria-invalid="true"><input id="t-ro" readonly><input id="t-off" disabled>'
-                + '<input id="t-ok">';
+            box.innerHTML = '<input id="t-bad" aria-invalid="true"><input id="t-ro" readonly>'
+                + '<input id="t-off" disabled><input id="t-ok">';
             document.querySelector("main").appendChild(box);
             const s = (id) => getComputedStyle(document.getElementById(id));
             return {
