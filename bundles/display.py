@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .schema import Resolver, human_value, pointer, sensitive_values, title, variant_title
+from .schema import Resolver, defaults, human_value, pointer, sensitive_values, title, variant_title
 
 
 @dataclass
@@ -32,6 +32,18 @@ def params_rows(schema: dict, params: Any, errors: dict[str, list[str]] | None =
     reading = _Reading(Resolver(schema), [], errors or {}, hidden)
     reading.walk(schema, params, (), [])
     return reading.rows
+
+
+def absent_value(schema: dict, where: str) -> str:
+    """What a value left out of a configuration reads as: the schema's default, marked as such
+    ("Small (default)"), or "(not set)" when the field has none."""
+    resolver = Resolver(schema)
+    start = defaults(resolver, schema)
+    if isinstance(start, dict):
+        for row in params_rows(schema, start):
+            if row.pointer == where:
+                return f"{row.value} (default)"
+    return "(not set)"
 
 
 @dataclass

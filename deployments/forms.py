@@ -11,8 +11,10 @@ from .names import MAX_LENGTH, NAME_HELP, validate_name
 
 class EnvironmentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Environment) -> str:
+        """The place as everywhere else (``checkout/proto``, as typed in the CLI and API), with its tier unless
+        the place already says it (``checkout/production``, not ``checkout/production (Production)``)."""
         tier = obj.get_tier_display()
-        return f"{obj.project.name} / {obj.name}" + ("" if obj.name.lower() == tier.lower() else f" ({tier})")
+        return str(obj) + ("" if obj.slug.lower() == tier.lower() else f" ({tier})")
 
 
 REVIEW_HELP = "Otherwise the plan is applied at once unless it replaces or destroys something."

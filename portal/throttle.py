@@ -129,7 +129,7 @@ class SlipwayAxesHandler(AxesDatabaseHandler):
 
 def lockout_message() -> str:
     minutes = max(1, round(settings.SLIPWAY_LOGIN_LOCKOUT_SECONDS / 60))
-    return f"Too many failed sign-ins. Try again in {minutes} minutes."
+    return f"Too many failed sign-ins. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials: dict | None = None):

@@ -111,7 +111,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, dict):
         return "{…}"
     if isinstance(value, list):
-        return f"[{len(value)} items]"
+        return f"[{len(value)} item{'' if len(value) == 1 else 's'}]"
     text = str(value)
     return text if len(text) <= 30 else text[:29] + "…"
 

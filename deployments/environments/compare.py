@@ -14,7 +14,7 @@ from typing import Any
 
 from jsonpointer import resolve_pointer
 
-from bundles.display import params_rows
+from bundles.display import absent_value, params_rows
 
 from ..choices import DeploymentStatus
 from ..models import Deployment, Environment
@@ -123,8 +123,12 @@ def param_differences(a: Deployment, b: Deployment) -> list[ValueDiff]:
             ValueDiff(
                 pointer=where,
                 label=(row_a or row_b).label,
-                a=(SECRET if sensitive else row_a.value) if row_a else ABSENT,
-                b=(SECRET if sensitive else row_b.value) if row_b else ABSENT,
+                a=(SECRET if sensitive else row_a.value)
+                if row_a
+                else absent_value(a.bundle_version.params_schema, where),
+                b=(SECRET if sensitive else row_b.value)
+                if row_b
+                else absent_value(b.bundle_version.params_schema, where),
                 sensitive=sensitive,
             )
         )

@@ -36,7 +36,7 @@ from django.db import transaction
 from jsonpointer import resolve_pointer
 
 from bundles.cost import change_words
-from bundles.display import params_rows
+from bundles.display import absent_value, params_rows
 from bundles.schema import param_errors, starting_params, uncopyable_values
 from portal.actor import actor_name
 from portal.errors import Conflict, ParamsInvalid, ServiceError
@@ -315,8 +315,12 @@ def _describe(step: PromoteStep, current, version, names) -> None:
             ValueChange(
                 pointer=where,
                 label=(row_b or row_a).label,
-                before="(sensitive)" if sensitive and row_a else row_a.value if row_a else "(not set)",
-                after="(sensitive)" if sensitive and row_b else row_b.value if row_b else "(not set)",
+                before="(sensitive)"
+                if sensitive and row_a
+                else row_a.value
+                if row_a
+                else absent_value(before_schema, where),
+                after="(sensitive)" if sensitive and row_b else row_b.value if row_b else absent_value(schema, where),
                 sensitive=sensitive,
             )
         )

@@ -132,7 +132,7 @@ def bulk_dry_run_start(*, bulk: BulkChange, actor, plan: bool | None = None) -> 
     if count == 0:
         raise ServiceError("The query selects no deployment that this change applies to.", field="query")
     bulk.status = BulkChange.Status.DRY_RUNNING
-    bulk.message = f"Validating {count} deployments."
+    bulk.message = f"Validating {count} deployment{'' if count == 1 else 's'}."
     bulk.save()
     start_driver(bulk)
     return bulk

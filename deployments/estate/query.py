@@ -26,6 +26,7 @@ from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, 
 
 from bundles import semver
 
+from ..choices import DeploymentStatus
 from ..drift.models import DriftCheck, DriftStatus
 from ..models import Artifact, Deployment, Environment, Project, StateResource
 
@@ -600,9 +601,15 @@ def estate_query(text: str) -> EstateQuery:
 
 
 def deployments_matching(*, user, text: str) -> tuple[EstateQuery, QuerySet]:
-    """The deployments ``user`` may see that match ``text``. Raises QueryError."""
+    """The deployments ``user`` may see that match ``text``. Raises QueryError.
+
+    The estate is what is live: destroyed deployments are left out unless the query asks about ``status``
+    (``status:destroyed``, ``-status:live``)."""
     query = estate_query(text)
-    return query, query.filter(Deployment.objects.visible_to(user).select_related(*DEPLOYMENT_RELATED)).order_by(
+    visible = Deployment.objects.visible_to(user)
+    if "status" not in query.fields:
+        visible = visible.exclude(status=DeploymentStatus.DESTROYED)
+    return query, query.filter(visible.select_related(*DEPLOYMENT_RELATED)).order_by(
         "environment__project__slug", "environment__slug", "name"
     )
 

@@ -354,4 +354,4 @@ def _start_wave(bulk: BulkChange) -> None:
         target.save(update_fields=["wave", "run", "rollout", "error"])
     bulk.waves_started = wave
     bulk.next_wave_at = None
-    bulk.message = f"Wave {wave} started with {len(targets)} deployments."
+    bulk.message = f"Wave {wave} started with {len(targets)} deployment{'' if len(targets) == 1 else 's'}."

@@ -82,11 +82,13 @@ def estate(request):
         "csv_url": reverse("deployments:estate") + "?" + urlencode({"q": text, "format": "csv"}),
         "can_bulk": is_ops(request.user),
         "examples": [
+            # Each of these reads the demo data (`manage.py seed_demo`: team payments, project checkout, the catalog).
             "env.tier:production status:live",
-            "bundle:workbench params.generation>=2",
-            "params.message~hello -env.tier:prototype",
-            "(team:payments OR team:search) version<2.0.0",
-            "resource.terraform_data.input.message:hello",
+            "bundle:postgres params.storage_gb>=20",
+            "team:payments -env.tier:prototype",
+            "(bundle:postgres OR bundle:web-service) version<2.4.0",
+            "params.high_availability:false env.tier:production",
+            "status:destroyed",
             "connected_to:orders-db",
             "artifact.postgresql.specs.version:16",
         ],

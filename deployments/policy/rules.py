@@ -293,7 +293,7 @@ def form_schema(*, environment: Environment, bundle_version: BundleVersion) -> t
         return schema, []
     schema = copy.deepcopy(schema)
     hints: list[str] = []
-    env_name = environment.name
+    env_name = str(environment)  # the place as every page names it: checkout/proto
     properties = schema.get("properties") or {}
     for name, rule in (overlay.get("properties") or {}).items():
         if name in properties and isinstance(rule, dict):

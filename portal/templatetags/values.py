@@ -35,3 +35,16 @@ def ago(when) -> str:
     if (timezone.now() - when).total_seconds() < 60:
         return "just now"
     return f"{timesince(when)} ago"
+
+
+@register.filter
+def code_spans(text) -> str:
+    """A message whose `backticked` parts are code, as on the API, shown as <code> on a page (no literal
+    backticks); everything else escaped."""
+    import re
+
+    from django.utils.html import escape
+    from django.utils.safestring import mark_safe
+
+    parts = re.split(r"`([^`]*)`", str(text or ""))
+    return mark_safe("".join(f"<code>{escape(p)}</code>" if i % 2 else escape(p) for i, p in enumerate(parts)))

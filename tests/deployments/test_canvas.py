@@ -65,7 +65,7 @@ def test_the_page_draws_nodes_edges_statuses_and_links_without_javascript(dev_cl
 
 def test_an_empty_environment_says_what_to_do(dev_client, catalog, proto_env):
     page = dev_client.get(reverse("deployments:canvas", args=[proto_env.pk])).content.decode()
-    assert "Nothing is deployed in Prototype yet" in page and "start with a network" in page
+    assert "Nothing is deployed in checkout/proto yet" in page and "start with a network" in page
 
 
 def test_open_connections_are_ports_and_the_connect_form_lists_every_connection(dev_client, wired, proto_env):

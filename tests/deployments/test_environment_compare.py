@@ -49,7 +49,7 @@ def test_it_lists_every_difference_by_name(pair):
     ]
     db = {v.pointer: v for v in by_name["orders-db"].params}
     assert db["/password"].sensitive and (db["/password"].a, db["/password"].b) == ("(sensitive)", "(sensitive)")
-    assert (db["/size"].a, db["/size"].b) == ("(not set)", "large")
+    assert (db["/size"].a, db["/size"].b) == ("small (default)", "large")  # the default, shown as such, not "(not set)"
     assert [(c.name, c.a, c.b) for c in by_name["shop"].connections] == [("database", "orders-db", "orders-db-2")]
     assert by_name["shop"].params == [] and not by_name["shop"].version_differs
 

@@ -58,12 +58,12 @@ def test_the_plan_says_what_changes_in_the_target_before_anything_runs(pair):
     assert [s.name for s in plan.steps] == ["notes", "orders-db", "shop"]  # producers first, then by name
     db = steps["orders-db"]
     assert db.verdict == IN_POLICY and [(c.label, c.before, c.after) for c in db.changes] == [
-        ("Size", "(not set)", "large")  # production takes the default
+        ("Size", "small (default)", "large")  # production takes the default, shown as such
     ]
     assert db.kept == ["/password"]  # x-copyable: false: production keeps its own
     shop = steps["shop"]
     assert [(c.name, c.before, c.after) for c in shop.connection_changes] == [("database", "old-db", "orders-db")]
-    assert [(c.before, c.after) for c in shop.changes] == [("(not set)", "3")]
+    assert [(c.before, c.after) for c in shop.changes] == [("1 (default)", "3")]
     notes = steps["notes"]
     assert notes.creates and notes.verdict == IN_POLICY
     assert [(c.label, c.before, c.after) for c in notes.changes] == [("Message", "(not set)", "v2")]

@@ -60,7 +60,7 @@ def test_the_prototype_form_offers_only_the_allowed_sizes(dev_client, catalog, p
     page = dev_client.get(reverse("deployments:new", args=["postgres"]), {"environment": proto_env.pk}).content.decode()
     assert 'value="small"' in page and 'value="medium"' in page
     assert 'value="large"' not in page and 'value="xlarge"' not in page
-    assert "Prototype allows only these for Size: Small" in page
+    assert "checkout/proto allows only these for Size: Small" in page
 
 
 @pytest.mark.django_db
@@ -69,8 +69,8 @@ def test_the_production_form_says_what_production_requires(dev_client, catalog, 
         reverse("deployments:new", args=["postgres"]), {"environment": prod_env.pk}, HTTP_HX_REQUEST="true"
     )
     page = response.content.decode()
-    assert "Production requires high availability." in page
-    assert "Production requires Keep backups for: at least 7 days." in page
+    assert "checkout/production requires high availability." in page
+    assert "checkout/production requires Keep backups for: at least 7 days." in page
     assert 'hx-swap-oob="true"' in page  # the hints follow the environment picked
 
 

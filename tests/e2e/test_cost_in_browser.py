@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 def test_changing_the_size_updates_the_estimate_and_the_difference_before_submitting(page, dev, catalog, proto_env):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/postgres/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     cost = page.locator("#params-cost")
     expect(cost).to_contain_text("≈ $54.30/month")
     page.get_by_role("radio", name="Large (4 vCPU, 32 GiB)").check()

@@ -31,7 +31,7 @@ def test_pages_work_under_the_policy_and_an_inline_script_is_blocked(page, catal
 
     # htmx and static/js: choosing a preset redraws the params form (an htmx request and swap).
     page.goto(reverse("deployments:new", args=["object-storage"]))
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     prototype = next(p["name"] for p in catalog["object-storage"].presets if p["name"].startswith("Prototype"))
     page.get_by_label("Start from a preset").select_option(label=prototype)
     expect(page.get_by_text(f"Filled from preset {prototype}")).to_be_visible()

@@ -19,7 +19,7 @@ def test_a_developer_deploys_object_storage_from_the_catalog(celery_worker, page
     card = page.locator("article.bundle-card", has_text="object-storage")
     card.get_by_role("link", name="Deploy").click()
 
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     page.get_by_label("Name").fill("assets")
     prototype = next(p["name"] for p in catalog["object-storage"].presets if p["name"].startswith("Prototype"))
     page.get_by_label("Start from a preset").select_option(label=prototype)

@@ -26,7 +26,8 @@ def test_a_developer_fills_a_nested_form_and_the_deployment_goes_live_with_exact
 ):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/form-tour/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")  # redraws the params for its policy
+    # redraws the params for its policy
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     page.locator("#id_name").fill("tour")
     page.get_by_label("Service name").fill("tour-svc")
 
@@ -108,7 +109,7 @@ def slow_redraws(monkeypatch):
 def test_what_a_developer_does_while_a_redraw_is_on_its_way_is_kept(page, dev, catalog, proto_env, slow_redraws):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/form-tour/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     for index, (path, port) in enumerate((("/a", "8080"), ("/b", "8081"), ("/c", "8082"))):
         page.get_by_role("button", name="Add to routes").click()
         expect(page.locator(f'[name="param/routes/{index}/path"]')).to_be_visible()
@@ -149,7 +150,7 @@ def test_a_removal_that_fails_says_so_and_what_waited_keeps_its_row(page, dev, c
 
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/form-tour/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     for index, path in enumerate(("/a", "/b", "/c")):
         page.get_by_role("button", name="Add to routes").click()
         expect(page.locator(f'[name="param/routes/{index}/path"]')).to_be_visible()
@@ -194,7 +195,7 @@ def web_service_form_with_slow_presets(page, catalog, monkeypatch, name: str, en
         live(create(environment, catalog, "postgres", "main-db", actor))
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/web-service/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     page.locator("#id_name").fill(name)
     settle(page)
     drawn = deployments.views.initial_values
@@ -221,7 +222,7 @@ def test_a_preset_overtaken_by_an_environment_change_is_still_applied(
 ):
     production = web_service_form_with_slow_presets(page, catalog, monkeypatch, "overtaken", [proto_env, prod_env])
     page.get_by_label("Start from a preset").select_option(label=production["name"])
-    page.get_by_label("Environment").select_option(label="Checkout / Production")  # cancels the preset's answer
+    page.get_by_label("Environment").select_option(label="checkout/production")  # cancels the preset's answer
     expect(page.get_by_text(f"Filled from preset {production['name']}")).to_be_visible(timeout=10000)
     settle(page)
     page.get_by_role("button", name="Deploy").click()

@@ -68,7 +68,7 @@ def tab_through(page, last: str) -> list[str]:
 def test_every_control_is_reached_in_order_with_a_focus_ring(page, dev, catalog, proto_env):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/form-tour/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     settle(page)
     # Rows, a variant's fields and a condition's radios drawn, so that every kind of control is in the tour.
     page.get_by_role("button", name="Add to routes").click()
@@ -89,7 +89,7 @@ def test_every_control_is_reached_in_order_with_a_focus_ring(page, dev, catalog,
 def test_focus_stays_on_the_control_in_use_through_each_redraw(page, dev, catalog, proto_env):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/form-tour/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     settle(page)
 
     # Adding a row by keyboard lands on the new row's first field.
@@ -147,7 +147,7 @@ def test_focus_stays_on_the_control_in_use_through_each_redraw(page, dev, catalo
 def test_a_failed_submit_moves_focus_to_a_summary_that_links_to_each_field(page, dev, catalog, proto_env):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/form-tour/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     settle(page)
     page.locator("#id_name").fill("Bad Name!")
     page.get_by_label("Disk size").fill("5")

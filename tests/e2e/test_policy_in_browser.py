@@ -33,9 +33,9 @@ def test_an_exception_from_request_to_applied_run(
     developer.goto("/deployments/new/postgres/")
 
     # 1. Prototype: only the allowed sizes are offered.
-    developer.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    developer.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     hints = developer.locator("#policy-hints")
-    expect(hints.get_by_text("Prototype allows only these for Size: Small")).to_be_visible()
+    expect(hints.get_by_text("checkout/proto allows only these for Size: Small")).to_be_visible()
     size = developer.locator("select[name='param/size'], input[name='param/size']").first
     values = developer.locator("[name='param/size'] option, input[name='param/size']").evaluate_all(
         "els => els.map(e => e.value).filter(v => v)"
@@ -43,8 +43,9 @@ def test_an_exception_from_request_to_applied_run(
     assert sorted(values) == ["medium", "small"], values
 
     # 2. Production: ask for a size outside the policy, as an exception.
-    developer.get_by_label("Environment").select_option(label="Checkout / Production")
-    expect(developer.locator("#policy-hints").get_by_text("Production requires high availability.")).to_be_visible()
+    developer.get_by_label("Environment").select_option(label="checkout/production")
+    hints = developer.locator("#policy-hints")
+    expect(hints.get_by_text("checkout/production requires high availability.")).to_be_visible()
     developer.locator("#id_name").fill("orders-db")
     developer.get_by_label(re.compile("Show choices outside this policy")).check()
     expect(

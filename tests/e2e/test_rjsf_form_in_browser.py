@@ -20,7 +20,7 @@ def test_a_dynamic_dependency_branch_appears_and_its_error_lands_beside_the_fiel
 ):
     login(page, "dev", PASSWORD)
     page.goto("/deployments/new/queue-rjsf/")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     page.locator("#id_name").fill("orders-queue")
     expect(page.get_by_label("Queue name")).to_have_value("jobs")  # the default
     # Typing as the environment's redraw lands is the next test's subject; this one is about dependencies.
@@ -100,7 +100,7 @@ def test_a_field_selected_as_a_redraw_lands_takes_exactly_what_is_typed(
     queue = page.get_by_label("Queue name")
     expect(queue).to_have_value("jobs")
     slow_environment_redraws()
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")  # its redraw takes ~1 s
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")  # its redraw takes ~1 s
     expect(page.locator(".htmx-request")).not_to_have_count(0)
     queue.click()
     page.keyboard.press("ControlOrMeta+a")  # all of "jobs", in the field the answer is about to replace
@@ -109,7 +109,7 @@ def test_a_field_selected_as_a_redraw_lands_takes_exactly_what_is_typed(
     expect(queue).to_have_value("orders")
     # Typed partly before it lands and partly after: one word, in order.
     page.get_by_label("Environment").select_option(label="— choose —")
-    page.get_by_label("Environment").select_option(label="Checkout / Prototype")
+    page.get_by_label("Environment").select_option(label="checkout/proto (Prototype)")
     queue.click()
     page.keyboard.press("ControlOrMeta+a")
     page.keyboard.type("bil")
