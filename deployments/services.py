@@ -97,7 +97,7 @@ def changed_immutables(schema: dict, current: dict, proposed: dict) -> dict[str,
     for where, sub in fixed.items():
         old, new = JsonPointer(where).resolve(current, _MISSING), JsonPointer(where).resolve(proposed, _MISSING)
         if old != new:
-            shown = "not set" if old is _MISSING else repr(old)
+            shown = "not set" if old is _MISSING else human_value(sub, old)
             errors[where] = [
                 f"{title(sub, where.rsplit('/', 1)[-1])} cannot change after the first apply (it is {shown}). "
                 "Create a new deployment to change it."

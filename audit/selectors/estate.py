@@ -112,7 +112,7 @@ def _scalar(value: Any) -> str:
         return "{…}"
     if isinstance(value, list):
         return f"[{len(value)} item{'' if len(value) == 1 else 's'}]"
-    text = str(value)
+    text = value if isinstance(value, str) else json.dumps(value)  # JSON style: true, null, 1.5
     return text if len(text) <= 30 else text[:29] + "…"
 
 
