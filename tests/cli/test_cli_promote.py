@@ -37,7 +37,7 @@ def test_promote_a_change_from_a_preview_back_to_staging(slipway, celery_worker,
         "Promote checkout/pr-7 to checkout/staging:",
         "notes (change): within the policy: it goes through",
         "  Message (/message): v1 -> v2",
-        "  Copies (/copies): (not set) -> 2",
+        "  Copies (/copies): 1 (default) -> 2",
     ]
     result = slipway("env", "promote", "checkout/pr-7", "checkout/staging", "--yes", "--reason", "tested in pr-7")
     assert result.returncode == 0, result.stderr

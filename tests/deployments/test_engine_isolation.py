@@ -82,7 +82,11 @@ def test_a_root_worker_runs_the_engine_as_its_own_user_which_cannot_read_the_wor
         (workdir / "terraform.tfvars.json").write_text("{}")
         engine.hand_over(workdir)
         assert workdir.stat().st_uid == user.pw_uid
-        script = f"id -u; cat /proc/{worker.pid}/environ || echo unreadable; cat /proc/{os.getpid()}/environ || true"
+        # (cat's complaints to /dev/null: on a separate stream they could come out before id's line)
+        script = (
+            f"id -u; cat /proc/{worker.pid}/environ 2>/dev/null || echo unreadable; "
+            f"cat /proc/{os.getpid()}/environ 2>/dev/null || true"
+        )
         code, output = run(["/bin/sh", "-c", script], workdir, engine.engine_env(workdir))
         worker.kill()
         worker.wait()
