@@ -119,7 +119,11 @@ def _submit(request, *, form, exception_form, target: dict, params: dict, save, 
                 )
                 raise policy.PolicyViolation(check)
             exception = exception_request_create(
-                **target, params=params, reason=exception_form.cleaned_data["exception_reason"], actor=request.user
+                **target,
+                params=params,
+                connections=posted_connections(target["bundle_version"], request.POST),
+                reason=exception_form.cleaned_data["exception_reason"],
+                actor=request.user,
             )
             messages.success(request, f"Exception #{exception.pk} requested; ops have been notified.")
             return _Submitted(response=redirect(exception))

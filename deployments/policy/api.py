@@ -39,6 +39,7 @@ class ExceptionRequestSerializer(serializers.ModelSerializer):
             "bundle_version",
             "deployment",
             "params",
+            "connections",
             "violations",
             "fields",
             "policy_version",
@@ -68,6 +69,13 @@ class ExceptionRequestCreateSerializer(RequestSerializer):
     name = serializers.SlugField(max_length=60, required=False)
     bundle = serializers.SlugRelatedField(slug_field="name", queryset=Bundle.objects.all(), required=False)
     params = serializers.JSONField()
+    connections = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="The producers the change asks for ({connection: deployment id or name; empty to disconnect an "
+        "optional one}); connections left out keep theirs (a new deployment: the environment's default where the "
+        "bundle says so). Made with the change when the exception is approved.",
+    )
     reason = serializers.CharField(max_length=2000)
 
     def __init__(self, *args, environments=None, **kwargs):
@@ -135,7 +143,12 @@ class ExceptionRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVie
                 "name": data["name"],
             }
         exception = exception_request_create(
-            **target, params=data["params"], reason=data["reason"], actor=request.user, channel="api"
+            **target,
+            params=data["params"],
+            connections=data.get("connections"),
+            reason=data["reason"],
+            actor=request.user,
+            channel="api",
         )
         return Response(ExceptionRequestSerializer(exception).data, status=status.HTTP_201_CREATED)
 

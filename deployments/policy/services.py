@@ -14,6 +14,7 @@ from portal.roles import require_ops
 
 from .. import notifications, secrets
 from ..choices import DeploymentStatus, RunStatus
+from ..connections.services import connections_resolve
 from ..models import Deployment, Environment, ExceptionRequest, Run
 from ..runs.services import run_for_update
 from ..runs.status import settle_deployment
@@ -106,7 +107,8 @@ def exception_request_create(
 ) -> ExceptionRequest:
     """Ask ops to allow params the bundle accepts but the environment's policy does not.
 
-    ``connections`` (``{name: producer id}``) are the connections the change asks for, made with it when it is
+    ``connections`` (``{name: producer id or name}``, as a change names them; names left out keep theirs) are the
+    connections the change asks for: checked now as a change's are, stored resolved, and made with it when it is
     approved; ``bundle_version_moves`` says that approving it also moves the deployment to ``bundle_version``
     (a promotion from an environment that runs another version)."""
     if not reason.strip():
@@ -118,6 +120,10 @@ def exception_request_create(
         immutable_errors(deployment=deployment, params=params, raise_them=True)
     else:
         name_check(environment=environment, name=name)
+    if connections is not None:
+        connections = connections_resolve(
+            environment=environment, bundle_version=bundle_version, requested=connections, deployment=deployment
+        )
     check = check_params(environment=environment, bundle_version=bundle_version, params=params, deployment=deployment)
     if check.ok:
         raise ServiceError("These params are within the policy: no exception is needed, just submit them.")

@@ -89,3 +89,26 @@ def test_the_environment_graph_lists_layers_connections_and_open_ports(api, wire
         {"consumer": "checkout-web", "connection": "database", "producer": "orders-db", "type": "postgresql"},
         {"consumer": "checkout-web", "connection": "network", "producer": "main-net", "type": "network"},
     ]
+
+
+def test_an_exception_asked_through_the_api_carries_its_connections(api, catalog, proto_env, dev):
+    from tests.deployments.test_policy import set_overlays
+
+    first = live(create(proto_env, catalog, "datastore", "first-db", dev))
+    live(create(proto_env, catalog, "datastore", "second-db", dev))
+    set_overlays(proto_env, {"webapp": {"properties": {"replicas": {"maximum": 2}}}})
+    body = {
+        "environment": proto_env.pk,
+        "name": "shop",
+        "bundle": "webapp",
+        "params": {"replicas": 4},
+        "connections": {"database": "first-db"},
+        "reason": "the sale needs four",
+    }
+    response = api.post("/api/v1/exceptions/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["connections"] == {"database": str(first.pk)}  # by name in, resolved to the id
+
+    unknown = api.post("/api/v1/exceptions/", {**body, "connections": {"database": "gone-db"}}, format="json")
+    assert unknown.status_code == 400
+    assert "there is no deployment 'gone-db' in checkout/proto" in str(unknown.json())

@@ -160,3 +160,49 @@ def test_the_page_lists_artifacts_with_specs_in_clear_and_reveals_data_only_to_w
     assert event.data == {"artifact": "database", "type": "postgresql", "serial": 1}
     assert dev_client.post(reverse("deployments:artifact-reveal", args=[db.pk, "nothing"])).status_code == 404
     assert dev_client.get(url).status_code == 405
+
+
+def test_an_exception_asked_from_the_edit_form_carries_the_new_producer_and_approving_it_rewires(
+    dev_client, ops, catalog, proto_env, dev
+):
+    from deployments.models import ExceptionRequest
+    from deployments.policy import services as decisions
+    from tests.deployments.test_policy import set_overlays
+
+    first = live(create(proto_env, catalog, "datastore", "first-db", dev))
+    second = live(create(proto_env, catalog, "datastore", "second-db", dev))
+    shop = live(create(proto_env, catalog, "webapp", "shop", dev, connections={"database": "first-db"}))
+    set_overlays(proto_env, {"webapp": {"properties": {"replicas": {"maximum": 2}}}})
+    data = {"reason": "", "param/replicas": "4", "connection/database": str(second.pk), "expected_version": "1"}
+    refused = dev_client.post(reverse("deployments:edit", args=[shop.pk]), data)
+    assert refused.status_code == 400 and "Request an exception" in refused.content.decode()
+    asked = dev_client.post(
+        reverse("deployments:edit", args=[shop.pk]),
+        {**data, "request_exception": "1", "exception_reason": "the sale needs four"},
+    )
+    exception = ExceptionRequest.objects.get()
+    assert asked.status_code == 302 and asked.url == exception.get_absolute_url()
+    assert exception.connections == {"database": str(second.pk)}
+    shop.refresh_from_db()
+    assert shop.connections == {"database": str(first.pk)}  # nothing changes before ops decide
+
+    decisions.exception_approve(request=exception, actor=ops, comment="ok for the sale")
+    shop.refresh_from_db()
+    assert shop.params["replicas"] == 4 and shop.connections == {"database": str(second.pk)}
+
+
+def test_an_exception_asked_with_an_unknown_producer_is_refused_beside_its_select(dev_client, catalog, proto_env, dev):
+    from deployments.models import ExceptionRequest
+    from tests.deployments.test_policy import set_overlays
+
+    live(create(proto_env, catalog, "datastore", "first-db", dev))
+    shop = live(create(proto_env, catalog, "webapp", "shop", dev, connections={"database": "first-db"}))
+    set_overlays(proto_env, {"webapp": {"properties": {"replicas": {"maximum": 2}}}})
+    data = {"reason": "", "param/replicas": "4", "connection/database": "no-such-db", "expected_version": "1"}
+    response = dev_client.post(
+        reverse("deployments:edit", args=[shop.pk]),
+        {**data, "request_exception": "1", "exception_reason": "the sale needs four"},
+    )
+    assert response.status_code == 400
+    assert "Database: there is no deployment &#x27;no-such-db&#x27; in checkout/proto." in response.content.decode()
+    assert not ExceptionRequest.objects.exists()
