@@ -53,3 +53,29 @@ def login(page, username, password):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/")
+
+
+def greeter_changed_last_night(*, catalog, environment, dev, teammate):
+    """A workbench deployment ``greeter``: deployed by ``dev`` ("hello"), then changed by ``teammate`` to
+    "broken" (the change a developer paged at night looks for); both runs applied by the real worker."""
+    from deployments import services
+    from deployments.models import Deployment
+    from tests.conftest import wait_for_run
+
+    greeter = services.deployment_create(
+        environment=environment,
+        name="greeter",
+        bundle_version=catalog["workbench"],
+        params={"message": "hello"},
+        actor=dev,
+        reason="first greeter",
+    )
+    assert wait_for_run(greeter.runs.get()).status == "succeeded"
+    change = services.deployment_update(
+        deployment=Deployment.objects.get(pk=greeter.pk),
+        params={"message": "broken"},
+        actor=teammate,
+        reason="friendlier greeting",
+    )
+    assert wait_for_run(change).status == "succeeded"
+    return Deployment.objects.get(pk=greeter.pk)

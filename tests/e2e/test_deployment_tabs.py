@@ -6,10 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from deployments import services
-from deployments.models import Deployment
-from tests.conftest import PASSWORD, wait_for_run
-from tests.e2e.conftest import login
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import greeter_changed_last_night, login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
@@ -20,23 +18,7 @@ TABS = ["Overview", "Runs", "Configuration and history", "Outputs", "Runbook"]
 def greeter(celery_worker, dev, teammate, catalog, proto_env):
     catalog["workbench"].runbook = "## When it pages\nRestore the last configuration."
     catalog["workbench"].save(update_fields=["runbook"])
-    greeter = services.deployment_create(
-        environment=proto_env,
-        name="greeter",
-        bundle_version=catalog["workbench"],
-        params={"message": "hello"},
-        actor=dev,
-        reason="first greeter",
-    )
-    assert wait_for_run(greeter.runs.get()).status == "succeeded"
-    change = services.deployment_update(
-        deployment=Deployment.objects.get(pk=greeter.pk),
-        params={"message": "broken"},
-        actor=teammate,
-        reason="friendlier greeting",
-    )
-    assert wait_for_run(change).status == "succeeded"
-    return Deployment.objects.get(pk=greeter.pk)
+    return greeter_changed_last_night(catalog=catalog, environment=proto_env, dev=dev, teammate=teammate)
 
 
 def in_view(page, locator):

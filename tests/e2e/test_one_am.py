@@ -7,10 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from deployments import services
 from deployments.models import Deployment
-from tests.conftest import PASSWORD, wait_for_run
-from tests.e2e.conftest import login
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import greeter_changed_last_night, login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
@@ -18,22 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 def test_a_developer_rolls_back_last_nights_change_in_five_clicks(
     celery_worker, page, dev, teammate, catalog, proto_env
 ):
-    greeter = services.deployment_create(
-        environment=proto_env,
-        name="greeter",
-        bundle_version=catalog["workbench"],
-        params={"message": "hello"},
-        actor=dev,
-        reason="first greeter",
-    )
-    assert wait_for_run(greeter.runs.get()).status == "succeeded"
-    last_night = services.deployment_update(
-        deployment=Deployment.objects.get(pk=greeter.pk),
-        params={"message": "broken"},
-        actor=teammate,
-        reason="friendlier greeting",
-    )
-    assert wait_for_run(last_night).status == "succeeded"
+    greeter = greeter_changed_last_night(catalog=catalog, environment=proto_env, dev=dev, teammate=teammate)
 
     login(page, "dev", PASSWORD)
     clicks = 0
