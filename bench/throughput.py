@@ -241,7 +241,11 @@ def main() -> None:
             rounds.append((slipway, raw))
             print(
                 f"round {index + 1}: Slipway {slipway['per_minute']:.1f} runs/min, raw {raw['per_minute']:.1f}, "
-                f"ratio {slipway['per_minute'] / raw['per_minute']:.2f}",
+                f"ratio {slipway['per_minute'] / raw['per_minute']:.2f}; Slipway medians: queued "
+                f"{statistics.median(slipway['queued']):.2f} s, in the worker "
+                f"{statistics.median(slipway['in_worker']):.2f} s, "
+                f"gap {statistics.median(slipway['gaps']):.3f} s; {slipway['xacts']:.0f} transactions and "
+                f"{slipway['rows']:.0f} rows written per run",
                 flush=True,
             )
     finally:
