@@ -18,7 +18,8 @@ import hmac
 import json
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -40,6 +41,8 @@ def _unauthorized(message: str) -> HttpResponse:
 
 
 def _authenticate(request: HttpRequest, deployment_id) -> Run | None:
+    """The run whose credential the request carries, if it may use the backend now (one narrow query: the
+    run's status and credential hash, never its plan or params)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
@@ -50,7 +53,11 @@ def _authenticate(request: HttpRequest, deployment_id) -> Run | None:
         return None
     if not username.startswith("run-") or not username[4:].isdigit() or not password:
         return None
-    run = Run.objects.filter(pk=int(username[4:]), deployment_id=deployment_id).first()
+    run = (
+        Run.objects.filter(pk=int(username[4:]), deployment_id=deployment_id)
+        .only("pk", "deployment_id", "status", "state_credential")
+        .first()
+    )
     if run is None or not run.state_credential:
         return None
     if run.status not in RUN_EXECUTING and not (
@@ -73,10 +80,15 @@ def state(request: HttpRequest, deployment_id) -> HttpResponse:
     if run is None:
         return _unauthorized("Invalid or expired state credentials.")
     if request.method == "GET":
-        latest = StateVersion.objects.filter(deployment_id=deployment_id).order_by("-created_at", "-id").first()
+        latest = (
+            StateVersion.objects.filter(deployment_id=deployment_id)
+            .order_by("-created_at", "-id")
+            .values_list("encrypted_state", flat=True)
+            .first()
+        )
         if latest is None:
             return HttpResponse(status=204)
-        return HttpResponse(decrypt(bytes(latest.encrypted_state)), content_type="application/json")
+        return HttpResponse(decrypt(bytes(latest)), content_type="application/json")
     if request.method == "POST":
         return _write_state(request, run)
     return JsonResponse({"message": f"{request.method} is not supported here."}, status=405)
@@ -110,15 +122,27 @@ def _write_state(request: HttpRequest, run: Run) -> HttpResponse:
         parsed = json.loads(body)
     except ValueError:
         return JsonResponse({"message": "State must be JSON."}, status=400)
+    digest = hashlib.sha256(body).hexdigest()
     with transaction.atomic():
-        deployment = Deployment.objects.select_for_update().get(pk=run.deployment_id)
-        lock = StateLock.objects.filter(deployment=deployment).first()
-        lock_id = request.GET.get("ID", "")
-        if lock is not None and lock.lock_id != lock_id:
-            return JsonResponse({"message": "The state is locked by another operation.", "lock": lock.info}, status=409)
-        digest = hashlib.sha256(body).hexdigest()
-        latest = deployment.state_versions.order_by("-created_at", "-id").first()
-        if latest is None or latest.sha256 != digest:
+        # One query: the deployment locked (writes of its state go one at a time), the lock's id and the newest
+        # state's digest beside it, and only what the resource index reads of the deployment.
+        deployment = (
+            Deployment.objects.select_for_update(of=("self",))
+            .only("pk", "sensitive_params", "sensitive_outputs")
+            .annotate(
+                held_lock=Subquery(StateLock.objects.filter(deployment=OuterRef("pk")).values("lock_id")[:1]),
+                latest_sha=Subquery(
+                    StateVersion.objects.filter(deployment=OuterRef("pk"))
+                    .order_by("-created_at", "-id")
+                    .values("sha256")[:1]
+                ),
+            )
+            .get(pk=run.deployment_id)
+        )
+        if deployment.held_lock is not None and deployment.held_lock != request.GET.get("ID", ""):
+            info = StateLock.objects.filter(deployment=deployment).values_list("info", flat=True).first()
+            return JsonResponse({"message": "The state is locked by another operation.", "lock": info}, status=409)
+        if deployment.latest_sha != digest:
             version = StateVersion.objects.create(
                 deployment=deployment,
                 serial=int(parsed.get("serial", 0)),
@@ -140,28 +164,48 @@ def state_lock(request: HttpRequest, deployment_id) -> HttpResponse:
         info = json.loads(request.body) if request.body.strip() else {}
     except ValueError:
         return JsonResponse({"message": "Lock info must be JSON."}, status=400)
-    with transaction.atomic():
-        deployment = Deployment.objects.select_for_update().get(pk=deployment_id)
-        lock = StateLock.objects.filter(deployment=deployment).first()
-        if request.method == "LOCK":
-            if lock is not None:
-                if lock.lock_id == info.get("ID"):
-                    return HttpResponse(status=200)
-                return HttpResponse(_lock_body(lock).content, status=423, content_type="application/json")
-            StateLock.objects.create(deployment=deployment, lock_id=str(info.get("ID", "")), info=info, run=run)
-            return HttpResponse(status=200)
-        if request.method == "UNLOCK":
-            if lock is None:
-                return HttpResponse(status=200)
-            # An empty body is what `force-unlock` sends: the caller has the run's credentials.
-            if not info or info.get("ID") == lock.lock_id:
-                lock.delete()
-                if run.status == RunStatus.INTERRUPTED:
-                    Run.objects.filter(pk=run.pk).update(state_credential="")  # its engine is done
-                    # why: tasks imports the runner, which imports this module
-                    from .tasks import run_enqueue_next
-
-                    transaction.on_commit(lambda: run_enqueue_next(deployment_id=deployment.pk))
-                return HttpResponse(status=200)
-            return HttpResponse(_lock_body(lock).content, status=409, content_type="application/json")
+    if request.method == "LOCK":
+        return _lock(deployment_id, run, info)
+    if request.method == "UNLOCK":
+        return _unlock(deployment_id, run, info)
     return JsonResponse({"message": f"{request.method} is not supported here."}, status=405)
+
+
+def _lock(deployment_id, run: Run, info: dict) -> HttpResponse:
+    """Take the lock with one INSERT (the one-lock-per-deployment constraint decides); read it only when held."""
+    lock = None
+    for _attempt in range(2):  # a lock released between the INSERT and the read: try once more
+        try:
+            with transaction.atomic():
+                StateLock.objects.create(
+                    deployment_id=deployment_id, lock_id=str(info.get("ID", "")), info=info, run=run
+                )
+            return HttpResponse(status=200)
+        except IntegrityError:  # held already: by this very operation (a retry), or by another
+            lock = StateLock.objects.filter(deployment_id=deployment_id).first()
+        if lock is not None:
+            break
+    if lock is not None and lock.lock_id == info.get("ID"):
+        return HttpResponse(status=200)
+    body = _lock_body(lock).content if lock is not None else b"{}"
+    return HttpResponse(body, status=423, content_type="application/json")
+
+
+def _unlock(deployment_id, run: Run, info: dict) -> HttpResponse:
+    """Release with one conditional DELETE (an empty body, what ``force-unlock`` sends, releases any lock: the
+    caller has the run's credentials); read the lock only when it is someone else's."""
+    held = StateLock.objects.filter(deployment_id=deployment_id)
+    if info:
+        held = held.filter(lock_id=info.get("ID"))
+    if not held.delete()[0]:
+        lock = StateLock.objects.filter(deployment_id=deployment_id).first()
+        if lock is None:
+            return HttpResponse(status=200)
+        return HttpResponse(_lock_body(lock).content, status=409, content_type="application/json")
+    if run.status == RunStatus.INTERRUPTED:
+        Run.objects.filter(pk=run.pk).update(state_credential="")  # its engine is done
+        # why: tasks imports the runner, which imports this module
+        from .tasks import run_enqueue_next
+
+        transaction.on_commit(lambda: run_enqueue_next(deployment_id=deployment_id))
+    return HttpResponse(status=200)

@@ -28,14 +28,10 @@ log = logging.getLogger(__name__)
 
 @shared_task(name="deployments.tasks.execute_run", acks_late=True, ignore_result=True)
 def execute_run(run_id: int) -> None:
-    """Run the pipeline for one run; then send the next run queued behind it on the same deployment."""
-    deployment_id = Run.objects.filter(pk=run_id).values_list("deployment_id", flat=True).first()
-    try:
-        # The Celery node name (``name@host``): two workers on one host are told apart.
-        runner.execute(run_id, worker=execute_run.request.hostname or "")
-    finally:
-        if deployment_id is not None:
-            run_enqueue_next(deployment_id=deployment_id)
+    """Run the pipeline for one run, then each run queued behind it on the same deployment (in this worker,
+    without going back to the broker); a message for a run that another run holds back ends at once."""
+    # The Celery node name (``name@host``): two workers on one host are told apart.
+    runner.execute_in_line(run_id, worker=execute_run.request.hostname or "")
 
 
 def run_enqueue(*, run_id: int) -> bool:

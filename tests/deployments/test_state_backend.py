@@ -5,6 +5,8 @@ import base64
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -114,3 +116,80 @@ def test_errored_tfstate_becomes_a_state_version_and_an_audit_event(deployment, 
     # The same file twice is one version.
     assert store_errored_state(tmp_path, run_id=run.pk, deployment_id=deployment.pk) == version
     assert StateVersion.objects.filter(deployment=deployment).count() == 1
+
+
+# --- The hot path: what each call of the engine costs in queries, and that the answers stayed the same ---------
+
+
+def _queries(ctx) -> list[str]:
+    """The statements a request made, without savepoints (a transaction's BEGIN/COMMIT outside tests) and the
+    resource index's own rows (it follows each new state: ``deployments.estate.index``)."""
+    return [
+        q["sql"]
+        for q in ctx.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")) and "deployments_stateresource" not in q["sql"]
+    ]
+
+
+def test_each_call_of_the_engine_is_two_or_three_queries(client, deployment, run):
+    url = reverse("state", args=[deployment.pk])
+    lock_url = reverse("state-lock", args=[deployment.pk])
+    lock = json.dumps({"ID": "lock-1", "Operation": "OperationTypeApply"})
+    body = big_state(2000)
+    calls = [
+        ("LOCK", lambda: client.generic("LOCK", lock_url, lock, **auth(run)), 200, 2),
+        ("GET, no state yet", lambda: client.get(url, **auth(run)), 204, 2),
+        ("POST", lambda: client.post(f"{url}?ID=lock-1", body, content_type="application/json", **auth(run)), 200, 3),
+        (
+            "POST, same state",
+            lambda: client.post(f"{url}?ID=lock-1", body, content_type="application/json", **auth(run)),
+            200,
+            2,
+        ),
+        ("GET", lambda: client.get(url, **auth(run)), 200, 2),
+        ("UNLOCK", lambda: client.generic("UNLOCK", lock_url, lock, **auth(run)), 200, 2),
+    ]
+    for name, call, status, most in calls:
+        with CaptureQueriesContext(connection) as ctx:
+            response = call()
+        assert response.status_code == status, (name, response.content)
+        assert len(_queries(ctx)) <= most, (name, _queries(ctx))
+    assert StateVersion.objects.filter(deployment=deployment).count() == 1  # the same state twice is one version
+    assert not StateLock.objects.exists()
+
+
+def test_the_run_row_is_read_without_its_plan_or_params(client, deployment, run):
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(reverse("state", args=[deployment.pk]), **auth(run)).status_code == 204
+    read = next(q for q in _queries(ctx) if 'FROM "deployments_run"' in q)
+    assert "plan_json" not in read and "plan_file" not in read and '"params"' not in read
+
+
+def test_the_lock_answers_as_before(client, deployment, run):
+    lock_url = reverse("state-lock", args=[deployment.pk])
+    mine = {"ID": "lock-1", "Operation": "OperationTypeApply", "Who": "engine"}
+    other = {"ID": "lock-2", "Operation": "OperationTypePlan"}
+    assert client.generic("LOCK", lock_url, json.dumps(mine), **auth(run)).status_code == 200
+    # The same operation asking again is granted; another is refused with the holder's info (423).
+    assert client.generic("LOCK", lock_url, json.dumps(mine), **auth(run)).status_code == 200
+    refused = client.generic("LOCK", lock_url, json.dumps(other), **auth(run))
+    assert refused.status_code == 423 and refused.json() == mine
+    # A state written under another lock id is refused with the lock's info (409).
+    written = client.post(
+        f"{reverse('state', args=[deployment.pk])}?ID=lock-2",
+        big_state(500),
+        content_type="application/json",
+        **auth(run),
+    )
+    assert written.status_code == 409 and written.json()["lock"] == mine
+    assert not StateVersion.objects.exists()
+    # Unlocking someone else's lock is refused with its info; the holder's id releases it; twice is fine.
+    wrong = client.generic("UNLOCK", lock_url, json.dumps(other), **auth(run))
+    assert wrong.status_code == 409 and wrong.json() == mine
+    assert StateLock.objects.filter(deployment=deployment, lock_id="lock-1", run=run).exists()
+    assert client.generic("UNLOCK", lock_url, json.dumps(mine), **auth(run)).status_code == 200
+    assert client.generic("UNLOCK", lock_url, json.dumps(mine), **auth(run)).status_code == 200
+    # An empty body (`force-unlock` with the run's credential) releases whatever lock there is.
+    assert client.generic("LOCK", lock_url, json.dumps(other), **auth(run)).status_code == 200
+    assert client.generic("UNLOCK", lock_url, "", **auth(run)).status_code == 200
+    assert not StateLock.objects.exists()
