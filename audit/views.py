@@ -29,6 +29,7 @@ from .selectors import (
     deployment_history,
     estate_as_of,
     estate_diff,
+    history_index,
     params_summary,
     timeline,
 )
@@ -166,16 +167,32 @@ def diff_view(request):
     return render(request, "audit/diff.html", context)
 
 
+HISTORY_PAGE = 50  # versions per page of a deployment's history, newest first
+
+
+def _history_query(request, show_all: bool) -> str:
+    """The history page's query for its pager: ``all=1`` when it shows every version, never ``entry``."""
+    return "all=1" if show_all else ""
+
+
 @login_required
 def deployment_history_view(request, pk):
     deployment = deployment_for_history(request.user, pk)
-    steps = deployment_history(deployment)
+    versions = history_index(deployment)
     show_all = request.GET.get("all") == "1"
-    visible = steps if show_all else [s for s in steps if s.kind != "other"]
+    # ?entry=<history id> (the timeline's and as-of's links, with #h<id>): the page that shows that version.
+    entry = request.GET.get("entry", "")
+    wanted = next((v for v in versions if entry.isascii() and entry.isdigit() and str(v.history_id) == entry), None)
+    show_all = show_all or (wanted is not None and wanted.kind == "other")
+    visible = versions if show_all else [v for v in versions if v.kind != "other"]
+    number = visible.index(wanted) // HISTORY_PAGE + 1 if wanted is not None else request.GET.get("page")
+    page = Paginator(visible, HISTORY_PAGE).get_page(number)
     context = {
         "deployment": deployment,
-        "steps": visible,
-        "hidden": len(steps) - len(visible),
+        "steps": deployment_history(deployment, list(page.object_list)),  # only this page's versions, in full
+        "page": page,
+        "query": _history_query(request, show_all),
+        "hidden": len(versions) - len(visible),
         "show_all": show_all,
         "can_restore": can_change_deployment(request.user, deployment)
         and deployment.status not in (DeploymentStatus.DESTROYING, DeploymentStatus.DESTROYED),

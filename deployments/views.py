@@ -47,7 +47,7 @@ from .policy import rules as policy
 from .policy.selectors import exception_notices
 from .policy.services import exception_request_create
 from .runs import services as run_services
-from .runs.selectors import queued_reason, run_log_after
+from .runs.selectors import LOG_WINDOW, queued_reason, run_log_window
 from .runs.services import state_lock_force_unlock
 from .selectors import DEPLOYMENT_RELATED, can_change_deployment, deployment_active_runs, environments_writable_by
 
@@ -405,7 +405,8 @@ def deployment_detail(request, pk):
         "outputs": deployment.outputs,
         "sensitive_outputs": sensitive_names,
         "current_run": current,
-        "current_lines": run_log_after(current, 0, limit=5000) if current else [],
+        "current_log": run_log_window(current) if current else None,  # its newest lines; the run page has the rest
+        "log_window_size": LOG_WINDOW,
         "waiting_reason": queued_reason(current) if current and current.status == RunStatus.QUEUED else "",
         "waiting": active[1:],
         "runs": runs[:20],

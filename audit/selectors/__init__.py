@@ -14,7 +14,7 @@ from .estate import (
     estate_diff,
     params_summary,
 )
-from .history import ConfigChange, HistoryStep, config_change, deployment_history
+from .history import ConfigChange, HistoryStep, config_change, deployment_history, history_index
 from .timeline import CONFIG_MODELS, TimelineEntry, TimelineFilters, timeline, timeline_event_types
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "deployment_history",
     "estate_as_of",
     "estate_diff",
+    "history_index",
     "params_summary",
     "timeline",
     "timeline_event_types",

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from deployments.choices import DeploymentStatus
 from deployments.models import Deployment, Run
@@ -36,15 +36,7 @@ class HistoryStep:
 
     @property
     def kind(self) -> str:
-        if self.row.history_type == "+":
-            return "created"
-        if self.row.history_type == "-":
-            return "deleted"
-        if self.changes or self.version_changed:
-            return "configuration"
-        if self.previous is not None and self.previous.status != self.row.status:
-            return "status"
-        return "other"
+        return step_kind(self.row, self.previous, bool(self.changes))
 
     @property
     def version_changed(self) -> bool:
@@ -63,26 +55,75 @@ class HistoryStep:
         return self.row.history_type != "-" and bool(self.row.params)
 
 
-def deployment_history(deployment: Deployment) -> list[HistoryStep]:
-    """Every version of ``deployment``, newest first, each with its diff and the run it caused."""
-    rows = list(
-        deployment.history.select_related("history_user", "bundle_version", "bundle_version__bundle").order_by(
-            "history_date", "history_id"
-        )
+def step_kind(row, previous, changed: bool) -> str:
+    """What a version is (created, configuration, status, deleted, other), from its row, the row before it and
+    whether its params or connections changed."""
+    if row.history_type == "+":
+        return "created"
+    if row.history_type == "-":
+        return "deleted"
+    if changed or (previous is not None and previous.bundle_version_id != row.bundle_version_id):
+        return "configuration"
+    if previous is not None and previous.status != row.status:
+        return "status"
+    return "other"
+
+
+def _changes(previous, row) -> list[Change]:
+    changes = diff_params(previous.params if previous is not None else {}, row.params)
+    return changes + diff_connections(previous.connections if previous is not None else {}, row.connections)
+
+
+@dataclass(slots=True, frozen=True)
+class Version:
+    """One version of a deployment, read light: its history row's id, the id of the one before it, its kind."""
+
+    history_id: int
+    previous_id: int | None
+    kind: str
+
+
+def history_index(deployment: Deployment) -> list[Version]:
+    """Every version of ``deployment``, newest first, with its kind: one query of the few columns the kind needs
+    (no related rows, no runs), so that a page can pick the versions it shows and read only those in full.
+    Kept on the deployment for the rest of the request (the deployment page asks twice)."""
+    cached = getattr(deployment, "_history_index", None)
+    if cached is not None:
+        return cached
+    rows = deployment.history.order_by("history_date", "history_id").values_list(
+        "history_id", "history_type", "params", "connections", "bundle_version_id", "status", named=True
     )
-    runs = _Runs(deployment.runs.order_by("created_at", "id"))
-    runs_by_id = {run.pk: run for run in runs}
-    run_by_request = _runs_by_request(deployment)
-    steps: list[HistoryStep] = []
-    previous = None
+    versions, previous = [], None
     for row in rows:
-        reason = change_of(row)
-        changes = diff_params(previous.params if previous is not None else {}, row.params)
-        changes += diff_connections(previous.connections if previous is not None else {}, row.connections)
-        step = HistoryStep(row=row, previous=previous, reason=reason, changes=changes)
-        step.run = _run_for_step(step, runs, runs_by_id, run_by_request)
-        steps.append(step)
+        kind = step_kind(row, previous, bool(_changes(previous, row)))
+        versions.append(Version(row.history_id, previous.history_id if previous is not None else None, kind))
         previous = row
+    versions.reverse()
+    deployment._history_index = versions
+    return versions
+
+
+def deployment_history(deployment: Deployment, versions: list[Version] | None = None) -> list[HistoryStep]:
+    """Every version of ``deployment`` (or only ``versions``, from :func:`history_index`), newest first, each with
+    its diff and the run it caused. Only the runs that can be those versions' are read."""
+    related = ("history_user", "bundle_version", "bundle_version__bundle")
+    if versions is None:
+        rows = list(deployment.history.select_related(*related).order_by("history_date", "history_id"))
+        pairs = list(zip(rows, [None, *rows[:-1]], strict=True))
+    else:
+        wanted = {v.history_id for v in versions} | {v.previous_id for v in versions if v.previous_id is not None}
+        rows = deployment.history.select_related(*related).filter(history_id__in=wanted)
+        by_id = {row.history_id: row for row in rows}
+        pairs = [(by_id[v.history_id], by_id.get(v.previous_id)) for v in reversed(versions) if v.history_id in by_id]
+    steps = [
+        HistoryStep(row=row, previous=previous, reason=change_of(row), changes=_changes(previous, row))
+        for row, previous in pairs
+    ]
+    run_by_request = _runs_by_request(deployment, steps if versions is not None else None)
+    runs = _Runs(_runs_for(deployment, steps, run_by_request, every=versions is None))
+    runs_by_id = {run.pk: run for run in runs}
+    for step in steps:
+        step.run = _run_for_step(step, runs, runs_by_id, run_by_request)
     name_producers(step.changes for step in steps)
     return steps[::-1]
 
@@ -98,9 +139,34 @@ class _Runs(list):
         self.times = [r.created_at for r in self]
 
 
-def _runs_by_request(deployment: Deployment) -> dict[str, int]:
+def _runs_by_request(deployment: Deployment, steps: list[HistoryStep] | None = None) -> dict[str, int]:
+    """The run each request asked for; with ``steps``, only the requests those steps' reasons name (by the
+    prefix they keep), in the same order, so that the first match is the same as among them all."""
     events = AuditEvent.objects.filter(deployment_id=deployment.pk, event_type="run.requested").exclude(request_id="")
+    if steps is not None:
+        prefixes = {step.reason.request_id for step in steps if step.reason.request_id}
+        if not prefixes:
+            return {}
+        match = Q()
+        for prefix in prefixes:
+            match |= Q(request_id__startswith=prefix)
+        events = events.filter(match)
     return {e.request_id: e.data.get("run") for e in events.only("request_id", "data")}
+
+
+def _runs_for(deployment: Deployment, steps: list[HistoryStep], run_by_request: dict, *, every: bool) -> QuerySet:
+    """The deployment's runs in created_at order: all of them, or (for a few steps) only those a step can name:
+    by the run # in its note, by its request, or created within 5 s of it, in one query."""
+    runs = deployment.runs.order_by("created_at", "id")
+    if every:
+        return runs
+    ids = {int(m.group(1)) for step in steps for m in [_RUN_IN_NOTE.search(step.reason.note)] if m}
+    ids |= {run_id for run_id in run_by_request.values() if isinstance(run_id, int)}
+    match = Q(pk__in=ids) if ids else Q()
+    for step in steps:
+        when = step.row.history_date
+        match |= Q(created_at__gte=when - _NEAR, created_at__lte=when + _NEAR)
+    return runs.filter(match) if match else runs.none()
 
 
 def _run_for_step(step: HistoryStep, runs: list[Run], runs_by_id: dict, run_by_request: dict) -> Run | None:

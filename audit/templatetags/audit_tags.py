@@ -11,7 +11,7 @@ from django.utils import timezone
 from portal.roles import is_ops
 
 from ..models import AuditEvent
-from ..selectors.history import deployment_history
+from ..selectors.history import deployment_history, history_index
 
 register = template.Library()
 
@@ -32,7 +32,8 @@ def failed_notifications(user, hours: int = 24) -> list[AuditEvent]:
 def last_change(context, deployment) -> dict:
     """The deployment page's "last change": who changed the configuration, when, why, key by key, and the way
     back to the configuration before it (a restore through the normal policy path)."""
-    steps = [s for s in deployment_history(deployment) if s.kind in ("created", "configuration")]
+    versions = [v for v in history_index(deployment) if v.kind in ("created", "configuration")][:2]
+    steps = deployment_history(deployment, versions)  # only these two are read in full
     latest = steps[0] if steps else None
     before = steps[1] if len(steps) > 1 else None
     return {
@@ -47,5 +48,6 @@ def last_change(context, deployment) -> dict:
 def recent_changes(deployment, count: int = 5) -> dict:
     """The deployment page's "Configuration and history" tab: its latest changes in one line each (who, when,
     why), linking to the full history where each has its diff and a way back."""
-    steps = [s for s in deployment_history(deployment) if s.kind != "other"]
-    return {"deployment": deployment, "steps": steps[:count], "more": max(len(steps) - count, 0)}
+    versions = [v for v in history_index(deployment) if v.kind != "other"]
+    steps = deployment_history(deployment, versions[:count])
+    return {"deployment": deployment, "steps": steps, "more": max(len(versions) - count, 0)}

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from portal.pagination import Pagination
 from portal.querysets import CHANGE, require_actionable
 from portal.serializers import RequestSerializer
 
@@ -17,7 +18,7 @@ from ..filters import RunFilter
 from ..models import Run, RunLogLine
 from ..policy.services import run_approve, run_reject
 from . import services
-from .selectors import LOG_PAGE, run_log_after, runs_visible_to
+from .selectors import LOG_PAGE, run_log_after, runs_count, runs_visible_to
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -78,8 +79,16 @@ def decide(http, service, **target):
     return service(**target, actor=http.user, channel="api", comment=body.validated_data["comment"])
 
 
+class RunPagination(Pagination):
+    """The API's pagination; its ``count`` of every run comes from the database's tally, not a count of them."""
+
+    def get_count(self, queryset):
+        return runs_count(queryset)
+
+
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RunSerializer
+    pagination_class = RunPagination
     filterset_class = RunFilter
     ordering_fields = ["created_at"]
 

@@ -18,7 +18,7 @@ from ..costs.changes import run_cost_change
 from ..models import Run
 from ..selectors import can_change_deployment
 from . import services
-from .selectors import LOG_PAGE, queued_reason, run_log_after
+from .selectors import LOG_PAGE, LOG_WINDOW, queued_reason, run_log_after, run_log_window
 
 RUN_RELATED = ("deployment__environment__project", "bundle_version__bundle")
 
@@ -28,11 +28,19 @@ def run_for(request, pk, action: str = VIEW, message: str = "") -> Run:
     return object_for(request.user, Run.objects.select_related(*RUN_RELATED), action=action, message=message, pk=pk)
 
 
+def _seq_param(request, name: str) -> int | None:
+    raw = request.GET.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else None
+
+
 @login_required
 def run_detail(request, pk):
+    """A run with its log: the newest lines (the live tail follows on from them while it runs), or one window
+    of earlier lines (``?before=<seq>`` or ``?after=<seq>``), each linking to the lines around it."""
     run = run_for(request, pk)
     services.runs_reap_due()  # a run whose worker died is shown interrupted even with no worker alive
     run.refresh_from_db(fields=["status", "error", "finished_at"])
+    window = run_log_window(run, before=_seq_param(request, "before"), after=_seq_param(request, "after"))
     return render(
         request,
         "deployments/run.html",
@@ -40,7 +48,9 @@ def run_detail(request, pk):
             "run": run,
             "waiting_reason": queued_reason(run) if run.status == RunStatus.QUEUED else "",
             "deployment": run.deployment,
-            "lines": run_log_after(run, 0, limit=5000),
+            "lines": window.lines,
+            "log_window": window,
+            "log_window_size": LOG_WINDOW,
             "can_change": can_change_deployment(request.user, run.deployment),
             "blast_radius": consumers(run.deployment) if run.bundle_version.artifacts else [],
             "cost_change": run_cost_change(run),

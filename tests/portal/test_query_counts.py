@@ -76,8 +76,11 @@ def _pages(estate):
         ("auditor", reverse("audit:timeline"), {}),
         ("auditor", reverse("audit:as-of"), {"at": now}),
         ("auditor", reverse("audit:deployment-history", args=[first.pk]), {}),
+        ("auditor", reverse("audit:deployment-history", args=[first.pk]), {"all": "1", "page": "2"}),
+        ("ops", reverse("deployments:run", args=[run.pk]), {"before": "5"}),
         ("ops", "/api/v1/deployments/", {}),
         ("ops", "/api/v1/runs/", {}),
+        ("ops", "/api/v1/runs/", {"status": "succeeded"}),
     ]
 
 
