@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
@@ -18,7 +19,7 @@ _MISSING = object()
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     path: str
     kind: str  # added | removed | changed
@@ -29,6 +30,7 @@ class Change:
         return {"path": self.path, "kind": self.kind, "old": self.old, "new": self.new}
 
 
+@lru_cache(maxsize=8192)  # the same few paths recur across tens of thousands of documents
 def _key_path(prefix: str, key: str) -> str:
     if _PLAIN_KEY.match(key):
         return f"{prefix}.{key}" if prefix else key

@@ -8,7 +8,7 @@ from portal.actor import Channel
 from portal.history import ScopeColumns
 from portal.querysets import TeamScopedQuerySet
 
-__all__ = ["AuditEvent", "Channel"]
+__all__ = ["AuditEvent", "Channel", "DeploymentSpan"]
 
 
 class AuditEventQuerySet(TeamScopedQuerySet):
@@ -51,3 +51,43 @@ class AuditEvent(ScopeColumns):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event_type} by {self.actor_name or 'system'}"
+
+
+class DeploymentSpan(models.Model):
+    """When each deployment history row was the deployment's state: from its ``history_date`` until the
+    next row's (``infinity`` while it is the newest). A side table, because the history table is
+    append-only; on PostgreSQL a statement trigger on insert into the history table keeps it
+    (migration 0008), so "the estate at T" is an index probe, not a ``DISTINCT ON`` over every row
+    up to T. The columns the as-of page filters and sorts by are copied from the row (history rows never
+    change). Read only as filters: ``valid_until`` may be ``infinity``, which Python cannot represent.
+    Elsewhere (SQLite) the table stays empty and the selectors read the history table."""
+
+    history = models.OneToOneField(
+        "deployments.HistoricalDeployment",
+        primary_key=True,
+        db_column="history_id",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="span",
+    )
+    deployment_id = models.UUIDField()
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField()
+    gone = models.BooleanField()  # history_type "-": the deployment was deleted
+    status = models.CharField(max_length=20)
+    name = models.CharField(max_length=60)
+    bundle_version_id = models.BigIntegerField(null=True)
+    scope_team = models.CharField(max_length=60)
+    scope_project = models.CharField(max_length=60)
+    scope_environment = models.CharField(max_length=60)
+    scope_tier = models.CharField(max_length=20)
+
+    class Meta:
+        indexes = [
+            # The trigger's probe: one deployment's spans from a time on. On PostgreSQL the as-of probe
+            # is an SP-GiST index on the generated column ``period`` (migration 0008).
+            models.Index(fields=["deployment_id", "valid_until"], name="audit_span_deployment_until"),
+        ]
+
+    def __str__(self) -> str:
+        return f"history row {self.pk} of deployment {self.deployment_id} from {self.valid_from:%Y-%m-%d %H:%M:%S}"

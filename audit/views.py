@@ -155,6 +155,7 @@ def diff_view(request):
     kind = request.GET.get("kind", "")
     entries = [e for e in diff.entries if not kind or e.kind == kind or (kind == "unapproved" and e.unapproved)]
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    diff.load_runs(page.object_list)  # the runs of the entries shown (the counts need none)
     context = {
         "form": form,
         "start": start,

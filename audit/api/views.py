@@ -101,6 +101,7 @@ def estate_diff_view(request):
     diff = estate_diff(start, end, EstateFilters(**scope))
     paginator = Pagination()
     page = paginator.paginate_queryset(diff.entries, request)
+    diff.load_runs(page)  # the runs of this page's entries (the counts need none)
     body = {
         "from_": start,
         "to": end,

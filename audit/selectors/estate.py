@@ -9,7 +9,9 @@ since. The bundle never changes for a deployment (a new version stays in the sam
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from deployments.choices import DeploymentStatus, RunAction, RunStatus
 from deployments.models import Deployment, Run
 
 from ..diff import ADDED, REMOVED, Change, diff_connections, diff_params, summarize
+from ..models import DeploymentSpan
 from .producers import name_producers
 
 HistoricalDeployment = Deployment.history.model
@@ -84,7 +87,93 @@ def _ever_in_scope(rows: QuerySet, filters: EstateFilters) -> QuerySet:
 
 
 def estate_as_of(when: datetime, filters: EstateFilters = EstateFilters()) -> QuerySet:
-    """Historical deployment rows: every deployment as it was at ``when``, filed where it stood then."""
+    """Historical deployment rows: every deployment as it was at ``when``, filed where it stood then.
+
+    PostgreSQL: the rows whose span (:class:`audit.models.DeploymentSpan`) holds ``when``, filtered and
+    sorted on the span's copies of the row's columns, which its SP-GiST index on ``period`` includes: the
+    count and the sort read that index, and the history table only by primary key.
+    Elsewhere: the newest row at or before ``when`` of each deployment (:func:`_estate_as_of_rows`)."""
+    if connection.vendor != "postgresql":
+        return _estate_as_of_rows(when, filters)
+    spans = _spans_at(DeploymentSpan.objects.all(), "", when, filters)
+    rows = _spans_at(HistoricalDeployment.objects.all(), "span__", when, filters)
+    rows = rows.select_related("bundle_version", "bundle_version__bundle").order_by(
+        *(f"span__{key}" for key in _SPAN_ORDER)
+    )
+    return _AsOfQuerySet.of(rows, spans.order_by(*_SPAN_ORDER))
+
+
+_SPAN_ORDER = ("scope_project", "scope_environment", "name", "deployment_id")
+
+
+def _spans_at(qs: QuerySet, path: str, when: datetime, filters: EstateFilters) -> QuerySet:
+    """``qs`` narrowed to the spans (reached through ``path``) that hold ``when`` and pass ``filters``."""
+    qs = qs.filter(**{f"{path}gone": False}).extra(
+        where=[f'"{DeploymentSpan._meta.db_table}"."period" @> %s::timestamptz'], params=[when]
+    )
+    for name in ("team", "project", "tier"):
+        if getattr(filters, name):
+            qs = qs.filter(**{f"{path}scope_{name}": getattr(filters, name)})
+    if filters.bundle:
+        versions = BundleVersion.objects.filter(bundle__name=filters.bundle).values("pk")
+        qs = qs.filter(**{f"{path}bundle_version_id__in": versions})
+    if filters.name:
+        qs = qs.filter(**{f"{path}name__icontains": filters.name})
+    if filters.status:
+        qs = qs.filter(**{f"{path}status": filters.status})
+    elif not filters.include_destroyed:
+        qs = qs.exclude(**{f"{path}status": DeploymentStatus.DESTROYED})
+    return qs
+
+
+class _AsOfQuerySet(QuerySet):
+    """The as-of rows, counted and paged on the side table alone: the same spans and filters without the
+    join to the history table, which PostgreSQL planned as a scan of the whole history table (for the
+    count) or of the whole side table (for a page); alone, both read the SP-GiST index only. A page is
+    then its rows by primary key. Once filtered further, sliced or made distinct it is an ordinary
+    queryset."""
+
+    _spans: tuple[QuerySet, str] | None = None
+
+    @classmethod
+    def of(cls, rows: QuerySet, spans: QuerySet) -> _AsOfQuerySet:
+        qs = rows._chain()
+        qs.__class__ = cls
+        qs._spans = (spans, str(rows.query.where))
+        return qs
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._spans = self._spans
+        return clone
+
+    def _as_built(self) -> QuerySet | None:
+        """The spans, if this is still the queryset :func:`estate_as_of` built."""
+        if self._spans is None or self._result_cache is not None:
+            return None
+        spans, where = self._spans
+        query = self.query
+        if query.is_sliced or query.distinct or str(query.where) != where:
+            return None
+        return spans
+
+    def count(self) -> int:
+        spans = self._as_built()
+        return spans.count() if spans is not None else super().count()
+
+    def __getitem__(self, k):
+        spans = self._as_built()
+        if spans is None or not isinstance(k, slice) or k.step is not None:
+            return super().__getitem__(k)
+        ids = list(spans.values_list("history_id", flat=True)[k])
+        page = self._chain()
+        page._spans = None
+        return page.filter(history_id__in=ids)
+
+
+def _estate_as_of_rows(when: datetime, filters: EstateFilters = EstateFilters()) -> QuerySet:
+    """:func:`estate_as_of` from the history table alone: the newest row at or before ``when`` of each
+    deployment (SQLite, and the reference the span path is tested against)."""
     rows = HistoricalDeployment.objects.filter(filters.bundle_q(), history_date__lte=when)
     if filters.name:
         rows = rows.filter(name__icontains=filters.name)
@@ -165,13 +254,27 @@ class DiffEntry:
     old_status: str
     new_status: str
     changes: list[Change] = field(default_factory=list)
-    runs: list[RunLine] = field(default_factory=list)
     label: str = ""
     tier: str = ""
     team: str = ""
     bundle: str = ""
     old_version: str = ""
     new_version: str = ""
+    # Whether a run in the window was applied without approval: read in SQL for every entry (the counts
+    # need it), while the runs themselves are read only for the entries shown (``EstateDiff.load_runs``),
+    # or for all of them the first time one entry's ``runs`` is read.
+    has_unapproved_run: bool = False
+    loaded_runs: list[RunLine] | None = field(default=None, repr=False)
+    diff: EstateDiff | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def runs(self) -> list[RunLine]:
+        if self.loaded_runs is None:
+            if self.diff is not None:
+                self.diff.load_runs()
+            else:
+                self.loaded_runs = []
+        return self.loaded_runs
 
     @property
     def version_changed(self) -> bool:
@@ -179,7 +282,9 @@ class DiffEntry:
 
     @property
     def unapproved(self) -> bool:
-        return any(run.applied_without_approval for run in self.runs)
+        if self.loaded_runs is not None:
+            return any(run.applied_without_approval for run in self.loaded_runs)
+        return self.has_unapproved_run
 
     @property
     def summary(self) -> str:
@@ -209,6 +314,18 @@ class EstateDiff:
     start: datetime
     end: datetime
     entries: list[DiffEntry]
+    touched: QuerySet | None = field(default=None, repr=False, compare=False)
+
+    def load_runs(self, entries: Iterable[DiffEntry] | None = None) -> None:
+        """Read the window's runs of ``entries`` (default: every entry) whose runs are not read yet."""
+        wanted = [e for e in (self.entries if entries is None else entries) if e.loaded_runs is None]
+        if not wanted:
+            return
+        for entry in wanted:
+            entry.loaded_runs = []
+        ids = self.touched if len(wanted) > 500 and self.touched is not None else [e.deployment_id for e in wanted]
+        with _without_gc(), _planner_for_many_probes():
+            _attach_runs(wanted, self.start, self.end, ids)
 
     def counts(self) -> dict[str, int]:
         out = {"added": 0, "removed": 0, "changed": 0, "transient": 0, "keys_changed": 0, "without_approval": 0}
@@ -258,12 +375,52 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
         window = window.filter(name__icontains=filters.name)
     touched = _ever_in_scope(window, filters).order_by().values("id").distinct()
 
-    with _planner_for_many_probes():
+    with _without_gc(), _planner_for_many_probes():
         before, after = _states(touched, start, end)
-    # Present at some moment inside the window: a row neither deleted nor destroyed.
-    came_and_went = set(
-        window.exclude(history_type="-").exclude(status=DeploymentStatus.DESTROYED).values_list("id", flat=True)
-    )
+    # Absent at both ends but present at some moment inside the window (a row neither deleted nor
+    # destroyed): asked only about the deployments absent at both ends.
+    absent = [dep_id for dep_id, new in after.items() if not _present(new) and not _present(before.get(dep_id))]
+    came_and_went = set()
+    if absent:
+        came_and_went = set(
+            window.filter(id__in=absent)
+            .exclude(history_type="-")
+            .exclude(status=DeploymentStatus.DESTROYED)
+            .values_list("id", flat=True)
+        )
+    with _without_gc():
+        entries = _entries(before, after, came_and_went, filters)
+    with _planner_for_many_probes():
+        # Unfiltered, every run of the window (the entries pick theirs): cheaper than joining the touched.
+        narrowed = touched if filters != EstateFilters() else None
+        unapproved = _with_unapproved_runs(start, end, narrowed) if entries else set()
+    diff = EstateDiff(start=start, end=end, entries=entries, touched=touched)
+    for entry in entries:
+        entry.has_unapproved_run = entry.deployment_id in unapproved
+        entry.diff = diff
+    _attach_labels(entries)
+    name_producers(entry.changes for entry in entries)
+    entries.sort(key=lambda e: (_KIND_ORDER[e.kind], e.label, e.name))
+    return diff
+
+
+_KIND_ORDER = {"added": 0, "changed": 1, "removed": 2, TRANSIENT: 3}
+
+
+@contextmanager
+def _without_gc():
+    """No cyclic garbage collection while tens of thousands of small objects are made (none of them
+    cyclic): its full passes over the growing heap took a large part of the diff's time on the bench."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _entries(before: dict, after: dict, came_and_went: set, filters: EstateFilters) -> list[DiffEntry]:
     entries: list[DiffEntry] = []
     for dep_id, new in after.items():
         old = before.get(dep_id)
@@ -300,12 +457,7 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
                 team=where["scope_team"],
             )
         )
-    with _planner_for_many_probes():
-        _attach_runs(entries, start, end, touched)
-    _attach_labels(entries)
-    name_producers(entry.changes for entry in entries)
-    entries.sort(key=lambda e: ({"added": 0, "changed": 1, "removed": 2, TRANSIENT: 3}[e.kind], e.label, e.name))
-    return EstateDiff(start=start, end=end, entries=entries)
+    return entries
 
 
 @contextmanager
@@ -365,11 +517,25 @@ def _state(touched: QuerySet, when: datetime) -> dict[Any, dict]:
     return {row[0]: dict(zip(_STATE_FIELDS, row, strict=True)) for row in rows.values_list(*_STATE_FIELDS)}
 
 
-def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime, touched: QuerySet) -> None:
+def _window_runs(start: datetime, end: datetime, deployments: QuerySet | list) -> QuerySet:
+    return Run.objects.filter(created_at__gt=start, created_at__lte=end, deployment_id__in=deployments)
+
+
+def _with_unapproved_runs(start: datetime, end: datetime, touched: QuerySet | None) -> set:
+    """The deployments (among ``touched``, if given) with a run in the window that
+    :attr:`RunLine.applied_without_approval` says of."""
+    runs = Run.objects.filter(created_at__gt=start, created_at__lte=end)
+    if touched is not None:
+        runs = runs.filter(deployment_id__in=touched)
+    runs = runs.filter(approval_basis="", status=RunStatus.SUCCEEDED, action__in=(RunAction.APPLY, RunAction.DESTROY))
+    return set(runs.order_by().values_list("deployment_id", flat=True).distinct())
+
+
+def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime, deployments: QuerySet | list) -> None:
     by_id = {entry.deployment_id: entry for entry in entries}
     if not by_id:
         return
-    runs = Run.objects.filter(created_at__gt=start, created_at__lte=end, deployment_id__in=touched)
+    runs = _window_runs(start, end, deployments)
     fields = ("deployment_id", "id", "action", "status", "requested_by_name", "channel", "reason", "approval_basis")
     # Tens of thousands of timestamps: read as text and parsed by datetime.fromisoformat, which is
     # many times faster than the driver's general-purpose parser.
@@ -381,7 +547,7 @@ def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime, touch
     for deployment_id, *values, created_text in found:
         entry = by_id.get(deployment_id)
         if entry is not None:
-            entry.runs.append(RunLine(*values, created_at=_timestamp(created_text)))
+            entry.loaded_runs.append(RunLine(*values, created_at=_timestamp(created_text)))
 
 
 def _timestamp(text: str) -> datetime:

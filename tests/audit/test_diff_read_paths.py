@@ -71,3 +71,65 @@ def test_the_diff_api_and_page_answer_as_before(estate, auditor, monkeypatch):
     assert answers() == new
     kinds = sorted(e["kind"] for e in new[0])
     assert kinds == ["added", "changed", "changed", "changed", "removed"], kinds
+
+
+def _unapproved_runs(estate):
+    """Runs applied with no recorded approval inside the window (the services' runs carry their basis)."""
+    from deployments.models import Deployment, Run
+
+    made = []
+    for name in ("d0", "d2"):
+        deployment = Deployment.objects.get(name=name)
+        made.append(
+            Run.objects.create(
+                deployment=deployment,
+                action="apply",
+                status="succeeded",
+                bundle_version=deployment.bundle_version,
+                params=deployment.params,
+                requested_by_name="someone",
+                channel="api",
+                approval_basis="",
+            )
+        )
+    estate["end"] = timezone.now()
+    return made
+
+
+def test_runs_read_for_the_entries_shown_answer_as_every_run_read(estate):
+    """The diff reads whether each entry has a run applied without approval in SQL, and the runs themselves
+    only for the entries shown (issue 18): flags, counts and runs must be those of reading every run."""
+    _unapproved_runs(estate)
+    lazy = selectors.estate_diff(estate["start"], estate["end"])
+    assert all(entry.loaded_runs is None for entry in lazy.entries)
+    flags, counts = [entry.unapproved for entry in lazy.entries], lazy.counts()
+    assert counts["without_approval"] == 2
+    lazy.load_runs(lazy.entries[:1])
+    assert lazy.entries[0].loaded_runs is not None and all(e.loaded_runs is None for e in lazy.entries[1:])
+
+    eager = selectors.estate_diff(estate["start"], estate["end"])
+    eager.load_runs()
+    assert [entry.unapproved for entry in eager.entries] == flags
+    assert eager.counts() == counts
+    # reading one entry's runs reads the rest: the same as reading all of them at once
+    assert [e.as_dict() for e in lazy.entries] == [e.as_dict() for e in eager.entries]
+    assert sum(len(e.runs) for e in eager.entries) >= 6
+
+
+def test_the_diff_page_and_api_show_the_runs_of_their_entries(estate, auditor):
+    _unapproved_runs(estate)
+    every = selectors.estate_diff(estate["start"], estate["end"])
+    expected = [e.as_dict() for e in every.entries]
+    api = APIClient()
+    api.force_authenticate(auditor)
+    window = {"from": estate["start"].isoformat(), "to": estate["end"].isoformat()}
+    first = api.get("/api/v1/audit/diff/", {**window, "limit": 3}).json()
+    rest = api.get("/api/v1/audit/diff/", {**window, "limit": 3, "offset": 3}).json()
+    assert first["results"] + rest["results"] == expected
+    assert first["counts"]["without_approval"] == 2
+    client = APIClient()
+    client.force_login(auditor)
+    page = client.get(reverse("audit:diff"), {"start": estate["start"], "end": estate["end"], "kind": "unapproved"})
+    shown = page.context["page"].object_list
+    assert [e.as_dict() for e in shown] == [e for e in expected if e["applied_without_approval"]]
+    assert all(e.loaded_runs is not None for e in shown)
