@@ -6,6 +6,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
+from bundles.models import BundleVersion
+
 from .choices import DeploymentStatus, RunAction, RunStatus, Tier
 from .models import Deployment, Environment, EnvironmentRun, ExceptionRequest, Project, Run
 
@@ -23,10 +25,13 @@ class DeploymentFilter(django_filters.FilterSet):
         fields = []
 
     def search(self, queryset, name, value):
+        # Projects and bundles are few: their matching environments and versions are read first, so the
+        # deployments are found along three indexes (the name's trigram index on PostgreSQL, and the two
+        # foreign keys) instead of one OR across the joined tables, which read every deployment (issue 18).
+        environments = list(Environment.objects.filter(project__slug__icontains=value).values_list("pk", flat=True))
+        versions = list(BundleVersion.objects.filter(bundle__name__icontains=value).values_list("pk", flat=True))
         return queryset.filter(
-            Q(name__icontains=value)
-            | Q(environment__project__slug__icontains=value)
-            | Q(bundle_version__bundle__name__icontains=value)
+            Q(name__icontains=value) | Q(environment_id__in=environments) | Q(bundle_version_id__in=versions)
         )
 
 

@@ -28,6 +28,7 @@ from portal.crypto import decrypt
 from portal.errors import ParamsInvalid, ServiceError
 from portal.idempotency import form_idempotent, new_form_token
 from portal.inputs import input_problems, shows_input_problems
+from portal.pagination import KeysFirst
 from portal.querysets import CHANGE, OPERATE, VIEW, object_for
 from portal.roles import is_ops
 
@@ -61,8 +62,9 @@ def deployment_for(request, pk, action: str = VIEW, message: str = "") -> Deploy
 @login_required
 def deployment_list(request):
     visible = Deployment.objects.visible_to(request.user).select_related(*DEPLOYMENT_RELATED)
-    filters = DeploymentFilter(request.GET, queryset=visible.order_by("-updated_at"))
-    page = Paginator(filters.qs if filters.is_valid() else visible.none(), 50).get_page(request.GET.get("page"))
+    filters = DeploymentFilter(request.GET, queryset=visible.order_by("-updated_at", "-id"))
+    rows = KeysFirst(filters.qs if filters.is_valid() else visible.none())
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "query": request.GET.get("q", "").strip(),

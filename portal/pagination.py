@@ -38,3 +38,23 @@ class Pagination(LimitOffsetPagination):
             if low is not None:
                 parameter["schema"] = {"type": "integer", "minimum": low, "maximum": high}
         return parameters
+
+
+class KeysFirst:
+    """A page's rows in two reads, for :class:`django.core.paginator.Paginator` on the pages: the page's
+    primary keys (along the order's index, so the offset skips index entries, not joined rows), then those
+    rows with their relations. Page 1,000 of a list joined 50,000 rows to throw 49,950 away (issue 18)."""
+
+    def __init__(self, queryset):
+        self.queryset = queryset
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list:
+        keys = list(self.queryset.values_list("pk", flat=True)[window])
+        rows = {row.pk: row for row in self.queryset.filter(pk__in=keys)} if keys else {}
+        return [rows[key] for key in keys if key in rows]
