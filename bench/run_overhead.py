@@ -1,13 +1,15 @@
 """Run overhead: a deploy through Slipway versus the raw engine, and queued-run throughput.
 
-    .venv/bin/python bench/run_overhead.py [--runs 10] [--queued 50] [--workers 2]
+    .venv/bin/python bench/run_overhead.py [--runs 10] [--queued 50] [--workers 2] [--redis-db 9]
 
-Needs PostgreSQL and Redis on 127.0.0.1 (it uses its own database, slipway_bench_runs, and Redis
-db 9) and the engine on PATH. It starts a web server and Celery workers itself, then prints:
+Needs PostgreSQL and Redis on 127.0.0.1 and the engine on PATH. It (re)creates its own database,
+``BENCH_DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/slipway_bench_runs), and uses Redis
+db ``--redis-db`` (default 9). It starts a web server and Celery workers itself, then prints:
 
 1. the median wall time of a deploy through Slipway, from the API request to the outputs stored,
    next to the median of raw `init` + `plan -out` + `apply` on the same module in a temp
-   directory, and the ratio;
+   directory, and the ratio; then where a deploy's time goes, per phase, from the run's stored
+   timestamps (created, started, finished) and its log lines' (the ``$ tofu ...`` line of each command);
 2. the time to finish N deploys queued at once with W workers, as runs per minute.
 """
 
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bundles.loader import find_bundles  # plain Python: needs no Django set-up
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "slipway_bench_runs"
+DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/slipway_bench_runs"
 BUNDLE = "postgres"
 
 
@@ -61,7 +63,54 @@ def start(env, args, log: Path) -> subprocess.Popen:
 PHASES: dict[str, list[float]] = {
     "queued: request to a worker starting the run": [],
     "in the worker: unpack, engine, state, outputs": [],
+    "  set-up: inputs, module unpacked, work dir": [],
+    "  init (or the initialised template reused)": [],
+    "  plan": [],
+    "  show -json, summary, redaction, stored": [],
+    "  gate, then apply (to its last log line)": [],
+    "  after apply: outputs stored, run finished": [],
 }
+RUN_IDS: list[int] = []
+
+
+def phase_breakdown(db_url: str) -> None:
+    """Each single run's phases, from its own stored timestamps and log lines (read from the bench database).
+
+    A command's start is its ``$ <engine> <command>`` system line; the plan's end is its last engine line
+    before the run's ``Plan: ...`` sentence (which follows the summary stored), the apply's end its last line.
+    """
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        for run_id in RUN_IDS:
+            started, finished = conn.execute(
+                "SELECT started_at, finished_at FROM deployments_run WHERE id = %s", (run_id,)
+            ).fetchone()
+            lines = conn.execute(
+                "SELECT stream, text, created_at FROM deployments_runlogline WHERE run_id = %s ORDER BY seq",
+                (run_id,),
+            ).fetchall()
+
+            def system_line(test, lines=lines):
+                return next((c for s, t, c in lines if s == "system" and test(t)), None)
+
+            init_at = system_line(lambda t: (t.startswith("$ ") and " init " in t) or t.startswith("init: reused"))
+            plan_at = system_line(lambda t: t.startswith("$ ") and " plan " in t)
+            sentence_at = next(c for s, t, c in lines if s == "system" and t.startswith("Plan: ") and c >= plan_at)
+            apply_at = system_line(lambda t: t.startswith("$ ") and " apply " in t)
+            plan_end = max((c for s, _, c in lines if s != "system" and plan_at <= c <= sentence_at), default=plan_at)
+            apply_end = max((c for s, _, c in lines if s != "system" and c >= apply_at), default=apply_at)
+            set_up_end = init_at or plan_at
+            values = {
+                "  set-up: inputs, module unpacked, work dir": set_up_end - started,
+                "  init (or the initialised template reused)": plan_at - set_up_end,
+                "  plan": plan_end - plan_at,
+                "  show -json, summary, redaction, stored": sentence_at - plan_end,
+                "  gate, then apply (to its last log line)": apply_end - sentence_at,
+                "  after apply: outputs stored, run finished": finished - apply_end,
+            }
+            for label, delta in values.items():
+                PHASES[label].append(delta.total_seconds())
 
 
 def preset_params(api, base) -> dict:
@@ -89,6 +138,7 @@ def deploy_and_wait(api, base, environment: int, name: str, params: dict) -> flo
             )
             PHASES["queued: request to a worker starting the run"].append((begun - created).total_seconds())
             PHASES["in the worker: unpack, engine, state, outputs"].append((ended - begun).total_seconds())
+            RUN_IDS.append(run["id"])
             return elapsed
         if body["status"] == "failed":
             raise RuntimeError(f"{name} failed")
@@ -128,17 +178,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--queued", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--redis-db", type=int, default=9, help="the Redis database of its broker (flushed)")
     opts = parser.parse_args()
 
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME], check=True)
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
+    db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB_URL)
+    server, db_name = db_url.rsplit("/", 1)
+    admin = f"{server}/postgres"
+    subprocess.run(["dropdb", "--if-exists", "--maintenance-db", admin, db_name], check=True)
+    subprocess.run(["createdb", "--maintenance-db", admin, db_name], check=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     work = Path(tempfile.mkdtemp(prefix="bench-runs-"))
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+        "DATABASE_URL": db_url,
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{opts.redis_db}",
         "SLIPWAY_BASE_URL": base,
         "SLIPWAY_WORKDIR": str(work / "engine"),
         "DEBUG": "1",
@@ -147,7 +201,7 @@ def main() -> None:
         "SLIPWAY_SANDBOX_DELAY_SCALE": "0",
         "SLIPWAY_PROVIDER_DIR": str(work / "providers"),
     }
-    subprocess.run(["redis-cli", "-n", "9", "flushdb"], check=True, capture_output=True)
+    subprocess.run(["redis-cli", "-n", str(opts.redis_db), "flushdb"], check=True, capture_output=True)
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo", "--password", "bench-password")
     token = manage(env, "create_api_token", "ops").strip()
@@ -225,9 +279,11 @@ def main() -> None:
         deploy_and_wait(api, base, environment, "warmup", params)
         for values in PHASES.values():
             values.clear()
+        RUN_IDS.clear()
         raw_engine_once(module_tar, params, raw_env)
         slipway = [deploy_and_wait(api, base, environment, f"single-{i}", params) for i in range(opts.runs)]
         raw = [raw_engine_once(module_tar, params, raw_env) for _ in range(opts.runs)]
+        phase_breakdown(db_url)
 
         started = time.perf_counter()
         ids = []
@@ -265,6 +321,7 @@ def main() -> None:
     ):
         print(f"| {label:<46} | {statistics.median(values):>9.2f} | {min(values):>7.2f} | {max(values):>7.2f} |")
     print(f"| {'ratio (goal <= 1.5)':<46} | {med_s / med_r:>9.2f} | {'':>7} | {'':>7} |")
+    print(f"\nratio {med_s / med_r:.2f}, goal <= 1.5: {'met' if med_s / med_r <= 1.5 else 'MISSED'}")
     print("\nWhere a Slipway deploy's time goes (from the run's own timestamps):\n")
     print(f"| {'phase':<46} | {'median s':>9} | {'min s':>7} | {'max s':>7} |")
     print(f"|{'-' * 48}|{'-' * 11}|{'-' * 9}|{'-' * 9}|")

@@ -139,7 +139,9 @@ def engine_env(workdir: Path) -> dict[str, str]:
         CHECKPOINT_DISABLE="1",
         TF_CLI_CONFIG_FILE=str(cli_config),
         TF_PLUGIN_CACHE_DIR=str(cache),
-        TF_DATA_DIR=str(workdir / ".terraform"),
+        # Relative to the run's folder (the engine's cwd): what ``init`` records there (module folders) stays
+        # true in a copy of it (workdirs.reuse_template).
+        TF_DATA_DIR=".terraform",
     )
     if settings.SLIPWAY_STATE_PERSIST_SECONDS:
         # Intermediate state snapshots during a long apply (the engine's own default is every 20 s). Set only
@@ -257,6 +259,15 @@ def run_command(
     for reader in readers:
         reader.start()
 
+    def wake_on_exit() -> None:
+        # The loop below waits up to ``poll`` for a line: without this, each command's end was noticed up to
+        # ``poll`` late (0.5 s, after the engine's last line), four times a run.
+        proc.wait()
+        exited.set()
+        lines.put(_WAKE)
+
+    threading.Thread(target=wake_on_exit, daemon=True).start()
+
     deadline = time.monotonic() + timeout
     interrupted_at: float | None = None
     killed = False
@@ -268,7 +279,7 @@ def run_command(
             item = lines.get(timeout=poll)
         if item is None:
             open_streams -= 1
-        elif item:
+        elif item and item is not _WAKE:
             on_line(*item)
         if proc.poll() is not None:
             exited.set()  # the readers finish what is written, then stop
@@ -292,6 +303,7 @@ def run_command(
 
 
 SUPERVISOR = str(Path(__file__).with_name("supervise.py"))
+_WAKE = ("", "")  # the engine exited: the loop stops waiting for a line and looks
 
 
 def _signal(proc: subprocess.Popen, sig: int) -> None:

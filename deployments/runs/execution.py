@@ -198,7 +198,16 @@ class EngineProcess:
         # A per-run state credential, handed to the engine only through its environment.
         password = secrets.token_urlsafe(32)
         Run.objects.filter(pk=ex.run.pk).update(state_credential=credential_hash(password))
-        self.env.update(TF_HTTP_USERNAME=f"run-{ex.run.pk}", TF_HTTP_PASSWORD=password)
+        # Where the state is: the backend block is the same for every deployment (steps.BACKEND_BLOCK).
+        address = f"{settings.SLIPWAY_BASE_URL.rstrip('/')}/state/{ex.deployment.pk}/"
+        self.env.update(
+            TF_HTTP_ADDRESS=address,
+            TF_HTTP_LOCK_ADDRESS=f"{address}lock/",
+            TF_HTTP_UNLOCK_ADDRESS=f"{address}lock/",
+            TF_HTTP_USERNAME=f"run-{ex.run.pk}",
+            TF_HTTP_PASSWORD=password,
+        )
+        self.cli_config = Path(self.env["TF_CLI_CONFIG_FILE"]).read_text()  # what ``init`` depends on, with binary
 
     def _command(self, args, on_line):
         hand_over(self.ex.workdir)

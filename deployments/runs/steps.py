@@ -7,6 +7,7 @@ and later capabilities an input (connections) or an after-apply step (drift, cos
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from portal.crypto import decrypt, encrypt
 
 from ..choices import RunAction, RunStatus
 from ..models import Deployment, Run, RunLogLine, StateVersion
+from . import workdirs
 from .execution import Execution, RunStopped
 from .gate import review_hold
 from .pipeline import AFTER_APPLY, APPLY, GATE, INPUTS, PIPELINE, PLAN
@@ -66,27 +68,48 @@ def slipway_context(deployment: Deployment) -> dict:
 @PIPELINE.step(PLAN)
 def workdir(ex: Execution) -> None:
     """The module from its stored archive, the inputs as ``terraform.tfvars.json`` (so user strings are literal
-    values, never HCL), and a backend override that makes Slipway the engine's state backend."""
+    values, never HCL), and a backend override that makes Slipway the engine's state backend. The block is the
+    same for every deployment: its address comes with the run's credential in the engine's environment
+    (``TF_HTTP_ADDRESS``..., :class:`~.execution.EngineProcess`), so an initialised folder fits any deployment."""
     extract_archive(bytes(ex.version.module_archive), ex.workdir)
     (ex.workdir / TFVARS_FILE).write_text(json.dumps(ex.variables, indent=2))
-    address = f"{settings.SLIPWAY_BASE_URL.rstrip('/')}/state/{ex.deployment.pk}/"
-    (ex.workdir / BACKEND_FILE).write_text(
-        "# Written by Slipway: the portal is the state backend.\n"
-        "terraform {\n"
-        '  backend "http" {\n'
-        f'    address        = "{address}"\n'
-        f'    lock_address   = "{address}lock/"\n'
-        f'    unlock_address = "{address}lock/"\n'
-        '    lock_method    = "LOCK"\n'
-        '    unlock_method  = "UNLOCK"\n'
-        "  }\n"
-        "}\n"
-    )
+    (ex.workdir / BACKEND_FILE).write_text(BACKEND_BLOCK)
+
+
+BACKEND_BLOCK = (
+    "# Written by Slipway: the portal is the state backend (its address and the run's credential are in\n"
+    "# the engine's environment, TF_HTTP_*).\n"
+    "terraform {\n"
+    '  backend "http" {\n'
+    '    lock_method    = "LOCK"\n'
+    '    unlock_method  = "UNLOCK"\n'
+    "  }\n"
+    "}\n"
+)
+REUSED_INIT = "init: reused the working directory initialised for {version} in this worker (providers, lock file)."
 
 
 @PIPELINE.step(PLAN)
 def init(ex: Execution) -> None:
+    """``init`` once per bundle version in this worker process: later runs of the version copy its initialised
+    folder (:func:`workdirs.reuse_template`) instead of starting the engine for it."""
+    template = _template(ex)
+    if template is not None and workdirs.reuse_template(template, ex.workdir):
+        ex.log.system(REUSED_INIT.format(version=ex.version))
+        return
     ex.engine.run("init", "-input=false", "-no-color")
+    if template is not None:
+        workdirs.save_template(ex.workdir, template)
+
+
+def _template(ex: Execution):
+    """This process's template for the run's bundle version and engine (None: an engine that says nothing of
+    its binary and CLI config, like the tests' fakes, always runs ``init``)."""
+    binary, cli_config = getattr(ex.engine, "binary", None), getattr(ex.engine, "cli_config", None)
+    if not binary or not cli_config:
+        return None
+    key = workdirs.template_key(ex.version.pk, ex.version.module_sha256, binary, cli_config)
+    return workdirs.init_template(Path(settings.SLIPWAY_WORKDIR), key)
 
 
 @PIPELINE.step(PLAN)

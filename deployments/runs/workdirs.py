@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from pathlib import Path
 
 from django.db import transaction
@@ -113,11 +114,76 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# --- Initialised templates: ``init`` once per bundle version -------------------------------------
+#
+# What ``init`` leaves in a run's folder (``.terraform/``: the backend's settings, the providers linked from
+# the plugin cache, the modules; ``.terraform.lock.hcl``) depends only on the module, the engine and its CLI
+# config: the backend block is the same for every deployment (its address and the run's credential come from
+# the engine's environment, ``TF_HTTP_*``). So the first run of a bundle version in a worker process keeps a
+# copy, and the next runs of that version in that process copy it in instead of running ``init``.
+#
+# Per process, like the plugin cache its providers link into (and removed with it when the process is gone):
+# a process runs one run at a time, so no two runs write one template. A template appears whole or not at all
+# (made beside it, then renamed into place); a run copies it into its own folder and never writes to it.
+
+TEMPLATE_PARTS = (".terraform", ".terraform.lock.hcl")
+
+
+def init_template(base: Path, key: str) -> Path:
+    """Where this process keeps the initialised template for ``key`` (see :func:`template_key`)."""
+    return base / f"init-{os.getpid()}" / key
+
+
+def template_key(version_pk, module_sha: str, binary: str, cli_config: str) -> str:
+    """The template's name: the bundle version and everything ``init``'s result depends on (the module's
+    archive, the engine binary and its modification time, the CLI config with its provider sources)."""
+    with contextlib.suppress(OSError):
+        binary = f"{binary}@{os.stat(binary).st_mtime_ns}"
+    digest = hashlib.sha256("\0".join([str(module_sha), binary, cli_config]).encode()).hexdigest()[:16]
+    return f"v{version_pk}-{digest}"
+
+
+def reuse_template(template: Path, workdir: Path) -> bool:
+    """Copy an initialised template into ``workdir``; False when there is none (the run runs ``init``)."""
+    if not (template / ".terraform").is_dir():
+        return False
+    for part in TEMPLATE_PARTS:
+        source = template / part
+        if source.is_dir():
+            shutil.copytree(source, workdir / part, symlinks=True, dirs_exist_ok=True)
+        elif source.is_file():
+            shutil.copy2(source, workdir / part)
+    return True
+
+
+def save_template(workdir: Path, template: Path) -> bool:
+    """Keep what ``init`` left in ``workdir`` as ``template`` (unless one is there already or nothing was made)."""
+    if template.exists() or not (workdir / ".terraform").is_dir():
+        return False
+    partial = template.with_name(f".{template.name}.{uuid.uuid4().hex}")
+    try:
+        partial.mkdir(parents=True)
+        for part in TEMPLATE_PARTS:
+            source = workdir / part
+            if source.is_dir():
+                shutil.copytree(source, partial / part, symlinks=True)
+            elif source.is_file():
+                shutil.copy2(source, partial / part)
+        partial.rename(template)  # whole or not at all; a template made meanwhile wins (rename fails)
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)
+        return False
+    return True
+
+
 def clean_plugin_caches(base: Path) -> list[Path]:
-    """Remove the plugin caches (and CLI configs) of worker processes that are gone (one per process)."""
+    """Remove the plugin caches, CLI configs and initialised templates of worker processes that are gone
+    (one each per process)."""
     removed = []
-    for path in [*base.glob("plugin-cache-*"), *base.glob("slipway-*.tfrc")]:
-        pid = path.name.removeprefix("plugin-cache-").removeprefix("slipway-").removesuffix(".tfrc")
+    for path in [*base.glob("plugin-cache-*"), *base.glob("slipway-*.tfrc"), *base.glob("init-*")]:
+        pid = (
+            path.name.removeprefix("plugin-cache-").removeprefix("slipway-").removeprefix("init-").removesuffix(".tfrc")
+        )
         if pid.isdigit() and not _pid_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed.append(path)

@@ -1,0 +1,199 @@
+"""What makes a run quick, pinned: the end of an engine command is noticed at once, and ``init`` runs once
+per bundle version in a worker process (later runs copy its initialised folder), without changing what a run
+does or shows."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bundles.loader import module_archive
+from bundles.models import Bundle, BundleVersion
+from deployments import services
+from deployments.choices import RunStatus
+from deployments.runs import engine, execution, runner, workdirs
+from deployments.runs.steps import BACKEND_BLOCK, BACKEND_FILE, REUSED_INIT
+from tests.deployments.test_pipeline import FakeEngine, plan_json
+
+
+def test_the_end_of_a_command_is_noticed_at_once(settings, tmp_path):
+    # The loop waits ``poll`` seconds for a line; the engine's exit used to be seen only after that wait.
+    started = time.monotonic()
+    lines = []
+    result = engine.run_command(
+        [sys.executable, "-c", "print('done')"],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"]},
+        on_line=lambda stream, line: lines.append(line),
+        should_stop=lambda: False,
+        timeout=60,
+        poll=10,
+    )
+    assert (result.returncode, lines) == (0, ["done"])
+    assert time.monotonic() - started < 5
+
+
+class InitEngine(FakeEngine):
+    """A fake engine with a binary and CLI config, whose ``init`` leaves what the real one does."""
+
+    binary = "/usr/bin/fake-tofu"
+    cli_config = "provider_installation {}\n"
+
+    def run(self, *args):
+        if args[0] == "init":
+            data = self.ex.workdir / ".terraform"
+            (data / "providers").mkdir(parents=True)
+            (data / "terraform.tfstate").write_text('{"backend": {"type": "http"}}')
+            (self.ex.workdir / ".terraform.lock.hcl").write_text("# lock\n")
+        elif args[0] == "plan":
+            self.initialised = (self.ex.workdir / ".terraform" / "terraform.tfstate").is_file() and (
+                self.ex.workdir / ".terraform.lock.hcl"
+            ).is_file()
+        super().run(*args)
+
+
+@pytest.fixture
+def init_engine(settings, tmp_path):
+    settings.SLIPWAY_WORKDIR = tmp_path / "work"
+    InitEngine.plan = plan_json("create")
+    return InitEngine
+
+
+@pytest.fixture
+def version(db, tmp_path):
+    src = tmp_path / "module"
+    src.mkdir()
+    (src / "main.tf").write_text('variable "size" {\n  type = string\n}\n')
+    bundle = Bundle.objects.create(name="fake", title="Fake")
+    schema = {"type": "object", "properties": {"size": {"type": "string"}}, "required": ["size"]}
+    return BundleVersion.objects.create(
+        bundle=bundle, version="1.0.0", params_schema=schema, module_archive=module_archive(src), module_sha256="x"
+    )
+
+
+def run_of(environment, version, dev, name, engine_factory=InitEngine):
+    deployment = services.deployment_create(
+        environment=environment, name=name, bundle_version=version, params={"size": "s"}, actor=dev
+    )
+    run = deployment.runs.get()
+    runner.execute(run.pk, engine_factory=engine_factory)
+    run.refresh_from_db()
+    return run, engine_factory.last
+
+
+def test_a_second_run_of_a_version_reuses_its_init_and_a_new_version_inits(
+    init_engine, version, dev, proto_env, settings
+):
+    first, engine_ = run_of(proto_env, version, dev, "first")
+    assert first.status == RunStatus.SUCCEEDED
+    assert [c[0] for c in engine_.commands] == ["init", "plan", "show", "apply"]
+
+    second, engine_ = run_of(proto_env, version, dev, "other")
+    assert second.status == RunStatus.SUCCEEDED, second.error
+    assert [c[0] for c in engine_.commands] == ["plan", "show", "apply"]  # no init
+    assert engine_.initialised  # the plan found the initialised folder and lock file
+    texts = list(second.log_lines.order_by("seq").values_list("text", flat=True))
+    assert REUSED_INIT.format(version=version) in texts
+    assert not any(t.startswith("$") and " init" in t for t in texts)
+
+    newer = BundleVersion.objects.create(
+        bundle=version.bundle,
+        version="1.1.0",
+        params_schema=version.params_schema,
+        module_archive=version.module_archive,
+        module_sha256="y",
+    )
+    third, engine_ = run_of(proto_env, newer, dev, "third")
+    assert third.status == RunStatus.SUCCEEDED, third.error
+    assert [c[0] for c in engine_.commands] == ["init", "plan", "show", "apply"]
+    # Only the templates stay (removed with the process's plugin cache); the runs' folders are gone.
+    left = sorted(p.name for p in Path(settings.SLIPWAY_WORKDIR).iterdir())
+    assert left == [f"init-{os.getpid()}"]
+    assert len(list((Path(settings.SLIPWAY_WORKDIR) / f"init-{os.getpid()}").iterdir())) == 2
+
+
+def test_the_backend_block_is_the_same_for_every_deployment_and_the_address_is_in_the_environment(
+    init_engine, version, dev, proto_env, settings, monkeypatch
+):
+    seen = []
+
+    class Recording(InitEngine):
+        def run(self, *args):
+            seen.append((self.ex.workdir / BACKEND_FILE).read_text())
+            super().run(*args)
+
+    run, _ = run_of(proto_env, version, dev, "one", Recording)
+    run_of(proto_env, version, dev, "two", Recording)
+    assert set(seen) == {BACKEND_BLOCK} and "address" not in BACKEND_BLOCK.split("terraform {")[1]
+
+    monkeypatch.setattr(execution, "engine_env", lambda workdir: {"TF_CLI_CONFIG_FILE": os.devnull})
+    monkeypatch.setattr(execution, "engine_binary", lambda: "/usr/bin/fake-tofu")
+    ex = type("Ex", (), {"run": run, "deployment": run.deployment, "workdir": Path("/nonexistent")})()
+    env = execution.EngineProcess(ex).env
+    address = f"{settings.SLIPWAY_BASE_URL.rstrip('/')}/state/{run.deployment_id}/"
+    assert env["TF_HTTP_ADDRESS"] == address
+    assert env["TF_HTTP_LOCK_ADDRESS"] == env["TF_HTTP_UNLOCK_ADDRESS"] == f"{address}lock/"
+    assert env["TF_HTTP_USERNAME"] == f"run-{run.pk}" and env["TF_HTTP_PASSWORD"]
+
+
+def test_concurrent_saves_leave_one_whole_template_and_copies_are_the_runs_own(tmp_path):
+    template = tmp_path / "base" / "init-1" / "v1-abc"
+    sources = []
+    for index in range(8):
+        work = tmp_path / f"run-{index}"
+        (work / ".terraform" / "modules").mkdir(parents=True)
+        for n in range(50):
+            (work / ".terraform" / "modules" / f"f{n}").write_text(f"{index}")
+        (work / ".terraform.lock.hcl").write_text(f"{index}")
+        sources.append(work)
+    threads = [threading.Thread(target=workdirs.save_template, args=(work, template)) for work in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(p.name for p in template.parent.iterdir()) == ["v1-abc"]  # no partial copy left beside it
+    writer = (template / ".terraform.lock.hcl").read_text()
+    assert {p.read_text() for p in (template / ".terraform" / "modules").iterdir()} == {writer}
+    assert len(list((template / ".terraform" / "modules").iterdir())) == 50
+
+    run_dir = tmp_path / "run-x"
+    run_dir.mkdir()
+    assert workdirs.reuse_template(template, run_dir)
+    (run_dir / ".terraform" / "modules" / "f0").write_text("changed by the run")
+    assert (template / ".terraform" / "modules" / "f0").read_text() == writer
+    assert not workdirs.reuse_template(tmp_path / "none", run_dir)
+
+
+def test_a_template_key_changes_with_the_version_the_module_the_engine_and_its_config():
+    key = workdirs.template_key(1, "sha", "/bin/sh", "cfg")
+    assert key == workdirs.template_key(1, "sha", "/bin/sh", "cfg")
+    others = {
+        workdirs.template_key(2, "sha", "/bin/sh", "cfg"),
+        workdirs.template_key(1, "sha2", "/bin/sh", "cfg"),
+        workdirs.template_key(1, "sha", "/bin/ls", "cfg"),
+        workdirs.template_key(1, "sha", "/bin/sh", "cfg2"),
+    }
+    assert key not in others and len(others) == 4
+
+
+def test_the_templates_of_a_gone_process_are_removed(tmp_path):
+    gone = tmp_path / "init-999999999"
+    (gone / "v1-abc" / ".terraform").mkdir(parents=True)
+    mine = tmp_path / f"init-{os.getpid()}"
+    (mine / "v1-abc" / ".terraform").mkdir(parents=True)
+    workdirs.clean_plugin_caches(tmp_path)
+    assert not gone.exists() and mine.exists()
+
+
+def test_the_plan_review_is_unchanged_when_init_is_reused(init_engine, version, dev, proto_env):
+    InitEngine.plan = plan_json("create", "delete+create")
+    first, _ = run_of(proto_env, version, dev, "first")
+    second, engine_ = run_of(proto_env, version, dev, "second")
+    assert "init" not in [c[0] for c in engine_.commands]
+    assert first.plan_summary == second.plan_summary and second.plan_summary["replace"] == 1
+    assert second.status == RunStatus.PLANNED  # a replace still waits for its review
