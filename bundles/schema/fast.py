@@ -39,7 +39,7 @@ from jsonschema import Draft4Validator, Draft6Validator, Draft7Validator, Draft2
 from portal.inputs import value_problems
 
 from .refs import ref_cycles, remote_refs
-from .validate import _digest, compile_validator, param_errors
+from .validate import _digest, collected, compile_validator, param_errors
 from .walk import walk
 
 _RUST = {
@@ -58,6 +58,12 @@ _COUNTED = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 _CLASS_TRAPS = ("[[", "[]", "[^]", "&&", "--", "~~", "(?")
 _LONG_NUMBER = re.compile(r"\d{19,}")
 _DEEP = 64  # containers in one value above which the depth limit may matter: the reference decides
+# jsonschema's ``properties`` (the same function in every draft): the keyword whose errors are memoised by value.
+_PROPERTIES = frozenset(cls.VALIDATORS["properties"] for cls in _RUST)
+# Values told apart exactly by (type, value); any other is told apart by its JSON text (1.0, -0.0, containers).
+_SCALARS = (str, int, bool, type(None))
+_MEMO_SIZE = 200_000
+_MISS = object()
 
 
 def _portable(regex: str) -> bool:
@@ -123,6 +129,10 @@ class FastValidator:
         self.reference = compile_validator(schema)
         self.rust = _rust_for(schema, self.reference)
         self._pattern_properties = bool(_pattern_properties(schema))
+        # Whether jsonschema's errors can be worded property by property (:meth:`worded`).
+        self._split = isinstance(schema, dict) and any(f in _PROPERTIES for f, _, _ in self.reference._validators)
+        self._memo: dict[tuple, dict[str, list[str]] | None] = {}
+        self._problems: dict[tuple, dict[str, list[str]]] = {}
 
     def _plain(self, instance: Any) -> bool:
         """Whether ``instance`` holds nothing the two engines could read differently."""
@@ -148,6 +158,89 @@ class FastValidator:
     def is_valid(self, instance: Any) -> bool:
         return self.quick(instance) or self.reference.is_valid(instance)
 
+    def worded(self, params: Any) -> tuple[dict[str, list[str]], list[dict[str, list[str]]]] | None:
+        """What :func:`.validate.param_errors` needs to word ``params``' errors without jsonschema's
+        ``iter_errors``: ``(problems, parts)``, ``problems`` being :func:`portal.inputs.value_problems`
+        of ``params`` and ``parts`` jsonschema's errors in words (:func:`.validate.collected`), one part
+        per failing keyword or top-level property, in the order ``iter_errors`` yields them ([] when it
+        yields none). None when the schema has no top-level ``properties`` to split, ``params`` is not
+        an object, or jsonschema exhausts the stack: then ``param_errors`` validates, as before.
+
+        The root's keywords run as ``iter_errors`` runs them (the same functions, in the same order, the
+        same details set); only ``properties`` is split: each property's errors are its value's under its
+        subschema (``descend``, whose result depends on nothing else), so they are worded once per distinct
+        (property, value) and reused; so are each top-level key's value problems (``value_problems`` of
+        ``{key: value}``: what that key adds to the whole's, in the whole's order). A bulk dry run's
+        invalid values mostly fail alike: a few hundred distinct failing values among 100k params.
+        ``params`` must be decoded JSON (keys are text)."""
+        reference, schema = self.reference, self.schema
+        if not self._split or not isinstance(params, dict):
+            return None
+        keys = {name: _key(name, value) for name, value in params.items()}
+        problems: dict[str, list[str]] = {}
+        for name, key in keys.items():
+            found = self._problems.get(key, _MISS) if key is not None else _MISS
+            if found is _MISS:
+                found = value_problems({name: params[name]})
+                if key is not None:
+                    if len(self._problems) >= _MEMO_SIZE:
+                        self._problems.clear()
+                    self._problems[key] = found
+            for where, messages in found.items():
+                problems.setdefault(where, []).extend(messages)
+        parts: list[dict[str, list[str]]] = []
+        try:
+            for function, keyword, value in reference._validators:
+                if function in _PROPERTIES:
+                    for name, subschema in value.items():
+                        if name in params:
+                            part = self._property(name, subschema, params, keys[name])
+                            if part is not None:
+                                parts.append(part)
+                    continue
+                errors = list(function(reference, value, params, schema) or ())
+                for error in errors:
+                    error._set(
+                        validator=keyword,
+                        validator_value=value,
+                        instance=params,
+                        schema=schema,
+                        type_checker=reference.TYPE_CHECKER,
+                    )
+                    if keyword not in {"if", "$ref"}:
+                        error.schema_path.appendleft(keyword)
+                if errors:
+                    parts.append(collected(errors, schema, params))
+        except RecursionError:
+            return None
+        return problems, parts
+
+    def _property(self, name: str, subschema: Any, params: dict, key: tuple | None) -> dict[str, list[str]] | None:
+        """One property's errors in words (None: it has none), memoised per (name, value)."""
+        if subschema is False:  # jsonschema reports it at the object, and words it from the object's keys
+            key = None
+        found = self._memo.get(key, _MISS) if key is not None else _MISS
+        if found is _MISS:
+            errors = list(self.reference.descend(params[name], subschema, path=name, schema_path=name))
+            for error in errors:  # as iter_errors does for the "properties" keyword (descend set the rest)
+                error.schema_path.appendleft("properties")
+            found = collected(errors, self.schema, params) if errors else None
+            if key is not None:
+                if len(self._memo) >= _MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[key] = found
+        return found
+
+
+def _key(name: str, value: Any) -> tuple | None:
+    """What tells ``value`` apart exactly (its type and value, or its JSON text), or None (not memoised)."""
+    if type(value) in _SCALARS:
+        return (name, type(value), value)
+    try:
+        return (name, json.dumps(value))
+    except (TypeError, ValueError, RecursionError):
+        return None
+
 
 _FAST: dict[str, FastValidator] = {}
 
@@ -166,7 +259,12 @@ def fast_validator(schema: dict) -> FastValidator:
 
 def param_errors_quickly(schema: dict, params: Any) -> dict[str, list[str]]:
     """:func:`.validate.param_errors`, exactly, with the compiled check first: a valid value (most of them)
-    costs the Rust engine and the value check, not jsonschema."""
-    if fast_validator(schema).quick(params) and not value_problems(params):
+    costs the Rust engine and the value check, not jsonschema; an invalid one's messages are worded per
+    distinct failing property value (:meth:`FastValidator.worded`)."""
+    fast = fast_validator(schema)
+    if fast.quick(params) and not value_problems(params):
         return {}
-    return param_errors(schema, params)
+    worded = fast.worded(params)
+    if worded is None:
+        return param_errors(schema, params)
+    return param_errors(schema, params, problems=worded[0], parts=worded[1])

@@ -226,24 +226,46 @@ def _search(pattern: str, key: str) -> bool:
         return False
 
 
-def param_errors(schema: dict, params: Any, *, found: list | None = None) -> dict[str, list[str]]:
+def param_errors(
+    schema: dict,
+    params: Any,
+    *,
+    found: list | None = None,
+    parts: list[dict[str, list[str]]] | None = None,
+    problems: dict[str, list[str]] | None = None,
+) -> dict[str, list[str]]:
     """Validate params; return messages keyed by the JSON pointer of the field they belong to.
 
     Values no field can hold come first, whatever the schema says (:func:`portal.inputs.value_problems`: a NUL
     character or a lone surrogate in a key or a string, an infinite number, an integer outside 64 bits, nesting
     too deep); the schema is not consulted on params nested too deep to walk. ``found``: the compiled
-    validator's errors for ``params`` when the caller already has them (a bulk dry run: not validated twice)."""
-    errors: dict[str, list[str]] = value_problems(params)
+    validator's errors for ``params`` when the caller already has them (a bulk dry run: not validated twice).
+    ``parts``: those errors already worded, in their order, as :func:`collected` words them (a bulk dry run's
+    memo, :mod:`.fast`): messages are what the errors give, so the two are the same; ``problems``: what
+    :func:`portal.inputs.value_problems` says of ``params``, when the caller has it (a fresh dict, filled here)."""
+    errors: dict[str, list[str]] = value_problems(params) if problems is None else problems
     if any("Nested deeper" in message for messages in errors.values() for message in messages):
         return errors
-    try:
-        _collect(compile_validator(schema).iter_errors(params) if found is None else found, errors, schema, params)
-    except RecursionError:  # a schema published before lint refused $ref cycles
-        errors.setdefault("", []).append(
-            "The bundle's schema refers to itself without end, so no value can be checked; tell your platform team."
-        )
+    if parts is not None:
+        for part in parts:
+            for where, messages in part.items():
+                errors.setdefault(where, []).extend(messages)
+    else:
+        try:
+            _collect(compile_validator(schema).iter_errors(params) if found is None else found, errors, schema, params)
+        except RecursionError:  # a schema published before lint refused $ref cycles
+            errors.setdefault("", []).append(
+                "The bundle's schema refers to itself without end, so no value can be checked; tell your platform team."
+            )
     # One message per problem: two subschemas requiring the same field say it once.
     return {where: list(dict.fromkeys(messages)) for where, messages in errors.items()}
+
+
+def collected(found, root: Any, params: Any) -> dict[str, list[str]]:
+    """Some of jsonschema's errors for ``params`` in words, keyed by pointer (in order; not yet deduplicated)."""
+    out: dict[str, list[str]] = {}
+    _collect(found, out, root, params)
+    return out
 
 
 def _collect(found, errors: dict[str, list[str]], root: Any = None, params: Any = None) -> None:

@@ -2,7 +2,8 @@
 
 The pass/fail pass is the compiled Rust engine's where its word is jsonschema's
 (:func:`bundles.schema.fast.fast_validator`); jsonschema validates only the rest, once, and its errors
-give the messages, exactly as a single submit words them."""
+give the messages, exactly as a single submit words them, each failing property's worded once per distinct
+value (:meth:`bundles.schema.fast.FastValidator.worded`)."""
 
 from __future__ import annotations
 
@@ -76,14 +77,22 @@ class Validators:
         schema, validator = self._validator(bundle_version, overlay)
         if validator.quick(params):
             return Verdict({})
-        try:
-            found = list(validator.reference.iter_errors(params))
-        except RecursionError:
-            found = None  # param_errors says so in words
-        if found == []:
-            return Verdict({})
-        # Only the invalid ones pay for the friendly messages; they name the same JSON pointers as the form.
-        errors = param_errors(schema, params, found=found)
+        # Only the invalid ones pay for the friendly messages; they name the same JSON pointers as the form. Each
+        # failing property's are worded once per distinct value (most invalid values fail alike).
+        worded = validator.worded(params)
+        if worded is not None:
+            problems, parts = worded
+            if not parts:
+                return Verdict({})
+            errors = param_errors(schema, params, problems=problems, parts=parts)
+        else:
+            try:
+                found = list(validator.reference.iter_errors(params))
+            except RecursionError:
+                found = None  # param_errors says so in words
+            if found == []:
+                return Verdict({})
+            errors = param_errors(schema, params, found=found)
         # Valid for the bundle, every error is the policy's: then the one "kept as approved" rule decides.
         if (
             overlay

@@ -264,3 +264,213 @@ def test_the_dry_run_gives_the_same_messages_as_a_single_submit():
     for value in [*TRICKY["formats"][1], {"email": "a@b", "ipv4": "10.0.0.1"}, {"uri": 3}]:
         verdict = validators.check(environment=Env, bundle_version=Version, params=value)
         assert verdict.errors == param_errors(Version.params_schema, value)
+
+
+# --- The dry run's messages, worded once per distinct failing value (FastValidator.worded) -------------------------
+
+_STRICT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["instance_class"],
+    "properties": {
+        "instance_class": {"type": "string", "enum": [f"db.{f}.large" for f in ("r6g", "m5")]},
+        "replicas": {"type": "integer", "minimum": 0, "maximum": 8},
+        "storage": {
+            "type": "object",
+            "required": ["encrypted"],
+            "properties": {"size_gb": {"type": "integer", "minimum": 10}, "encrypted": {"const": True}},
+        },
+        "labels": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 3}},
+    },
+}
+# Keywords that read more than one property, at the top and beside "properties".
+CROSS = {
+    "dependent-required": {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+        "dependentRequired": {"a": ["b", "c"]},
+    },
+    "if-then-else": {
+        "type": "object",
+        "properties": {"kind": {"enum": ["x", "y"]}, "size": {"type": "integer"}},
+        "if": {"properties": {"kind": {"const": "x"}}},
+        "then": {"required": ["size"], "properties": {"size": {"maximum": 3}}},
+        "else": {"properties": {"size": {"minimum": 10}}},
+    },
+    "one-of-at-the-top": {
+        "type": "object",
+        "properties": {"kind": {"type": "string"}, "n": {"type": "integer", "maximum": 5}},
+        "oneOf": [
+            {"title": "X", "properties": {"kind": {"const": "x"}}, "required": ["n"]},
+            {"title": "Y", "properties": {"kind": {"const": "y"}, "n": {"minimum": 2}}},
+        ],
+    },
+    "overlay": {  # a policy overlay, as estate.validation adds it (with_overlay)
+        "type": "object",
+        "properties": {"n": {"type": "integer", "maximum": 10}, "s": {"type": "string"}},
+        "allOf": [{"properties": {"n": {"maximum": 4}, "s": {"pattern": "^[a-z]+$"}}, "required": ["s"]}],
+    },
+    "false-properties": {  # jsonschema reports a false property at the object, worded from its keys
+        "type": "object",
+        "properties": {"a": False, "b": False, "c": {"type": "integer"}, "d": {"properties": {"e": False}}},
+    },
+    "pattern-and-additional": {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}},
+        "patternProperties": {"^x": {"type": "string"}},
+        "additionalProperties": {"type": "boolean"},
+        "minProperties": 2,
+        "propertyNames": {"maxLength": 4},
+    },
+    "unevaluated": {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}},
+        "allOf": [{"properties": {"b": {"type": "string"}}}],
+        "unevaluatedProperties": False,
+    },
+    "refs-and-defs": {
+        "$defs": {
+            "size": {"type": "integer", "minimum": 1},
+            "node": {"properties": {"next": {"$ref": "#/$defs/node"}}},
+        },
+        "$ref": "#/$defs/node",
+        "type": "object",
+        "properties": {"size": {"$ref": "#/$defs/size"}, "sizes": {"type": "array", "items": {"$ref": "#/$defs/size"}}},
+    },
+    "draft-7-root-ref": {  # draft 7 ignores a $ref's siblings: nothing to split, jsonschema validates it whole
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "definitions": {"o": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}},
+        "$ref": "#/definitions/o",
+        "properties": {"a": {"type": "string"}},
+    },
+}
+_EDGES = [
+    {},
+    {"a": "\x00", "b": "\ud800", "c": 2**70, "d": float("inf")},  # value problems beside schema errors
+    {"a\x00": 1, "instance_class": "db.t3.large"},
+    {"labels": {"owner": "\x00long", "k\ud800": "v"}, "replicas": 9},
+    {"storage": {"encrypted": 1}, "replicas": 1.0},
+    {"storage": {"encrypted": True, "size_gb": -0.0}, "replicas": True},
+    {"kind": "x"},
+    {"kind": "x", "n": 9},
+    {"kind": "y", "n": 1},
+    {"kind": "y", "n": 3},
+    {"a": 1},
+    {"a": 1, "c": "no", "d": {"e": 1}},
+    {"a": 1, "b": 2},
+    {"xy": 1, "zzzzz": 1, "a": "s"},
+    {"a": 1, "b": "s", "z": 1},
+    {"size": 0, "sizes": [1, 0, -1], "next": {"next": {"next": 3}}},
+    {"n": 7, "s": "A"},
+    {"n": 7},
+    [1, 2],
+    "text",
+    {"storage": [], "labels": None, "instance_class": 1},
+]
+
+
+def _old_dry_run(schema: dict, params) -> dict:
+    """What the dry run said before the memo: jsonschema's iter_errors over the whole value, then param_errors."""
+    if not isinstance(params, dict):
+        return {"": ["The parameters must be a JSON object."]}
+    found = list(compile_validator(schema).iter_errors(params))
+    return param_errors(schema, params, found=found) if found else {}
+
+
+def _dry_run(schemas: dict[str, dict], values) -> None:
+    """Validators.check (the bulk dry run's loop) against the old path, messages and their order, value by value."""
+    from deployments.estate.validation import Validators
+
+    validators = Validators()
+    validators._policies[1] = None
+
+    class Env:
+        pk = 1
+
+    for name, schema in schemas.items():
+        version = type("Version", (), {"pk": name, "params_schema": schema, "bundle": type("B", (), {"name": "b"})})
+        for value in values:
+            got = validators.check(environment=Env, bundle_version=version, params=value).errors
+            expected = _old_dry_run(schema, value)
+            assert list(got.items()) == list(expected.items()), (name, json.dumps(value, default=repr))
+
+
+def _estate(n: int) -> list[dict]:
+    """Params like the bench's (bench/estate_query.py): many invalid ones, most failing alike."""
+    return [
+        {
+            "instance_class": f"db.{('r6g', 'm5', 't3', 'r5')[i % 4]}.{('large', 'xlarge')[(i // 4) % 2]}",
+            "replicas": i % 11,
+            "storage": {"size_gb": 5 + (i * 37) % 40, "encrypted": i % 5 != 0},
+            "labels": {"owner": f"o{i % 50}", "cost": "c" * (i % 5)},
+            **({"extra": i % 3} if i % 13 == 0 else {}),
+        }
+        for i in range(n)
+    ]
+
+
+def test_the_dry_run_words_many_configs_failing_alike_as_jsonschema_does():
+    values = _estate(1500)
+    _dry_run({"strict": _STRICT, **{k: v for k, v in CROSS.items()}}, [*values, *_EDGES, *values[:50]])
+    fast = fast_validator(_STRICT)
+    assert fast._split and 0 < len(fast._memo) < 300  # the memo worked: a few hundred distinct failing values
+
+
+@pytest.mark.parametrize("name", sorted(CROSS))
+def test_the_dry_run_words_cross_property_keywords_as_jsonschema_does(name):
+    _dry_run({name: CROSS[name]}, _EDGES)
+    _dry_run({name: CROSS[name]}, _EDGES)  # again, from the memo
+
+
+def test_a_schema_without_top_level_properties_to_split_is_validated_whole():
+    assert fast_validator(CROSS["draft-7-root-ref"]).worded({"a": "s"}) is None
+    assert fast_validator({"type": "object", "required": ["a"]}).worded({}) is None
+    assert fast_validator(_STRICT).worded([1]) is None
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+@hsettings(max_examples=15, suppress_health_check=list(HealthCheck), deadline=None, derandomize=True)
+@given(data=st.data())
+def test_the_worded_errors_are_param_errors_on_any_json_under_the_schemas_names(name, data):
+    """Every schema Slipway ships or is tested with: param_errors from the memo's parts is param_errors, in order."""
+    schema = SCHEMAS[name]
+    value = data.draw(st.dictionaries(st.sampled_from(_names(schema)), _ANY_JSON, max_size=4))
+    try:
+        expected = param_errors(schema, value)
+    except RecursionError:
+        return
+    worded = fast_validator(schema).worded(value)
+    if worded is not None:
+        for _ in range(2):  # fresh, then from the memo
+            worded = fast_validator(schema).worded(value)
+            got = param_errors(schema, value, problems=worded[0], parts=worded[1])
+            assert list(got.items()) == list(expected.items()), json.dumps(value, default=repr)
+    _dry_run({name: schema}, [value])
+
+
+def test_the_memo_tells_apart_values_python_finds_equal():
+    """1, 1.0 and True; 0.0 and -0.0; the same object's keys in another order: told apart, not confused."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer", "enum": [2]},
+            "o": {"type": "object", "additionalProperties": False, "properties": {"a": {}}},
+        },
+    }
+    _dry_run(
+        {"equal": schema},
+        [{"n": 1}, {"n": 1.0}, {"n": True}, {"n": 0.0}, {"n": -0.0}, {"o": {"x": 1, "y": 1}}, {"o": {"y": 1, "x": 1}}],
+    )
+
+
+def test_without_the_memo_keyed_exactly_the_messages_would_differ(monkeypatch):
+    """The tests above can fail: a memo keyed by Python equality (True == 1) gives a config another's messages."""
+    from bundles.schema import fast
+
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    monkeypatch.setattr(fast, "_key", lambda name, value: (name, value))
+    monkeypatch.setattr(fast, "_FAST", {})
+    validator = fast.fast_validator(schema)
+    validator.worded({"n": True})  # "Must be a whole number.", memoised under ("n", True) == ("n", 1)
+    problems, parts = validator.worded({"n": 1})
+    assert param_errors(schema, {"n": 1}, problems=problems, parts=parts) != param_errors(schema, {"n": 1}) == {}
