@@ -46,7 +46,8 @@ TIMELINE_PAGE = 50
 
 
 def _page_number(raw) -> int:
-    """The page asked for, as the paginator will read it (anything unreadable is the first page)."""
+    """The page asked for (anything unreadable, zero or less is the first page: the last would need the
+    whole count, which the timeline no longer takes)."""
     try:
         return max(1, int(raw))
     except (TypeError, ValueError):

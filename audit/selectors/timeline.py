@@ -215,7 +215,7 @@ def timeline(filters: TimelineFilters = TimelineFilters()) -> QuerySet:
     configuration (teams, memberships, projects, environments, policies, bundles), newest first,
     as one sliceable queryset of dicts (see :class:`TimelineEntry` to read one).
 
-    The whole of it, for the exports; a page reads :class:`TimelinePage` instead."""
+    The whole of it, for the exports; a page reads :class:`TimelineRows` instead."""
     first, *rest = _timeline_parts(filters)
     return first.union(*rest, all=True).order_by(*TIMELINE_ORDER)
 
