@@ -25,6 +25,7 @@ from .models import AuditEvent
 from .selectors import (
     DeploymentStatus,
     TimelineEntry,
+    TimelineRows,
     config_change,
     deployment_history,
     estate_as_of,
@@ -40,6 +41,18 @@ def _query_without_page(request) -> str:
     query.pop("page", None)
     query.pop("format", None)
     return query.urlencode()
+
+
+TIMELINE_PAGE = 50
+
+
+def _page_number(raw) -> int:
+    """The page asked for (anything unreadable, zero or less is the first page: the last would need the
+    whole count, which the timeline no longer takes)."""
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        return 1
 
 
 @login_required
@@ -67,7 +80,9 @@ def timeline_view(request):
             start=filters.start,
             end=filters.end,
         )
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    # Only as far as the page asked for: each part's newest rows, a count that stops past them (TimelineRows).
+    number = _page_number(request.GET.get("page"))
+    page = Paginator(TimelineRows(filters, reach=number * TIMELINE_PAGE), TIMELINE_PAGE).get_page(number)
     entries = [TimelineEntry.from_row(row) for row in page.object_list]
     context = {"form": form, "page": page, "entries": entries, "query": _query_without_page(request)}
     return render(request, "audit/timeline.html", context)

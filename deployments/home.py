@@ -24,7 +24,8 @@ def home(request):
     """What is running, and why: active runs first, then the estate at a glance."""
     run_services.runs_reap_due()  # beat and the workers do it too; this page must not show a dead run running
     deployments = deployments_visible_to(request.user)
-    by_status = dict(deployments.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    # COUNT(*), not COUNT(id): the status index alone answers it (an index-only scan, not the table).
+    by_status = dict(deployments.values_list("status").annotate(n=Count("*")).values_list("status", "n"))
     runs = runs_visible_to(request.user)
     # Runs the workers never picked up say more about the workers than about the runs.
     stalled = runs.filter(status=RunStatus.QUEUED, created_at__lt=timezone.now() - timedelta(minutes=2)).count()

@@ -139,7 +139,11 @@ class Deployment(models.Model):
         ordering = ["-updated_at"]
         # The default order: the overview's recent deployments and the API list read the newest first; the
         # list's pages read their keys from this index alone (the id breaks ties: a page is stable).
-        indexes = [models.Index(fields=["-updated_at", "-id"], name="deployment_updated_id_newest")]
+        # The overview counts deployments by status from its index.
+        indexes = [
+            models.Index(fields=["-updated_at", "-id"], name="deployment_updated_id_newest"),
+            models.Index(fields=["status"], name="deployment_status"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["environment", "name"], name="deployment_unique_name"),
             # `ABC` and `abc` are one name to people, to the engine's resource names and to most clouds.

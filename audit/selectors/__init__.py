@@ -15,7 +15,7 @@ from .estate import (
     params_summary,
 )
 from .history import ConfigChange, HistoryStep, config_change, deployment_history, history_index
-from .timeline import CONFIG_MODELS, TimelineEntry, TimelineFilters, timeline, timeline_event_types
+from .timeline import CONFIG_MODELS, TimelineEntry, TimelineFilters, TimelineRows, timeline, timeline_event_types
 
 __all__ = [
     "CONFIG_MODELS",
@@ -29,6 +29,7 @@ __all__ = [
     "RunLine",
     "TimelineEntry",
     "TimelineFilters",
+    "TimelineRows",
     "_latest_rows",
     "config_change",
     "deployment_history",

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Case, CharField, F, Q, QuerySet, TextField, UUIDField, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat, JSONObject, NullIf
+from django.db.models.query import EmptyQuerySet
 
 from bundles.models import Bundle, BundleVersion
 from deployments.models import Environment, Policy, Project
@@ -198,18 +200,99 @@ def _timeline_config(filters: TimelineFilters, config: ConfigModel) -> QuerySet:
     return rows.none() if excluded else rows
 
 
+TIMELINE_ORDER = ("-t_at", "-t_pk")
+
+
+def _timeline_parts(filters: TimelineFilters) -> list[QuerySet]:
+    # Each part drops its model's default ordering: SQLite refuses ORDER BY inside a compound query.
+    parts = [_timeline_events(filters), _timeline_history(filters)]
+    parts += [_timeline_config(filters, c) for c in CONFIG_MODELS]
+    return [part.order_by() for part in parts]
+
+
 def timeline(filters: TimelineFilters = TimelineFilters()) -> QuerySet:
     """Audit events, people's changes to deployments and every change to the rest of the tracked
     configuration (teams, memberships, projects, environments, policies, bundles), newest first,
-    as one sliceable queryset of dicts (see :class:`TimelineEntry` to read one)."""
-    # Each part drops its model's default ordering: SQLite refuses ORDER BY inside a compound query.
-    events, history = _timeline_events(filters).order_by(), _timeline_history(filters).order_by()
-    configs = [_timeline_config(filters, c).order_by() for c in CONFIG_MODELS]
-    return events.union(history, *configs, all=True).order_by("-t_at", "-t_pk")
+    as one sliceable queryset of dicts (see :class:`TimelineEntry` to read one).
+
+    The whole of it, for the exports; a page reads :class:`TimelineRows` instead."""
+    first, *rest = _timeline_parts(filters)
+    return first.union(*rest, all=True).order_by(*TIMELINE_ORDER)
+
+
+class TimelineRows:
+    """The rows of ``timeline(filters)``, for :class:`django.core.paginator.Paginator`, read the cheap way.
+
+    A slice reads the newest ``stop`` rows of each part (along its date index), not the whole union: the
+    union of each part's first ``stop`` rows holds the first ``stop`` rows of the whole, in the same order.
+    The count stops at ``cap`` (at least :data:`COUNT_CAP`, more when the page asked for lies beyond it):
+    ``capped`` then says there are at least that many, and the pager says "more than". Where the database
+    cannot order and limit inside a compound query (SQLite), both read the whole union as before.
+    """
+
+    COUNT_CAP = 10_000
+
+    def __init__(self, filters: TimelineFilters, reach: int = 0):
+        self.filters = filters
+        self.cap = max(self.COUNT_CAP, reach) + 1
+        self.capped = False
+        self._parts = _timeline_parts(filters)
+        self._limited = connection.features.supports_slicing_ordering_in_compound
+
+    def count(self) -> int:
+        if not self._limited:
+            return timeline(self.filters).count()
+        # A part's first ``cap`` rows in no order (its primary key alone: the joins go unread).
+        parts = [part.values("t_pk")[: self.cap] for part in self._parts if not isinstance(part, EmptyQuerySet)]
+        counted = parts[0].union(*parts[1:], all=True).count() if parts else 0
+        self.capped = counted >= self.cap
+        return min(counted, self.cap)
+
+    @property
+    def more_than(self) -> int:
+        return self.cap - 1
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[dict]:
+        if not isinstance(window, slice) or window.step is not None or window.stop is None:
+            raise TypeError("TimelineRows reads slices with a stop: rows[start:stop].")
+        start, stop = window.start or 0, window.stop
+        if stop <= start:  # an empty page (nothing matches): a slice to nothing would empty every part
+            return []
+        if not self._limited:
+            return list(timeline(self.filters)[start:stop])
+        parts = [part for part in self._parts if not isinstance(part, EmptyQuerySet)]
+        if len(parts) < 2:  # a compound query of one part is that part, already sliced: order it alone
+            return list(parts[0].order_by(*TIMELINE_ORDER)[start:stop]) if parts else []
+        first, *rest = [part.order_by(*TIMELINE_ORDER)[:stop] for part in parts]
+        return list(first.union(*rest, all=True).order_by(*TIMELINE_ORDER)[start:stop])
+
+
+# The distinct event types, one probe of the event_type index each (a "loose index scan"): a plain
+# DISTINCT reads every event's entry, and the timeline's form asks on every page.
+_EVENT_TYPES_SQL = """
+WITH RECURSIVE t(event_type) AS (
+    (SELECT event_type FROM audit_auditevent ORDER BY event_type LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.event_type FROM audit_auditevent e WHERE e.event_type > t.event_type ORDER BY e.event_type LIMIT 1)
+    FROM t WHERE t.event_type IS NOT NULL
+)
+SELECT event_type FROM t WHERE event_type IS NOT NULL
+"""
+
+
+def _recorded_event_types() -> list[str]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_EVENT_TYPES_SQL)
+            return [row[0] for row in cursor.fetchall()]
+    return list(AuditEvent.objects.order_by().values_list("event_type", flat=True).distinct())
 
 
 def timeline_event_types() -> list[str]:
-    recorded = AuditEvent.objects.order_by().values_list("event_type", flat=True).distinct()
+    recorded = _recorded_event_types()
     config = {t for c in CONFIG_MODELS for t in c.event_types()}
     return sorted(set(recorded) | set(HISTORY_EVENT_TYPES) | config)
 

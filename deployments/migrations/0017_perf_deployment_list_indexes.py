@@ -1,6 +1,7 @@
 """The deployments list's indexes (issue 18): a trigram index on the names (PostgreSQL; elsewhere none),
 which the search (``name contains``) reads instead of every deployment; and the default order's index
-with the id, from which a page far down the list reads its keys alone."""
+with the id, from which a page far down the list reads its keys alone; and one on the status, from which
+the overview counts deployments by status."""
 
 from django.db import migrations, models
 
@@ -33,4 +34,5 @@ class Migration(migrations.Migration):
             model_name="deployment",
             index=models.Index(fields=["-updated_at", "-id"], name="deployment_updated_id_newest"),
         ),
+        migrations.AddIndex(model_name="deployment", index=models.Index(fields=["status"], name="deployment_status")),
     ]

@@ -65,3 +65,13 @@ def test_each_page_is_the_slice_of_the_ordered_list(ops_client, many):
     # Each row's relations come with the page (no query per row).
     row = second.object_list[0]
     assert row.environment.project.slug and row.bundle_version.bundle.name
+
+
+def test_the_overview_counts_deployments_by_status(ops_client, many):
+    Deployment.objects.filter(pk__in=[d.pk for d in many[:7]]).update(status="failed")
+    response = ops_client.get(reverse("home"))
+    expected = {}
+    for status in Deployment.objects.values_list("status", flat=True):
+        expected[status] = expected.get(status, 0) + 1
+    assert response.context["by_status"] == expected and expected["failed"] == 7
+    assert response.context["total"] == Deployment.objects.count()

@@ -70,10 +70,12 @@ def _pages(estate):
         ("ops", reverse("home"), {}),
         ("ops", reverse("deployments:list"), {}),
         ("ops", reverse("deployments:list"), {"q": "q1"}),
+        ("ops", reverse("deployments:list"), {"page": 2}),
         ("ops", reverse("deployments:detail", args=[first.pk]), {}),
         ("ops", reverse("deployments:run", args=[run.pk]), {}),
         ("ops", reverse("deployments:estate"), {"q": "bundle:echo"}),
         ("auditor", reverse("audit:timeline"), {}),
+        ("auditor", reverse("audit:timeline"), {"page": 2}),
         ("auditor", reverse("audit:as-of"), {"at": now}),
         ("auditor", reverse("audit:deployment-history", args=[first.pk]), {}),
         ("auditor", reverse("audit:deployment-history", args=[first.pk]), {"all": "1", "page": "2"}),
@@ -109,3 +111,17 @@ def test_the_api_deployments_list_reads_each_latest_run_in_its_own_query(client,
     for row in rows:
         newest = Run.objects.filter(deployment_id=row["id"]).order_by("-created_at", "-id").first()
         assert row["latest_run"] == (newest.pk if newest else None)
+
+
+def test_the_timeline_and_the_list_read_a_page_in_a_few_queries(
+    client, ops, auditor, estate, django_assert_max_num_queries
+):
+    """The timeline: the form's choices, one count (stopping at its cap) and one read of the page; the list:
+    one count, the page's keys, their rows (issue 18: neither orders nor joins every row)."""
+    _add(estate["catalog"], estate["envs"], 100, 30)
+    client.force_login(auditor)
+    with django_assert_max_num_queries(14):
+        assert client.get(reverse("audit:timeline"), {"page": 2}).status_code == 200
+    client.force_login(ops)
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("deployments:list"), {"page": 2, "q": "q1"}).status_code == 200
