@@ -30,6 +30,7 @@ corpus's schemas.
 from __future__ import annotations
 
 import json
+import marshal
 import re
 from typing import Any
 
@@ -60,9 +61,19 @@ _LONG_NUMBER = re.compile(r"\d{19,}")
 _DEEP = 64  # containers in one value above which the depth limit may matter: the reference decides
 # jsonschema's ``properties`` (the same function in every draft): the keyword whose errors are memoised by value.
 _PROPERTIES = frozenset(cls.VALIDATORS["properties"] for cls in _RUST)
-# Values told apart exactly by (type, value); any other is told apart by its JSON text (1.0, -0.0, containers).
+# Values told apart exactly by (type, value); any other by its marshal bytes (1.0, -0.0, containers).
 _SCALARS = (str, int, bool, type(None))
 _MEMO_SIZE = 200_000
+_ENCODE = json.JSONEncoder(allow_nan=False).encode  # json.dumps(..., allow_nan=False) without a new encoder per call
+# The root's keywords whose errors (and their words) depend on the object's keys alone, for an object: memoised per
+# key list. ``additionalProperties`` too when it is a boolean (with a subschema it reads the extra values).
+_KEYS_ONLY = frozenset(
+    cls.VALIDATORS[name]
+    for cls in _RUST
+    for name in ("type", "required", "dependentRequired", "propertyNames")
+    if name in cls.VALIDATORS
+)
+_ADDITIONAL = frozenset(cls.VALIDATORS["additionalProperties"] for cls in _RUST)
 _MISS = object()
 
 
@@ -133,11 +144,12 @@ class FastValidator:
         self._split = isinstance(schema, dict) and any(f in _PROPERTIES for f, _, _ in self.reference._validators)
         self._memo: dict[tuple, dict[str, list[str]] | None] = {}
         self._problems: dict[tuple, dict[str, list[str]]] = {}
+        self._keys: dict[tuple, dict[str, list[str]] | None] = {}
 
     def _plain(self, instance: Any) -> bool:
         """Whether ``instance`` holds nothing the two engines could read differently."""
         try:
-            text = json.dumps(instance, allow_nan=False)
+            text = _ENCODE(instance)
         except (TypeError, ValueError, RecursionError):
             return False
         if _LONG_NUMBER.search(text) or text.count("{") + text.count("[") > _DEEP:
@@ -170,7 +182,9 @@ class FastValidator:
         same details set); only ``properties`` is split: each property's errors are its value's under its
         subschema (``descend``, whose result depends on nothing else), so they are worded once per distinct
         (property, value) and reused; so are each top-level key's value problems (``value_problems`` of
-        ``{key: value}``: what that key adds to the whole's, in the whole's order). A bulk dry run's
+        ``{key: value}``: what that key adds to the whole's, in the whole's order), and the root keywords
+        that read only the keys (``required``, ``type``, a boolean ``additionalProperties``...) are worded once
+        per key list. A bulk dry run's
         invalid values mostly fail alike: a few hundred distinct failing values among 100k params.
         ``params`` must be decoded JSON (keys are text)."""
         reference, schema = self.reference, self.schema
@@ -198,6 +212,12 @@ class FastValidator:
                             if part is not None:
                                 parts.append(part)
                     continue
+                by_keys = (keyword, tuple(params)) if _by_keys(function, value) else None
+                found = self._keys.get(by_keys, _MISS) if by_keys is not None else _MISS
+                if found is not _MISS:
+                    if found is not None:
+                        parts.append(found)
+                    continue
                 errors = list(function(reference, value, params, schema) or ())
                 for error in errors:
                     error._set(
@@ -209,8 +229,13 @@ class FastValidator:
                     )
                     if keyword not in {"if", "$ref"}:
                         error.schema_path.appendleft(keyword)
-                if errors:
-                    parts.append(collected(errors, schema, params))
+                found = collected(errors, schema, params) if errors else None
+                if found is not None:
+                    parts.append(found)
+                if by_keys is not None:
+                    if len(self._keys) >= _MEMO_SIZE:
+                        self._keys.clear()
+                    self._keys[by_keys] = found
         except RecursionError:
             return None
         return problems, parts
@@ -232,12 +257,19 @@ class FastValidator:
         return found
 
 
+def _by_keys(function, value: Any) -> bool:
+    """Whether the root's keyword ``function`` reads only an object's keys (their order included), not their values."""
+    return function in _KEYS_ONLY or (function in _ADDITIONAL and isinstance(value, bool))
+
+
 def _key(name: str, value: Any) -> tuple | None:
-    """What tells ``value`` apart exactly (its type and value, or its JSON text), or None (not memoised)."""
+    """What tells ``value`` apart exactly, or None (not memoised): its type and value, else its ``marshal`` bytes
+    (a faithful encoding: types, a float's bits and key order kept; format 2 has no back-references; ten times
+    quicker than ``json.dumps``). Equal values may get different bytes (an interned string): only a memo miss."""
     if type(value) in _SCALARS:
         return (name, type(value), value)
     try:
-        return (name, json.dumps(value))
+        return (name, marshal.dumps(value, 2))
     except (TypeError, ValueError, RecursionError):
         return None
 

@@ -26,7 +26,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from jsonpointer import JsonPointer
 
-from bundles.schema import param_errors, uncopyable_values
+from bundles.schema import uncopyable_values
+from bundles.schema.fast import param_errors_quickly
 from portal.actor import actor_name, actor_user
 from portal.errors import Conflict, ParamsInvalid, ServiceError
 from portal.events import record_event
@@ -253,7 +254,7 @@ def _repoint(preview: Environment, source: Environment, *, values: dict, actor, 
         left = [p for p in dropped if p not in kept and p not in given]
         if left:
             result.left[original.name] = left
-        errors = param_errors(schema, params)
+        errors = param_errors_quickly(schema, params)  # param_errors, exactly: an environment's many at once
         if errors:
             raise ParamsInvalid(
                 {f"/values/{original.name}{where}": said for where, said in errors.items()},

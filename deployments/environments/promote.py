@@ -37,7 +37,8 @@ from jsonpointer import resolve_pointer
 
 from bundles.cost import change_words
 from bundles.display import absent_value, params_rows
-from bundles.schema import param_errors, starting_params, uncopyable_values
+from bundles.schema import starting_params, uncopyable_values
+from bundles.schema.fast import param_errors_quickly
 from portal.actor import actor_name
 from portal.errors import Conflict, ParamsInvalid, ServiceError
 from portal.events import record_event
@@ -350,7 +351,7 @@ def _verdict(step: PromoteStep, current, target, version, created) -> PromoteSte
     """The verdict submitting would give, from the same checks (bundle, read-only, immutable and only-increase,
     connections, then the target's policy and budget)."""
     schema = version.params_schema
-    errors = param_errors(schema, step.params)
+    errors = param_errors_quickly(schema, step.params)  # param_errors, exactly: an environment's many at once
     base = current.full_params() if current is not None else {}
     moved = current is None or current.bundle_version_id != version.pk
     errors.update(

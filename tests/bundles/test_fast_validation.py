@@ -322,6 +322,15 @@ CROSS = {
         "minProperties": 2,
         "propertyNames": {"maxLength": 4},
     },
+    "keys-only": {  # the root keywords worded once per key list (FastValidator._keys)
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "kind": {"type": "string"}},
+        "patternProperties": {"^x": {"type": "string"}},
+        "additionalProperties": False,
+        "required": ["a", "kind"],
+        "propertyNames": {"maxLength": 4},
+        "dependentRequired": {"xy": ["a", "n"]},
+    },
     "unevaluated": {
         "type": "object",
         "properties": {"a": {"type": "integer"}},
@@ -355,9 +364,9 @@ _EDGES = [
     {"kind": "x", "n": 9},
     {"kind": "y", "n": 1},
     {"kind": "y", "n": 3},
+    {"a": 1, "b": 2},  # before {"a": 1}: a false property's words name every false key present, not its own
     {"a": 1},
     {"a": 1, "c": "no", "d": {"e": 1}},
-    {"a": 1, "b": 2},
     {"xy": 1, "zzzzz": 1, "a": "s"},
     {"a": 1, "b": "s", "z": 1},
     {"size": 0, "sizes": [1, 0, -1], "next": {"next": {"next": 3}}},
