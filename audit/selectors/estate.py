@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import weakref
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -165,10 +166,12 @@ class _AsOfQuerySet(QuerySet):
         spans = self._as_built()
         if spans is None or not isinstance(k, slice) or k.step is not None:
             return super().__getitem__(k)
-        ids = list(spans.values_list("history_id", flat=True)[k])
-        page = self._chain()
-        page._spans = None
-        return page.filter(history_id__in=ids)
+        return self._rows(list(spans.values_list("history_id", flat=True)[k]))
+
+    def _rows(self, ids: list[int]) -> QuerySet:
+        rows = self._chain()
+        rows._spans = None
+        return rows.filter(history_id__in=ids)
 
 
 def _estate_as_of_rows(when: datetime, filters: EstateFilters = EstateFilters()) -> QuerySet:
@@ -265,14 +268,22 @@ class DiffEntry:
     # or for all of them the first time one entry's ``runs`` is read.
     has_unapproved_run: bool = False
     loaded_runs: list[RunLine] | None = field(default=None, repr=False)
-    diff: EstateDiff | None = field(default=None, repr=False, compare=False)
+    # The diff this entry belongs to, weakly (a cycle would leave tens of thousands of objects to the
+    # cyclic garbage collector instead of reference counting), and its window: an entry that outlives
+    # its diff reads its own runs.
+    diff_ref: weakref.ref | None = field(default=None, repr=False, compare=False)
+    window: tuple[datetime, datetime] | None = field(default=None, repr=False, compare=False)
 
     @property
     def runs(self) -> list[RunLine]:
         if self.loaded_runs is None:
-            if self.diff is not None:
-                self.diff.load_runs()
-            else:
+            diff = self.diff_ref() if self.diff_ref is not None else None
+            if diff is not None:
+                diff.load_runs()
+            if self.loaded_runs is None and self.window is not None:
+                self.loaded_runs = []
+                _attach_runs([self], *self.window, [self.deployment_id])
+            if self.loaded_runs is None:
                 self.loaded_runs = []
         return self.loaded_runs
 
@@ -309,7 +320,7 @@ class DiffEntry:
         }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class EstateDiff:
     start: datetime
     end: datetime
@@ -395,9 +406,10 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
         narrowed = touched if filters != EstateFilters() else None
         unapproved = _with_unapproved_runs(start, end, narrowed) if entries else set()
     diff = EstateDiff(start=start, end=end, entries=entries, touched=touched)
+    diff_ref = weakref.ref(diff)
     for entry in entries:
         entry.has_unapproved_run = entry.deployment_id in unapproved
-        entry.diff = diff
+        entry.diff_ref, entry.window = diff_ref, (start, end)
     _attach_labels(entries)
     name_producers(entry.changes for entry in entries)
     entries.sort(key=lambda e: (_KIND_ORDER[e.kind], e.label, e.name))

@@ -133,3 +133,12 @@ def test_the_diff_page_and_api_show_the_runs_of_their_entries(estate, auditor):
     shown = page.context["page"].object_list
     assert [e.as_dict() for e in shown] == [e for e in expected if e["applied_without_approval"]]
     assert all(e.loaded_runs is not None for e in shown)
+
+
+def test_an_entry_kept_without_its_diff_still_reads_its_runs(estate):
+    _unapproved_runs(estate)
+    expected = selectors.estate_diff(estate["start"], estate["end"])
+    expected.load_runs()
+    entries = selectors.estate_diff(estate["start"], estate["end"]).entries  # the diff itself is gone
+    assert [[r.as_dict() for r in e.runs] for e in entries] == [[r.as_dict() for r in e.runs] for e in expected.entries]
+    assert [e.unapproved for e in entries] == [e.unapproved for e in expected.entries]
