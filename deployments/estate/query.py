@@ -475,7 +475,7 @@ def _leaf(c: Comparison) -> tuple[Q, bool]:
         indexed = _indexed_leaf(root[0], "", rest.split("."), c, equality=False) if c.op == "~" else None
         return (indexed if indexed is not None else _json_leaf(f"{root}__{_path(rest)}", c)), True
     kind, _, attr = rest.partition(".")
-    indexed = _indexed_leaf("r", kind, attr.split("."), c, equality=True)
+    indexed = _indexed_leaf("r", kind, attr.split("."), c, equality=True) if c.op == "~" else None
     if indexed is not None:
         return indexed, False
     resources = StateResource.objects.filter(_json_leaf(f"attributes__{_path(attr)}", c), deployment=OuterRef("pk"))
@@ -502,9 +502,11 @@ def _indexed_leaf(source: str, kind: str, parts: list[str], c: Comparison, *, eq
     (:class:`EstateTerm`, :class:`EstatePosting`; PostgreSQL): the condition runs over the path's distinct
     values with the operator the JSON lookups use (``~*``, ``UPPER(..) LIKE``, jsonb ``<`` ``>`` ``=``), then
     the postings of those that match give the deployments. None where the JSON lookups must answer (SQLite,
-    ``:*``, a path the index would read differently). Params and outputs use it for ``~`` only: their equality
-    has the GIN index, and a comparison that most deployments pass (``replicas>=4``) is cheaper read beside
-    the other conditions than as the postings of most of the estate (measured: bench/estate_query.py)."""
+    ``:*``, a path the index would read differently). The compiler uses it for ``~`` only, where it is several
+    times faster: equality has the GIN indexes, and a comparison or a resource condition that thousands of
+    deployments pass measured no faster as postings than read beside the other conditions (bench/estate_query.py).
+    Its comparisons and equality stay tested against the JSON lookups (tests/deployments/test_estate_index.py)
+    for the day a selective one is worth it."""
     if connection.vendor != "postgresql" or not _indexable_path(parts):
         return None
     text = "(t.value #>> '{}')"
