@@ -190,7 +190,7 @@ from .alarms.models import AlarmEndpoint, AlarmEvent, SnsSubscription  # noqa: E
 from .connections.models import Artifact  # noqa: E402
 from .drift.models import DriftCheck  # noqa: E402
 from .environments.models import EnvironmentRun, EnvironmentRunStep  # noqa: E402
-from .estate.models import BulkChange, BulkTarget, SavedQuery, StateResource  # noqa: E402
+from .estate.models import BulkChange, BulkTarget, EstatePosting, EstateTerm, SavedQuery, StateResource  # noqa: E402
 from .policy.models import ExceptionRequest, Policy, default_gated_actions  # noqa: E402
 from .runs.models import Run, RunLogLine, StateLock, StateVersion, Worker  # noqa: E402
 
@@ -205,6 +205,8 @@ __all__ = [
     "Environment",
     "EnvironmentRun",
     "EnvironmentRunStep",
+    "EstatePosting",
+    "EstateTerm",
     "ExceptionRequest",
     "Policy",
     "Project",

@@ -54,6 +54,48 @@ class StateResource(models.Model):
         return f"{self.address} of {self.deployment_id}"
 
 
+class EstateTerm(models.Model):
+    """One distinct value at one path of params, outputs or a resource type's attributes: the estate query's
+    inverted index (with :class:`EstatePosting`, the deployments that hold it).
+
+    PostgreSQL only, and written by triggers (migration ``0017_estate_terms``), never by Django: every insert
+    or change of a deployment's ``params``/``outputs`` or of a :class:`StateResource` rewrites its postings, so
+    no writer can forget them. ``path`` is the dotted path of the node (a list's elements by number; a ``.``
+    or a backslash inside a key is escaped with a backslash, so no key poses as a nested path) and ``value``
+    its JSON, objects and lists included (``~`` reads their text too). ``~`` and ``<`` ``>`` run over the
+    distinct values of a path (trigram and btree indexes) with the operators the JSON columns would use, then
+    read the postings of the values that match. A value no deployment holds any more stays, unused.
+    """
+
+    source = models.CharField(max_length=1, help_text="p: params, o: outputs, r: a resource's attributes.")
+    kind = models.CharField(max_length=200, blank=True, help_text="The resource's type (resources only).")
+    path = models.TextField()
+    value = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.kind}:{self.path}"
+
+
+class EstatePosting(models.Model):
+    """A deployment (and, for resources, the resource) that holds an :class:`EstateTerm`. The foreign keys
+    to the deployment and the resource are ``ON DELETE CASCADE`` in the database (the migration adds them)."""
+
+    # (indexed as (term, deployment) and (deployment, source) by the migration)
+    term = models.ForeignKey(
+        EstateTerm, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    deployment = models.ForeignKey(
+        "deployments.Deployment", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    resource = models.ForeignKey(
+        StateResource, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    source = models.CharField(max_length=1)
+
+    def __str__(self) -> str:
+        return f"{self.term_id} of {self.deployment_id}"
+
+
 class SavedQuery(models.Model):
     """An estate query someone saved under a name; shared ones are listed for everyone."""
 

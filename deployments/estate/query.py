@@ -28,7 +28,7 @@ from bundles import semver
 
 from ..choices import DeploymentStatus
 from ..drift.models import DriftCheck, DriftStatus
-from ..models import Artifact, Deployment, Environment, Project, StateResource
+from ..models import Artifact, Deployment, Environment, EstatePosting, EstateTerm, Project, StateResource
 
 GRAMMAR = r"""
 ?start: expr?
@@ -472,10 +472,74 @@ def _leaf(c: Comparison) -> tuple[Q, bool]:
     if root == ARTIFACT_ROOT:
         return _artifact_leaf(c), False
     if root in JSON_ROOTS:
-        return _json_leaf(f"{root}__{_path(rest)}", c), True
+        indexed = _indexed_leaf(root[0], "", rest.split("."), c, equality=False) if c.op == "~" else None
+        return (indexed if indexed is not None else _json_leaf(f"{root}__{_path(rest)}", c)), True
     kind, _, attr = rest.partition(".")
+    indexed = _indexed_leaf("r", kind, attr.split("."), c, equality=True) if c.op == "~" else None
+    if indexed is not None:
+        return indexed, False
     resources = StateResource.objects.filter(_json_leaf(f"attributes__{_path(attr)}", c), deployment=OuterRef("pk"))
     return Q(Exists(resources.filter(type=kind))), False
+
+
+# A path step the index reads as the JSON lookups do: a name, or a list position written plainly. (A first step
+# that reads as a number, or a position like ``01`` or ``-1``, is left to the JSON lookups, which read it their
+# own way.)
+_NUMBERLIKE = re.compile(r"[-+]?[0-9][0-9_]*")
+_POSITION = re.compile(r"0|[1-9][0-9]{0,8}")
+_RANGE_SQL = {"<": "<", ">": ">", "<=": "<=", ">=": ">="}
+MAX_NAMED_TERMS = 200
+
+
+def _indexable_path(parts: list[str]) -> bool:
+    if not parts or _NUMBERLIKE.fullmatch(parts[0]):
+        return False
+    return all(_POSITION.fullmatch(p) or not _NUMBERLIKE.fullmatch(p) for p in parts)
+
+
+def _indexed_leaf(source: str, kind: str, parts: list[str], c: Comparison, *, equality: bool) -> Q | None:
+    """The deployments holding a matching value at the path, read from the estate's inverted index
+    (:class:`EstateTerm`, :class:`EstatePosting`; PostgreSQL): the condition runs over the path's distinct
+    values with the operator the JSON lookups use (``~*``, ``UPPER(..) LIKE``, jsonb ``<`` ``>`` ``=``), then
+    the postings of those that match give the deployments. None where the JSON lookups must answer (SQLite,
+    ``:*``, a path the index would read differently). The compiler uses it for ``~`` only, where it is several
+    times faster: equality has the GIN indexes, and a comparison or a resource condition that thousands of
+    deployments pass measured no faster as postings than read beside the other conditions (bench/estate_query.py).
+    Its comparisons and equality stay tested against the JSON lookups (tests/deployments/test_estate_index.py)
+    for the day a selective one is worth it."""
+    if connection.vendor != "postgresql" or not _indexable_path(parts):
+        return None
+    text = "(t.value #>> '{}')"
+    small = "estate_small(t.value)"
+    if c.op == "~":
+        pattern = str(c.value)
+        if REGEX_CHARS.search(pattern):
+            where, params = f"{text} ~* %s", [pattern]
+        else:
+            where, params = f"UPPER{text} LIKE UPPER(%s)", [f"%{connection.ops.prep_for_like_query(pattern)}%"]
+    elif c.op in _RANGE_SQL and typed(c.value, c.quoted) is not None:  # (`<null`: the JSON lookups refuse it)
+        op = _RANGE_SQL[c.op]
+        value = json.dumps(typed(c.value, c.quoted))
+        where = f"({small} {op} %s::jsonb OR ({small} IS NULL AND t.value {op} %s::jsonb))"
+        params = [value, value]
+    elif c.op == ":" and equality and not (c.raw == "*" and not c.quoted):
+        value = typed(c.value, c.quoted)
+        values = [value] if c.quoted or isinstance(value, str) else [value, c.raw]  # `size:3` also finds "3"
+        where = " OR ".join(f"({small} = %s::jsonb OR ({small} IS NULL AND t.value = %s::jsonb))" for _ in values)
+        where, params = f"({where})", [json.dumps(v) for v in values for _ in (0, 1)]
+    else:
+        return None
+    terms = f"SELECT t.id FROM {EstateTerm._meta.db_table} t WHERE t.source = %s AND t.kind = %s AND t.path = %s"
+    terms, params = f"{terms} AND {where}", [source, kind, ".".join(parts), *params]
+    # The matching values are found first, and named: the planner then knows from its statistics how many
+    # deployments hold each (a few or most), and starts from the cheaper side. Too many: a subquery.
+    with connection.cursor() as cursor:
+        cursor.execute(f"{terms} LIMIT {MAX_NAMED_TERMS + 1}", params)
+        ids = [row[0] for row in cursor.fetchall()]
+    if len(ids) <= MAX_NAMED_TERMS:
+        return Q(pk__in=EstatePosting.objects.filter(term_id__in=ids).values("deployment_id")) if ids else Q(pk__in=[])
+    postings = EstatePosting._meta.db_table
+    return Q(pk__in=RawSQL(f"SELECT p.deployment_id FROM {postings} p WHERE p.term_id IN ({terms})", params))
 
 
 def _drift_leaf(c: Comparison) -> Q:
