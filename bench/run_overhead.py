@@ -71,6 +71,7 @@ PHASES: dict[str, list[float]] = {
     "  after apply: outputs stored, run finished": [],
 }
 RUN_IDS: list[int] = []
+RAW_PHASES: dict[str, list[float]] = {"raw init": [], "raw plan": [], "raw apply": []}
 
 
 def phase_breakdown(db_url: str) -> None:
@@ -167,9 +168,11 @@ def raw_engine_once(module_tar: Path, params: dict, engine_env: dict) -> float:
         env.update(SANDBOX_ENDPOINT=engine_env["endpoint"], SANDBOX_TOKEN=engine_env["token"])
         started = time.perf_counter()
         for args in (["init", "-input=false"], ["plan", "-input=false", "-out=plan.bin"], ["apply", "plan.bin"]):
+            began = time.perf_counter()
             done = subprocess.run([engine(), *args], cwd=work, env=env, capture_output=True, text=True)
             if done.returncode:
                 raise RuntimeError(f"raw `{' '.join(args)}` failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+            RAW_PHASES[f"raw {args[0]}"].append(time.perf_counter() - began)
         return time.perf_counter() - started
 
 
@@ -281,6 +284,8 @@ def main() -> None:
             values.clear()
         RUN_IDS.clear()
         raw_engine_once(module_tar, params, raw_env)
+        for values in RAW_PHASES.values():
+            values.clear()
         slipway = [deploy_and_wait(api, base, environment, f"single-{i}", params) for i in range(opts.runs)]
         raw = [raw_engine_once(module_tar, params, raw_env) for _ in range(opts.runs)]
         phase_breakdown(db_url)
@@ -325,7 +330,7 @@ def main() -> None:
     print("\nWhere a Slipway deploy's time goes (from the run's own timestamps):\n")
     print(f"| {'phase':<46} | {'median s':>9} | {'min s':>7} | {'max s':>7} |")
     print(f"|{'-' * 48}|{'-' * 11}|{'-' * 9}|{'-' * 9}|")
-    for label, values in PHASES.items():
+    for label, values in {**PHASES, **RAW_PHASES}.items():
         print(f"| {label:<46} | {statistics.median(values):>9.2f} | {min(values):>7.2f} | {max(values):>7.2f} |")
     print(f"\n| {'throughput':<46} | {'value':>9} |")
     print(f"|{'-' * 48}|{'-' * 11}|")

@@ -10,6 +10,7 @@ import json
 import os
 import pwd
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -187,9 +188,11 @@ def _tail(path: Path, name: str, lines: queue.Queue, done: threading.Event) -> N
     """Feed each complete line written to ``path`` to ``lines``; stop once ``done`` is set and all is read."""
     with open(path, encoding="utf-8", errors="replace") as stream:
         partial = ""
+        pause = TAIL_PAUSE[0]
         while True:
             chunk = stream.readline()
             if chunk:
+                pause = TAIL_PAUSE[0]
                 partial += chunk
                 if partial.endswith("\n"):
                     lines.put((name, partial.rstrip("\n")))
@@ -199,8 +202,14 @@ def _tail(path: Path, name: str, lines: queue.Queue, done: threading.Event) -> N
                 if partial:
                     lines.put((name, partial))
                 break
-            time.sleep(0.05)
+            # Soon after output, look again soon (the next line, or the engine's exit, is often milliseconds
+            # away); a quiet engine is looked at less often.
+            time.sleep(pause)
+            pause = min(pause * 2, TAIL_PAUSE[1])
     lines.put(None)
+
+
+TAIL_PAUSE = (0.005, 0.05)  # seconds between looks at a quiet output file: first, at most
 
 
 def run_command(
@@ -228,8 +237,9 @@ def run_command(
     grace = settings.SLIPWAY_CANCEL_GRACE_SECONDS if grace is None else grace
     out_dir = cwd / OUTPUT_DIR
     out_dir.mkdir(exist_ok=True)
-    number = len(list(out_dir.glob("*.out")))
-    paths = {"stdout": out_dir / f"{number:03d}.out", "stderr": out_dir / f"{number:03d}.err"}
+    # Unique, in order: two commands may run at once in one folder (a plan's ``show -json`` beside its apply).
+    number = f"{len(list(out_dir.glob('*.out'))):03d}-{secrets.token_hex(4)}"
+    paths = {"stdout": out_dir / f"{number}.out", "stderr": out_dir / f"{number}.err"}
     with open(paths["stdout"], "wb") as stdout, open(paths["stderr"], "wb") as stderr:
         proc = subprocess.Popen(
             [

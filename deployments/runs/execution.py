@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -115,6 +116,10 @@ class LogWriter:
         self.last_flush = time.monotonic()
         self.planned_addresses: set[str] = set()
         self.done_addresses: set[str] = set()
+        self.plan_actions: dict[str, str] = {}  # each resource's action as the plan's stream announced it
+        self.drift_seen = False  # the plan's refresh found resources changed outside
+        # The plan's ``show -json`` may run beside the apply (steps._plan): its stderr lines come from its thread.
+        self.lock = threading.RLock()
         # Each planned change is logged once: applying a saved plan announces it again (after a review, in
         # another execution), which read as a second plan.
         self.announced = {
@@ -123,10 +128,15 @@ class LogWriter:
         }
 
     def system(self, text: str, level: str = "info") -> None:
-        self._add(LogStream.SYSTEM, level, text, None)
-        self.flush()
+        with self.lock:
+            self._add(LogStream.SYSTEM, level, text, None)
+            self.flush()
 
     def engine(self, stream: str, line: str) -> None:
+        with self.lock:
+            self._engine(stream, line)
+
+    def _engine(self, stream: str, line: str) -> None:
         event = parse_json_line(line)
         if event is None:
             if line.strip():
@@ -148,8 +158,12 @@ class LogWriter:
     def _track(self, event: dict) -> None:
         kind = event.get("type")
         address = ((event.get("hook") or event.get("change") or {}).get("resource") or {}).get("addr")
+        if kind == "planned_change" and address:
+            self.plan_actions[address] = str((event.get("change") or {}).get("action"))
         if kind == "planned_change" and address and (event.get("change") or {}).get("action") != "noop":
             self.planned_addresses.add(address)
+        elif kind == "resource_drift":
+            self.drift_seen = True
         elif kind == "apply_complete" and address:
             self.done_addresses.add(address)
 
@@ -167,6 +181,10 @@ class LogWriter:
         )
 
     def flush(self) -> None:
+        with self.lock:
+            self._flush()
+
+    def _flush(self) -> None:
         if self.buffer:
             RunLogLine.objects.bulk_create(self.buffer)
             self.buffer = []
@@ -190,6 +208,9 @@ class Engine(Protocol):
 
 class EngineProcess:
     """The real engine binary, one process group per command, for one execution."""
+
+    # Two commands may run at once in the run's folder (``show -json`` of the saved plan beside its apply).
+    concurrent = True
 
     def __init__(self, ex: Execution):
         self.ex = ex
@@ -295,6 +316,7 @@ class Execution:
         self.holds: list = []  # reasons the plan may not apply by itself (``gate`` stage)
         self.output_values: dict[str, Any] = {}  # every output after apply, sensitive ones in clear (memory only)
         self.applying = False  # the engine has started changing resources
+        self.pending_review = None  # (thread, result) of a plan's review read beside its apply (steps._plan)
         self._last_poll = self._last_beat = 0.0
         self.engine: Engine = engine_factory(self)
 

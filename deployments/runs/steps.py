@@ -6,11 +6,14 @@ and later capabilities an input (connections) or an after-apply step (drift, cos
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from bundles.loader import extract_archive
 from portal.crypto import decrypt, encrypt
@@ -94,12 +97,26 @@ def init(ex: Execution) -> None:
     """``init`` once per bundle version in this worker process: later runs of the version copy its initialised
     folder (:func:`workdirs.reuse_template`) instead of starting the engine for it."""
     template = _template(ex)
-    if template is not None and workdirs.reuse_template(template, ex.workdir):
+    if (
+        template is not None
+        and workdirs.template_has_providers(template, _state_providers(ex.deployment))
+        and workdirs.reuse_template(template, ex.workdir)
+    ):
         ex.log.system(REUSED_INIT.format(version=ex.version))
         return
     ex.engine.run("init", "-input=false", "-no-color")
     if template is not None:
         workdirs.save_template(ex.workdir, template)
+
+
+def _state_providers(deployment: Deployment) -> set[str]:
+    """The providers the deployment's state names (``init`` installs those too, even when the module no longer
+    uses them: an older version's resources still to destroy)."""
+    latest = StateVersion.objects.filter(deployment=deployment).order_by("-created_at", "-id").first()
+    if latest is None:
+        return set()
+    state = json.loads(decrypt(bytes(latest.encrypted_state)))
+    return {str(r.get("provider", "")) for r in state.get("resources") or []} - {""}
 
 
 def _template(ex: Execution):
@@ -134,13 +151,89 @@ def _plan(ex: Execution) -> None:
     if run.action == RunAction.DESTROY:
         args.append("-destroy")
     ex.engine.run(*args)
-    raw = json.loads(ex.engine.capture("show", "-json", PLAN_FILE))
+    early = _early_summary(ex)
+    if early is None:
+        _store_review(ex, _read_plan(ex))
+        return
+    # A plan that only creates and updates, asked to apply by itself: its counts (all the gate reads) are in
+    # the plan's own stream; the review (``show -json``: per-attribute diffs, redacted) is read beside the apply
+    # and stored before anything else happens to the run (:func:`review_ready`).
+    ex.summary = early
+    Run.objects.filter(pk=run.pk).update(resources_planned=early["total"])  # the progress bar's, as before
+    ex.log.system(summary_sentence(early))
+    result: dict[str, Any] = {}
+
+    def read() -> None:
+        try:
+            result["raw"] = _read_plan(ex)
+        except BaseException as exc:  # raised again where the review is awaited
+            result["error"] = exc
+        finally:
+            connection.close()  # this thread's own (cancel polls, heartbeats)
+
+    thread = threading.Thread(target=read, name=f"run-{run.pk}-show", daemon=True)
+    thread.start()
+    ex.pending_review = (thread, result)
+
+
+# The plan stream's actions that ``show -json`` counts the same way (``create`` is an add, ``update`` a change,
+# ``noop``/``read`` nothing). Any other (replace, delete, forget, move, import) reads the whole plan first.
+EARLY_ACTIONS = {"create": "add", "update": "change", "noop": None, "read": None}
+
+
+def _early_summary(ex: Execution) -> dict | None:
+    """The plan's counts from its ``-json`` stream, when the run may apply it without anyone reading the review
+    first (an apply asked to apply by itself, with only creates and updates, no drift), and the engine can run
+    two commands at once; else None (the review is read first, as always)."""
+    actions = list(ex.log.plan_actions.values())
+    if (
+        not getattr(ex.engine, "concurrent", False)
+        or ex.run.action != RunAction.APPLY
+        or not ex.run.auto_apply
+        or ex.log.drift_seen
+        or any(action not in EARLY_ACTIONS for action in actions)
+    ):
+        return None
+    counts = {"add": 0, "change": 0, "replace": 0, "destroy": 0}
+    for action in actions:
+        if EARLY_ACTIONS[action]:
+            counts[EARLY_ACTIONS[action]] += 1
+    counts["total"] = sum(counts.values())
+    if not counts["total"]:
+        return None  # no resource changes: whether it applies depends on outputs and drift, in the review
+    return {**counts, "resources": [], "outputs": {}, "drifted": [], "has_changes": True, "risky": False}
+
+
+def _read_plan(ex: Execution) -> dict:
+    return json.loads(ex.engine.capture("show", "-json", PLAN_FILE))
+
+
+def _store_review(ex: Execution, raw: dict) -> None:
+    """The plan in numbers and words, per-resource diffs, all redacted: on the run and the execution."""
     ex.summary = ex.redactor.obj(summarize(raw))
-    Run.objects.filter(pk=run.pk).update(
+    Run.objects.filter(pk=ex.run.pk).update(
         plan_summary=ex.summary, plan_json=ex.redactor.obj(redact(raw)), resources_planned=ex.summary["total"]
     )
-    run.plan_summary = ex.summary
-    ex.log.system(summary_sentence(ex.summary))
+    ex.run.plan_summary = ex.summary
+    if ex.pending_review is None:
+        ex.log.system(summary_sentence(ex.summary))
+
+
+def review_ready(ex: Execution) -> None:
+    """Wait for a review read beside the apply, and store it (its counts are the early ones: checked)."""
+    if ex.pending_review is None:
+        return
+    thread, result = ex.pending_review
+    thread.join()
+    try:
+        if "error" in result:
+            raise result["error"]
+        early = {k: ex.summary[k] for k in ("add", "change", "replace", "destroy")}
+        _store_review(ex, result["raw"])
+        if {k: ex.summary[k] for k in early} != early:
+            ex.log.system(f"The plan's review counts differ from its stream's: {summary_sentence(ex.summary)}", "warn")
+    finally:
+        ex.pending_review = None
 
 
 def summary_sentence(summary: dict) -> str:
@@ -153,7 +246,8 @@ def summary_sentence(summary: dict) -> str:
 
 
 def keep_plan(ex: Execution) -> None:
-    """Store the saved plan (encrypted) for the person who must confirm or approve it."""
+    """Store the saved plan (encrypted) for the person who must confirm or approve it, with its review."""
+    review_ready(ex)
     Run.objects.filter(pk=ex.run.pk).update(plan_file=encrypt((ex.workdir / PLAN_FILE).read_bytes()))
 
 
@@ -174,10 +268,16 @@ def review(ex: Execution) -> None:
 @PIPELINE.step(APPLY)
 def apply(ex: Execution) -> None:
     run = ex.run
-    if not run.transition(RunStatus.APPLYING):
-        raise RunStopped(RunStatus.CANCELLED, "The run was cancelled before apply.")
-    ex.applying = True
-    ex.engine.run("apply", "-input=false", "-auto-approve", "-json", PLAN_FILE)
+    try:
+        if not run.transition(RunStatus.APPLYING):
+            raise RunStopped(RunStatus.CANCELLED, "The run was cancelled before apply.")
+        ex.applying = True
+        ex.engine.run("apply", "-input=false", "-auto-approve", "-json", PLAN_FILE)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the apply's own failure is the run's
+            review_ready(ex)
+        raise
+    review_ready(ex)  # read beside the apply: stored before the run goes on
     Run.objects.filter(pk=run.pk).update(resources_done=ex.summary.get("total", 0), plan_file=None)
 
 

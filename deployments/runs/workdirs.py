@@ -156,6 +156,20 @@ def reuse_template(template: Path, workdir: Path) -> bool:
     return True
 
 
+def template_has_providers(template: Path, state_providers: set[str]) -> bool:
+    """Whether the template's lock file has every provider a state names (``provider["HOST/NS/TYPE"]`` or
+    ``provider["HOST/NS/TYPE"].alias``; the engine's built-in ones need none)."""
+    sources = {p.split('"')[1] if '"' in p else p for p in state_providers}
+    sources = {s for s in sources if not s.startswith("terraform.io/builtin/")}
+    if not sources:
+        return True
+    try:
+        lock = (template / ".terraform.lock.hcl").read_text()
+    except OSError:
+        return False
+    return all(f'provider "{source}"' in lock for source in sources)
+
+
 def save_template(workdir: Path, template: Path) -> bool:
     """Keep what ``init`` left in ``workdir`` as ``template`` (unless one is there already or nothing was made)."""
     if template.exists() or not (workdir / ".terraform").is_dir():

@@ -4,6 +4,8 @@ does or shows."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 import threading
@@ -16,8 +18,11 @@ from bundles.loader import module_archive
 from bundles.models import Bundle, BundleVersion
 from deployments import services
 from deployments.choices import RunStatus
+from deployments.models import StateVersion
 from deployments.runs import engine, execution, runner, workdirs
 from deployments.runs.steps import BACKEND_BLOCK, BACKEND_FILE, REUSED_INIT
+from portal.crypto import encrypt
+from tests.conftest import wait_for_run
 from tests.deployments.test_pipeline import FakeEngine, plan_json
 
 
@@ -197,3 +202,203 @@ def test_the_plan_review_is_unchanged_when_init_is_reused(init_engine, version, 
     assert "init" not in [c[0] for c in engine_.commands]
     assert first.plan_summary == second.plan_summary and second.plan_summary["replace"] == 1
     assert second.status == RunStatus.PLANNED  # a replace still waits for its review
+
+
+def test_a_template_is_used_only_when_its_lock_file_has_every_provider_of_the_state(tmp_path):
+    (tmp_path / ".terraform.lock.hcl").write_text(
+        'provider "slipway.local/slipway/sandbox" {\n  version = "1.0.0"\n}\n'
+    )
+    sandbox = 'provider["slipway.local/slipway/sandbox"]'
+    assert workdirs.template_has_providers(tmp_path, set())
+    assert workdirs.template_has_providers(
+        tmp_path, {sandbox, f"{sandbox}.eu", 'provider["terraform.io/builtin/terraform"]'}
+    )
+    assert not workdirs.template_has_providers(
+        tmp_path, {sandbox, 'provider["registry.terraform.io/hashicorp/random"]'}
+    )
+    assert not workdirs.template_has_providers(tmp_path / "none", {sandbox})
+
+
+def test_a_deployment_whose_state_names_another_provider_runs_init(init_engine, version, dev, proto_env):
+    run_of(proto_env, version, dev, "first")
+    deployment = services.deployment_create(
+        environment=proto_env, name="older", bundle_version=version, params={"size": "s"}, actor=dev
+    )
+    state = {
+        "serial": 3,
+        "lineage": "l",
+        "resources": [{"provider": 'provider["registry.terraform.io/hashicorp/random"]'}],
+    }
+    body = json.dumps(state).encode()
+    StateVersion.objects.create(
+        deployment=deployment,
+        serial=3,
+        lineage="l",
+        sha256=hashlib.sha256(body).hexdigest(),
+        encrypted_state=encrypt(body),
+    )
+    runner.execute(deployment.runs.get().pk, engine_factory=InitEngine)
+    assert [c[0] for c in InitEngine.last.commands] == ["init", "plan", "show", "apply"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_the_real_engine_reuses_init_within_a_worker_process_and_keeps_no_credential(
+    celery_worker, dev, catalog, proto_env, settings
+):
+    # Three runs of one version on a worker with two processes: one process runs two of them.
+    runs = []
+    for index in range(3):
+        deployment = services.deployment_create(
+            environment=proto_env,
+            name=f"reuse-{index}",
+            bundle_version=catalog["echo"],
+            params={"message": "hi"},
+            actor=dev,
+        )
+        runs.append(wait_for_run(deployment.runs.get()))
+    assert [r.status for r in runs] == ["succeeded"] * 3, [r.error for r in runs]
+    texts = [list(r.log_lines.order_by("seq").values_list("text", flat=True)) for r in runs]
+    reused = [any(t.startswith("init: reused") for t in lines) for lines in texts]
+    inits = [any(t.startswith("$ ") and " init " in t for t in lines) for lines in texts]
+    assert any(reused) and all(a != b for a, b in zip(reused, inits, strict=True))
+    assert all(any("Apply complete!" in t for t in lines) for lines in texts)
+    for run in runs:
+        run.deployment.refresh_from_db()
+        assert run.deployment.outputs, run.pk  # each wrote its own state (the address came from its environment)
+    templates = list(Path(settings.SLIPWAY_WORKDIR).glob("init-*/v*/.terraform"))
+    assert templates
+    for template in templates:
+        for path in template.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                text = path.read_text(errors="replace")
+                assert "run-" not in text and "/state/" not in text, path  # no credential, no address
+
+
+# --- the plan's review read beside an auto-approved apply ---------------------------------------
+
+
+def plan_with_diff(*actions: str, secret: str = "") -> dict:
+    plan = plan_json(*actions)
+    for change in plan["resource_changes"]:
+        change["change"].update(
+            before=None,
+            after={"size": "s", "password": secret or "x"},
+            after_sensitive={"password": True},
+            after_unknown={},
+        )
+    return plan
+
+
+class ConcurrentEngine(InitEngine):
+    """Says it can run two commands at once; its plan streams ``planned_change`` events as the engine's does,
+    and ``show`` waits (a while at most) for the apply to start, to prove the two overlap."""
+
+    concurrent = True
+    apply_started: threading.Event
+    overlapped: bool
+    fail_show = False
+
+    def run(self, *args):
+        if args[0] == "plan":
+            for change in self.plan["resource_changes"]:
+                action = "+".join(change["change"]["actions"]).replace("delete+create", "replace")
+                action = {"no-op": "noop"}.get(action, action)
+                event = {
+                    "type": "planned_change",
+                    "change": {"resource": {"addr": change["address"]}, "action": action},
+                }
+                self.ex.log.engine("stdout", json.dumps({"@message": "planned", **event}))
+        if args[0] == "apply":
+            type(self).apply_started.set()
+            time.sleep(0.2)
+        super().run(*args)
+
+    def capture(self, *args):
+        type(self).overlapped = type(self).apply_started.wait(timeout=3)
+        if self.fail_show:
+            raise execution.RunFailed("`tofu show -json plan.bin` failed (exit 1).")
+        return super().capture(*args)
+
+
+@pytest.fixture
+def concurrent(init_engine):
+    ConcurrentEngine.apply_started = threading.Event()
+    ConcurrentEngine.overlapped = False
+    ConcurrentEngine.fail_show = False
+    return ConcurrentEngine
+
+
+def test_an_auto_approved_create_reads_its_review_beside_the_apply_and_stores_the_same_review(
+    concurrent, version, dev, proto_env
+):
+    ConcurrentEngine.plan = InitEngine.plan = plan_with_diff("create", "update", secret="hunter2-secret")
+    sequential, _ = run_of(proto_env, version, dev, "sequential")  # InitEngine: show, then the gate
+    run, _ = run_of(proto_env, version, dev, "beside", ConcurrentEngine)
+    assert ConcurrentEngine.overlapped  # show ran while the apply did
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.plan_summary == sequential.plan_summary  # the same review, with its diffs
+    assert run.plan_summary["resources"][0]["diff"] and run.resources_planned == 2
+    assert "hunter2-secret" not in json.dumps([run.plan_summary, run.plan_json])  # redacted as before
+    texts = list(run.log_lines.order_by("seq").values_list("text", flat=True))
+    assert [t for t in texts if t.startswith("Plan:")] == ["Plan: 1 to add, 1 to change, 0 to replace, 0 to destroy."]
+
+
+@pytest.mark.parametrize(
+    ("actions", "auto_apply", "status"),
+    [
+        (("create", "delete+create"), True, RunStatus.PLANNED),  # a replace: reviewed first
+        (("create", "delete"), True, RunStatus.PLANNED),  # a destroy: reviewed first
+        (("create",), False, RunStatus.PLANNED),  # a review asked for
+    ],
+)
+def test_a_plan_someone_must_review_is_read_first(concurrent, version, dev, proto_env, actions, auto_apply, status):
+    ConcurrentEngine.plan = plan_with_diff(*actions)
+    deployment = services.deployment_create(
+        environment=proto_env,
+        name="held",
+        bundle_version=version,
+        params={"size": "s"},
+        actor=dev,
+        auto_apply=auto_apply,
+    )
+    run = deployment.runs.get()
+    runner.execute(run.pk, engine_factory=ConcurrentEngine)
+    run.refresh_from_db()
+    assert run.status == status
+    assert not ConcurrentEngine.overlapped and "apply" not in [c[0] for c in ConcurrentEngine.last.commands]
+    assert run.plan_summary["resources"] and run.plan_file
+
+
+def test_a_failed_review_beside_the_apply_fails_the_run(concurrent, version, dev, proto_env):
+    ConcurrentEngine.plan = plan_with_diff("create")
+    ConcurrentEngine.fail_show = True
+    run, _ = run_of(proto_env, version, dev, "noshow", ConcurrentEngine)
+    assert run.status == RunStatus.FAILED and "show -json" in run.error
+
+
+def test_two_commands_at_once_in_one_folder_keep_their_own_output(tmp_path):
+    results = {}
+
+    def command(word):
+        lines = []
+        engine.run_command(
+            [
+                sys.executable,
+                "-c",
+                f"import time\nfor i in range(20):\n    print('{word}', i, flush=True)\n    time.sleep(0.01)",
+            ],
+            cwd=tmp_path,
+            env={"PATH": os.environ["PATH"]},
+            on_line=lambda stream, line: lines.append(line),
+            should_stop=lambda: False,
+            timeout=60,
+        )
+        results[word] = lines
+
+    threads = [threading.Thread(target=command, args=(word,)) for word in ("apply", "show")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {word: [f"{word} {i}" for i in range(20)] for word in ("apply", "show")}
