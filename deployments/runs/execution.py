@@ -116,7 +116,10 @@ class LogWriter:
         self.last_flush = time.monotonic()
         self.planned_addresses: set[str] = set()
         self.done_addresses: set[str] = set()
-        self.plan_actions: dict[str, str] = {}  # each resource's action as the plan's stream announced it
+        # Each (resource, deposed object, action) the plan's stream announced: a resource with a deposed copy is
+        # announced twice (its copy deleted, itself updated), in either order; both count.
+        self.plan_actions: set[tuple[str, str, str]] = set()
+        self.plan_counts: dict | None = None  # the stream's own "Plan: ..." counts (its change_summary)
         self.drift_seen = False  # the plan's refresh found resources changed outside
         # The plan's ``show -json`` may run beside the apply (steps._plan): its stderr lines come from its thread.
         self.lock = threading.RLock()
@@ -159,7 +162,10 @@ class LogWriter:
         kind = event.get("type")
         address = ((event.get("hook") or event.get("change") or {}).get("resource") or {}).get("addr")
         if kind == "planned_change" and address:
-            self.plan_actions[address] = str((event.get("change") or {}).get("action"))
+            change = event.get("change") or {}
+            self.plan_actions.add((address, str(change.get("deposed") or ""), str(change.get("action"))))
+        elif kind == "change_summary" and (event.get("changes") or {}).get("operation") == "plan":
+            self.plan_counts = dict(event["changes"])
         if kind == "planned_change" and address and (event.get("change") or {}).get("action") != "noop":
             self.planned_addresses.add(address)
         elif kind == "resource_drift":

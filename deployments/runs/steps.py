@@ -104,8 +104,9 @@ def init(ex: Execution) -> None:
     ):
         ex.log.system(REUSED_INIT.format(version=ex.version))
         return
+    shipped_lock = (ex.workdir / ".terraform.lock.hcl").is_file()
     ex.engine.run("init", "-input=false", "-no-color")
-    if template is not None:
+    if template is not None and workdirs.template_is_pinned(ex.workdir, shipped_lock):
         workdirs.save_template(ex.workdir, template)
 
 
@@ -125,7 +126,8 @@ def _template(ex: Execution):
     binary, cli_config = getattr(ex.engine, "binary", None), getattr(ex.engine, "cli_config", None)
     if not binary or not cli_config:
         return None
-    key = workdirs.template_key(ex.version.pk, ex.version.module_sha256, binary, cli_config)
+    mirror = workdirs.mirror_fingerprint(Path(settings.SLIPWAY_PROVIDER_DIR))
+    key = workdirs.template_key(ex.version.pk, ex.version.module_sha256, binary, cli_config, mirror)
     return workdirs.init_template(Path(settings.SLIPWAY_WORKDIR), key)
 
 
@@ -159,7 +161,8 @@ def _plan(ex: Execution) -> None:
     # the plan's own stream; the review (``show -json``: per-attribute diffs, redacted) is read beside the apply
     # and stored before anything else happens to the run (:func:`review_ready`).
     ex.summary = early
-    Run.objects.filter(pk=run.pk).update(resources_planned=early["total"])  # the progress bar's, as before
+    # The counts are the run's evidence until the full review is stored (a worker dying mid-apply leaves them).
+    Run.objects.filter(pk=run.pk).update(resources_planned=early["total"], plan_summary=early)
     ex.log.system(summary_sentence(early))
     result: dict[str, Any] = {}
 
@@ -185,12 +188,14 @@ def _early_summary(ex: Execution) -> dict | None:
     """The plan's counts from its ``-json`` stream, when the run may apply it without anyone reading the review
     first (an apply asked to apply by itself, with only creates and updates, no drift), and the engine can run
     two commands at once; else None (the review is read first, as always)."""
-    actions = list(ex.log.plan_actions.values())
+    actions = [action for _address, _deposed, action in ex.log.plan_actions]
+    stream = ex.log.plan_counts
     if (
         not getattr(ex.engine, "concurrent", False)
         or ex.run.action != RunAction.APPLY
         or not ex.run.auto_apply
         or ex.log.drift_seen
+        or stream is None
         or any(action not in EARLY_ACTIONS for action in actions)
     ):
         return None
@@ -201,6 +206,10 @@ def _early_summary(ex: Execution) -> dict | None:
     counts["total"] = sum(counts.values())
     if not counts["total"]:
         return None  # no resource changes: whether it applies depends on outputs and drift, in the review
+    # The engine's own tally must say the same: nothing removed (a deposed copy's delete, an action this
+    # reading does not know), as many adds and changes as announced. Else the review is read first.
+    if stream.get("remove") or (stream.get("add"), stream.get("change")) != (counts["add"], counts["change"]):
+        return None
     return {**counts, "resources": [], "outputs": {}, "drifted": [], "has_changes": True, "risky": False}
 
 
@@ -277,7 +286,14 @@ def apply(ex: Execution) -> None:
         with contextlib.suppress(Exception):  # the apply's own failure is the run's
             review_ready(ex)
         raise
-    review_ready(ex)  # read beside the apply: stored before the run goes on
+    try:
+        review_ready(ex)  # read beside the apply: stored before the run goes on
+    except Exception as exc:  # the resources changed: the run goes on to store outputs and publish what it made
+        ex.log.system(
+            f"The plan's full review could not be read beside the apply ({exc}); the apply succeeded, and the "
+            f"run keeps the counts its plan announced: {summary_sentence(ex.summary)}",
+            "warn",
+        )
     Run.objects.filter(pk=run.pk).update(resources_done=ex.summary.get("total", 0), plan_file=None)
 
 

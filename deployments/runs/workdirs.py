@@ -134,13 +134,44 @@ def init_template(base: Path, key: str) -> Path:
     return base / f"init-{os.getpid()}" / key
 
 
-def template_key(version_pk, module_sha: str, binary: str, cli_config: str) -> str:
+def template_key(version_pk, module_sha: str, binary: str, cli_config: str, providers: str = "") -> str:
     """The template's name: the bundle version and everything ``init``'s result depends on (the module's
-    archive, the engine binary and its modification time, the CLI config with its provider sources)."""
+    archive, the engine binary and its modification time, the CLI config with its provider sources, what the
+    filesystem mirror holds: :func:`mirror_fingerprint`)."""
     with contextlib.suppress(OSError):
         binary = f"{binary}@{os.stat(binary).st_mtime_ns}"
-    digest = hashlib.sha256("\0".join([str(module_sha), binary, cli_config]).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("\0".join([str(module_sha), binary, cli_config, providers]).encode()).hexdigest()[:16]
     return f"v{version_pk}-{digest}"
+
+
+def mirror_fingerprint(mirror: Path) -> str:
+    """Every file of the provider mirror with its size and modification time: a provider added, upgraded or
+    rebuilt there makes a new template (the next run initialises again, as a fresh worker would)."""
+    entries = []
+    for root, _dirs, files in os.walk(mirror):
+        for name in files:
+            path = Path(root, name)
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                entries.append(f"{path.relative_to(mirror)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
+MIRRORED_HOST = "slipway.local/"
+
+
+def template_is_pinned(workdir: Path, shipped_lock: bool) -> bool:
+    """Whether what ``init`` installed here is the same for every later run: the bundle shipped its own lock
+    file, or every provider came from the filesystem mirror (whose content is in the key). A provider from a
+    registry, unpinned, could be a newer one for a fresh ``init`` elsewhere: such a folder is not kept."""
+    if shipped_lock:
+        return True
+    try:
+        lock = (workdir / ".terraform.lock.hcl").read_text()
+    except OSError:
+        return True  # no providers at all (built-in resources only)
+    sources = [line.split('"')[1] for line in lock.splitlines() if line.startswith('provider "')]
+    return all(source.startswith(MIRRORED_HOST) for source in sources)
 
 
 def reuse_template(template: Path, workdir: Path) -> bool:

@@ -186,6 +186,32 @@ def test_a_template_key_changes_with_the_version_the_module_the_engine_and_its_c
     assert key not in others and len(others) == 4
 
 
+def test_a_provider_added_or_rebuilt_in_the_mirror_makes_a_new_template_key(tmp_path):
+    mirror = tmp_path / "providers"
+    plugin = mirror / "slipway.local" / "slipway" / "sandbox" / "1.0.0" / "linux_amd64" / "terraform-provider-sandbox"
+    plugin.parent.mkdir(parents=True)
+    plugin.write_text("v1")
+    first = workdirs.template_key(1, "sha", "/bin/sh", "cfg", workdirs.mirror_fingerprint(mirror))
+    assert first == workdirs.template_key(1, "sha", "/bin/sh", "cfg", workdirs.mirror_fingerprint(mirror))
+    newer = mirror / "slipway.local" / "slipway" / "sandbox" / "1.1.0" / "linux_amd64" / "terraform-provider-sandbox"
+    newer.parent.mkdir(parents=True)
+    newer.write_text("v1.1")
+    second = workdirs.template_key(1, "sha", "/bin/sh", "cfg", workdirs.mirror_fingerprint(mirror))
+    plugin.write_text("v1, rebuilt")
+    third = workdirs.template_key(1, "sha", "/bin/sh", "cfg", workdirs.mirror_fingerprint(mirror))
+    assert len({first, second, third}) == 3
+
+
+def test_only_a_pinned_init_is_kept_for_later_runs(tmp_path):
+    lock = tmp_path / ".terraform.lock.hcl"
+    assert workdirs.template_is_pinned(tmp_path, shipped_lock=False)  # built-in resources only: no lock file
+    lock.write_text('provider "slipway.local/slipway/sandbox" {\n  version = "1.0.0"\n}\n')
+    assert workdirs.template_is_pinned(tmp_path, shipped_lock=False)  # from the mirror, whose content is keyed
+    lock.write_text(lock.read_text() + 'provider "registry.opentofu.org/hashicorp/random" {\n  version = "3.6.0"\n}\n')
+    assert not workdirs.template_is_pinned(tmp_path, shipped_lock=False)  # a registry's newest: not kept
+    assert workdirs.template_is_pinned(tmp_path, shipped_lock=True)  # the bundle pins it
+
+
 def test_the_templates_of_a_gone_process_are_removed(tmp_path):
     gone = tmp_path / "init-999999999"
     (gone / "v1-abc" / ".terraform").mkdir(parents=True)
@@ -298,17 +324,29 @@ class ConcurrentEngine(InitEngine):
     apply_started: threading.Event
     overlapped: bool
     fail_show = False
+    extra_events: list = []  # more planned_change events, announced after the plan's own (a deposed copy's)
 
     def run(self, *args):
         if args[0] == "plan":
+            tally = {"add": 0, "change": 0, "remove": 0}
+            events = []
             for change in self.plan["resource_changes"]:
                 action = "+".join(change["change"]["actions"]).replace("delete+create", "replace")
                 action = {"no-op": "noop"}.get(action, action)
-                event = {
-                    "type": "planned_change",
-                    "change": {"resource": {"addr": change["address"]}, "action": action},
-                }
+                events.append(
+                    {"type": "planned_change", "change": {"resource": {"addr": change["address"]}, "action": action}}
+                )
+            for event in [*events, *self.extra_events]:
+                change = event["change"]
+                for key, counted in {
+                    "add": ("create", "replace"),
+                    "change": ("update",),
+                    "remove": ("delete", "replace"),
+                }.items():
+                    tally[key] += change["action"] in counted
                 self.ex.log.engine("stdout", json.dumps({"@message": "planned", **event}))
+            summary = {"type": "change_summary", "changes": {**tally, "operation": "plan"}}
+            self.ex.log.engine("stdout", json.dumps({"@message": "Plan: ...", **summary}))
         if args[0] == "apply":
             type(self).apply_started.set()
             time.sleep(0.2)
@@ -326,6 +364,7 @@ def concurrent(init_engine):
     ConcurrentEngine.apply_started = threading.Event()
     ConcurrentEngine.overlapped = False
     ConcurrentEngine.fail_show = False
+    ConcurrentEngine.extra_events = []
     return ConcurrentEngine
 
 
@@ -370,11 +409,56 @@ def test_a_plan_someone_must_review_is_read_first(concurrent, version, dev, prot
     assert run.plan_summary["resources"] and run.plan_file
 
 
-def test_a_failed_review_beside_the_apply_fails_the_run(concurrent, version, dev, proto_env):
+def test_a_resource_with_a_deposed_copy_is_reviewed_first_whatever_order_the_stream_announces_it(
+    concurrent, version, dev, proto_env
+):
+    # A failed create-before-destroy replace leaves a deposed copy: the plan deletes it and updates the
+    # resource, one address announced twice, in either order. The delete must not be lost.
+    ConcurrentEngine.plan = plan_with_diff("update")
+    address = ConcurrentEngine.plan["resource_changes"][0]["address"]
+    deposed = {
+        "type": "planned_change",
+        "change": {"resource": {"addr": address}, "action": "delete", "deposed": "0a1b2c3d"},
+    }
+    update = {"type": "planned_change", "change": {"resource": {"addr": address}, "action": "update"}}
+    ConcurrentEngine.extra_events = [deposed, update]  # the update announced last
+    deployment = services.deployment_create(
+        environment=proto_env, name="deposed", bundle_version=version, params={"size": "s"}, actor=dev
+    )
+    run = deployment.runs.get()
+    runner.execute(run.pk, engine_factory=ConcurrentEngine)
+    run.refresh_from_db()
+    assert not ConcurrentEngine.overlapped  # read first, not beside the apply
+    assert run.plan_summary["resources"]  # the full review is what the gate read
+
+
+def test_a_stream_without_the_engines_own_tally_is_reviewed_first(concurrent, version, dev, proto_env):
+    class Untallied(ConcurrentEngine):
+        def run(self, *args):
+            if args[0] == "plan":
+                self.ex.log.plan_counts = None
+                for change in self.plan["resource_changes"]:
+                    event = {
+                        "type": "planned_change",
+                        "change": {"resource": {"addr": change["address"]}, "action": "create"},
+                    }
+                    self.ex.log.engine("stdout", json.dumps({"@message": "planned", **event}))
+                return InitEngine.run(self, *args)
+            return super().run(*args)
+
+    Untallied.plan = plan_with_diff("create")
+    run, _ = run_of(proto_env, version, dev, "untallied", Untallied)
+    assert run.status == RunStatus.SUCCEEDED and not Untallied.overlapped
+
+
+def test_a_failed_review_beside_a_successful_apply_is_said_and_the_run_goes_on(concurrent, version, dev, proto_env):
     ConcurrentEngine.plan = plan_with_diff("create")
     ConcurrentEngine.fail_show = True
     run, _ = run_of(proto_env, version, dev, "noshow", ConcurrentEngine)
-    assert run.status == RunStatus.FAILED and "show -json" in run.error
+    assert run.status == RunStatus.SUCCEEDED, run.error  # the resources changed: outputs stored, as always
+    assert run.plan_summary["add"] == 1 and run.plan_summary["total"] == 1  # the stream's counts stay its evidence
+    warning = run.log_lines.filter(level="warn", text__contains="full review could not be read").get()
+    assert "Plan: 1 to add" in warning.text
 
 
 def test_two_commands_at_once_in_one_folder_keep_their_own_output(tmp_path):
