@@ -77,7 +77,8 @@ CREATE OR REPLACE FUNCTION estate_path_step(key text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT replace(replace(key, '\', '\\'), '.', '\.') $$;
 
--- Every node under a JSON document (objects' members, lists' elements by number), with its dotted path.
+-- Every node under a JSON document (objects' members, lists' elements by number), with its dotted path; a
+-- path longer than a query can be (2000 characters) is left out, as a btree could not hold it.
 CREATE OR REPLACE FUNCTION estate_flatten(doc jsonb) RETURNS TABLE (path text, value jsonb)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
@@ -95,7 +96,7 @@ CREATE OR REPLACE FUNCTION estate_flatten(doc jsonb) RETURNS TABLE (path text, v
                  WITH ORDINALITY a(value, n)
         ) c
     )
-    SELECT path, value FROM walk WHERE path IS NOT NULL
+    SELECT path, value FROM walk WHERE path IS NOT NULL AND octet_length(path) <= 2000
     $$;
 
 -- The value a btree may hold: a scalar of at most 200 bytes of JSON; anything else is NULL (and read whole).

@@ -301,3 +301,12 @@ def test_comparisons_and_equality_through_the_index_answer_as_the_json_lookups_d
         assert new == old, text
         checked += 1
     assert checked >= 35
+
+
+def test_a_key_longer_than_any_query_is_stored_but_not_indexed(tricky):
+    long_key = "k" * 3000
+    d = tricky["regex"]
+    d.params = {"message": "long key", long_key: "v"}
+    d.save()
+    assert _names("params.message~^long") == ["regex"]
+    assert EstatePosting.objects.filter(deployment=d, source="p").count() == 1
