@@ -265,6 +265,12 @@ def _check_field(c: Comparison) -> None:
                     f"{c.raw!r} is not a version.", position=c.position, hint="Write a version like `2.1.0`."
                 ) from None
         return
+    if c.op in ("<", ">", "<=", ">=") and not c.quoted and c.raw == "null":
+        raise QueryError(
+            f"Nothing is {c.op} null: `null` can only be matched with `:`.",
+            position=c.position,
+            hint=f"Write `{c.field}:null` for a value set to null, or compare with a number or a text.",
+        )
     if root in JSON_ROOTS and rest and all(rest.split(".")):
         return
     if root == RESOURCE_ROOT and len(rest.split(".")) >= 2 and all(rest.split(".")):

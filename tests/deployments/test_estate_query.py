@@ -88,6 +88,8 @@ def test_an_empty_query_selects_everything():
         ("resource.aws_instance:1", 0, "incomplete"),
         ("team<3", 0, "cannot be compared"),
         ("version>banana", 0, "not a version"),
+        ("params.size>=null", 0, "can only be matched with `:`"),
+        ("resource.aws_db.engine<null", 0, "can only be matched with `:`"),
     ],
 )
 def test_errors_give_their_position_and_a_hint(text, position, words):
