@@ -26,6 +26,7 @@ import argparse
 import itertools
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -174,6 +175,8 @@ def main() -> None:
     parser.add_argument("--redis-db", type=int, default=8, help="the workers' broker: this Redis db (default 8)")
     parser.add_argument("--keep", action="store_true", help="reuse the bench database if it is already set up")
     opts = parser.parse_args()
+    # Stopped (a timeout, ^C): still stop the server and workers started below, which would take the next bench's runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     port = free_port()
