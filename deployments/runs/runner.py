@@ -99,17 +99,24 @@ def execute_in_line(run_id: int, *, worker: str = "", **kwargs) -> list[int]:
 
     The run's own message may find it unclaimable (another run of the deployment executes; that one's worker
     goes on with it): then it only looks whether the deployment's line is free (a redelivered message of a
-    run whose worker died) and takes the next run if so. A warm shutdown of the worker waits for the line as
-    it waits for a long apply.
+    run whose worker died) and takes the next run if so. Once the worker is stopping (a warm shutdown marks it:
+    :func:`workdirs.mark_stopping`) it takes no further run: the next one goes back to the broker.
     """
     deployment_id = Run.objects.filter(pk=run_id).values_list("deployment_id", flat=True).first()
     if deployment_id is None:
         return []
     done = [run_id] if execute(run_id, worker=worker, **kwargs) else []
-    while (next_id := next_in_line(deployment_id)) is not None:
-        if not execute(next_id, worker=worker, **kwargs):
-            break  # another worker took it first
-        done.append(next_id)
+    passed: set[int] = set()
+    while (next_id := next_in_line(deployment_id)) is not None and next_id not in passed:
+        if workdirs.is_stopping(Path(settings.SLIPWAY_WORKDIR), worker):
+            from .tasks import run_enqueue
+
+            run_enqueue(run_id=next_id)  # its own message already ended: send it again for another worker
+            break
+        if execute(next_id, worker=worker, **kwargs):
+            done.append(next_id)
+        else:
+            passed.add(next_id)  # cancelled or taken meanwhile: the one behind it is looked at next
     return done
 
 

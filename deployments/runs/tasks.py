@@ -93,6 +93,8 @@ def worker_started(sender=None, **kwargs) -> None:
     except Exception:  # never stop a worker from starting over a directory it cannot read
         log.exception("cleaning the work directories failed")
     name = getattr(sender, "hostname", "") or socket.gethostname()
+    with contextlib.suppress(OSError):
+        workdirs.mark_stopping(Path(settings.SLIPWAY_WORKDIR), name, stopping=False)
     threading.Thread(target=_worker_alive, args=(name,), name="slipway-worker-alive", daemon=True).start()
 
 
@@ -112,7 +114,10 @@ def _worker_alive(name: str) -> None:
 
 @worker_shutting_down.connect
 def worker_stopping(sender=None, **kwargs) -> None:
-    """A worker stopping on purpose is no longer counted as alive."""
+    """A worker stopping on purpose is no longer counted as alive, and its pool takes no further queued run
+    (``runner.execute_in_line``): the run it is executing finishes, the next goes back to the broker."""
+    with contextlib.suppress(OSError):
+        workdirs.mark_stopping(Path(settings.SLIPWAY_WORKDIR), str(sender or ""))
     with contextlib.suppress(Exception):
         Worker.objects.filter(name=str(sender or "")).delete()
 

@@ -258,3 +258,29 @@ def clean(base: Path) -> list[Path]:
         removed.append(workdir)
     clean_plugin_caches(base)
     return removed
+
+
+# --- A worker stopping ------------------------------------------------------------------------------------
+#
+# A warm shutdown reaches the worker's main process (Celery's ``worker_shutting_down``), not the pool process
+# executing a run, which goes on to the runs queued behind it (``runner.execute_in_line``). The main process
+# leaves a marker here; the pool process looks for it before it takes another run, and hands that run back to
+# the broker instead (another worker, or this one once restarted, takes it).
+
+
+def _stop_marker(base: Path, worker: str) -> Path:
+    return base / f"stopping-{hashlib.sha256(worker.encode()).hexdigest()[:16]}"
+
+
+def mark_stopping(base: Path, worker: str, stopping: bool = True) -> None:
+    """Say (or, when the worker starts, unsay) that ``worker`` (its Celery node name) is stopping."""
+    marker = _stop_marker(base, worker)
+    if stopping:
+        base.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    else:
+        marker.unlink(missing_ok=True)
+
+
+def is_stopping(base: Path, worker: str) -> bool:
+    return bool(worker) and _stop_marker(base, worker).exists()

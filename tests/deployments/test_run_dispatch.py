@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from deployments.choices import RunStatus
 from deployments.models import Run, StateLock
-from deployments.runs import runner
+from deployments.runs import runner, tasks, workdirs
 from deployments.runs import services as run_services
 
 from .test_pipeline import FakeEngine, deploy, fake, version  # noqa: F401  (fixtures)
@@ -106,3 +106,51 @@ def test_a_claim_is_three_queries(line):
         assert runner.claim(first.pk) is not None
     queries = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(queries) <= 3, queries  # the run; the deployment locked with what holds it back; the move
+
+
+def test_a_stopping_worker_finishes_its_run_and_hands_the_next_back_to_the_broker(line, sent, settings, tmp_path):
+    settings.SLIPWAY_WORKDIR = tmp_path
+    _, (first, second, third) = line
+    workdirs.mark_stopping(tmp_path, "celery@elsewhere")  # another worker stopping changes nothing here
+    assert runner.execute_in_line(first.pk, engine_factory=FakeEngine, worker="celery@here") == [
+        first.pk,
+        second.pk,
+        third.pk,
+    ]
+    assert sent == []
+
+
+def test_a_worker_told_to_stop_takes_no_further_run(line, sent, settings, tmp_path, monkeypatch):
+    settings.SLIPWAY_WORKDIR = tmp_path
+    _, (first, second, third) = line
+    real_execute = runner.execute
+
+    def execute_then_stop(run_id, **kwargs):
+        done = real_execute(run_id, **kwargs)
+        tasks.worker_stopping(sender="celery@here")  # the warm shutdown arrives while the first run executes
+        return done
+
+    monkeypatch.setattr(runner, "execute", execute_then_stop)
+    assert runner.execute_in_line(first.pk, engine_factory=FakeEngine, worker="celery@here") == [first.pk]
+    assert [Run.objects.get(pk=r.pk).status for r in (second, third)] == [RunStatus.QUEUED] * 2
+    assert sent == [second.pk]  # its own message had ended: sent again for another worker
+
+    # Started again, the worker clears its mark and takes the line as before.
+    monkeypatch.setattr(tasks, "_worker_alive", lambda name: None)  # no heartbeat thread left behind
+    tasks.worker_started(sender=type("Consumer", (), {"hostname": "celery@here"})())
+    monkeypatch.setattr(runner, "execute", real_execute)
+    assert runner.execute_in_line(second.pk, engine_factory=FakeEngine, worker="celery@here") == [second.pk, third.pk]
+
+
+def test_a_run_that_cannot_be_claimed_does_not_stop_the_line_behind_it(line, sent, monkeypatch):
+    _, (first, second, third) = line
+    real_claim = runner.claim
+
+    def claim(run_id, worker=""):
+        if run_id == second.pk:  # cancelled between being found next and being claimed
+            Run.objects.filter(pk=second.pk).update(status=RunStatus.CANCELLED)
+            return None
+        return real_claim(run_id, worker)
+
+    monkeypatch.setattr(runner, "claim", claim)
+    assert runner.execute_in_line(first.pk, engine_factory=FakeEngine) == [first.pk, third.pk]
