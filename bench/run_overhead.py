@@ -176,6 +176,42 @@ def raw_engine_once(module_tar: Path, params: dict, engine_env: dict) -> float:
         return time.perf_counter() - started
 
 
+def ready(base: str, token: str, env: dict, work: Path) -> tuple:
+    """Once the web server answers (and the workers had a moment to start): a signed-in API session, the
+    prototype environment, the bundle's preset params, the module as an archive for the raw engine and the
+    raw engine's settings (the CLI config of the sandbox provider's mirror, its endpoint and token)."""
+    api = requests.Session()
+    api.headers["Authorization"] = f"Token {token}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if api.get(f"{base}/healthz", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.2)
+    time.sleep(3)  # workers ready
+    environment = api.get(f"{base}/api/v1/environments/", params={"tier": "prototype"}, timeout=10).json()["results"][
+        0
+    ]["id"]
+    params = preset_params(api, base)
+    module_tar = work / "module.tar.gz"
+    module_src = find_bundles(ROOT / "bundles" / "catalog" / BUNDLE)[-1] / "src"  # the newest version
+    shutil.make_archive(str(module_tar).removesuffix(".tar.gz"), "gztar", module_src)
+    raw_env = {
+        "tfrc": (
+            'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n'
+            '    include = ["slipway.local/*/*"]\n  }\n  direct {\n    exclude = ["slipway.local/*/*"]\n  }\n}\n'
+        )
+        % (work / "providers"),
+        "endpoint": f"{base}/sandbox/api/v1/",
+        # The last line: `shell` may print a banner first.
+        "token": manage(env, "shell", "-c", "from django.conf import settings; print(settings.SLIPWAY_SANDBOX_TOKEN)")
+        .strip()
+        .splitlines()[-1],
+    }
+    return api, environment, params, module_tar, raw_env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
@@ -246,38 +282,7 @@ def main() -> None:
             )
         )
     try:
-        api = requests.Session()
-        api.headers["Authorization"] = f"Token {token}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if api.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        time.sleep(3)  # workers ready
-        environment = api.get(f"{base}/api/v1/environments/", params={"tier": "prototype"}, timeout=10).json()[
-            "results"
-        ][0]["id"]
-        params = preset_params(api, base)
-
-        module_tar = work / "module.tar.gz"
-        module_src = find_bundles(ROOT / "bundles" / "catalog" / BUNDLE)[-1] / "src"  # the newest version
-        shutil.make_archive(str(module_tar).removesuffix(".tar.gz"), "gztar", module_src)
-        raw_env = {
-            "tfrc": (
-                'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n'
-                '    include = ["slipway.local/*/*"]\n  }\n  direct {\n    exclude = ["slipway.local/*/*"]\n  }\n}\n'
-            )
-            % (work / "providers"),
-            "endpoint": f"{base}/sandbox/api/v1/",
-            # The last line: `shell` may print a banner first.
-            "token": manage(
-                env, "shell", "-c", "from django.conf import settings; print(settings.SLIPWAY_SANDBOX_TOKEN)"
-            )
-            .strip()
-            .splitlines()[-1],
-        }
+        api, environment, params, module_tar, raw_env = ready(base, token, env, work)
 
         deploy_and_wait(api, base, environment, "warmup", params)
         for values in PHASES.values():

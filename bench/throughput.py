@@ -36,19 +36,16 @@ import time
 from pathlib import Path
 
 import psycopg
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The web server, the workers' start and the raw engine's run are bench/run_overhead.py's own.
 from run_overhead import (
     BUNDLE,
-    ROOT,
     engine,
-    find_bundles,
     free_port,
     manage,
-    preset_params,
     raw_engine_once,
+    ready,
     start,
 )
 
@@ -204,36 +201,7 @@ def main() -> None:
         procs.append(start(env, [*celery, "-n", f"tp{index}@%h", "--loglevel=WARNING"], work / f"worker{index}.log"))
     rounds = []
     try:
-        api = requests.Session()
-        api.headers["Authorization"] = f"Token {token}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if api.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        time.sleep(3)  # workers ready
-        environment = api.get(f"{base}/api/v1/environments/", params={"tier": "prototype"}, timeout=10).json()[
-            "results"
-        ][0]["id"]
-        params = preset_params(api, base)
-        module_tar = work / "module.tar.gz"
-        module_src = find_bundles(ROOT / "bundles" / "catalog" / BUNDLE)[-1] / "src"  # the newest version
-        shutil.make_archive(str(module_tar).removesuffix(".tar.gz"), "gztar", module_src)
-        raw_env = {
-            "tfrc": (
-                'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n'
-                '    include = ["slipway.local/*/*"]\n  }\n  direct {\n    exclude = ["slipway.local/*/*"]\n  }\n}\n'
-            )
-            % (work / "providers"),
-            "endpoint": f"{base}/sandbox/api/v1/",
-            "token": manage(
-                env, "shell", "-c", "from django.conf import settings; print(settings.SLIPWAY_SANDBOX_TOKEN)"
-            )
-            .strip()
-            .splitlines()[-1],
-        }
+        api, environment, params, module_tar, raw_env = ready(base, token, env, work)
         stamp = time.strftime("%H%M%S")
         # Warm both: each worker process's plugin cache, the web server's processes, the engine's files.
         slipway_round(api, base, url, environment, params, opts.workers * 2, f"{stamp}-warm")
