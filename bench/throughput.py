@@ -72,6 +72,53 @@ def prepare_database(url: str, keep: bool, env: dict) -> None:
         manage(env, "seed_demo", "--password", "bench-password")
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table() -> dict[int, tuple[int, str, float, float]]:
+    """Every process: pid -> (parent pid, command name, its own CPU seconds, its reaped children's)."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                text = handle.read()
+        except OSError:  # gone meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        utime, stime, cutime, cstime = (int(f) / TICK for f in fields[11:15])
+        table[int(entry.name)] = (int(fields[1]), name, utime + stime, cutime + cstime)
+    return table
+
+
+def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far, per group: each root process with every descendant (alive, and reaped
+    ones through their parents' children's time), and PostgreSQL's processes (the server's, all of them:
+    the machine is otherwise idle)."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, *_rest) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out = {}
+    for group, pids in roots.items():
+        total, stack = 0.0, [pid for pid in pids if pid in table]
+        while stack:
+            pid = stack.pop()
+            total += table[pid][2] + table[pid][3]
+            stack += children.get(pid, [])
+        out[group] = total
+    out["PostgreSQL"] = sum(own + reaped for _, name, own, reaped in table.values() if name == "postgres")
+    own = os.times()
+    out["this script, with its engine processes"] = own.user + own.system + own.children_user + own.children_system
+    return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float], runs: int) -> dict[str, float]:
+    return {group: (after[group] - before[group]) / runs for group in before}
+
+
 def db_activity(url: str) -> tuple[int, int]:
     """Transactions committed in the bench database, and rows inserted, updated or deleted in its tables."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -82,10 +129,11 @@ def db_activity(url: str) -> tuple[int, int]:
     return int(xacts[0]), int(rows[0])
 
 
-def slipway_round(api, base, url: str, environment: int, params: dict, queued: int, tag: str) -> dict:
+def slipway_round(api, base, url: str, environment: int, params: dict, queued: int, tag: str, roots: dict) -> dict:
     """N deploys requested at once; wait for every run to end; the figures from the runs' own timestamps."""
     time.sleep(STATS_SETTLE)
     xacts_before, rows_before = db_activity(url)
+    cpu_before = cpu_seconds(roots)
     ids = []
     for i in range(queued):
         response = api.post(
@@ -107,6 +155,7 @@ def slipway_round(api, base, url: str, environment: int, params: dict, queued: i
             if len(rows) == queued and all(row[0] in TERMINAL for row in rows):
                 break
             time.sleep(0.2)
+    cpu = cpu_delta(cpu_before, cpu_seconds(roots), queued)
     time.sleep(STATS_SETTLE)
     xacts_after, rows_after = db_activity(url)
     failed = [row for row in rows if row[0] != "succeeded"]
@@ -131,10 +180,11 @@ def slipway_round(api, base, url: str, environment: int, params: dict, queued: i
         # The bench's own polling transactions are taken off (one per poll, and the two statistics reads).
         "xacts": (xacts_after - xacts_before - polls - 2) / queued,
         "rows": (rows_after - rows_before) / queued,
+        "cpu": cpu,
     }
 
 
-def raw_round(module_tar: Path, params: dict, raw_env: dict, queued: int, workers: int) -> dict:
+def raw_round(module_tar: Path, params: dict, raw_env: dict, queued: int, workers: int, roots: dict) -> dict:
     """N init + plan + apply sequences of the same module on W processes running side by side."""
     remaining = list(range(queued))
     lock = threading.Lock()
@@ -152,7 +202,7 @@ def raw_round(module_tar: Path, params: dict, raw_env: dict, queued: int, worker
                 errors.append(exc)
                 return
 
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds(roots)
     threads = [threading.Thread(target=worker) for _ in range(workers)]
     for thread in threads:
         thread.start()
@@ -161,7 +211,8 @@ def raw_round(module_tar: Path, params: dict, raw_env: dict, queued: int, worker
     if errors:
         raise errors[0]
     elapsed = time.perf_counter() - started
-    return {"elapsed": elapsed, "per_minute": queued / elapsed * 60}
+    cpu = cpu_delta(cpu_before, cpu_seconds(roots), queued)
+    return {"elapsed": elapsed, "per_minute": queued / elapsed * 60, "cpu": cpu}
 
 
 def main() -> None:
@@ -200,15 +251,19 @@ def main() -> None:
         celery = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=1"]
         procs.append(start(env, [*celery, "-n", f"tp{index}@%h", "--loglevel=WARNING"], work / f"worker{index}.log"))
     rounds = []
+    roots = {
+        "web server (API, state backend, sandbox cloud)": [procs[0].pid],
+        "workers, with the engine and provider processes they start": [proc.pid for proc in procs[1:]],
+    }
     try:
         api, environment, params, module_tar, raw_env = ready(base, token, env, work)
         stamp = time.strftime("%H%M%S")
         # Warm both: each worker process's plugin cache, the web server's processes, the engine's files.
-        slipway_round(api, base, url, environment, params, opts.workers * 2, f"{stamp}-warm")
-        raw_round(module_tar, params, raw_env, opts.workers, opts.workers)
+        slipway_round(api, base, url, environment, params, opts.workers * 2, f"{stamp}-warm", roots)
+        raw_round(module_tar, params, raw_env, opts.workers, opts.workers, roots)
         for index in range(opts.repeat):
-            slipway = slipway_round(api, base, url, environment, params, opts.queued, f"{stamp}-{index}")
-            raw = raw_round(module_tar, params, raw_env, opts.queued, opts.workers)
+            slipway = slipway_round(api, base, url, environment, params, opts.queued, f"{stamp}-{index}", roots)
+            raw = raw_round(module_tar, params, raw_env, opts.queued, opts.workers, roots)
             rounds.append((slipway, raw))
             print(
                 f"round {index + 1}: Slipway {slipway['per_minute']:.1f} runs/min, raw {raw['per_minute']:.1f}, "
@@ -259,6 +314,16 @@ def main() -> None:
     xacts = statistics.median(slipway["xacts"] for slipway, _ in rounds)
     rows = statistics.median(slipway["rows"] for slipway, _ in rounds)
     print(f"\ndatabase work per run (median of rounds): {xacts:.0f} transactions, {rows:.0f} rows written")
+    print("\nCPU seconds per run, by process group (median of rounds; both cores count, so a side that keeps both")
+    print("busy finishes its runs in about half its CPU seconds):\n")
+    print(f"| {'process group':<60} | {'Slipway':>7} | {'raw':>5} |")
+    print(f"|{'-' * 62}|{'-' * 9}|{'-' * 7}|")
+    totals = [0.0, 0.0]
+    for group in rounds[0][0]["cpu"]:
+        values = [statistics.median(side["cpu"][group] for side in sides) for sides in zip(*rounds, strict=True)]
+        totals = [a + b for a, b in zip(totals, values, strict=True)]
+        print(f"| {group:<60} | {values[0]:>7.2f} | {values[1]:>5.2f} |")
+    print(f"| {'all':<60} | {totals[0]:>7.2f} | {totals[1]:>5.2f} |")
 
 
 if __name__ == "__main__":
