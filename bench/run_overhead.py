@@ -16,6 +16,8 @@ db ``--redis-db`` (default 9). It starts a web server and Celery workers itself,
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -176,6 +178,18 @@ def raw_engine_once(module_tar: Path, params: dict, engine_env: dict) -> float:
         return time.perf_counter() - started
 
 
+# As deployed: DEBUG off (no query log in every process, hashed static files), with the keys it then needs;
+# plain http on the loopback.
+BENCH_SECRET = "bench-runs-secret-key-not-for-production-0123456789"
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": BENCH_SECRET,
+    "SLIPWAY_ENCRYPTION_KEY": base64.urlsafe_b64encode(hashlib.sha256(BENCH_SECRET.encode()).digest()).decode(),
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "SLIPWAY_TLS": "off",
+}
+
+
 def ready(base: str, token: str, env: dict, work: Path) -> tuple:
     """Once the web server answers (and the workers had a moment to start): a signed-in API session, the
     prototype environment, the bundle's preset params, the module as an archive for the raw engine and the
@@ -234,13 +248,15 @@ def main() -> None:
         "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{opts.redis_db}",
         "SLIPWAY_BASE_URL": base,
         "SLIPWAY_WORKDIR": str(work / "engine"),
-        "DEBUG": "1",
+        **PRODUCTION,
+        "STATIC_ROOT": str(work / "static"),
         "LOG_LEVEL": "WARNING",
         # The catalog runs on the sandbox cloud: its simulated waits would only measure themselves.
         "SLIPWAY_SANDBOX_DELAY_SCALE": "0",
         "SLIPWAY_PROVIDER_DIR": str(work / "providers"),
     }
     subprocess.run(["redis-cli", "-n", str(opts.redis_db), "flushdb"], check=True, capture_output=True)
+    manage(env, "collectstatic", "--noinput", "-v", "0")  # DEBUG off serves the collected, hashed files
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo", "--password", "bench-password")
     token = manage(env, "create_api_token", "ops").strip()

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The web server, the workers' start and the raw engine's run are bench/run_overhead.py's own.
 from run_overhead import (
     BUNDLE,
+    PRODUCTION,
     engine,
     free_port,
     manage,
@@ -236,13 +237,15 @@ def main() -> None:
         "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{opts.redis_db}",
         "SLIPWAY_BASE_URL": base,
         "SLIPWAY_WORKDIR": str(work / "engine"),
-        "DEBUG": "1",
+        **PRODUCTION,
+        "STATIC_ROOT": str(work / "static"),
         "LOG_LEVEL": "WARNING",
         # The catalog runs on the sandbox cloud: its simulated waits would only measure themselves.
         "SLIPWAY_SANDBOX_DELAY_SCALE": "0",
         "SLIPWAY_PROVIDER_DIR": str(work / "providers"),
     }
     subprocess.run(["redis-cli", "-n", str(opts.redis_db), "flushdb"], check=True, capture_output=True)
+    manage(env, "collectstatic", "--noinput", "-v", "0")  # DEBUG off serves the collected, hashed files
     prepare_database(url, opts.keep, env)
     token = manage(env, "create_api_token", "ops").strip()
     gunicorn = [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "-b", f"127.0.0.1:{port}"]
