@@ -158,6 +158,9 @@ TEMPLATES = [
         },
     },
 ]
+# Django's form renderer with selects written in Python (the same markup; one include per option was most of a
+# filter form's time): portal/rendering.py.
+FORM_RENDERER = "portal.rendering.FormRenderer"
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
