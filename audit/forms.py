@@ -16,6 +16,9 @@ from portal.models import Team
 from .selectors import EstateFilters, TimelineFilters, timeline_event_types
 
 RELATIVE = re.compile(r"^(\d{1,5}|an?|one)\s*(minute|min|hour|h|day|d|week|w)s?\s+ago$")
+# An offset whose "+" arrived as a space: a "+" in a query string typed by hand (curl, a script, the address
+# bar) reads as a space, so "...T10:00:00+02:00" comes as "...T10:00:00 02:00".
+SPACED_OFFSET = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 RELATIVE_UNITS = {"minute": "minutes", "min": "minutes", "hour": "hours", "h": "hours", "day": "days", "d": "days"}
 # What a reviewer may type instead of a date; offered as suggestions by the inputs (their datalist).
 RELATIVE_EXAMPLES = ["now", "1 hour ago", "2 hours ago", "today", "yesterday", "7 days ago", "30 days ago"]
@@ -67,8 +70,9 @@ class WhenField(forms.DateTimeField):
             relative = relative_moment(value)
             if relative is not None:
                 return relative
+            text = SPACED_OFFSET.sub(r"\1+\2", value.strip())
             try:
-                parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
                 return super().to_python(value)
             return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from audit.forms import relative_moment
+from audit.forms import WhenField, relative_moment
 from deployments import services
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +36,21 @@ NOW = datetime(2026, 12, 3, 1, 30, tzinfo=UTC)
 )
 def test_a_moment_relative_to_now(typed, expected):
     assert relative_moment(typed, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        # "+02:00" typed into a query string by hand (curl, a script) arrives as " 02:00"
+        ("2026-05-18T10:00:00 02:00", datetime(2026, 5, 18, 8, tzinfo=UTC)),
+        ("2026-05-18 10:00:00.250000 0000", datetime(2026, 5, 18, 10, 0, 0, 250000, tzinfo=UTC)),
+        ("2026-05-18T10:00:00+02:00", datetime(2026, 5, 18, 8, tzinfo=UTC)),
+        ("2026-05-18T10:00:00-02:00", datetime(2026, 5, 18, 12, tzinfo=UTC)),
+        ("2026-05-18 10:00", datetime(2026, 5, 18, 10, tzinfo=UTC)),
+    ],
+)
+def test_a_moment_with_an_offset_reads_as_written(typed, expected):
+    assert WhenField().clean(typed) == expected
 
 
 @pytest.fixture
