@@ -22,6 +22,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 SECRET = "bench-pages-secret-key-not-for-production-0123456789"
 os.environ["SECRET_KEY"] = SECRET  # the sessions made here are signed with the server's key
@@ -156,7 +157,7 @@ def main() -> None:
     reviewer_session = session_for("bench-reviewer", groups=(COMPLIANCE_GROUP,), staff=True)
     big = Deployment.objects.get(name="dep-1")
     long_run = Run.objects.filter(deployment=big).order_by("-id").first()
-    at = (timezone.now() - timedelta(days=200)).isoformat()
+    at = quote((timezone.now() - timedelta(days=200)).isoformat())  # its "+00:00" kept as written
     pages = [
         ("overview", "/", ops_session),
         ("deployments list, first page", "/deployments/", ops_session),
