@@ -50,7 +50,7 @@ from .policy.services import exception_request_create
 from .runs import services as run_services
 from .runs.selectors import LOG_WINDOW, queued_reason, run_log_window
 from .runs.services import state_lock_force_unlock
-from .selectors import DEPLOYMENT_RELATED, can_change_deployment, deployment_active_runs, environments_writable_by
+from .selectors import DEPLOYMENT_RELATED, deployment_active_runs, environments_writable_by
 
 
 def deployment_for(request, pk, action: str = VIEW, message: str = "") -> Deployment:
@@ -397,8 +397,9 @@ def deployment_detail(request, pk):
     )
     if deployment.sensitive_outputs:
         sensitive_names = sorted(json.loads(decrypt(deployment.sensitive_outputs)).keys())
+    live = live_context(request.user, deployment)
     context = {
-        **live_context(request.user, deployment),
+        **live,
         "deployment": deployment,
         "version": version,
         "config_rows": params_rows(version.params_schema, deployment.params),
@@ -412,7 +413,7 @@ def deployment_detail(request, pk):
         "waiting_reason": queued_reason(current) if current and current.status == RunStatus.QUEUED else "",
         "waiting": active[1:],
         "runs": runs[:20],
-        "can_change": can_change_deployment(request.user, deployment),
+        "can_change": live["can_change"],
         "runbook_html": anchor_headings(render_markdown(version.runbook)),
         **alarm_context(deployment),
         "tier_is_production": deployment.environment.tier == Tier.PRODUCTION,

@@ -60,6 +60,9 @@ class LiveView:
     recent: list[DriftCheck]
 
 
+RECENT_CHECKS = 10  # the checks the Live tab lists
+
+
 def deployment_checks(deployment: Deployment) -> QuerySet[DriftCheck]:
     return deployment.drift_checks.order_by("-created_at", "-id")
 
@@ -68,9 +71,19 @@ def live_view(deployment: Deployment) -> LiveView:
     """What the last refresh read, resource by resource, each attribute beside the value Slipway applied
     where they differ, and the param it is observed for (so people see the configuration it belongs to)."""
     checks = deployment_checks(deployment)
-    check = checks.filter(status__in=(DriftStatus.IN_SYNC, DriftStatus.DRIFTED)).first()
-    pending = checks.filter(status__in=DRIFT_PENDING).first()
-    last = checks.exclude(status__in=DRIFT_PENDING).first()
+    recent = list(checks[:RECENT_CHECKS])
+
+    def newest(statuses, *, other=False) -> DriftCheck | None:
+        """The newest check in (or, ``other``, not in) ``statuses``: from the recent ones when one is there or
+        they are all the checks there are, else asked of the database."""
+        found = next((c for c in recent if (c.status in statuses) != other), None)
+        if found is not None or len(recent) < RECENT_CHECKS:
+            return found
+        return (checks.exclude(status__in=statuses) if other else checks.filter(status__in=statuses)).first()
+
+    check = newest((DriftStatus.IN_SYNC, DriftStatus.DRIFTED))
+    pending = newest(DRIFT_PENDING)
+    last = newest(DRIFT_PENDING, other=True)
     resources: list[LiveResource] = []
     if check is not None:
         schema = deployment.bundle_version.params_schema
@@ -118,7 +131,7 @@ def live_view(deployment: Deployment) -> LiveView:
                     words=gone["words"],
                 ),
             )
-    return LiveView(check=check, pending=pending, last=last, resources=resources, recent=list(checks[:10]))
+    return LiveView(check=check, pending=pending, last=last, resources=resources, recent=recent)
 
 
 def _subschema(schema: dict, path: tuple[str, ...]) -> dict:

@@ -192,3 +192,28 @@ def test_a_check_the_engine_fails_once_is_tried_again_and_one_failing_twice_is_a
     assert check.status == "error" and "cannot be reached" in check.error
     database.refresh_from_db()
     assert database.status == "live"  # an error says nothing about the cloud
+
+
+def test_the_live_view_reads_the_newest_of_each_kind_past_the_recent_checks(database, django_assert_num_queries):
+    """The Live tab's check, pending check and last finished check come from its ten recent checks when they
+    are there, and from the database when they are older (or absent)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deployments.drift.selectors import RECENT_CHECKS, live_view
+
+    start = timezone.now() - timedelta(hours=1)
+    old_sync = drifted(database, status="in_sync", resources=[], created_at=start)
+    for n in range(RECENT_CHECKS + 1):
+        drifted(database, status="error", resources=[], observed=[], created_at=start + timedelta(minutes=n + 1))
+    view = live_view(database)
+    assert view.check == old_sync  # older than the ten recent ones
+    assert view.pending is None and view.last.status == "error"
+    assert len(view.recent) == RECENT_CHECKS
+
+    queued = drifted(database, status="queued", resources=[], created_at=start + timedelta(minutes=30))
+    newest_sync = drifted(database, status="drifted", created_at=start + timedelta(minutes=40))
+    with django_assert_num_queries(1):  # the recent checks only (it was four queries)
+        view = live_view(database)
+    assert (view.check, view.pending, view.last) == (newest_sync, queued, newest_sync)
