@@ -2,27 +2,26 @@
 
 Django draws a select with one template include per option (and another for each option's attributes). A
 filter with 200 projects, 20 teams and the event types took about 40 ms of the audit timeline's 57 ms
-(bench/pages.py). :class:`FormRenderer` writes the same markup, byte for byte, from the same context
-(``widget.optgroups``, each option's attributes), so every select in the portal and the admin, model
-choices included, is drawn the same way in a fraction of the time. ``tests/portal/test_form_rendering.py``
-compares the two over escaping, attributes, groups, multiple choice and whole forms.
+(bench/pages.py). :class:`FormRenderer` writes the same markup from the same context (``widget.optgroups``,
+each option's attributes), so every select in the portal and the admin, model choices included, is drawn
+the same way in a fraction of the time. ``tests/portal/test_form_rendering.py`` compares the two over
+escaping, attributes, groups, multiple choice and whole forms.
 
-It stands aside when the project or an app overrides Django's select or option templates (they are then
-rendered as written) and for a widget with templates of its own.
+It writes a select only when every option uses Django's option template and every label and group name is
+text: the templates would localise a number or a date (``1,5`` in German, ``May 1, 2026``), which this
+does not, so such a select is left to them. (Django's renderer reads its own widget templates before any
+app's, so their markup is the one to match.)
 """
 
 from __future__ import annotations
 
-from functools import cached_property
-
-from django import forms
 from django.forms.renderers import DjangoTemplates
+from django.utils.functional import Promise
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 SELECT = "django/forms/widgets/select.html"
 OPTION = "django/forms/widgets/select_option.html"
-ATTRS = "django/forms/widgets/attrs.html"
 
 
 def _attrs(attrs: dict) -> str:
@@ -39,10 +38,14 @@ def _text(value) -> str:
     return conditional_escape(str(value))  # (str of a SafeString is itself: left as it is)
 
 
-def select_html(widget: dict) -> SafeString:
+def _is_text(value) -> bool:
+    return isinstance(value, str | Promise)
+
+
+def select_html(name, attrs: dict, groups: list) -> SafeString:
     """``select.html`` with ``select_option.html`` for each option, from the widget's context."""
-    parts = [f'<select name="{conditional_escape(widget["name"])}"{_attrs(widget["attrs"])}>']
-    for group_name, options, _index in widget["optgroups"]:
+    parts = [f'<select name="{conditional_escape(name)}"{_attrs(attrs)}>']
+    for group_name, options, _index in groups:
         if group_name:
             parts.append(format_html('\n  <optgroup label="{}">', group_name))
         for option in options:
@@ -57,20 +60,17 @@ def select_html(widget: dict) -> SafeString:
 
 
 class FormRenderer(DjangoTemplates):
-    """Django's template renderer, but a select drawn by :func:`select_html` (same markup, no includes)."""
-
-    @cached_property
-    def _own_templates(self) -> bool:
-        """Whether select, option and attributes resolve to Django's own files (nobody overrides them)."""
-        own = forms.__path__[0]
-        return all(self.get_template(name).origin.name.startswith(own) for name in (SELECT, OPTION, ATTRS))
+    """Django's template renderer, but a select of text options drawn by :func:`select_html` (no includes)."""
 
     def render(self, template_name, context, request=None):
         widget = context.get("widget") if template_name == SELECT else None
-        if (
-            widget is not None
-            and all(option["template_name"] == OPTION for _, options, _ in widget["optgroups"] for option in options)
-            and self._own_templates
-        ):
-            return select_html(widget)
+        if widget is not None and "optgroups" in widget:
+            groups = list(widget["optgroups"])  # read once: it may be a generator
+            widget["optgroups"] = groups
+            if all(
+                (not group_name or _is_text(group_name))
+                and all(option["template_name"] == OPTION and _is_text(option["label"]) for option in options)
+                for group_name, options, _ in groups
+            ):
+                return select_html(widget["name"], widget["attrs"], groups)
         return super().render(template_name, context, request=request)

@@ -1,11 +1,17 @@
-"""The portal's form renderer writes selects in Python: the markup must be Django's own, byte for byte."""
+"""The portal's form renderer writes selects of text in Python: the markup must be Django's own, byte for byte
+(and anything the templates would localise is left to them)."""
 
 from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from django import forms
 from django.forms.renderers import DjangoTemplates
+from django.utils import translation
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 
 from audit.forms import AsOfForm, TimelineForm
 from deployments.forms import NewDeploymentForm
@@ -50,19 +56,39 @@ def test_a_select_is_written_as_djangos_templates_write_it(widget, value, attrs)
     assert quick == django
 
 
-def test_the_renderer_writes_the_select_itself():
-    """Not a test of equality with itself: the quick path is the one taken for Django's own templates."""
-    widget = forms.Select(choices=HOSTILE)
-    renderer = FormRenderer()
-    assert renderer._own_templates
-    original = rendering.select_html
+def test_the_renderer_writes_a_select_of_text_itself(monkeypatch):
+    """Not a test of equality with itself: the quick path is the one taken for text labels."""
     calls = []
-    rendering.select_html = lambda w: calls.append(w) or original(w)
-    try:
-        widget.render("f", "", renderer=renderer)
-    finally:
-        rendering.select_html = original
+    original = rendering.select_html
+    monkeypatch.setattr(rendering, "select_html", lambda *args: calls.append(args) or original(*args))
+    forms.Select(choices=[("a", "A"), ("b", gettext_lazy("B"))]).render("f", "", renderer=FormRenderer())
     assert len(calls) == 1
+    forms.Select(choices=[("a", 1.5)]).render("f", "", renderer=FormRenderer())
+    assert len(calls) == 1  # a number is the templates' to localise
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        [("d", date(2026, 5, 1)), ("n", Decimal("1E+3")), ("f", 1.5)],
+        [(1.5, [("a", "A")]), ("b", "B")],
+    ],
+)
+def test_labels_the_templates_would_localise_are_left_to_them(choices, settings):
+    settings.USE_THOUSAND_SEPARATOR = True
+    with translation.override("de"):
+        quick, django = both(forms.Select(choices=choices), "f", "d")
+    assert quick == django
+
+
+def test_options_given_by_a_generator_are_all_written():
+    class Generated(forms.Select):
+        def optgroups(self, name, value, attrs=None):
+            yield from super().optgroups(name, value, attrs)
+
+    quick, django = both(Generated(choices=[("a", "A"), ("b", "B")]), "f", "b")
+    assert quick == django
+    assert quick.count("<option") == 2
 
 
 def test_a_widget_with_its_own_option_template_is_left_to_the_templates():
