@@ -14,5 +14,7 @@ refuse_to_start(web=True)
 
 # What loading Django and the apps made (about 140k objects) lives as long as the process: take it out of the
 # cyclic collector's full passes, which walked it every few requests (90-100 ms each, most of a page's p95 in
-# bench/pages.py). The objects of each request are collected as before.
+# bench/pages.py). The objects of each request are collected as before; garbage left by start-up is collected
+# first, so none of it stays for the life of the process.
+gc.collect()
 gc.freeze()
