@@ -18,7 +18,7 @@ from .selectors import EstateFilters, TimelineFilters, timeline_event_types
 RELATIVE = re.compile(r"^(\d{1,5}|an?|one)\s*(minute|min|hour|h|day|d|week|w)s?\s+ago$")
 # An offset whose "+" arrived as a space: a "+" in a query string typed by hand (curl, a script, the address
 # bar) reads as a space, so "...T10:00:00+02:00" comes as "...T10:00:00 02:00".
-SPACED_OFFSET = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
+SPACED_OFFSET = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) ((?:0\d|1[0-4]):?[0-5]\d)$")
 RELATIVE_UNITS = {"minute": "minutes", "min": "minutes", "hour": "hours", "h": "hours", "day": "days", "d": "days"}
 # What a reviewer may type instead of a date; offered as suggestions by the inputs (their datalist).
 RELATIVE_EXAMPLES = ["now", "1 hour ago", "2 hours ago", "today", "yesterday", "7 days ago", "30 days ago"]

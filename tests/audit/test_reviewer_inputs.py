@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from audit.forms import WhenField, relative_moment
@@ -51,6 +52,12 @@ def test_a_moment_relative_to_now(typed, expected):
 )
 def test_a_moment_with_an_offset_reads_as_written(typed, expected):
     assert WhenField().clean(typed) == expected
+
+
+@pytest.mark.parametrize("typed", ["2026-05-01 10:00 23:59", "2026-05-01T10:00 15:00", "2026-05-01 10:00 10:75"])
+def test_two_times_are_not_read_as_a_time_and_an_offset(typed):
+    with pytest.raises(ValidationError):
+        WhenField().clean(typed)
 
 
 @pytest.fixture
