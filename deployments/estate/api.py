@@ -18,7 +18,7 @@ from ..models import BulkChange, BulkTarget
 from ..selectors import deployments_visible_to
 from . import bulk as bulk_services
 from .dimensions import param_dimensions
-from .query import QueryError, deployments_matching, matched_values
+from .query import Matches, QueryError, deployments_matching, matched_values, row_prefetch
 from .rollout import dry_run_counts, rollout_counts
 
 Q_PARAM = OpenApiParameter("q", str, description="An estate query, e.g. `bundle:postgres env.tier:production`.")
@@ -73,7 +73,10 @@ class EstateViewSet(viewsets.GenericViewSet):
                 {"message": str(exc), "errors": {"/q": [exc.message]}, "query_error": exc.as_dict()},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        page = self.paginate_queryset(qs)
+        paging = self.paginator
+        start, size = paging.get_offset(request), paging.get_limit(request)
+        matches = Matches(qs, start=start, size=size, prefetch=row_prefetch(query.fields))
+        page = self.paginate_queryset(matches)
         context = {**self.get_serializer_context(), "fields": query.fields}
         data = EstateRowSerializer(page, many=True, context=context).data
         return self.get_paginated_response(data)

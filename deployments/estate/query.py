@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -478,10 +479,15 @@ def _leaf(c: Comparison) -> tuple[Q, bool]:
     if root == ARTIFACT_ROOT:
         return _artifact_leaf(c), False
     if root in JSON_ROOTS:
-        indexed = _indexed_leaf(root[0], "", rest.split("."), c, equality=False) if c.op == "~" else None
+        # (equality stays with the GIN index on the column, which answers it from the index alone)
+        indexed = (
+            _indexed_leaf(root[0], "", rest.split("."), c, equality=False, selective=c.op != "~")
+            if c.op != ":"
+            else None
+        )
         return (indexed if indexed is not None else _json_leaf(f"{root}__{_path(rest)}", c)), True
     kind, _, attr = rest.partition(".")
-    indexed = _indexed_leaf("r", kind, attr.split("."), c, equality=True) if c.op == "~" else None
+    indexed = _indexed_leaf("r", kind, attr.split("."), c, equality=True, selective=c.op != "~")
     if indexed is not None:
         return indexed, False
     resources = StateResource.objects.filter(_json_leaf(f"attributes__{_path(attr)}", c), deployment=OuterRef("pk"))
@@ -503,16 +509,18 @@ def _indexable_path(parts: list[str]) -> bool:
     return all(_POSITION.fullmatch(p) or not _NUMBERLIKE.fullmatch(p) for p in parts)
 
 
-def _indexed_leaf(source: str, kind: str, parts: list[str], c: Comparison, *, equality: bool) -> Q | None:
+def _indexed_leaf(
+    source: str, kind: str, parts: list[str], c: Comparison, *, equality: bool, selective: bool = False
+) -> Q | None:
     """The deployments holding a matching value at the path, read from the estate's inverted index
     (:class:`EstateTerm`, :class:`EstatePosting`; PostgreSQL): the condition runs over the path's distinct
     values with the operator the JSON lookups use (``~*``, ``UPPER(..) LIKE``, jsonb ``<`` ``>`` ``=``), then
     the postings of those that match give the deployments. None where the JSON lookups must answer (SQLite,
-    ``:*``, a path the index would read differently). The compiler uses it for ``~`` only, where it is several
-    times faster: equality has the GIN indexes, and a comparison or a resource condition that thousands of
-    deployments pass measured no faster as postings than read beside the other conditions (bench/estate_query.py).
-    Its comparisons and equality stay tested against the JSON lookups (tests/deployments/test_estate_index.py)
-    for the day a selective one is worth it."""
+    ``:*``, a path the index would read differently; with ``selective``, values held by most deployments). The
+    compiler uses it for ``~``, and, where the values are ``selective``, for comparisons on params and outputs,
+    whose JSON lookups evaluate a path on every deployment (30 ms at 100k), and for resource conditions, which
+    otherwise join the resources table (bench/estate_query.py). Equality on params and outputs stays with their
+    GIN indexes. The index answers as the JSON lookups do (tests/deployments/test_estate_index.py)."""
     if connection.vendor != "postgresql" or not _indexable_path(parts):
         return None
     text = "(t.value #>> '{}')"
@@ -542,10 +550,34 @@ def _indexed_leaf(source: str, kind: str, parts: list[str], c: Comparison, *, eq
     with connection.cursor() as cursor:
         cursor.execute(f"{terms} LIMIT {MAX_NAMED_TERMS + 1}", params)
         ids = [row[0] for row in cursor.fetchall()]
-    if len(ids) <= MAX_NAMED_TERMS:
+    named = len(ids) <= MAX_NAMED_TERMS
+    if selective and ids and not (named and _few_postings(ids)):  # (so many values: likely most deployments)
+        return None
+    if named:
         return Q(pk__in=EstatePosting.objects.filter(term_id__in=ids).values("deployment_id")) if ids else Q(pk__in=[])
     postings = EstatePosting._meta.db_table
     return Q(pk__in=RawSQL(f"SELECT p.deployment_id FROM {postings} p WHERE p.term_id IN ({terms})", params))
+
+
+# The postings beat the JSON lookups while the values are held by fewer than this share of the estate's rows;
+# past it, hashing as many postings as there are deployments costs more than reading each deployment's value
+# (a comparison every deployment passes: 250 ms against 100 ms at 100k, bench/estate_query.py).
+POSTINGS_SHARE = 0.7
+POSTINGS_FLOOR = 1000  # below this the choice costs nothing either way (and a table never analyzed has no size)
+
+
+def _few_postings(term_ids: list[int]) -> bool:
+    """Whether fewer postings than :data:`POSTINGS_SHARE` of the deployments hold the terms, by the planner's
+    statistics (its estimate of the postings read, against the table's size): a plan, not a count, so the
+    choice costs a fraction of a millisecond (counting 60k postings to decide took 5 ms)."""
+    postings, deployments = EstatePosting._meta.db_table, Deployment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {postings} p WHERE p.term_id = ANY(%s)", [term_ids])
+        plan = cursor.fetchone()[0]
+        cursor.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [deployments])
+        estate = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return plan[0]["Plan"]["Plan Rows"] < max(estate * POSTINGS_SHARE, POSTINGS_FLOOR)
 
 
 def _drift_leaf(c: Comparison) -> Q:
@@ -682,6 +714,83 @@ def deployments_matching(*, user, text: str) -> tuple[EstateQuery, QuerySet]:
     return query, query.filter(visible.select_related(*DEPLOYMENT_RELATED)).order_by(
         "environment__project__slug", "environment__slug", "name"
     )
+
+
+def row_prefetch(fields: list[str]) -> tuple[str, ...]:
+    """What the results read of each row beside the deployment: its resources, for a resource field."""
+    return ("state_resources",) if any(f.startswith(f"{RESOURCE_ROOT}.") for f in fields) else ()
+
+
+class Matches:
+    """A query's deployments for a paginator (Django's on the page, DRF's in the API), one page read at a time.
+
+    On PostgreSQL the total and the page's keys come from one read: the matching deployments are found once
+    (``MATERIALIZED``: the plan the count alone would take), ranked by their environment's place in the
+    estate's order (project, then environment: a few hundred rows), counted with a window and cut to the
+    page; then the page's rows are read by key with their relations. Sorting the matches by the joined
+    project and environment slugs let the planner walk the projects first and re-read thousands of matches
+    for each (50 ms for the regex of bench/estate_query.py, issue 18). ``start`` is where the page that will
+    be asked for begins, so that ``count()`` (which every paginator asks first) can read it in the same
+    pass; another window costs one more read. Elsewhere (SQLite): the queryset's own count and slice."""
+
+    def __init__(self, queryset: QuerySet, *, start: int = 0, size: int = 50, prefetch: tuple[str, ...] = ()):
+        self.queryset = queryset
+        self.start, self.size = max(start, 0), size
+        self.prefetch = prefetch
+        self._total: int | None = None
+        self._window: tuple[int, list] | None = None  # (start, keys) of the page read with the total
+
+    def count(self) -> int:
+        if self._total is None:
+            if connection.vendor != "postgresql":
+                self._total = self.queryset.count()
+            else:
+                keys, total = self._keys(self.start, self.size)
+                self._window = (self.start, keys)
+                # (past the last match no row carries the total)
+                self._total = total if keys or self.start == 0 else self.queryset.count()
+        return self._total
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list:
+        if connection.vendor != "postgresql":
+            return list(self.queryset.prefetch_related(*self.prefetch)[window])
+        start, stop = window.start or 0, window.stop
+        if self._window is not None and self._window[0] == start and stop is not None and stop - start <= self.size:
+            keys = self._window[1][: stop - start]
+        else:
+            keys, _ = self._keys(start, None if stop is None else stop - start)
+        if not keys:
+            return []
+        rows = self.queryset.model.objects.select_related(*DEPLOYMENT_RELATED).prefetch_related(*self.prefetch)
+        found = rows.in_bulk(keys)
+        return [found[key] for key in keys if key in found]
+
+    def _keys(self, start: int, size: int | None) -> tuple[list, int]:
+        """The keys of ``size`` matches from ``start`` in the estate's order, and how many match in all."""
+        try:
+            sql, params = self.keys_sql(start, size)
+        except EmptyResultSet:  # a condition that can match nothing (no visible teams, no matching values)
+            return [], 0
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return [key for key, _ in rows], rows[0][1] if rows else 0
+
+    def keys_sql(self, start: int, size: int | None) -> tuple[str, list]:
+        """The one read of :meth:`_keys` (PostgreSQL), for it and for the bench's plans."""
+        inner, params = self.queryset.order_by().values("pk", "environment_id", "name").query.sql_with_params()
+        environments, projects = Environment._meta.db_table, Project._meta.db_table
+        sql = (
+            f"WITH matches (id, environment_id, name) AS MATERIALIZED ({inner}), "
+            f"places (id, place) AS (SELECT e.id, row_number() OVER (ORDER BY p.slug, e.slug) FROM {environments} e "
+            f"JOIN {projects} p ON p.id = e.project_id) "
+            "SELECT m.id, count(*) OVER () FROM matches m JOIN places r ON r.id = m.environment_id "
+            f"ORDER BY r.place, m.name {'' if size is None else 'LIMIT %s '}OFFSET %s"
+        )
+        return sql, [*params, *([] if size is None else [size]), start]
 
 
 # --- Matched values for the results --------------------------------------------------------

@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseStopPolling
 from bundles.models import BundleVersion
 from portal.errors import ServiceError
 from portal.inputs import shows_input_problems
+from portal.pagination import page_start
 from portal.querysets import CHANGE
 from portal.roles import is_ops, require_ops
 from portal.spreadsheets import spreadsheet_safe
@@ -27,7 +28,7 @@ from . import bulk as bulk_services
 from . import rollout
 from .dimensions import param_dimensions, suggestions
 from .forms import BulkChangeForm, RolloutForm
-from .query import QueryError, deployments_matching, display, matched_values
+from .query import Matches, QueryError, deployments_matching, display, matched_values, row_prefetch
 
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
@@ -43,7 +44,7 @@ def _get_bulk_for_ops(request, pk) -> BulkChange:
 
 
 def _rows(page_objects, fields: list[str]) -> list[dict]:
-    needs_resources = any(f.startswith("resource.") for f in fields)
+    needs_resources = bool(row_prefetch(fields))
     rows = []
     for deployment in page_objects:
         resources = list(deployment.state_resources.all()) if needs_resources else None
@@ -70,7 +71,9 @@ def estate(request):
     if qs is not None and request.GET.get("format") == "csv":
         return _csv(qs, fields, text)
     if qs is not None and text:
-        page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+        start = page_start(request.GET.get("page"), PAGE_SIZE)
+        matches = Matches(qs, start=start, size=PAGE_SIZE, prefetch=row_prefetch(fields))
+        page = Paginator(matches, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "q": text,
         "error": error,
