@@ -4,7 +4,6 @@ the estate's order (project, environment, name), with each row's relations and r
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.urls import reverse
 
 from deployments.estate.query import Matches, deployments_matching
