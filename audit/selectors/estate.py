@@ -325,7 +325,7 @@ class EstateDiff:
     start: datetime
     end: datetime
     entries: list[DiffEntry]
-    touched: QuerySet | None = field(default=None, repr=False, compare=False)
+    touched: QuerySet | None = field(default=None, repr=False, compare=False)  # (None: every deployment)
 
     def load_runs(self, entries: Iterable[DiffEntry] | None = None) -> None:
         """Read the window's runs of ``entries`` (default: every entry) whose runs are not read yet."""
@@ -334,7 +334,9 @@ class EstateDiff:
             return
         for entry in wanted:
             entry.loaded_runs = []
-        ids = self.touched if len(wanted) > 500 and self.touched is not None else [e.deployment_id for e in wanted]
+        # Many entries: the window's runs of the deployments touched in it (all of them, unfiltered: cheaper than
+        # the join, and the entries pick theirs); a few: theirs by id.
+        ids = self.touched if len(wanted) > 500 else [e.deployment_id for e in wanted]
         with _without_gc(), _planner_for_many_probes():
             _attach_runs(wanted, self.start, self.end, ids)
 
@@ -371,7 +373,9 @@ def _present(row: dict | None) -> bool:
     return row is not None and row["history_type"] != "-" and row["status"] != DeploymentStatus.DESTROYED
 
 
-def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateFilters()) -> EstateDiff:
+def estate_diff(
+    start: datetime, end: datetime, filters: EstateFilters = EstateFilters(), *, runs: bool = False
+) -> EstateDiff:
     """What was added, removed and changed (params or bundle version) between ``start`` and ``end``.
 
     Only deployments with a history row inside the window can differ, so both states are read
@@ -380,6 +384,9 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
     removed); a scope filter keeps those filed there. A deployment absent at both ends that was live (or
     on its way) inside the window is listed too, as ``transient``, with its runs: created and destroyed
     within the window, it is evidence of what ran, not a difference between the two states.
+
+    ``runs``: read every entry's runs now (an export shows them all), which also says which were applied
+    without approval; else that is asked of the database alone, and the runs are read for the entries shown.
     """
     window = HistoricalDeployment.objects.filter(filters.bundle_q(), history_date__gt=start, history_date__lte=end)
     if filters.name:
@@ -401,14 +408,18 @@ def estate_diff(start: datetime, end: datetime, filters: EstateFilters = EstateF
         )
     with _without_gc():
         entries = _entries(before, after, came_and_went, filters)
-    with _planner_for_many_probes():
-        # Unfiltered, every run of the window (the entries pick theirs): cheaper than joining the touched.
-        narrowed = touched if filters != EstateFilters() else None
-        unapproved = _with_unapproved_runs(start, end, narrowed) if entries else set()
-    diff = EstateDiff(start=start, end=end, entries=entries, touched=touched)
+    # Unfiltered, every run of the window (the entries pick theirs): cheaper than joining the touched.
+    narrowed = touched if filters != EstateFilters() else None
+    diff = EstateDiff(start=start, end=end, entries=entries, touched=narrowed)
+    if runs:
+        diff.load_runs()
+    else:
+        with _planner_for_many_probes():
+            unapproved = _with_unapproved_runs(start, end, narrowed) if entries else set()
+        for entry in entries:
+            entry.has_unapproved_run = entry.deployment_id in unapproved
     diff_ref = weakref.ref(diff)
     for entry in entries:
-        entry.has_unapproved_run = entry.deployment_id in unapproved
         entry.diff_ref, entry.window = diff_ref, (start, end)
     _attach_labels(entries)
     name_producers(entry.changes for entry in entries)
@@ -529,8 +540,9 @@ def _state(touched: QuerySet, when: datetime) -> dict[Any, dict]:
     return {row[0]: dict(zip(_STATE_FIELDS, row, strict=True)) for row in rows.values_list(*_STATE_FIELDS)}
 
 
-def _window_runs(start: datetime, end: datetime, deployments: QuerySet | list) -> QuerySet:
-    return Run.objects.filter(created_at__gt=start, created_at__lte=end, deployment_id__in=deployments)
+def _window_runs(start: datetime, end: datetime, deployments: QuerySet | list | None) -> QuerySet:
+    runs = Run.objects.filter(created_at__gt=start, created_at__lte=end)
+    return runs if deployments is None else runs.filter(deployment_id__in=deployments)
 
 
 def _with_unapproved_runs(start: datetime, end: datetime, touched: QuerySet | None) -> set:
@@ -543,7 +555,7 @@ def _with_unapproved_runs(start: datetime, end: datetime, touched: QuerySet | No
     return set(runs.order_by().values_list("deployment_id", flat=True).distinct())
 
 
-def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime, deployments: QuerySet | list) -> None:
+def _attach_runs(entries: list[DiffEntry], start: datetime, end: datetime, deployments: QuerySet | list | None) -> None:
     by_id = {entry.deployment_id: entry for entry in entries}
     if not by_id:
         return
