@@ -1,5 +1,4 @@
-"""The API's one pagination: ``?limit=&offset=``, bounded and strict; and the pages' helpers for lists
-that read a page their own way (:class:`KeysFirst`, :func:`page_start`).
+"""The API's one pagination: ``?limit=&offset=``, bounded and strict.
 
 Kept apart from portal.api, which imports drf-spectacular: DRF imports the pagination class
 while it is itself still loading, and that import must not come back into DRF.
@@ -59,16 +58,3 @@ class KeysFirst:
         keys = list(self.queryset.values_list("pk", flat=True)[window])
         rows = {row.pk: row for row in self.queryset.filter(pk__in=keys)} if keys else {}
         return [rows[key] for key in keys if key in rows]
-
-
-def page_start(number, size: int) -> int:
-    """Where the page that ``Paginator.get_page(number)`` shows begins, for an object list that reads its page
-    with its count: a number as the paginator reads it (``"3"``, ``3.0``), else the first page. A page past
-    the end (which the paginator turns into the last) is only read a second time."""
-    try:
-        number = float(number) if isinstance(number, float) else int(number)
-    except (TypeError, ValueError):
-        return 0
-    if isinstance(number, float) and not number.is_integer():
-        return 0
-    return max(int(number) - 1, 0) * size

@@ -73,10 +73,7 @@ class EstateViewSet(viewsets.GenericViewSet):
                 {"message": str(exc), "errors": {"/q": [exc.message]}, "query_error": exc.as_dict()},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        paging = self.paginator
-        start, size = paging.get_offset(request), paging.get_limit(request)
-        matches = Matches(qs, start=start, size=size, prefetch=row_prefetch(query.fields))
-        page = self.paginate_queryset(matches)
+        page = self.paginate_queryset(Matches(qs, prefetch=row_prefetch(query.fields)))
         context = {**self.get_serializer_context(), "fields": query.fields}
         data = EstateRowSerializer(page, many=True, context=context).data
         return self.get_paginated_response(data)

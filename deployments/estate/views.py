@@ -17,7 +17,6 @@ from django_htmx.http import HttpResponseStopPolling
 from bundles.models import BundleVersion
 from portal.errors import ServiceError
 from portal.inputs import shows_input_problems
-from portal.pagination import page_start
 from portal.querysets import CHANGE
 from portal.roles import is_ops, require_ops
 from portal.spreadsheets import spreadsheet_safe
@@ -71,8 +70,7 @@ def estate(request):
     if qs is not None and request.GET.get("format") == "csv":
         return _csv(qs, fields, text)
     if qs is not None and text:
-        start = page_start(request.GET.get("page"), PAGE_SIZE)
-        matches = Matches(qs, start=start, size=PAGE_SIZE, prefetch=row_prefetch(fields))
+        matches = Matches(qs, prefetch=row_prefetch(fields))
         page = Paginator(matches, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "q": text,
