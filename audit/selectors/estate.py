@@ -320,6 +320,9 @@ class DiffEntry:
         }
 
 
+RUNS_BY_ID = 500  # entries whose runs are read by their deployments' ids; more: by the window
+
+
 @dataclass(slots=True, weakref_slot=True)
 class EstateDiff:
     start: datetime
@@ -336,7 +339,7 @@ class EstateDiff:
             entry.loaded_runs = []
         # Many entries: the window's runs of the deployments touched in it (all of them, unfiltered: cheaper than
         # the join, and the entries pick theirs); a few: theirs by id.
-        ids = self.touched if len(wanted) > 500 else [e.deployment_id for e in wanted]
+        ids = self.touched if len(wanted) > RUNS_BY_ID else [e.deployment_id for e in wanted]
         with _without_gc(), _planner_for_many_probes():
             _attach_runs(wanted, self.start, self.end, ids)
 

@@ -114,6 +114,35 @@ def test_runs_read_for_the_entries_shown_answer_as_every_run_read(estate):
     # reading one entry's runs reads the rest: the same as reading all of them at once
     assert [e.as_dict() for e in lazy.entries] == [e.as_dict() for e in eager.entries]
     assert sum(len(e.runs) for e in eager.entries) >= 6
+    # what the exports read: every run with the diff, the flags from the runs themselves
+    exported = selectors.estate_diff(estate["start"], estate["end"], runs=True)
+    assert all(entry.loaded_runs is not None for entry in exported.entries)
+    assert exported.counts() == counts and [e.as_dict() for e in exported.entries] == [
+        e.as_dict() for e in eager.entries
+    ]
+
+
+@pytest.mark.parametrize("by_id", [True, False])
+def test_every_run_read_with_the_diff_keeps_to_the_entries_and_the_filters(estate, prod_env, monkeypatch, by_id):
+    _unapproved_runs(estate)
+    from deployments.models import Deployment, Run
+
+    quiet = Deployment.objects.get(name="d5")  # no history row in the window: not an entry, whatever it ran
+    Run.objects.create(
+        deployment=quiet, action="apply", status="succeeded", bundle_version=quiet.bundle_version, params={}
+    )
+    estate["end"] = timezone.now()
+    for filters in (selectors.EstateFilters(), selectors.EstateFilters(tier=prod_env.tier)):
+        shown = selectors.estate_diff(estate["start"], estate["end"], filters)
+        shown.load_runs()  # (a few entries: their runs by id)
+        # a few entries as many: by the window's deployments touched (filtered) or the whole window's runs
+        monkeypatch.setattr(selectors, "RUNS_BY_ID", 1000 if by_id else 0)
+        exported = selectors.estate_diff(estate["start"], estate["end"], filters, runs=True)
+        monkeypatch.undo()
+        assert [e.as_dict() for e in exported.entries] == [e.as_dict() for e in shown.entries]
+        assert "d5" not in [e.name for e in exported.entries]
+        assert exported.counts() == shown.counts()
+    assert selectors.estate_diff(estate["start"], estate["end"], runs=True).counts()["without_approval"] == 2
 
 
 def test_the_diff_page_and_api_show_the_runs_of_their_entries(estate, auditor):
