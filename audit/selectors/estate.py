@@ -265,7 +265,8 @@ class DiffEntry:
     new_version: str = ""
     # Whether a run in the window was applied without approval: read in SQL for every entry (the counts
     # need it), while the runs themselves are read only for the entries shown (``EstateDiff.load_runs``),
-    # or for all of them the first time one entry's ``runs`` is read.
+    # or for all of them the first time one entry's ``runs`` is read; an export reads every entry's runs with
+    # the diff (``estate_diff(runs=True)``), and the flag comes from them.
     has_unapproved_run: bool = False
     loaded_runs: list[RunLine] | None = field(default=None, repr=False)
     # The diff this entry belongs to, weakly (a cycle would leave tens of thousands of objects to the

@@ -569,7 +569,10 @@ POSTINGS_FLOOR = 1000  # below this the choice costs nothing either way (and a t
 def _few_postings(term_ids: list[int]) -> bool:
     """Whether fewer postings than :data:`POSTINGS_SHARE` of the deployments hold the terms, by the planner's
     statistics (its estimate of the postings read, against the table's size): a plan, not a count, so the
-    choice costs a fraction of a millisecond (counting 60k postings to decide took 5 ms)."""
+    choice costs a fraction of a millisecond (counting 60k postings to decide took 5 ms). It counts postings,
+    not deployments: a resource type with several resources per deployment reads as more deployments than
+    hold the value, and the JSON lookups answer, as correctly. A table never analysed has no size: the floor
+    decides. Either way the answer is the same; only its speed differs."""
     postings, deployments = EstatePosting._meta.db_table, Deployment._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {postings} p WHERE p.term_id = ANY(%s)", [term_ids])
@@ -722,17 +725,19 @@ def row_prefetch(fields: list[str]) -> tuple[str, ...]:
 
 
 class Matches:
-    """A query's deployments for a paginator (Django's on the page, DRF's in the API), in the estate's order
-    (project, environment, name).
+    """A query's deployments for a paginator (Django's on the page, DRF's in the API), always in the estate's
+    order (project, environment, name), whatever the queryset's own order.
 
     On PostgreSQL, two reads whatever the query: how many match in each environment, in the estate's order
-    (the count's own plan, grouped: a few hundred rows at most), then the keys of the page, environment by
-    environment, each read along that environment's (environment, name) index. Counting, then sorting the
-    matches by the joined project and environment slugs, left the page to the planner: it either walked the
-    environments in order and stopped early (2 ms) or re-read thousands of matches for each project (55 ms
-    for the regex of bench/estate_query.py, issue 18), and sorting every match instead cost 70 ms for a query
-    all 100k deployments pass. Then the page's rows, by key, with their relations. Elsewhere (SQLite): the
-    queryset's own count and slice."""
+    (the count's own plan, grouped: one row per environment with a match), then the keys of the page: each
+    environment the page falls in gives its share along its (environment, name) index, the query written once
+    and read for each (``LATERAL``). Counting, then sorting the matches by the joined project and environment
+    slugs, left the page to the planner: it either walked the environments in order and stopped early (2 ms)
+    or re-read thousands of matches for each project (55 ms for the regex of bench/estate_query.py, issue 18),
+    and sorting every match instead cost 70 ms for a query all 100k deployments pass. Then the page's rows,
+    by key, with their relations. Both reads are planned without parallel workers: starting them took longer
+    (25 ms on the bench) than the 10-30 ms they would share. Elsewhere (SQLite): the queryset's own count and
+    slice (``deployments_matching`` orders it the same way)."""
 
     def __init__(self, queryset: QuerySet, *, prefetch: tuple[str, ...] = ()):
         self.queryset = queryset
@@ -748,6 +753,10 @@ class Matches:
         return self.count()
 
     def __getitem__(self, window: slice) -> list:
+        if not isinstance(window, slice) or window.step is not None or (window.start or 0) < 0:
+            raise TypeError("Matches reads forward slices: matches[start:stop], start and stop not negative.")
+        if window.stop is not None and window.stop < 0:
+            raise TypeError("Matches reads forward slices: matches[start:stop], start and stop not negative.")
         if connection.vendor != "postgresql":
             return list(self.queryset.prefetch_related(*self.prefetch)[window])
         keys = self._keys(window.start or 0, window.stop)
@@ -755,7 +764,7 @@ class Matches:
             return []
         rows = Deployment.objects.select_related(*DEPLOYMENT_RELATED).prefetch_related(*self.prefetch)
         found = rows.in_bulk(keys)
-        return [found[key] for key in keys if key in found]
+        return [found[key] for key in keys if key in found]  # (one deleted since the first read is left out)
 
     def _inner(self) -> tuple[str, tuple]:
         """The matching deployments' key, environment and name, as SQL (raises EmptyResultSet for none)."""
@@ -769,9 +778,7 @@ class Matches:
             except EmptyResultSet:  # a condition that can match nothing (no visible teams, no matching values)
                 self._per_environment = []
                 return self._per_environment
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                self._per_environment = cursor.fetchall()
+            self._per_environment = _serial_read(sql, params)
         return self._per_environment
 
     def per_environment_sql(self) -> tuple[str, tuple]:
@@ -787,11 +794,7 @@ class Matches:
 
     def _keys(self, start: int, stop: int | None) -> list:
         read = self.keys_sql(start, stop)
-        if read is None:
-            return []
-        with connection.cursor() as cursor:
-            cursor.execute(*read)
-            return [key for (key,) in cursor.fetchall()]
+        return [key for (key,) in _serial_read(*read)] if read is not None else []
 
     def keys_sql(self, start: int, stop: int | None) -> tuple[str, list] | None:
         """The read of the keys of the matches from ``start`` to ``stop`` in the estate's order (None: there are
@@ -807,12 +810,22 @@ class Matches:
         if not parts:
             return None
         inner, params = self._inner()
-        each = (
-            f"(SELECT %s AS part, m.id, m.name FROM ({inner}) AS m (id, environment_id, name) "
-            "WHERE m.environment_id = %s ORDER BY m.name LIMIT %s OFFSET %s)"
+        sql = (
+            "SELECT k.id FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) "
+            "WITH ORDINALITY AS w (env, skip, take, part) CROSS JOIN LATERAL "
+            f"(SELECT m.id, m.name FROM ({inner}) AS m (id, environment_id, name) WHERE m.environment_id = w.env "
+            "ORDER BY m.name LIMIT w.take OFFSET w.skip) AS k ORDER BY w.part, k.name"
         )
-        sql = f"SELECT u.id FROM ({' UNION ALL '.join([each] * len(parts))}) AS u ORDER BY u.part, u.name"
-        return sql, [v for i, (env, low, size) in enumerate(parts) for v in (i, *params, env, size, low)]
+        environments, skips, takes = (list(column) for column in zip(*parts, strict=True))
+        return sql, [environments, skips, takes, *params]
+
+
+def _serial_read(sql: str, params) -> list[tuple]:
+    """Rows of an estate page's read, planned without parallel workers (PostgreSQL; see :class:`Matches`)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 # --- Matched values for the results --------------------------------------------------------

@@ -224,7 +224,7 @@ def test_the_shapes_it_can_answer_read_the_index_and_the_others_the_json_columns
 def test_values_most_deployments_hold_are_read_from_the_json_columns(tricky, monkeypatch):
     # a comparison every deployment passes read the postings 2.5x slower than the JSON (bench/estate_query.py);
     # the planner's statistics say how many hold the values
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor:  # (the tables' sizes outlive the test's rollback: the floor covers others)
         cursor.execute("ANALYZE deployments_deployment, deployments_estateposting")
     monkeypatch.setattr(estate_query_module, "POSTINGS_FLOOR", 0)
 
