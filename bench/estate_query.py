@@ -49,10 +49,10 @@ URL = setup("postgres://postgres@127.0.0.1:5432/slipway_bench_estate")
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 
 from bundles.models import Bundle, BundleVersion  # noqa: E402
-from deployments.estate.query import Matches, deployments_matching, row_prefetch  # noqa: E402
+from deployments.estate.query import PAGE_READ_SETTINGS, Matches, deployments_matching, row_prefetch  # noqa: E402
 from deployments.estate.validation import Validators  # noqa: E402
 from deployments.models import Deployment, Environment, Project  # noqa: E402
 from portal.models import Team  # noqa: E402
@@ -244,7 +244,8 @@ def plans(text: str) -> str:
         if read is None:
             continue
         found.count()
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:  # planned as the page plans them
+            cursor.execute(PAGE_READ_SETTINGS)
             cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) {read[0]}", read[1])
             out.append(f"  -- {label}\n" + "\n".join(f"    {row[0]}" for row in cursor.fetchall()))
     return "\n".join(out)
