@@ -18,6 +18,15 @@ pytestmark = pytest.mark.django_db
 CAP = 40  # no page needs more; most need far fewer
 
 
+@pytest.fixture(autouse=True)
+def reap_on_every_request(settings):
+    """The run, deployment and home pages reap dead runs at most once per ``SLIPWAY_REAPER_INTERVAL`` in a
+    process: counted with the default 15 s, a page's queries would depend on how long the test had taken so
+    far (a slow machine reaped in the second read only, and the run page seemed to grow by one query).
+    Reaping on every request counts the reaper's own queries each time, which must not grow either."""
+    settings.SLIPWAY_REAPER_INTERVAL = 0
+
+
 def _add(catalog, environments, start: int, count: int) -> list[Deployment]:
     version = catalog["echo"]
     made = []
