@@ -23,6 +23,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from . import workdirs
+
 
 def _term_with_parent() -> None:
     """In the child (the supervisor): ask Linux to send SIGTERM when the worker that started it dies.
@@ -101,12 +103,12 @@ def engine_user():
 
 def plugin_cache() -> tuple[Path, Path]:
     """This worker process's own plugin cache and CLI config: the engine documents a shared cache as unsafe
-    for concurrent use, so each process has one (``plugin-cache-<pid>``; a starting worker removes those of
-    processes that are gone)."""
-    base = Path(settings.SLIPWAY_WORKDIR)
-    cache = base / f"plugin-cache-{os.getpid()}"
-    cache.mkdir(parents=True, exist_ok=True)
-    cli_config = base / f"slipway-{os.getpid()}.tfrc"
+    for concurrent use, so each process has one, in its own folder (``workdirs.process_dir``; a starting
+    worker removes those of processes that are gone)."""
+    folder = workdirs.process_dir(Path(settings.SLIPWAY_WORKDIR))
+    cache = folder / "plugin-cache"
+    cache.mkdir(exist_ok=True)
+    cli_config = folder / "slipway.tfrc"
     text = cli_config_text(cache)
     if not cli_config.is_file() or cli_config.read_text() != text:
         # Beside it, then renamed over it: a run starting meanwhile never reads half a file.

@@ -18,7 +18,9 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -114,6 +116,59 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# --- A worker process's own folder -----------------------------------------------------------------
+#
+# What belongs to one worker process (its plugin cache and CLI config, its initialised templates) lives in
+# ``SLIPWAY_WORKDIR/worker-<host>-<pid>-<random>/``. A process id alone does not name a process when several
+# hosts or containers share the folder (``docker compose up --scale worker=3`` mounts one volume in each,
+# and each container numbers its processes from 1): two processes would share one plugin cache, and a
+# starting worker would remove another container's cache as "gone" because no such pid lived beside it.
+# So the folder's name is unique, and whether its process lives is told by its lock, held with ``flock`` for
+# the process's lifetime (released by the kernel when the process ends, however it ends), as a run's folder
+# is told by its own lock.
+
+PROCESS_PREFIX = "worker-"
+_process: tuple[int, Path, int] | None = None  # (pid, folder, descriptor holding its lock)
+
+
+def process_dir(base: Path) -> Path:
+    """This process's own folder under ``base``, made and locked on first use (in each forked child too)."""
+    global _process
+    pid = os.getpid()
+    if _process is not None:
+        owner, folder, fd = _process
+        if owner == pid and folder.parent == base and folder.is_dir():
+            return folder
+        # A parent's (inherited by fork) or an earlier base's: closing our copy leaves a parent's lock held.
+        os.close(fd)
+        _process = None
+    host = re.sub(r"[^A-Za-z0-9.-]+", "_", socket.gethostname())[:40] or "host"
+    name = f"{PROCESS_PREFIX}{host}-{pid}-{uuid.uuid4().hex[:8]}"
+    # Locked before it has its name: a cleaner never sees this folder unlocked while the process lives.
+    partial = base / f".{name}"
+    partial.mkdir(parents=True)
+    fd = os.open(partial / "lock", os.O_RDWR | os.O_CREAT, 0o600)  # not inherited by the engine (O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    folder = partial.rename(base / name)
+    _process = (pid, folder, fd)
+    return folder
+
+
+def _process_gone(folder: Path) -> bool:
+    """Whether the process that owned ``folder`` has ended: nobody holds its lock."""
+    try:
+        fd = os.open(folder / "lock", os.O_RDWR)
+    except FileNotFoundError:
+        return True  # locked before it was named, so a named folder without a lock was never in use
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 # --- Initialised templates: ``init`` once per bundle version -------------------------------------
 #
 # What ``init`` leaves in a run's folder (``.terraform/``: the backend's settings, the providers linked from
@@ -122,7 +177,8 @@ def _pid_alive(pid: int) -> bool:
 # the engine's environment, ``TF_HTTP_*``). So the first run of a bundle version in a worker process keeps a
 # copy, and the next runs of that version in that process copy it in instead of running ``init``.
 #
-# Per process, like the plugin cache its providers link into (and removed with it when the process is gone):
+# Per process (in its folder, :func:`process_dir`), like the plugin cache its providers link into, and removed
+# with it when the process is gone:
 # a process runs one run at a time, so no two runs write one template. A template appears whole or not at all
 # (made beside it, then renamed into place); a run copies it into its own folder and never writes to it.
 
@@ -131,7 +187,7 @@ TEMPLATE_PARTS = (".terraform", ".terraform.lock.hcl")
 
 def init_template(base: Path, key: str) -> Path:
     """Where this process keeps the initialised template for ``key`` (see :func:`template_key`)."""
-    return base / f"init-{os.getpid()}" / key
+    return process_dir(base) / "init" / key
 
 
 def template_key(version_pk, module_sha: str, binary: str, cli_config: str, providers: str = "") -> str:
@@ -222,9 +278,19 @@ def save_template(workdir: Path, template: Path) -> bool:
 
 
 def clean_plugin_caches(base: Path) -> list[Path]:
-    """Remove the plugin caches, CLI configs and initialised templates of worker processes that are gone
-    (one each per process)."""
+    """Remove the folders of worker processes that are gone (their plugin caches, CLI configs and initialised
+    templates: :func:`process_dir`), and what a process left when it died while making its folder."""
     removed = []
+    for path in base.glob(f"{PROCESS_PREFIX}*"):
+        if path.is_dir() and _process_gone(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    for path in base.glob(f".{PROCESS_PREFIX}*"):
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - path.stat().st_mtime > YOUNG_SECONDS:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    # Named by process id alone, as workers before the folders above named them: only their own host can tell.
     for path in [*base.glob("plugin-cache-*"), *base.glob("slipway-*.tfrc"), *base.glob("init-*")]:
         pid = (
             path.name.removeprefix("plugin-cache-").removeprefix("slipway-").removeprefix("init-").removesuffix(".tfrc")

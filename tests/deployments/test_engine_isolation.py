@@ -3,8 +3,10 @@ is root and SLIPWAY_ENGINE_USER names one, a worker environment it cannot read f
 plugin cache per worker process."""
 
 import ctypes
+import fcntl
 import os
 import pwd
+import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +54,8 @@ def test_the_engine_gets_a_minimal_environment(monkeypatch, settings, tmp_path):
 def test_each_worker_process_has_its_own_plugin_cache(settings, tmp_path):
     settings.SLIPWAY_WORKDIR = tmp_path
     cache, config = engine.plugin_cache()
-    assert cache.name == f"plugin-cache-{os.getpid()}" and str(cache) in config.read_text()
+    assert cache.parent.name.startswith(f"worker-{socket.gethostname()}-{os.getpid()}-")
+    assert str(cache) in config.read_text()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # another pool process
@@ -60,10 +63,38 @@ def test_each_worker_process_has_its_own_plugin_cache(settings, tmp_path):
         os._exit(0)
     os.waitpid(pid, 0)
     other = Path(os.read(read, 4096).decode())
-    assert other != cache and other.name == f"plugin-cache-{pid}"
+    assert other != cache and other.parent.name.startswith(f"worker-{socket.gethostname()}-{pid}-")
     # A starting worker removes the caches of processes that are gone, and keeps its own.
-    assert other in clean_plugin_caches(tmp_path)
+    assert other.parent in clean_plugin_caches(tmp_path)
     assert cache.exists() and not other.exists()
+
+
+def test_a_process_of_another_host_keeps_its_plugin_cache_while_it_lives(settings, tmp_path):
+    """Containers that share SLIPWAY_WORKDIR number their processes alike: a folder is told live by its lock,
+    which a process of another container holds just as well, not by whether its pid lives here."""
+    settings.SLIPWAY_WORKDIR = tmp_path
+    cache, _ = engine.plugin_cache()
+    ready, release = os.pipe(), os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the other container's worker: its pid (above this host's pid_max) lives in its own namespace
+        folder = tmp_path / "worker-elsewhere-4194305-0badc0de"
+        folder.mkdir()
+        fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        (folder / "plugin-cache").mkdir()
+        os.write(ready[1], b"1")
+        os.read(release[0], 1)  # lives until told to end
+        os._exit(0)
+    assert os.read(ready[0], 1) == b"1"
+    theirs = tmp_path / "worker-elsewhere-4194305-0badc0de"
+    try:
+        assert clean_plugin_caches(tmp_path) == []
+        assert theirs.exists() and cache.exists()
+    finally:
+        os.write(release[1], b"1")
+        os.waitpid(pid, 0)
+    assert clean_plugin_caches(tmp_path) == [theirs]  # ended: its lock is free
+    assert cache.exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching the engine's user needs a root worker")

@@ -117,9 +117,9 @@ def test_a_second_run_of_a_version_reuses_its_init_and_a_new_version_inits(
     assert third.status == RunStatus.SUCCEEDED, third.error
     assert [c[0] for c in engine_.commands] == ["init", "plan", "show", "apply"]
     # Only the templates stay (removed with the process's plugin cache); the runs' folders are gone.
-    left = sorted(p.name for p in Path(settings.SLIPWAY_WORKDIR).iterdir())
-    assert left == [f"init-{os.getpid()}"]
-    assert len(list((Path(settings.SLIPWAY_WORKDIR) / f"init-{os.getpid()}").iterdir())) == 2
+    left = list(Path(settings.SLIPWAY_WORKDIR).iterdir())
+    assert left == [workdirs.process_dir(Path(settings.SLIPWAY_WORKDIR))]
+    assert len(list((left[0] / "init").iterdir())) == 2
 
 
 def test_the_backend_block_is_the_same_for_every_deployment_and_the_address_is_in_the_environment(
@@ -213,12 +213,25 @@ def test_only_a_pinned_init_is_kept_for_later_runs(tmp_path):
 
 
 def test_the_templates_of_a_gone_process_are_removed(tmp_path):
-    gone = tmp_path / "init-999999999"
-    (gone / "v1-abc" / ".terraform").mkdir(parents=True)
-    mine = tmp_path / f"init-{os.getpid()}"
-    (mine / "v1-abc" / ".terraform").mkdir(parents=True)
+    mine = workdirs.init_template(tmp_path, "v1-abc")
+    (mine / ".terraform").mkdir(parents=True)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # another worker process: it makes a template, then ends
+        gone = workdirs.init_template(tmp_path, "v1-abc")
+        (gone / ".terraform").mkdir(parents=True)
+        os.write(write, str(gone).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    gone = Path(os.read(read, 4096).decode())
+    assert gone.exists() and gone != mine
+    # As workers before the per-process folders named them: by process id alone.
+    legacy_gone, legacy_mine = tmp_path / "init-999999999", tmp_path / f"init-{os.getpid()}"
+    for legacy in (legacy_gone, legacy_mine):
+        (legacy / "v1-abc" / ".terraform").mkdir(parents=True)
     workdirs.clean_plugin_caches(tmp_path)
-    assert not gone.exists() and mine.exists()
+    assert not gone.exists() and not legacy_gone.exists()
+    assert mine.exists() and legacy_mine.exists()
 
 
 def test_the_plan_review_is_unchanged_when_init_is_reused(init_engine, version, dev, proto_env):
@@ -292,7 +305,7 @@ def test_the_real_engine_reuses_init_within_a_worker_process_and_keeps_no_creden
     for run in runs:
         run.deployment.refresh_from_db()
         assert run.deployment.outputs, run.pk  # each wrote its own state (the address came from its environment)
-    templates = list(Path(settings.SLIPWAY_WORKDIR).glob("init-*/v*/.terraform"))
+    templates = list(Path(settings.SLIPWAY_WORKDIR).glob("worker-*/init/v*/.terraform"))
     assert templates
     for template in templates:
         for path in template.rglob("*"):
