@@ -132,9 +132,13 @@ def execute(run_id: int, *, pipeline: Pipeline = PIPELINE, engine_factory=Engine
         base.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"run-{run.pk}-", dir=base, ignore_cleanup_errors=True) as workdir:
             lock_fd = workdirs.claim(Path(workdir), run)
+            ex = None
             try:
-                follow(Execution(run, Path(workdir), engine_factory, lock_fd=lock_fd), pipeline)
+                ex = Execution(run, Path(workdir), engine_factory, lock_fd=lock_fd)
+                follow(ex, pipeline)
             finally:
+                if ex is not None:
+                    steps.settle_review(ex)  # before the folder goes: a review may still be read in it
                 os.close(lock_fd)
     except RunStopped as stop:
         finish(run, stop.status, str(stop))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from .plans import redact, summarize
 BACKEND_FILE = "zz_slipway_backend.tf"
 PLAN_FILE = "plan.bin"
 TFVARS_FILE = "terraform.tfvars.json"
+
+log = logging.getLogger(__name__)
 
 # --- inputs: the engine's variables ------------------------------------------------------------
 
@@ -243,6 +246,18 @@ def review_ready(ex: Execution) -> None:
             ex.log.system(f"The plan's review counts differ from its stream's: {summary_sentence(ex.summary)}", "warn")
     finally:
         ex.pending_review = None
+
+
+def settle_review(ex: Execution) -> None:
+    """The run ended before its apply awaited the review read beside it (a gate step raised, the run was
+    cancelled or failed): wait for that ``show -json`` to end, as it reads the run's folder, and keep the review
+    on the run when it was read (the run's page shows what the plan would have done)."""
+    if ex.pending_review is None:
+        return
+    try:
+        review_ready(ex)
+    except Exception:  # the run's own failure is what it reports; this one only goes to the worker's log
+        log.warning("run %s: the review read beside it could not be stored", ex.run.pk, exc_info=True)
 
 
 def summary_sentence(summary: dict) -> str:

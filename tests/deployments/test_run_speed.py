@@ -20,6 +20,7 @@ from deployments import services
 from deployments.choices import RunStatus
 from deployments.models import StateVersion
 from deployments.runs import engine, execution, runner, workdirs
+from deployments.runs.pipeline import GATE, PIPELINE, Pipeline
 from deployments.runs.steps import BACKEND_BLOCK, BACKEND_FILE, REUSED_INIT
 from portal.crypto import encrypt
 from tests.conftest import wait_for_run
@@ -499,3 +500,35 @@ def test_two_commands_at_once_in_one_folder_keep_their_own_output(tmp_path):
     for thread in threads:
         thread.join()
     assert results == {word: [f"{word} {i}" for i in range(20)] for word in ("apply", "show")}
+
+
+def test_a_run_that_fails_before_its_apply_waits_for_the_review_read_beside_it_and_keeps_it(
+    concurrent, version, dev, proto_env
+):
+    """A gate step that raises after the plan's early counts: the ``show -json`` started beside the apply that
+    never comes must end before the run's folder is removed (it reads the saved plan there), and its review
+    is kept on the failed run."""
+    seen = []
+
+    class Watched(ConcurrentEngine):
+        def capture(self, *args):
+            output = super().capture(*args)  # waits (3 s at most) for an apply that does not come
+            seen.append((self.ex.workdir / "plan.bin").parent.is_dir())
+            return output
+
+    def broken(ex):
+        raise RuntimeError("a gate step's bug")
+
+    pipeline = Pipeline(steps={stage: list(steps) for stage, steps in PIPELINE.steps.items()})
+    pipeline.add(GATE, broken, name="broken")
+    Watched.plan = plan_with_diff("create")
+    deployment = services.deployment_create(
+        environment=proto_env, name="gate-fails", bundle_version=version, params={"size": "s"}, actor=dev
+    )
+    run = deployment.runs.get()
+    runner.execute(run.pk, engine_factory=Watched, pipeline=pipeline)
+    assert seen == [True]  # the review was read, in the run's folder, before execute returned
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "RuntimeError" in run.error
+    assert "apply" not in [c[0] for c in Watched.last.commands]
+    assert run.plan_summary["resources"] and run.plan_json  # the full review, not only the early counts
