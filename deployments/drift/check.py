@@ -23,7 +23,7 @@ from bundles.loader import extract_archive
 from portal.crypto import decrypt
 
 from ..models import StateVersion
-from ..runs.engine import engine_binary, engine_env, parse_json_line, run_command
+from ..runs.engine import engine_binary, engine_env, hand_over, parse_json_line, run_command
 from ..runs.execution import Redactor
 from ..runs.plans import MASK, attribute_diff
 from ..runs.steps import slipway_context
@@ -171,6 +171,7 @@ def refresh(*, deployment, state_json: bytes, workdir: Path, redactor: Redactor,
             if text.strip():
                 finding.log.append(redactor.text(text))
 
+        hand_over(workdir, installs=args[0] == "init")
         result = run_command(
             [binary, *args],
             cwd=workdir,

@@ -13,6 +13,7 @@ import queue
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -153,16 +154,29 @@ def engine_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def hand_over(workdir: Path) -> None:
-    """Give the run's folder and this process's plugin cache to the engine's user (when it has one)."""
+def hand_over(workdir: Path, *, installs: bool = False) -> None:
+    """Give the run's (or the check's) folder to the engine's user, when it has one, before each command.
+
+    This process's plugin cache is theirs only while a command ``installs`` providers into it (``init``); for
+    any other it is the worker's again, which the engine's user can read and run but not change: a module's
+    ``local-exec`` (run as that user by a plan or an apply) cannot replace a provider that the later runs of
+    other deployments in this process run from the cache."""
     user = engine_user()
     if user is None:
         return
     cache, _ = plugin_cache()
-    for top in (workdir, cache):
-        for path in (top, *top.rglob("*")):
-            with contextlib.suppress(FileNotFoundError):
+    for path in (workdir, *workdir.rglob("*")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+    for path in (cache, *cache.rglob("*")):
+        with contextlib.suppress(FileNotFoundError):
+            if installs:
                 os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+            elif not path.is_symlink():
+                os.chown(path, os.geteuid(), os.getegid())
+                mode = stat.S_IMODE(path.stat().st_mode)
+                readable = 0o555 if path.is_dir() or mode & 0o100 else 0o444
+                os.chmod(path, (mode & ~0o022) | readable)
 
 
 def protect_environment() -> None:

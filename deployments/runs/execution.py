@@ -237,7 +237,7 @@ class EngineProcess:
         self.cli_config = Path(self.env["TF_CLI_CONFIG_FILE"]).read_text()  # what ``init`` depends on, with binary
 
     def _command(self, args, on_line):
-        hand_over(self.ex.workdir)
+        hand_over(self.ex.workdir, installs=args[0] == "init")
         return run_command(
             [self.binary, *args],
             cwd=self.ex.workdir,

@@ -3,7 +3,11 @@ database behind Slipway's back, a scheduled check finds it, revert puts the clou
 observed value the configuration, and a database deleted outside is created again."""
 
 import json
+import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -237,3 +241,26 @@ def test_the_api_the_cli_and_the_estate_query_show_drift(database, dev, live_ser
     )
     assert cli.returncode == 0 and "orders-db: in sync" in cli.stdout, cli.stdout + cli.stderr
     assert found("drift.attribute:size") == [] and found("-drift.attribute:size") == [database.pk]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching the engine's user needs a root worker")
+def test_a_root_worker_checks_drift_as_the_engines_own_user(celery_worker, dev, catalog, proto_env, settings):
+    """The check's folder is handed to SLIPWAY_ENGINE_USER before each command, as a run's is (the engine
+    could not even enter it). A module of built-in resources: the sandbox provider runs with the worker's
+    Python, which on this machine lives where no other user may read."""
+    deployment = services.deployment_create(
+        environment=proto_env, name="echoed", bundle_version=catalog["echo"], params={"message": "hi"}, actor=dev
+    )
+    assert wait_for_run(deployment.runs.get()).status == "succeeded"
+    base = Path(tempfile.mkdtemp(prefix="slipway-drift-user-"))
+    base.chmod(0o711)  # as a run's: the engine's user passes through to its folder, and lists nothing
+    try:
+        settings.SLIPWAY_WORKDIR = base
+        settings.SLIPWAY_ENGINE_USER = "nobody"
+        check = DriftCheck.objects.create(deployment=deployment, channel="ui")
+        drift_check_execute(check.pk)
+        check.refresh_from_db()
+        assert check.status == "in_sync", check.error
+        assert "$ terraform init" in check.log or "$ tofu init" in check.log
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

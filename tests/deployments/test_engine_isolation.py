@@ -128,6 +128,46 @@ def test_a_root_worker_runs_the_engine_as_its_own_user_which_cannot_read_the_wor
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching the engine's user needs a root worker")
+def test_the_engines_user_fills_the_plugin_cache_during_init_and_cannot_change_it_after(settings):
+    """A module's local-exec runs as the engine's user during plan and apply: it must not be able to replace a
+    provider in the process's plugin cache, which the later runs of other deployments execute."""
+    user = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp(prefix="slipway-engine-cache-"))
+    base.chmod(0o711)
+    try:
+        settings.SLIPWAY_WORKDIR = base
+        settings.SLIPWAY_ENGINE_USER = "nobody"
+        workdir = base / "run-1"
+        workdir.mkdir(mode=0o700)
+        cache, _ = engine.plugin_cache()
+        provider = cache / "slipway.local" / "provider"
+        env = engine.engine_env(workdir)
+
+        engine.hand_over(workdir, installs=True)  # init: installs into the cache, as the engine's user
+        install = (
+            f"mkdir -p {provider.parent} && printf '#!/bin/sh\\necho genuine\\n' > {provider} && chmod 700 {provider}"
+        )
+        code, output = run(["/bin/sh", "-c", install], workdir, env)
+        assert code == 0, output
+        assert provider.stat().st_uid == user.pw_uid
+
+        engine.hand_over(workdir)  # plan, apply: a local-exec may run
+        tamper = (
+            f"(echo 'echo tampered' > {provider}) 2>/dev/null && echo replaced; "
+            f"(touch {provider.parent}/extra) 2>/dev/null && echo added; "
+            f"{provider}"
+        )
+        code, output = run(["/bin/sh", "-c", tamper], workdir, env)
+        assert output.splitlines() == ["genuine"]  # still runs, as that user, and was not changed
+        assert provider.stat().st_uid == os.geteuid() and not provider.stat().st_mode & 0o022
+
+        engine.hand_over(workdir, installs=True)  # the next init may install again
+        assert provider.stat().st_uid == user.pw_uid
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
 def test_an_unknown_engine_user_is_refused_in_words(settings):
     settings.SLIPWAY_ENGINE_USER = "no-such-user-here"
     if os.geteuid() != 0:
