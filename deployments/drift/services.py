@@ -131,8 +131,8 @@ def drift_check_execute(check_id: int) -> DriftCheck | None:
 
 def _refresh_twice(check: DriftCheck, deployment: Deployment, state_json: bytes, redactor: Redactor, base: Path):
     """The refresh, tried again once when the engine fails: a check changes nothing, so a retry is always safe,
-    and it rides out the engine's own transient failures (concurrent ``init`` sharing the plugin cache can
-    fail with "Failed to install provider" or "could not read package directory")."""
+    and it rides out the engine's own transient failures (before each worker process had its own plugin cache,
+    concurrent ``init``s failed with "Failed to install provider" or "could not read package directory")."""
     for attempt in (1, 2):
         with tempfile.TemporaryDirectory(prefix=f"drift-{check.pk}-", dir=base, ignore_cleanup_errors=True) as tmp:
             try:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +109,7 @@ def plugin_cache() -> tuple[Path, Path]:
     folder = workdirs.process_dir(Path(settings.SLIPWAY_WORKDIR))
     cache = folder / "plugin-cache"
     cache.mkdir(exist_ok=True)
+    cache.chmod(0o755)  # the engine's user reads and runs what it holds (whatever the worker's umask)
     cli_config = folder / "slipway.tfrc"
     text = cli_config_text(cache)
     if not cli_config.is_file() or cli_config.read_text() != text:
@@ -154,29 +155,102 @@ def engine_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def hand_over(workdir: Path, *, installs: bool = False) -> None:
-    """Give the run's (or the check's) folder to the engine's user, when it has one, before each command.
-
-    This process's plugin cache is theirs only while a command ``installs`` providers into it (``init``); for
-    any other it is the worker's again, which the engine's user can read and run but not change: a module's
-    ``local-exec`` (run as that user by a plan or an apply) cannot replace a provider that the later runs of
-    other deployments in this process run from the cache."""
+def hand_over(workdir: Path) -> None:
+    """Give the run's (or the check's) folder to the engine's user, when it has one, before each command (with
+    ``.slipway/``, its home there). This process's plugin cache is never theirs: see :func:`installing`."""
     user = engine_user()
     if user is None:
         return
-    cache, _ = plugin_cache()
+    (workdir / OUTPUT_DIR).mkdir(exist_ok=True)
     for path in (workdir, *workdir.rglob("*")):
         with contextlib.suppress(FileNotFoundError):
             os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
-    for path in (cache, *cache.rglob("*")):
+
+
+STAGING = "plugin-staging"
+
+
+@contextlib.contextmanager
+def installing(workdir: Path, env: dict[str, str], *, installs: bool) -> Iterator[dict[str, str]]:
+    """The environment for one engine command in ``workdir``.
+
+    With an engine user, the process's plugin cache stays the worker's, which that user can read and run but
+    not change: plan and apply run a module's ``local-exec`` as that user, and the cache's providers serve
+    the later runs of other deployments (and of another pool process, as the same user, while it runs). So
+    ``init`` (``installs``) gets an empty staging cache of its own in the folder; what it installs there is then
+    moved into the cache, sealed (a package the cache has already is kept, the new copy dropped), and the
+    folder's links point at the cache. The cost: such an ``init`` installs each provider afresh (the filesystem
+    mirror's are linked, not copied; a registry's are downloaded), where the engine would have taken the
+    cache's copy for a module whose lock file pins it. ``init`` runs once per bundle version in a process.
+    (Links to the cache's packages in the staging cache do not work: the engine writes into them.)"""
+    if not installs or engine_user() is None:
+        yield env
+        return
+    cache, _ = plugin_cache()
+    staging = workdir / OUTPUT_DIR / STAGING
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        yield {**env, "TF_PLUGIN_CACHE_DIR": str(staging)}
+    finally:
+        _adopt(workdir, staging, cache)
+
+
+def _packages(root: Path) -> list[Path]:
+    """The provider packages of a cache (unpacked layout: ``HOST/NAMESPACE/TYPE/VERSION/OS_ARCH``)."""
+    return [path for path in root.glob("*/*/*/*/*") if not path.name.startswith(".")]
+
+
+def _adopt(workdir: Path, staging: Path, cache: Path) -> None:
+    """Move the packages ``init`` installed into ``staging`` into this process's cache (sealed), and point the
+    folder's provider links (``.terraform/providers/...``) there; the staging cache goes."""
+    mirror = Path(os.path.realpath(settings.SLIPWAY_PROVIDER_DIR))
+    for package in _packages(staging):
+        target = cache / package.relative_to(staging)
+        if target.exists() or target.is_symlink():
+            continue  # installed again: the cache's copy stays
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
+        if package.is_symlink():
+            # From the filesystem mirror the engine links instead of copying. Only a link into the mirror (the
+            # worker's) is kept: the cache never links to where the engine's user may write.
+            pointed = Path(os.path.realpath(package))
+            if not pointed.is_relative_to(mirror):
+                continue
+            partial.symlink_to(pointed)
+        else:
+            os.rename(package, partial)
+            if partial.is_symlink():  # swapped for a link since: not what init installed
+                partial.unlink()
+                continue
+            seal(partial)
+        partial.rename(target)
+        for parent in reversed(target.relative_to(cache).parents):
+            seal(cache / parent, recurse=False)
+    providers = workdir / ".terraform" / "providers"
+    for root, dirs, files in os.walk(providers):
+        for name in [*dirs, *files]:
+            link = Path(root, name)
+            if not link.is_symlink():
+                continue
+            pointed = Path(os.path.normpath(Path(root, os.readlink(link))))
+            if pointed.is_relative_to(staging) and (cache / pointed.relative_to(staging)).exists():
+                link.unlink()
+                link.symlink_to(cache / pointed.relative_to(staging))
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def seal(top: Path, *, recurse: bool = True) -> None:
+    """Make ``top`` (and what it holds) the worker's, readable and runnable by anyone, writable by none but
+    the worker. Links are left as they are."""
+    for path in (top, *(top.rglob("*") if recurse else ())):
         with contextlib.suppress(FileNotFoundError):
-            if installs:
-                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
-            elif not path.is_symlink():
-                os.chown(path, os.geteuid(), os.getegid())
-                mode = stat.S_IMODE(path.stat().st_mode)
-                readable = 0o555 if path.is_dir() or mode & 0o100 else 0o444
-                os.chmod(path, (mode & ~0o022) | readable)
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode) or (not stat.S_ISDIR(info.st_mode) and info.st_nlink > 1):
+                continue  # a link, or a file linked from elsewhere too: never made readable here
+            os.chown(path, os.geteuid(), os.getegid(), follow_symlinks=False)
+            mode = stat.S_IMODE(info.st_mode)
+            readable = 0o555 if path.is_dir() or mode & 0o100 else 0o444
+            os.chmod(path, (mode & ~0o022) | readable, follow_symlinks=False)
 
 
 def protect_environment() -> None:
@@ -275,7 +349,8 @@ def run_command(
             stderr=stderr,
             start_new_session=True,  # the worker's death (or its group's) does not reach the engine directly
             preexec_fn=_term_with_parent,
-            pass_fds=pass_fds,  # the work directory's lock (workdirs.claim): held while the engine lives
+            # The work directory's lock (workdirs.claim) and the process folder's: held while the engine lives.
+            pass_fds=(*pass_fds, *workdirs.process_lock_fds()),
         )
     lines: queue.Queue[tuple[str, str] | None] = queue.Queue()
     exited = threading.Event()

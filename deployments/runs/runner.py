@@ -137,9 +137,11 @@ def execute(run_id: int, *, pipeline: Pipeline = PIPELINE, engine_factory=Engine
                 ex = Execution(run, Path(workdir), engine_factory, lock_fd=lock_fd)
                 follow(ex, pipeline)
             finally:
-                if ex is not None:
-                    steps.settle_review(ex)  # before the folder goes: a review may still be read in it
-                os.close(lock_fd)
+                try:
+                    if ex is not None:
+                        steps.settle_review(ex)  # before the folder goes: a review may still be read in it
+                finally:
+                    os.close(lock_fd)
     except RunStopped as stop:
         finish(run, stop.status, str(stop))
     except (RunFailed, EngineNotFound, KeyMismatch) as exc:  # one sentence each, no traceback

@@ -256,8 +256,8 @@ def settle_review(ex: Execution) -> None:
         return
     try:
         review_ready(ex)
-    except Exception:  # the run's own failure is what it reports; this one only goes to the worker's log
-        log.warning("run %s: the review read beside it could not be stored", ex.run.pk, exc_info=True)
+    except Exception as exc:  # the run's own failure is what it reports; this one only goes to the worker's log
+        log.warning("run %s: the review read beside it was not stored: %s", ex.run.pk, exc)
 
 
 def summary_sentence(summary: dict) -> str:

@@ -147,11 +147,21 @@ def process_dir(base: Path) -> Path:
     # Locked before it has its name: a cleaner never sees this folder unlocked while the process lives.
     partial = base / f".{name}"
     partial.mkdir(parents=True)
+    partial.chmod(0o711)  # the engine's user reaches its CLI config and the plugin cache, and lists nothing
     fd = os.open(partial / "lock", os.O_RDWR | os.O_CREAT, 0o600)  # not inherited by the engine (O_CLOEXEC)
     fcntl.flock(fd, fcntl.LOCK_EX)
     folder = partial.rename(base / name)
     _process = (pid, folder, fd)
     return folder
+
+
+def process_lock_fds() -> tuple[int, ...]:
+    """The descriptor that holds this process's folder lock, for an engine's supervisor to hold as well: a
+    worker that dies leaves its engine running (it saves its state first), and the plugin cache it runs its
+    providers from must stay until it ends."""
+    if _process is not None and _process[0] == os.getpid():
+        return (_process[2],)
+    return ()
 
 
 def _process_gone(folder: Path) -> bool:
@@ -160,6 +170,8 @@ def _process_gone(folder: Path) -> bool:
         fd = os.open(folder / "lock", os.O_RDWR)
     except FileNotFoundError:
         return True  # locked before it was named, so a named folder without a lock was never in use
+    except OSError:
+        return False  # not ours to open (another user's worker): it stays for its own kind to tell
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -290,6 +302,7 @@ def clean_plugin_caches(base: Path) -> list[Path]:
             if time.time() - path.stat().st_mtime > YOUNG_SECONDS:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
+    removed = [path for path in removed if not path.exists()]  # what could not be removed is not reported
     # Named by process id alone, as workers before the folders above named them: only their own host can tell.
     for path in [*base.glob("plugin-cache-*"), *base.glob("slipway-*.tfrc"), *base.glob("init-*")]:
         pid = (

@@ -6,10 +6,12 @@ import ctypes
 import fcntl
 import os
 import pwd
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,11 @@ def test_each_worker_process_has_its_own_plugin_cache(settings, tmp_path):
     # A starting worker removes the caches of processes that are gone, and keeps its own.
     assert other.parent in clean_plugin_caches(tmp_path)
     assert cache.exists() and not other.exists()
+    # An engine's supervisor holds the folder's lock too: it stays while an engine its worker left still runs.
+    workdir = tmp_path / "run-1"
+    workdir.mkdir()
+    code, output = run(["/bin/sh", "-c", "ls -l /proc/$PPID/fd"], workdir, engine.engine_env(workdir))
+    assert code == 0 and str(cache.parent / "lock") in output
 
 
 def test_a_process_of_another_host_keeps_its_plugin_cache_while_it_lives(settings, tmp_path):
@@ -128,44 +135,99 @@ def test_a_root_worker_runs_the_engine_as_its_own_user_which_cannot_read_the_wor
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+LINKED, PACKED = "slipway.local/test/linked", "slipway.local/test/packed"
+TWO_PROVIDERS = (
+    "terraform {\n  required_providers {\n"
+    f'    linked = {{ source = "{LINKED}" }}\n    packed = {{ source = "{PACKED}" }}\n'
+    "  }\n}\n"
+)
+
+
+def provider_mirror() -> Path:
+    """A filesystem mirror with a provider in each layout: unpacked (the engine links the cache's entry to it)
+    and packed (a zip, which the engine extracts into the cache, as it does a registry's download)."""
+    mirror = Path(tempfile.mkdtemp(prefix="slipway-mirror-"))
+    unpacked = mirror / LINKED / "1.0.0" / "linux_amd64"
+    unpacked.mkdir(parents=True)
+    (unpacked / "terraform-provider-linked_v1.0.0").write_text("#!/bin/sh\necho linked\n")
+    packed = mirror / PACKED / "terraform-provider-packed_1.0.0_linux_amd64.zip"
+    packed.parent.mkdir(parents=True)
+    with zipfile.ZipFile(packed, "w") as archive:
+        info = zipfile.ZipInfo("terraform-provider-packed_v1.0.0")
+        info.external_attr = 0o755 << 16
+        archive.writestr(info, "#!/bin/sh\necho genuine\n")
+    for path in (mirror, *mirror.rglob("*")):
+        path.chmod(0o755)
+    return mirror
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching the engine's user needs a root worker")
-def test_the_engines_user_fills_the_plugin_cache_during_init_and_cannot_change_it_after(settings):
-    """A module's local-exec runs as the engine's user during plan and apply: it must not be able to replace a
-    provider in the process's plugin cache, which the later runs of other deployments execute."""
+@pytest.mark.skipif(not shutil.which("terraform") and not shutil.which("tofu"), reason="needs the engine")
+def test_the_engines_user_never_writes_the_plugin_cache_and_init_still_fills_it(settings):
+    """A module's local-exec runs as the engine's user during plan and apply, beside other deployments' runs
+    (another pool process runs as the same user): it must not be able to replace a provider in a process's
+    plugin cache, which later runs execute. ``init``, run by the real engine as that user, installs into a
+    staging cache in its own folder; the worker moves the packages into the cache, sealed."""
     user = pwd.getpwnam("nobody")
     base = Path(tempfile.mkdtemp(prefix="slipway-engine-cache-"))
     base.chmod(0o711)
+    mirror = provider_mirror()
     try:
         settings.SLIPWAY_WORKDIR = base
         settings.SLIPWAY_ENGINE_USER = "nobody"
-        workdir = base / "run-1"
-        workdir.mkdir(mode=0o700)
+        settings.SLIPWAY_PROVIDER_DIR = mirror
+        binary = engine.engine_binary()
         cache, _ = engine.plugin_cache()
-        provider = cache / "slipway.local" / "provider"
-        env = engine.engine_env(workdir)
+        linked, packed = (cache / source / "1.0.0" / "linux_amd64" for source in (LINKED, PACKED))
 
-        engine.hand_over(workdir, installs=True)  # init: installs into the cache, as the engine's user
-        install = (
-            f"mkdir -p {provider.parent} && printf '#!/bin/sh\\necho genuine\\n' > {provider} && chmod 700 {provider}"
-        )
-        code, output = run(["/bin/sh", "-c", install], workdir, env)
-        assert code == 0, output
-        assert provider.stat().st_uid == user.pw_uid
+        def init(workdir: Path) -> str:
+            env = engine.engine_env(workdir)
+            with engine.installing(workdir, env, installs=True) as install_env:
+                engine.hand_over(workdir)
+                code, output = run([binary, "init", "-input=false", "-no-color"], workdir, install_env)
+            assert code == 0, output
+            return output
 
-        engine.hand_over(workdir)  # plan, apply: a local-exec may run
+        folders = []
+        for name in ("run-1", "run-2"):
+            workdir = base / name
+            workdir.mkdir(mode=0o700)
+            (workdir / "main.tf").write_text(TWO_PROVIDERS)
+            folders.append(workdir)
+        first = init(folders[0])
+        assert "Installed slipway.local/test/packed v1.0.0" in first
+        # In the cache, the worker's: the extracted package sealed, the mirror's linked; the run's links point
+        # at the cache; the staging cache is gone.
+        assert linked.is_symlink() and linked.resolve() == (mirror / LINKED / "1.0.0" / "linux_amd64").resolve()
+        assert packed.is_dir() and not packed.is_symlink() and packed.stat().st_uid == os.geteuid()
+        provider = packed / "terraform-provider-packed_v1.0.0"
+        assert provider.stat().st_uid == os.geteuid() and not provider.stat().st_mode & 0o022
+        for source, cached in ((LINKED, linked), (PACKED, packed)):
+            link = folders[0] / ".terraform" / "providers" / source / "1.0.0" / "linux_amd64"
+            assert link.is_symlink() and Path(os.readlink(link)) == cached
+        assert not (folders[0] / ".slipway" / engine.STAGING).exists()
+
+        # What a local-exec can do as that user: neither replace a provider nor add one; it still runs them.
+        engine.hand_over(folders[0])
         tamper = (
             f"(echo 'echo tampered' > {provider}) 2>/dev/null && echo replaced; "
-            f"(touch {provider.parent}/extra) 2>/dev/null && echo added; "
-            f"{provider}"
+            f"(touch {packed}/terraform-provider-evil) 2>/dev/null && echo added; "
+            f"(mv {cache / 'slipway.local'} {cache / 'gone'}) 2>/dev/null && echo moved; "
+            f"id -u; {provider}; {linked}/terraform-provider-linked_v1.0.0"
         )
-        code, output = run(["/bin/sh", "-c", tamper], workdir, env)
-        assert output.splitlines() == ["genuine"]  # still runs, as that user, and was not changed
-        assert provider.stat().st_uid == os.geteuid() and not provider.stat().st_mode & 0o022
+        _code, output = run(["/bin/sh", "-c", tamper], folders[0], engine.engine_env(folders[0]))
+        assert output.splitlines() == [str(user.pw_uid), "genuine", "linked"], output
 
-        engine.hand_over(workdir, installs=True)  # the next init may install again
-        assert provider.stat().st_uid == user.pw_uid
+        # The next init installs afresh and keeps the cache's copy; the first folder initialises again from
+        # its links to the cache.
+        assert "Installed slipway.local/test/packed v1.0.0" in init(folders[1])
+        link = folders[1] / ".terraform" / "providers" / PACKED / "1.0.0" / "linux_amd64"
+        assert Path(os.readlink(link)) == packed
+        assert "Using previously-installed slipway.local/test/packed v1.0.0" in init(folders[0])
+        assert sorted(p.name for p in packed.iterdir()) == ["terraform-provider-packed_v1.0.0"]
+        assert [p.name for p in cache.rglob("*") if p.name.startswith(".")] == []  # nothing half-made left
     finally:
-        subprocess.run(["rm", "-rf", str(base)], check=False)
+        subprocess.run(["rm", "-rf", str(base), str(mirror)], check=False)
 
 
 def test_an_unknown_engine_user_is_refused_in_words(settings):
