@@ -143,7 +143,9 @@ def _variables(deployment, version, params: dict) -> dict:
     return variables
 
 
-def refresh(*, deployment, state_json: bytes, workdir: Path, redactor: Redactor, should_stop=lambda: False) -> Finding:
+def refresh(
+    *, deployment, state_json: bytes, workdir: Path, redactor: Redactor, should_stop=lambda: False, lock_fd=None
+) -> Finding:
     """Run the refresh-only plan of ``deployment`` against ``state_json``.
 
     The engine needs the module's variables to load it, so they are the deployment's params; the refresh
@@ -180,6 +182,7 @@ def refresh(*, deployment, state_json: bytes, workdir: Path, redactor: Redactor,
                 on_line=on_line,
                 should_stop=should_stop,
                 timeout=max(deadline - time.monotonic(), 1),
+                pass_fds=() if lock_fd is None else (lock_fd,),  # the folder's lock (workdirs.hold)
             )
         if result.cancelled or result.timed_out:
             raise CheckFailed(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from .. import services as deployment_services
 from ..choices import DeploymentStatus, RunAction, RunStatus
 from ..models import Deployment, Run, StateResource
 from ..notifications import notify
+from ..runs import workdirs
 from ..runs.engine import EngineNotFound
 from ..runs.execution import MASK, Redactor
 from ..secrets import values as secret_values
@@ -135,13 +137,20 @@ def _refresh_twice(check: DriftCheck, deployment: Deployment, state_json: bytes,
     concurrent ``init``s failed with "Failed to install provider" or "could not read package directory")."""
     for attempt in (1, 2):
         with tempfile.TemporaryDirectory(prefix=f"drift-{check.pk}-", dir=base, ignore_cleanup_errors=True) as tmp:
+            # Held while the check (or an engine its worker left) works there; a starting worker removes it once
+            # free, with the decrypted state it holds.
+            lock_fd = workdirs.hold(Path(tmp))
             try:
-                return refresh(deployment=deployment, state_json=state_json, workdir=Path(tmp), redactor=redactor)
+                return refresh(
+                    deployment=deployment, state_json=state_json, workdir=Path(tmp), redactor=redactor, lock_fd=lock_fd
+                )
             except CheckFailed as exc:
                 if attempt == 2:
                     raise
                 log.warning("drift check %s failed once, trying again: %s", check.pk, str(exc)[:300])
-                time.sleep(RETRY_AFTER_SECONDS)
+            finally:
+                os.close(lock_fd)
+        time.sleep(RETRY_AFTER_SECONDS)
     raise AssertionError("unreachable")
 
 

@@ -14,7 +14,8 @@ process group of its own (the engine, its provider plugins and ``local-exec`` ch
 - SIGUSR1: the engine's group is killed at once (the worker's cancel grace ran out).
 - When the engine exits, whatever it left in its group (a ``local-exec`` child, a plugin) is killed,
   and the supervisor exits with the engine's status. When the worker died, it also removes the files
-  that hold plaintext inputs (``terraform.tfvars.json``, ``plan.bin``) from the work directory.
+  that hold plaintext inputs (``terraform.tfvars.json``, ``plan.bin``; a drift check's decrypted state and
+  plan, ``terraform.tfstate`` and ``drift.bin``) from the work directory.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import time
 
-SECRET_FILES = ("terraform.tfvars.json", "plan.bin")
+SECRET_FILES = ("terraform.tfvars.json", "plan.bin", "terraform.tfstate", "drift.bin")  # not errored.tfstate
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -1,4 +1,4 @@
-"""A run's work directory on the worker's disk: made, claimed, recovered from and removed.
+"""A run's (or a drift check's) work directory on the worker's disk: made, claimed, recovered from and removed.
 
 Each run works in ``SLIPWAY_WORKDIR/run-<id>-<random>/``. While the run (or the engine a dead
 worker left behind) uses it, ``.slipway/lock`` is held with ``flock``: the worker holds it, and the
@@ -46,6 +46,14 @@ def claim(workdir: Path, run: Run) -> int:
     meta = workdir / META_DIR
     meta.mkdir(exist_ok=True)
     (meta / "run.json").write_text(json.dumps({"run": run.pk, "deployment": str(run.deployment_id)}))
+    return hold(workdir)
+
+
+def hold(workdir: Path) -> int:
+    """Hold the directory's lock (a run's, or a drift check's: ``drift-<id>-<random>/``, which holds the
+    deployment's decrypted state while it works); returns the lock's descriptor."""
+    meta = workdir / META_DIR
+    meta.mkdir(exist_ok=True)
     fd = os.open(meta / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
@@ -315,12 +323,12 @@ def clean_plugin_caches(base: Path) -> list[Path]:
 
 
 def clean(base: Path) -> list[Path]:
-    """Remove the work directories nobody uses any more (runs whose worker died), after storing any
-    ``errored.tfstate`` left in them. Called when a worker starts. Returns what was removed."""
+    """Remove the work directories nobody uses any more (runs and drift checks whose worker died), after storing
+    any ``errored.tfstate`` a run left. Called when a worker starts. Returns what was removed."""
     removed = []
     if not base.is_dir():
         return removed
-    for workdir in sorted(base.glob("run-*")):
+    for workdir in sorted([*base.glob("run-*"), *base.glob("drift-*")]):
         if not workdir.is_dir():
             continue
         try:
@@ -333,7 +341,7 @@ def clean(base: Path) -> list[Path]:
             log.exception("could not clean up %s", workdir)
             continue
         shutil.rmtree(workdir, ignore_errors=True)
-        log.info("removed the work directory of a run whose worker died: %s", workdir)
+        log.info("removed the work directory of a run or check whose worker died: %s", workdir)
         removed.append(workdir)
     clean_plugin_caches(base)
     return removed

@@ -84,3 +84,19 @@ def test_a_lock_held_by_another_process_keeps_the_directory(run, tmp_path):
     fcntl.flock(check, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once that process is gone
     os.close(check)
     assert workdirs.clean(tmp_path) == [workdir]
+
+
+def test_a_worker_start_removes_a_dead_drift_checks_folder_with_the_state_it_decrypted(tmp_path):
+    dead = tmp_path / "drift-7-dead"
+    dead.mkdir()
+    os.close(workdirs.hold(dead))  # its worker died mid-check
+    (dead / "terraform.tfstate").write_text('{"outputs": {"password": {"value": "hunter22"}}}')
+    live = tmp_path / "drift-8-live"
+    live.mkdir()
+    held = workdirs.hold(live)  # a check (or the supervisor of its engine) still works here
+    try:
+        assert workdirs.clean(tmp_path) == [dead]
+        assert not dead.exists() and live.exists()
+    finally:
+        os.close(held)
+    assert workdirs.clean(tmp_path) == [live]
