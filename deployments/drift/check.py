@@ -23,7 +23,7 @@ from bundles.loader import extract_archive
 from portal.crypto import decrypt
 
 from ..models import StateVersion
-from ..runs.engine import engine_binary, engine_env, hand_over, installing, parse_json_line, run_command
+from ..runs.engine import engine_binary, engine_env, parse_json_line, run_engine
 from ..runs.execution import Redactor
 from ..runs.plans import MASK, attribute_diff
 from ..runs.steps import slipway_context
@@ -173,17 +173,16 @@ def refresh(
             if text.strip():
                 finding.log.append(redactor.text(text))
 
-        with installing(workdir, env, installs=args[0] == "init") as command_env:
-            hand_over(workdir)
-            result = run_command(
-                [binary, *args],
-                cwd=workdir,
-                env=command_env,
-                on_line=on_line,
-                should_stop=should_stop,
-                timeout=max(deadline - time.monotonic(), 1),
-                pass_fds=() if lock_fd is None else (lock_fd,),  # the folder's lock (workdirs.hold)
-            )
+        result = run_engine(
+            binary,
+            args,
+            workdir=workdir,
+            env=env,
+            on_line=on_line,
+            should_stop=should_stop,
+            timeout=max(deadline - time.monotonic(), 1),
+            pass_fds=() if lock_fd is None else (lock_fd,),  # the folder's lock (workdirs.hold)
+        )
         if result.cancelled or result.timed_out:
             raise CheckFailed(
                 f"`{' '.join(args[:1])}` was stopped ({'timed out' if result.timed_out else 'cancelled'})."

@@ -167,6 +167,14 @@ def hand_over(workdir: Path) -> None:
             os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
 
 
+def run_engine(binary: str, args: list[str] | tuple[str, ...], *, workdir: Path, env: dict[str, str], **kwargs):
+    """One engine command in a run's (or a check's) folder: handed to the engine's user first, and an ``init``
+    installing through a staging cache (:func:`installing`). ``kwargs`` go to :func:`run_command`."""
+    with installing(workdir, env, installs=args[0] == "init") as command_env:
+        hand_over(workdir)
+        return run_command([binary, *args], cwd=workdir, env=command_env, **kwargs)
+
+
 STAGING = "plugin-staging"
 
 

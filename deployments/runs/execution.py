@@ -22,7 +22,7 @@ from ..choices import LogStream, RunStatus
 from ..models import Run, RunLogLine
 from ..secrets import merge as merge_sensitive
 from ..secrets import values as secret_values
-from .engine import engine_binary, engine_env, hand_over, installing, parse_json_line, run_command
+from .engine import engine_binary, engine_env, parse_json_line, run_engine
 from .state_backend import credential_hash
 from .workdirs import ERRORED_STATE, META_DIR, store_errored_state
 
@@ -237,17 +237,16 @@ class EngineProcess:
         self.cli_config = Path(self.env["TF_CLI_CONFIG_FILE"]).read_text()  # what ``init`` depends on, with binary
 
     def _command(self, args, on_line):
-        with installing(self.ex.workdir, self.env, installs=args[0] == "init") as env:
-            hand_over(self.ex.workdir)
-            return run_command(
-                [self.binary, *args],
-                cwd=self.ex.workdir,
-                env=env,
-                on_line=on_line,
-                should_stop=self.ex.should_stop,
-                timeout=max(self.ex.timeout_at - time.monotonic(), 1),
-                pass_fds=() if self.ex.lock_fd is None else (self.ex.lock_fd,),
-            )
+        return run_engine(
+            self.binary,
+            args,
+            workdir=self.ex.workdir,
+            env=self.env,
+            on_line=on_line,
+            should_stop=self.ex.should_stop,
+            timeout=max(self.ex.timeout_at - time.monotonic(), 1),
+            pass_fds=() if self.ex.lock_fd is None else (self.ex.lock_fd,),
+        )
 
     def run(self, *args: str) -> None:
         label = " ".join([Path(self.binary).name, *args])

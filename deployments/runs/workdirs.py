@@ -104,6 +104,11 @@ def _in_use(workdir: Path) -> bool:
     lock = workdir / META_DIR / "lock"
     if not lock.exists():
         return time.time() - workdir.stat().st_mtime < YOUNG_SECONDS
+    return _held(lock)
+
+
+def _held(lock: Path) -> bool:
+    """Whether some process holds ``lock`` (``flock``); raises OSError when it cannot be opened."""
     fd = os.open(lock, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -175,18 +180,11 @@ def process_lock_fds() -> tuple[int, ...]:
 def _process_gone(folder: Path) -> bool:
     """Whether the process that owned ``folder`` has ended: nobody holds its lock."""
     try:
-        fd = os.open(folder / "lock", os.O_RDWR)
+        return not _held(folder / "lock")
     except FileNotFoundError:
         return True  # locked before it was named, so a named folder without a lock was never in use
     except OSError:
         return False  # not ours to open (another user's worker): it stays for its own kind to tell
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
 
 
 # --- Initialised templates: ``init`` once per bundle version -------------------------------------

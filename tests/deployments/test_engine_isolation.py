@@ -181,12 +181,18 @@ def test_the_engines_user_never_writes_the_plugin_cache_and_init_still_fills_it(
         linked, packed = (cache / source / "1.0.0" / "linux_amd64" for source in (LINKED, PACKED))
 
         def init(workdir: Path) -> str:
-            env = engine.engine_env(workdir)
-            with engine.installing(workdir, env, installs=True) as install_env:
-                engine.hand_over(workdir)
-                code, output = run([binary, "init", "-input=false", "-no-color"], workdir, install_env)
-            assert code == 0, output
-            return output
+            lines = []
+            result = engine.run_engine(
+                binary,
+                ["init", "-input=false", "-no-color"],
+                workdir=workdir,
+                env=engine.engine_env(workdir),
+                on_line=lambda stream, line: lines.append(line),
+                should_stop=lambda: False,
+                timeout=60,
+            )
+            assert result.returncode == 0, lines
+            return "\n".join(lines)
 
         folders = []
         for name in ("run-1", "run-2"):
